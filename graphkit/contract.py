@@ -201,7 +201,9 @@ TABLES: dict[str, Table] = {
                 _id("message_id", unique=True),
                 _id("sender_id", ref=("accounts", "account_id")),
                 _id("recipient_id", ref=("accounts", "account_id")),
-                Column("order_id", "str", required=False, nullable=True, ref=("orders", "order_id")),
+                Column(
+                    "order_id", "str", required=False, nullable=True, ref=("orders", "order_id")
+                ),
                 Column("sent_at", "datetime"),
                 Column("text", "str", nullable=True),
             ),
@@ -256,7 +258,11 @@ TABLES: dict[str, Table] = {
 LABELS = Table(
     "labels",
     (
-        Column("entity_kind", "str", allowed=("account", "order", "feedback", "message", "case", "coupon")),
+        Column(
+            "entity_kind",
+            "str",
+            allowed=("account", "order", "feedback", "message", "case", "coupon"),
+        ),
         _id("entity_id"),
         Column("scenario", "str"),
         Column("group_id", "str", nullable=True),

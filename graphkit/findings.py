@@ -38,7 +38,16 @@ __all__ = [
 
 SEVERITIES = ("low", "medium", "high", "critical")
 ACTIONS = ("review", "warning", "restrict_buying", "suspend", "terminate")
-EVIDENCE_KINDS = ("order", "feedback", "message", "case", "refund", "coupon", "account", "identifier")
+EVIDENCE_KINDS = (
+    "order",
+    "feedback",
+    "message",
+    "case",
+    "refund",
+    "coupon",
+    "account",
+    "identifier",
+)
 
 #: One named signal: its measured value, the threshold it is judged against
 #: (null when it only contributes), its contribution to the score, and a plain-text detail.

@@ -1,0 +1,580 @@
+"""Reading and writing marketplace datasets; atomic output helpers.
+
+A dataset is a folder with one file per table, ``<table>.parquet``,
+``<table>.csv`` or ``<table>.ndjson``. Parquet is scanned lazily (a 10M-row
+table is never held twice); CSV and NDJSON are parsed as text and cast by
+:mod:`graphkit.validation`, which reports every problem at once.
+
+Examples
+--------
+>>> import graphkit
+>>> ds = graphkit.load_dataset("data/sample")  # doctest: +SKIP
+>>> ds.orders.select("order_id", "amount").head(2).collect()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+import warnings
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+
+from graphkit.contract import TABLES, TIME
+from graphkit.dataset import Dataset, SourceFile
+from graphkit.errors import DataContractError, InputNotFoundError
+from graphkit.validation import (
+    PROBLEM_SCHEMA,
+    ROW,
+    find_problems,
+    normalise,
+    problem,
+    row_reasons,
+    strip_raw,
+)
+
+__all__ = [
+    "FORMATS",
+    "REJECTS_SCHEMA",
+    "ValidationReport",
+    "atomic_dir",
+    "atomic_write",
+    "dataset_from_frames",
+    "file_sha256",
+    "load_dataset",
+    "validate_dataset",
+    "write_csv_safe",
+    "write_dataset",
+]
+
+FORMATS = ("parquet", "csv", "ndjson")
+REJECTS_SCHEMA: dict[str, pl.DataType] = {
+    "table": pl.String(),
+    "row": pl.Int64(),
+    "key": pl.String(),
+    "reasons": pl.String(),
+}
+_KNOWN_EXTRA = {"labels"}  # written by the simulator beside the tables; never read by detection
+_MAX_LENIENT_ROUNDS = 6
+#: Tables in reference order: rows are dropped level by level, so a row whose parent was
+#: dropped is rejected as a dangling reference, naming why.
+_LENIENT_LEVELS = (
+    ("accounts",),
+    ("coupons", "identifiers"),
+    ("orders",),
+    ("feedback", "messages", "disputes", "refunds"),
+)
+
+
+# --------------------------------------------------------------------------- atomic output
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary folder that replaces ``path`` only if the block succeeds.
+
+    A half-written output folder never appears: on an exception the temporary
+    folder is removed and ``path`` is left as it was.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "run"
+    >>> with atomic_dir(out) as tmp:
+    ...     _ = (tmp / "a.txt").write_text("hi")
+    >>> (out / "a.txt").read_text()
+    'hi'
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = None
+    if target.exists():
+        old = target.parent / f".{target.name}.old-{os.getpid()}-{id(tmp)}"
+        target.rename(old)
+    tmp.rename(target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike[str], mode: str = "w") -> Iterator[Path]:
+    """Yield a temporary file path that is moved onto ``path`` only if the block succeeds.
+
+    ``mode`` is accepted for symmetry and ignored: write the yielded path however you like.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "x.json"
+    >>> with atomic_write(out) as tmp:
+    ...     _ = tmp.write_text("{}")
+    >>> out.read_text()
+    '{}'
+    """
+    del mode
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.tmp-", dir=target.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """SHA-256 hex digest of a file, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- writing
+_FORMULA_START = r"^[=+\-@\t\r]"
+
+
+def spreadsheet_safe(df: pl.DataFrame) -> pl.DataFrame:
+    """Return ``df`` ready for CSV: lists joined with ``"; "``, formula-like text neutralised.
+
+    A text cell starting with ``= + - @``, tab or carriage return is prefixed
+    with ``'`` so that a spreadsheet shows it as text instead of running it.
+
+    Examples
+    --------
+    >>> spreadsheet_safe(pl.DataFrame({"t": ["=HYPERLINK(1)", "ok"], "l": [["a", "b"], []]})).rows()
+    [("'=HYPERLINK(1)", 'a; b'), ('ok', '')]
+    """
+    exprs = []
+    for name, dtype in df.schema.items():
+        col = pl.col(name)
+        if isinstance(dtype, pl.List) and isinstance(dtype.inner, pl.Struct):
+            col = col.list.eval(pl.element().struct.json_encode()).list.join("; ")
+        elif isinstance(dtype, pl.List):
+            col = col.cast(pl.List(pl.String), strict=False).list.join("; ")
+        elif isinstance(dtype, pl.Struct):
+            col = col.struct.json_encode()
+        elif dtype != pl.String:
+            exprs.append(col)
+            continue
+        exprs.append(
+            pl.when(col.str.contains(_FORMULA_START))
+            .then(pl.lit("'") + col)
+            .otherwise(col)
+            .alias(name)
+        )
+    return df.select(exprs)
+
+
+def write_csv_safe(df: pl.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Write ``df`` as CSV atomically, with :func:`spreadsheet_safe` applied."""
+    with atomic_write(path) as tmp:
+        spreadsheet_safe(df).write_csv(tmp, datetime_format="%Y-%m-%dT%H:%M:%S%.fZ")
+    return Path(path)
+
+
+def write_dataset(
+    tables: Mapping[str, pl.DataFrame | pl.LazyFrame],
+    out_dir: str | os.PathLike[str],
+    *,
+    format: str = "parquet",
+) -> Path:
+    """Write tables as a dataset folder, atomically; return the folder.
+
+    Same frames give byte-identical files. Nested columns are not allowed in CSV.
+
+    Examples
+    --------
+    >>> import tempfile, polars as pl
+    >>> out = write_dataset({"coupons": pl.DataFrame({"coupon_id": ["c1"]})},
+    ...                     tempfile.mkdtemp() + "/ds", format="csv")
+    >>> sorted(p.name for p in out.iterdir())
+    ['coupons.csv']
+    """
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {format!r}")
+    with atomic_dir(out_dir) as tmp:
+        for name, frame in tables.items():
+            if not re.fullmatch(r"[a-z_]+", name):
+                raise ValueError(f"table names are lowercase words; got {name!r}")
+            df = frame.collect() if isinstance(frame, pl.LazyFrame) else frame
+            target = tmp / f"{name}.{format}"
+            if format == "parquet":
+                df.write_parquet(target, compression="zstd", statistics=True)
+            elif format == "csv":
+                df.write_csv(target, datetime_format="%Y-%m-%dT%H:%M:%S%.fZ")
+            else:
+                df.write_ndjson(target)
+    return Path(out_dir)
+
+
+# --------------------------------------------------------------------------- reading
+@dataclass(frozen=True)
+class ValidationReport:
+    """The outcome of validating a dataset.
+
+    Attributes
+    ----------
+    problems
+        Every problem found (:data:`graphkit.validation.PROBLEM_SCHEMA`); empty when valid.
+    warnings
+        Things worth knowing that do not break the contract (unknown files, ...).
+    row_counts
+        Rows per table as read.
+    rejects
+        Lenient mode: rows left out with their reasons (:data:`REJECTS_SCHEMA`).
+    dataset
+        The validated dataset, or ``None`` when it could not be accepted.
+    """
+
+    problems: pl.DataFrame
+    warnings: tuple[str, ...] = ()
+    row_counts: Mapping[str, int] = field(default_factory=dict)
+    rejects: pl.DataFrame | None = None
+    dataset: Dataset | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the dataset was accepted."""
+        return self.dataset is not None
+
+
+def _discover(folder: Path) -> tuple[dict[str, Path], list[dict[str, object]], list[str]]:
+    found: dict[str, list[Path]] = {}
+    notes: list[str] = []
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith(".") or not entry.is_file():
+            continue
+        stem, _, ext = entry.name.partition(".")
+        if ext not in FORMATS:
+            notes.append(f"ignored {entry.name}: not a .parquet, .csv or .ndjson table file")
+        elif stem in TABLES:
+            found.setdefault(stem, []).append(entry)
+        elif stem not in _KNOWN_EXTRA:
+            notes.append(f"ignored {entry.name}: {stem!r} is not a table of the data contract")
+    problems = [
+        problem(
+            name,
+            None,
+            "more than one file for the table",
+            len(paths),
+            [p.name for p in paths],
+            file=", ".join(str(p) for p in paths),
+        )
+        for name, paths in found.items()
+        if len(paths) > 1
+    ]
+    return {k: v[0] for k, v in found.items() if len(v) == 1}, problems, notes
+
+
+def _read_raw(name: str, path: Path) -> pl.LazyFrame:
+    """Read one table file as a raw LazyFrame; raises polars errors on unreadable files."""
+    fmt = path.name.partition(".")[2]
+    if fmt == "parquet":
+        return pl.scan_parquet(path)
+    if fmt == "csv":
+        df = pl.read_csv(path, infer_schema=False, encoding="utf8", raise_if_empty=True)
+        dup = [c for c in df.columns if re.search(r"_duplicated_\d+$", c)]
+        if dup:
+            raise _FileProblem(
+                "duplicate column name", [c.rsplit("_duplicated_", 1)[0] for c in dup]
+            )
+        if len(df.columns) == 1 and re.search(r"[;\t|]", df.columns[0]):
+            raise _FileProblem("wrong delimiter (expected ',')", [df.columns[0][:60]])
+        return df.lazy()
+    text = path.read_bytes()
+    if not text.strip():
+        raise _FileProblem("empty file", [path.name])
+    return pl.read_ndjson(path, infer_schema_length=None).lazy()
+
+
+class _FileProblem(Exception):
+    def __init__(self, rule: str, examples: list[str]) -> None:
+        super().__init__(rule)
+        self.rule, self.examples = rule, examples
+
+
+def _describe_read_error(err: Exception) -> str:
+    text = str(err).splitlines()[0] if str(err) else type(err).__name__
+    if "utf-8" in text.lower() or "utf8" in text.lower():
+        return "not valid UTF-8 text (re-encode the file as UTF-8)"
+    if isinstance(err, pl.exceptions.NoDataError) or "empty" in text.lower():
+        return "empty file"
+    return f"unreadable file ({text[:120]})"
+
+
+def _as_of(tables: Mapping[str, pl.LazyFrame]) -> datetime | None:
+    frames = []
+    for lf in tables.values():
+        cols = [n for n, t in lf.collect_schema().items() if t == TIME]
+        if cols:
+            frames.append(lf.select(pl.max_horizontal(pl.col(cols).max()).alias("m")))
+    if not frames:
+        return None
+    values = [df.item() for df in pl.collect_all(frames)]
+    values = [v for v in values if v is not None]
+    return max(values) if values else None
+
+
+def _coerce_as_of(as_of: datetime | str | None) -> datetime | None:
+    if as_of is None or isinstance(as_of, datetime):
+        if isinstance(as_of, datetime) and as_of.tzinfo is None:
+            return as_of.replace(tzinfo=UTC)
+        return as_of
+    parsed = pl.Series([as_of]).str.strip_chars()
+    out = pl.select(
+        pl.coalesce(
+            parsed.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%#z", strict=False, time_zone="UTC"),
+            parsed.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False).dt.replace_time_zone(
+                "UTC"
+            ),
+            parsed.str.to_datetime("%Y-%m-%d", strict=False).dt.replace_time_zone("UTC"),
+        )
+    ).item()
+    if out is None:
+        from graphkit.errors import ConfigError
+
+        raise ConfigError(
+            f"as_of must be an ISO 8601 time such as 2026-03-01T00:00:00Z; got {as_of!r}"
+        )
+    return out
+
+
+def _validate_tables(
+    raw: Mapping[str, pl.LazyFrame],
+    *,
+    files: Mapping[str, str],
+    read_problems: list[dict[str, object]],
+    as_of: datetime | str | None,
+    lenient: bool,
+    source: Path | None,
+    sources: tuple[SourceFile, ...] = (),
+    notes: tuple[str, ...] = (),
+) -> ValidationReport:
+    raw_schemas = {k: v.collect_schema() for k, v in raw.items()}
+    tables = {k: normalise(k, v) for k, v in raw.items()}
+    counts_frames = pl.collect_all([lf.select(pl.len()) for lf in raw.values()])
+    row_counts = {k: int(c.item()) for k, c in zip(raw, counts_frames, strict=True)}
+    table_level = list(read_problems)
+    for name in ("orders", "feedback"):
+        if row_counts.get(name) == 0:
+            table_level.append(problem(name, None, "no rows", 0, [], files.get(name, "")))
+    problems = find_problems(tables, raw_schemas=raw_schemas, files=files)
+    if table_level:
+        problems = pl.concat([pl.DataFrame(table_level, schema=PROBLEM_SCHEMA), problems])
+    fixable = problems.filter(pl.col("rows") > 0).height == problems.height
+    rejects = None
+    if problems.height and lenient and fixable:
+        tables, rejects = _drop_offending_rows(tables, files)
+        problems = find_problems(tables, files=files)
+        fixable = problems.height == 0
+    if problems.height and not (lenient and fixable):
+        return ValidationReport(problems, notes, row_counts, rejects, None)
+    clean = {k: strip_raw(v) for k, v in tables.items()}
+    moment = _coerce_as_of(as_of) or _as_of(clean)
+    if moment is None:
+        moment = datetime.now(tz=UTC)
+    ds = Dataset(tables=clean, as_of=moment, source=source, files=sources, rejects=rejects)
+    return ValidationReport(problems, notes, row_counts, rejects, ds)
+
+
+def _drop_offending_rows(
+    tables: dict[str, pl.LazyFrame], files: Mapping[str, str]
+) -> tuple[dict[str, pl.LazyFrame], pl.DataFrame]:
+    """Lenient mode: remove rows that break rules, and then rows that depended on them."""
+    del files
+    collected: list[pl.DataFrame] = []
+    current = {k: v.collect().lazy() for k, v in tables.items()}
+    for _ in range(_MAX_LENIENT_ROUNDS * len(_LENIENT_LEVELS)):
+        bad: dict[str, pl.DataFrame] = {}
+        for level in _LENIENT_LEVELS:  # upstream first, so dependents say why they go
+            names = [n for n in level if n in current]
+            reasons = pl.collect_all([row_reasons(n, current) for n in names])
+            bad = {n: r for n, r in zip(names, reasons, strict=True) if r.height}
+            if bad:
+                break
+        if not bad:
+            break
+        for name, r in bad.items():
+            current[name] = current[name].join(r.lazy().select(ROW), on=ROW, how="anti")
+            collected.append(
+                r.select(
+                    pl.lit(name).alias("table"),
+                    (pl.col(ROW) + 1).alias("row"),
+                    pl.col("key"),
+                    pl.col("reasons").list.join("; ").alias("reasons"),
+                )
+            )
+        current = {k: v.collect().lazy() for k, v in current.items()}
+    rejects = (
+        pl.concat(collected).sort("table", "row")
+        if collected
+        else pl.DataFrame(schema=REJECTS_SCHEMA)
+    )
+    return current, rejects
+
+
+def validate_dataset(
+    path: str | os.PathLike[str],
+    *,
+    as_of: datetime | str | None = None,
+    lenient: bool = False,
+) -> ValidationReport:
+    """Validate a dataset folder against the data contract and report every problem.
+
+    Never raises for bad data (the report carries the problems); raises
+    :class:`~graphkit.errors.InputNotFoundError` when the folder does not exist.
+
+    Parameters
+    ----------
+    path
+        The dataset folder.
+    as_of
+        The moment of the analysis; default the latest timestamp in the dataset.
+    lenient
+        Continue without offending rows (and rows depending on them), listing them in
+        ``report.rejects``, instead of refusing the dataset.
+
+    Examples
+    --------
+    >>> report = validate_dataset("data/sample")  # doctest: +SKIP
+    >>> report.ok, report.problems.height  # doctest: +SKIP
+    (True, 0)
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        raise InputNotFoundError(
+            f"dataset folder {str(folder)!r} does not exist or is not a folder; "
+            "expected a folder holding orders.<parquet|csv|ndjson> and feedback.<...>"
+        )
+    found, read_problems, notes = _discover(folder)
+    raw: dict[str, pl.LazyFrame] = {}
+    sources = []
+    for name, file in sorted(found.items()):
+        try:
+            raw[name] = _read_raw(name, file)
+            raw[name].collect_schema()
+        except _FileProblem as fp:
+            read_problems.append(problem(name, None, fp.rule, 0, fp.examples, str(file)))
+            continue
+        except (pl.exceptions.PolarsError, OSError, ValueError) as err:
+            read_problems.append(problem(name, None, _describe_read_error(err), 0, [], str(file)))
+            continue
+        sources.append((name, file))
+    report_files = {name: str(file) for name, file in found.items()}
+    rows = dict.fromkeys(raw, 0)
+    try:
+        report = _validate_tables(
+            raw,
+            files=report_files,
+            read_problems=read_problems,
+            as_of=as_of,
+            lenient=lenient,
+            source=folder,
+            notes=tuple(notes),
+        )
+    except pl.exceptions.PolarsError as err:  # a Parquet file whose data pages cannot be read
+        problems = pl.DataFrame(
+            [*read_problems, problem("", None, _describe_read_error(err), 0, [])],
+            schema=PROBLEM_SCHEMA,
+        )
+        return ValidationReport(problems, tuple(notes), rows, None, None)
+    if report.dataset is None:
+        return report
+    counts = report.row_counts
+    files = tuple(
+        SourceFile(name, str(file), file.name.partition(".")[2], file_sha256(file), counts[name])
+        for name, file in sources
+    )
+    ds = Dataset(
+        tables=report.dataset.tables,
+        as_of=report.dataset.as_of,
+        source=folder,
+        files=files,
+        rejects=report.rejects,
+    )
+    return ValidationReport(report.problems, report.warnings, counts, report.rejects, ds)
+
+
+def load_dataset(
+    path: str | os.PathLike[str],
+    *,
+    as_of: datetime | str | None = None,
+    lenient: bool = False,
+) -> Dataset:
+    """Read and validate a dataset folder; return a :class:`~graphkit.dataset.Dataset`.
+
+    Raises
+    ------
+    DataContractError
+        With every problem found, when the dataset breaks the contract (strict mode), or
+        when a problem cannot be fixed by leaving rows out (lenient mode).
+    InputNotFoundError
+        When the folder does not exist.
+
+    Examples
+    --------
+    >>> ds = load_dataset("data/sample")  # doctest: +SKIP
+    >>> ds.as_of  # doctest: +SKIP
+    datetime.datetime(2026, 6, 30, 23, 41, 2, tzinfo=zoneinfo.ZoneInfo(key='UTC'))
+    """
+    report = validate_dataset(path, as_of=as_of, lenient=lenient)
+    for note in report.warnings:
+        warnings.warn(note, UserWarning, stacklevel=2)
+    if report.dataset is None:
+        raise DataContractError(report.problems, source=str(path))
+    return report.dataset
+
+
+def dataset_from_frames(
+    frames: Mapping[str, pl.DataFrame | pl.LazyFrame],
+    *,
+    as_of: datetime | str | None = None,
+    lenient: bool = False,
+) -> Dataset:
+    """Validate in-memory tables against the contract and return a Dataset.
+
+    The same rules as :func:`load_dataset`; handy in tests and notebooks.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> ds = dataset_from_frames({
+    ...     "orders": pl.DataFrame({"order_id": ["o1"], "buyer_id": ["b1"], "seller_id": ["s1"],
+    ...         "amount": [9.5], "created_at": ["2026-03-01T10:00:00Z"], "paid_at": [None]}),
+    ...     "feedback": pl.DataFrame({"feedback_id": ["f1"], "order_id": ["o1"],
+    ...         "author_id": ["b1"], "target_id": ["s1"], "rating": [5],
+    ...         "dsr_item_as_described": [5], "dsr_communication": [5],
+    ...         "dsr_shipping_speed": [5], "created_at": ["2026-03-05T10:00:00Z"]}),
+    ... })
+    >>> ds.as_of.isoformat()
+    '2026-03-05T10:00:00+00:00'
+    """
+    unknown = sorted(set(frames) - set(TABLES))
+    if unknown:
+        raise ValueError(
+            f"unknown table(s) {', '.join(unknown)}; tables of the contract: {', '.join(TABLES)}"
+        )
+    raw = {k: (v if isinstance(v, pl.LazyFrame) else v.lazy()) for k, v in frames.items()}
+    report = _validate_tables(
+        raw, files={}, read_problems=[], as_of=as_of, lenient=lenient, source=None
+    )
+    if report.dataset is None:
+        raise DataContractError(report.problems)
+    return report.dataset
