@@ -1,0 +1,54 @@
+"""Policy checks: one module per marketplace policy, plugged into one registry.
+
+Importing this package registers every built-in check. A check declares its
+rule id, the tables and detection signals it needs and its thresholds
+(defaults with reasons); :func:`checks` lists them in the order a scan runs
+them.
+
+Examples
+--------
+>>> from graphkit.policy import checks
+>>> "UNPAID_ITEMS" in [c.rule_id for c in checks()]
+True
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from graphkit.policy.context import ScanContext
+from graphkit.policy.registry import (
+    PolicyCheck,
+    PolicyText,
+    Threshold,
+    checks,
+    evidence,
+    finalize_findings,
+    get_check,
+    policy_texts,
+    register,
+    severity_from_score,
+    signal,
+)
+
+__all__ = [
+    "BUILTIN_MODULES",
+    "PolicyCheck",
+    "PolicyText",
+    "ScanContext",
+    "Threshold",
+    "checks",
+    "evidence",
+    "finalize_findings",
+    "get_check",
+    "policy_texts",
+    "register",
+    "severity_from_score",
+    "signal",
+]
+
+#: Modules of the built-in checks, imported (and so registered) with this package.
+BUILTIN_MODULES: tuple[str, ...] = ("unpaid",)
+
+for _name in BUILTIN_MODULES:
+    importlib.import_module(f"graphkit.policy.{_name}")

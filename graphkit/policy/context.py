@@ -1,0 +1,126 @@
+"""The :class:`ScanContext`: what a policy check sees.
+
+It gives checks the dataset, ``as_of``, the seed, the configuration and the
+detection results, each computed once and only when a check asks for it
+(``ctx.groups`` runs :func:`graphkit.detect.detect_groups`, ``ctx.ratings``
+runs :func:`graphkit.detect.ratings.rating_signals`). Collected tables are
+cached too, so that several checks reading ``orders`` collect it once.
+
+Examples
+--------
+>>> from datetime import UTC, datetime
+>>> import polars as pl
+>>> from graphkit.dataset import Dataset
+>>> from graphkit.policy.context import ScanContext
+>>> orders = pl.LazyFrame({"order_id": ["o1"]})
+>>> ds = Dataset({"orders": orders}, as_of=datetime(2026, 1, 1, tzinfo=UTC))
+>>> ctx = ScanContext(ds)
+>>> ctx.frame("orders").height
+1
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+if TYPE_CHECKING:
+    from graphkit.config import ScanConfig
+    from graphkit.dataset import Dataset
+
+__all__ = ["ScanContext"]
+
+
+@dataclass
+class ScanContext:
+    """Dataset, run parameters and lazily computed detection results for the checks.
+
+    Parameters
+    ----------
+    ds
+        The validated dataset.
+    config
+        The scan configuration (defaults when ``None``).
+    seed
+        The one seed of the run (detection randomness).
+    """
+
+    ds: Dataset
+    config: ScanConfig | None = None
+    seed: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+    _frames: dict[str, pl.DataFrame] = field(default_factory=dict, repr=False)
+
+    @property
+    def as_of(self) -> datetime:
+        """The moment the analysis is made for (UTC)."""
+        return self.ds.as_of
+
+    def frame(self, name: str) -> pl.DataFrame:
+        """Return table ``name`` collected (once per scan)."""
+        if name not in self._frames:
+            self._frames[name] = self.ds.table(name).collect()
+        return self._frames[name]
+
+    def params(self, rule_id: str) -> dict[str, Any]:
+        """Return the thresholds of ``rule_id`` (defaults with the config's overrides)."""
+        from graphkit.config import ScanConfig
+
+        return (self.config or ScanConfig()).params(rule_id)
+
+    def _timed(self, name: str, fn: Any) -> Any:
+        t0 = time.perf_counter()
+        out = fn()
+        self.timings[name] = round(time.perf_counter() - t0, 4)
+        return out
+
+    @cached_property
+    def groups(self) -> Any:
+        """Group detection (``GroupDetection``): rings, members, identity links, account signals."""
+        from graphkit.detect import detect_groups
+
+        params = dict(self.config.detect) if self.config is not None else None
+        return self._timed(
+            "detect_groups", lambda: detect_groups(self.ds, seed=self.seed, params=params or None)
+        )
+
+    @cached_property
+    def ratings(self) -> Any:
+        """Rating-pattern signals (``RatingSignals``), given the detected groups and links."""
+        from graphkit.detect.ratings import rating_signals
+
+        det = self.groups
+        params = dict(self.config.ratings) if self.config is not None else None
+        return self._timed(
+            "rating_signals",
+            lambda: rating_signals(
+                self.ds,
+                group_members=det.members,
+                identity_links=det.identity.links,
+                params=params or None,
+            ),
+        )
+
+    @cached_property
+    def identity_links(self) -> pl.DataFrame:
+        """Identity links between accounts (account_a, account_b, kinds, n_shared, weight)."""
+        return _collect(self.groups.identity.links)
+
+    @cached_property
+    def group_members(self) -> pl.DataFrame:
+        """Members of detected groups (group_id, account_id, role)."""
+        return _collect(self.groups.members)
+
+    @cached_property
+    def group_table(self) -> pl.DataFrame:
+        """Detected groups (``GROUPS_SCHEMA``)."""
+        return _collect(self.groups.groups)
+
+
+def _collect(frame: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+    return frame.collect() if isinstance(frame, pl.LazyFrame) else frame
