@@ -20,6 +20,8 @@ from pathlib import Path
 
 import polars as pl
 
+from graphkit.contract import TIME
+
 __all__ = ["Dataset", "SourceFile"]
 
 
@@ -94,6 +96,63 @@ class Dataset:
         frames = [lf.select(pl.len()) for lf in self.tables.values()]
         counts = pl.collect_all(frames)
         return {name: int(c.item()) for name, c in zip(self.tables, counts, strict=True)}
+
+    def summary(self) -> pl.DataFrame:
+        """One row per table: rows, columns, and the time span of its first timestamp column.
+
+        Examples
+        --------
+        >>> ds.summary()  # doctest: +SKIP
+        """
+        rows = self.row_counts()
+        out = []
+        for name, lf in self.tables.items():
+            schema = lf.collect_schema()
+            times = [n for n, t in schema.items() if isinstance(t, pl.Datetime)]
+            out.append(
+                {
+                    "table": name,
+                    "rows": rows[name],
+                    "columns": len(schema),
+                    "time_column": times[0] if times else None,
+                }
+            )
+        spans = pl.collect_all(
+            [
+                lf.select(
+                    pl.col(r["time_column"]).min().alias("first"),
+                    pl.col(r["time_column"]).max().alias("last"),
+                )
+                if r["time_column"]
+                else pl.LazyFrame(
+                    {"first": [None], "last": [None]}, schema={"first": TIME, "last": TIME}
+                )
+                for r, lf in zip(out, self.tables.values(), strict=True)
+            ]
+        )
+        return pl.DataFrame(out).hstack(pl.concat(spans))
+
+    def __repr__(self) -> str:
+        names = ", ".join(self.tables)
+        where = f" from {self.source}" if self.source else ""
+        return f"<Dataset{where}: {names}; as_of {self.as_of.isoformat()}>"
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        rows = "".join(
+            "<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in r) + "</tr>"
+            for r in self.summary().iter_rows()
+        )
+        head = "".join(
+            f"<th>{h}</th>" for h in ("table", "rows", "columns", "time column", "first", "last")
+        )
+        where = f" from <code>{escape(str(self.source))}</code>" if self.source else ""
+        return (
+            f"<div class='graphkit-dataset'><b>graphkit Dataset</b>{where}, "
+            f"as_of <code>{escape(self.as_of.isoformat())}</code>"
+            f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>"
+        )
 
     def collect(self) -> dict[str, pl.DataFrame]:
         """Collect every table into memory (convenient for small data and notebooks)."""
