@@ -1,0 +1,402 @@
+"""The pipeline: dataset -> detection -> every policy check -> findings, scores, groups.
+
+:func:`scan` is the main job of graphkit, written as one readable function;
+:class:`ScanResult` holds its output and writes the run folder of the output
+contract atomically.
+
+Examples
+--------
+>>> import graphkit
+>>> ds = graphkit.load_dataset("data/sample")  # doctest: +SKIP
+>>> result = scan(ds, seed=0)  # doctest: +SKIP
+>>> result.write("runs/today")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from graphkit.config import ScanConfig
+from graphkit.dataset import Dataset
+from graphkit.findings import (
+    ACCOUNT_SCORES_SCHEMA,
+    GROUPS_SCHEMA,
+    empty_findings,
+    empty_groups,
+)
+from graphkit.policy import ScanContext, checks, finalize_findings
+
+__all__ = ["Progress", "ScanResult", "account_ids", "account_scores", "scan"]
+
+#: ``progress(stage, seconds)``: called when a stage ends (``seconds`` its wall time).
+Progress = Callable[[str, float], None]
+
+#: Signals whose detection failed to import are reported per check, never silently skipped.
+_SIGNAL_STAGES = {"groups": "groups", "identity": "groups", "ratings": "ratings"}
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """The output of a scan (the tables of the output contract and the run record).
+
+    Parameters
+    ----------
+    findings
+        One row per finding (``FINDINGS_SCHEMA``), sorted by ``finding_id``.
+    account_scores
+        One row per account of the dataset (``ACCOUNT_SCORES_SCHEMA``).
+    groups
+        Detected rings / linked-account clusters (``GROUPS_SCHEMA``).
+    run_info
+        What ``run.json`` records (version, parameters, ``as_of``, seed, inputs, timings...).
+    not_evaluated
+        ``{rule_id: reason}`` of the policies that could not be checked.
+    """
+
+    findings: pl.DataFrame
+    account_scores: pl.DataFrame
+    groups: pl.DataFrame
+    run_info: dict[str, Any]
+    not_evaluated: dict[str, str] = field(default_factory=dict)
+    rejects: pl.DataFrame | None = None
+
+    def summary(self) -> pl.DataFrame:
+        """Per rule: findings by severity, or the reason it was not evaluated.
+
+        Examples
+        --------
+        >>> r = ScanResult(empty_findings(), pl.DataFrame(), empty_groups(), {}, {"X": "n/a"})
+        >>> r.summary().columns
+        ['rule_id', 'findings', 'critical', 'high', 'medium', 'low', 'status']
+        """
+        rules = sorted(
+            set(self.run_info.get("rules", [])) | set(self.not_evaluated)
+            or set(self.findings["rule_id"].unique().to_list())
+        )
+        counts = self.findings.group_by("rule_id").agg(
+            findings=pl.len().cast(pl.Int64),
+            **{
+                sev: (pl.col("severity") == sev).sum().cast(pl.Int64)
+                for sev in ("critical", "high", "medium", "low")
+            },
+        )
+        base = pl.DataFrame({"rule_id": rules}, schema={"rule_id": pl.String})
+        status = pl.Series([self.not_evaluated.get(r, "evaluated") for r in rules], dtype=pl.String)
+        return (
+            base.join(counts, on="rule_id", how="left")
+            .with_columns(pl.exclude("rule_id").fill_null(0), status=status)
+            .sort("rule_id")
+        )
+
+    def write(self, out_dir: str | Path, *, report: bool = True) -> Path:
+        """Write the run folder atomically; return its path.
+
+        Writes ``findings.parquet``, ``findings.csv`` (lists joined, formula-like
+        cells neutralised), ``account_scores.parquet``, ``groups.parquet``,
+        ``run.json``, ``rejects.csv`` when rows were left out in lenient mode and,
+        when ``report`` and :mod:`graphkit.report` provides
+        ``write_report``, ``report.html``. A half-written folder never appears.
+        """
+        from graphkit.io import atomic_dir, spreadsheet_safe
+
+        out = Path(out_dir)
+        with atomic_dir(out) as tmp:
+            self.findings.write_parquet(tmp / "findings.parquet", statistics=False)
+            spreadsheet_safe(self.findings).write_csv(
+                tmp / "findings.csv", datetime_format="%Y-%m-%dT%H:%M:%S%.fZ"
+            )
+            self.account_scores.write_parquet(tmp / "account_scores.parquet", statistics=False)
+            self.groups.write_parquet(tmp / "groups.parquet", statistics=False)
+            (tmp / "run.json").write_text(
+                json.dumps(self.run_info, indent=2, sort_keys=True, default=str) + "\n",
+                encoding="utf-8",
+            )
+            if self.rejects is not None and self.rejects.height:
+                spreadsheet_safe(self.rejects).write_csv(tmp / "rejects.csv")
+            if report:
+                _write_report(tmp)
+        return out
+
+
+def _write_report(run_dir: Path) -> None:
+    try:
+        from graphkit.report import write_report  # type: ignore[attr-defined]
+    except ImportError:
+        return
+    write_report(run_dir)
+
+
+def scan(
+    ds: Dataset,
+    *,
+    config: ScanConfig | None = None,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> ScanResult:
+    """Run every policy check on a dataset; return findings, account scores and groups.
+
+    Parameters
+    ----------
+    ds
+        A validated dataset (:func:`graphkit.load_dataset`); its ``as_of`` is the run's.
+    config
+        Threshold overrides, disabled rules, policy wording (defaults when ``None``).
+    seed
+        The one seed of the run (detection randomness); same input + seed = same output.
+    progress
+        Called with ``(stage, seconds)`` after each stage.
+
+    Returns
+    -------
+    ScanResult
+        The output tables and the run record; ``.write(out_dir)`` writes the run folder.
+
+    Examples
+    --------
+    >>> result = scan(graphkit.load_dataset("data/sample"))  # doctest: +SKIP
+    >>> result.summary()  # doctest: +SKIP
+    """
+    from graphkit import __version__
+
+    cfg = config or ScanConfig()
+    ctx = ScanContext(ds, cfg, seed=seed)
+    timings: dict[str, float] = {}
+    notes: list[str] = []
+
+    @contextmanager
+    def stage(name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        yield
+        timings[name] = round(time.perf_counter() - t0, 4)
+        if progress is not None:
+            progress(name, timings[name])
+
+    # 1. inputs
+    with stage("inputs"):
+        row_counts = ds.row_counts()
+
+    # 2. detection, once, shared by every check (failures are recorded, never hidden)
+    unavailable: dict[str, str] = {}
+    with stage("detect groups"):
+        try:
+            _ = ctx.group_table
+        except ImportError as err:
+            unavailable["groups"] = f"group detection unavailable ({err})"
+    with stage("rating signals"):
+        if "groups" not in unavailable:
+            try:
+                _ = ctx.ratings
+            except ImportError as err:
+                unavailable["ratings"] = f"rating signals unavailable ({err})"
+        else:
+            unavailable["ratings"] = unavailable["groups"]
+    notes.extend(sorted(set(unavailable.values())))
+
+    # 3. the policy checks
+    parts: list[pl.DataFrame] = [empty_findings()]
+    not_evaluated: dict[str, str] = {}
+    registered = checks()
+    for check in registered:
+        rid = check.rule_id
+        with stage(f"check {rid}"):
+            reason = check.not_evaluated_reason(ds)
+            if rid in cfg.disabled:
+                reason = "not evaluated (disabled by config)"
+            missing = [_SIGNAL_STAGES[s] for s in check.signals if _SIGNAL_STAGES[s] in unavailable]
+            if reason is None and missing:
+                reason = f"not evaluated ({unavailable[missing[0]]})"
+            if reason is not None:
+                not_evaluated[rid] = reason
+                continue
+            draft = check(ctx, ctx.params(rid))
+            parts.append(finalize_findings(draft, check.text(cfg.policy_text)))
+    findings = pl.concat(parts, how="vertical").sort("finding_id")
+
+    # 4. groups and account scores
+    with stage("scores"):
+        groups = _groups(ctx) if "groups" not in unavailable else empty_groups()
+        scores = account_scores(
+            ds,
+            findings,
+            members=ctx.group_members if "groups" not in unavailable else None,
+            groups=groups,
+            priors=_priors(ctx) if "groups" not in unavailable else None,
+        )
+
+    run_info: dict[str, Any] = {
+        "version": __version__,
+        "as_of": ds.as_of.isoformat(),
+        "seed": int(seed),
+        "source": str(ds.source) if ds.source is not None else None,
+        "inputs": [
+            {
+                "table": f.table,
+                "path": f.path,
+                "format": f.format,
+                "sha256": f.sha256,
+                "rows": f.rows,
+            }
+            for f in ds.files
+        ],
+        "row_counts": row_counts,
+        "parameters": cfg.to_dict(),
+        "rules": [c.rule_id for c in registered],
+        "not_evaluated": dict(sorted(not_evaluated.items())),
+        "findings": {
+            r: int(n) for r, n in findings.group_by("rule_id").len().sort("rule_id").iter_rows()
+        },
+        "timings": {**timings, **{f"detail {k}": v for k, v in ctx.timings.items()}},
+        "notes": notes,
+        "rejected_rows": 0 if ds.rejects is None else ds.rejects.height,
+    }
+    return ScanResult(
+        findings, scores, groups, run_info, dict(sorted(not_evaluated.items())), ds.rejects
+    )
+
+
+def account_ids(ds: Dataset) -> pl.LazyFrame:
+    """Every account of the dataset: the accounts table, or every id seen when it is absent.
+
+    Examples
+    --------
+    >>> from datetime import UTC, datetime
+    >>> o = pl.LazyFrame({"buyer_id": ["b"], "seller_id": ["s"]})
+    >>> ds = Dataset({"orders": o}, as_of=datetime(2026, 1, 1, tzinfo=UTC))
+    >>> account_ids(ds).collect()["account_id"].to_list()
+    ['b', 's']
+    """
+    if ds.has("accounts"):
+        return ds.table("accounts").select("account_id").unique().sort("account_id")
+    cols = {
+        "orders": ("buyer_id", "seller_id"),
+        "feedback": ("author_id", "target_id"),
+        "messages": ("sender_id", "recipient_id"),
+        "disputes": ("opened_by",),
+        "identifiers": ("account_id",),
+    }
+    parts = [
+        ds.table(t).select(pl.col(c).alias("account_id"))
+        for t, cs in cols.items()
+        if ds.has(t)
+        for c in cs
+    ]
+    return pl.concat(parts).unique().sort("account_id")
+
+
+def account_scores(
+    ds: Dataset,
+    findings: pl.DataFrame,
+    *,
+    members: pl.DataFrame | None = None,
+    groups: pl.DataFrame | None = None,
+    priors: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """One risk score per account of the dataset.
+
+    ``risk_score = 1 - (1 - prior) * prod(1 - score_f)`` over the findings
+    ``f`` naming the account as a subject, where ``prior`` is the account's
+    detection score (0 when none). ``group_id`` is the highest-scoring group
+    the account belongs to (ties: smallest id).
+
+    Parameters
+    ----------
+    ds
+        The dataset (for the list of accounts).
+    findings
+        The findings table.
+    members
+        Group members (``group_id``, ``account_id``), optional.
+    groups
+        The groups table (for the group scores), optional.
+    priors
+        ``account_id``, ``prior`` (0..1) from detection, optional.
+
+    Examples
+    --------
+    >>> from datetime import UTC, datetime
+    >>> from graphkit.findings import empty_findings
+    >>> o = pl.LazyFrame({"buyer_id": ["b"], "seller_id": ["s"]})
+    >>> ds = Dataset({"orders": o}, as_of=datetime(2026, 1, 1, tzinfo=UTC))
+    >>> account_scores(ds, empty_findings())["risk_score"].to_list()
+    [0.0, 0.0]
+    """
+    ids = account_ids(ds).collect()
+    per = (
+        findings.select("rule_id", "score", account_id="subject_ids")
+        .explode("account_id")
+        .group_by("account_id")
+        .agg(
+            keep=(1.0 - pl.col("score")).product(),
+            rule_ids=pl.col("rule_id").unique().sort(),
+        )
+    )
+    out = ids.join(per, on="account_id", how="left")
+    if priors is not None and priors.height:
+        out = out.join(priors.select("account_id", "prior"), on="account_id", how="left")
+    else:
+        out = out.with_columns(prior=pl.lit(None, dtype=pl.Float64))
+    if members is not None and members.height and groups is not None:
+        best = (
+            members.select("group_id", "account_id")
+            .join(groups.select("group_id", "score"), on="group_id", how="left")
+            .sort(["account_id", "score", "group_id"], descending=[False, True, False])
+            .group_by("account_id", maintain_order=True)
+            .first()
+            .select("account_id", "group_id")
+        )
+        out = out.join(best, on="account_id", how="left")
+    else:
+        out = out.with_columns(group_id=pl.lit(None, dtype=pl.String))
+    risk = 1.0 - (1.0 - pl.col("prior").fill_null(0.0).clip(0.0, 1.0)) * pl.col("keep").fill_null(
+        1.0
+    )
+    return (
+        out.with_columns(
+            risk_score=risk.clip(0.0, 1.0).round(6),
+            rule_ids=pl.col("rule_ids").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+        )
+        .select([pl.col(c).cast(t) for c, t in ACCOUNT_SCORES_SCHEMA.items()])
+        .sort("account_id")
+    )
+
+
+def _groups(ctx: ScanContext) -> pl.DataFrame:
+    g = ctx.group_table
+    if g.height == 0:
+        return empty_groups()
+    return g.select([pl.col(c).cast(t) for c, t in GROUPS_SCHEMA.items()]).sort("group_id")
+
+
+def _priors(ctx: ScanContext) -> pl.DataFrame | None:
+    """Return the detection score per account (strongest of group score and rating signals)."""
+    parts: list[pl.DataFrame] = []
+    members, groups = ctx.group_members, ctx.group_table
+    if members.height and groups.height:
+        parts.append(
+            members.join(groups.select("group_id", "score"), on="group_id")
+            .group_by("account_id")
+            .agg(prior=pl.col("score").max().cast(pl.Float64) * 0.5)
+        )
+    ratings = ctx.ratings
+    for frame, key in ((getattr(ratings, "sellers", None), "seller_id"),):
+        if frame is None:
+            continue
+        df = frame.collect() if isinstance(frame, pl.LazyFrame) else frame
+        if key in df.columns and "manipulation_score" in df.columns:
+            parts.append(
+                df.select(
+                    account_id=pl.col(key),
+                    prior=pl.col("manipulation_score").cast(pl.Float64) * 0.5,
+                )
+            )
+    if not parts:
+        return None
+    return pl.concat(parts).group_by("account_id").agg(pl.col("prior").max())
