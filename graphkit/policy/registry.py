@@ -50,6 +50,7 @@ __all__ = [
     "PolicyText",
     "Threshold",
     "checks",
+    "escalate",
     "evidence",
     "finalize_findings",
     "get_check",
@@ -297,6 +298,36 @@ def evidence(kind: str, ids: pl.Expr) -> pl.Expr:
     return ids.list.eval(
         pl.struct(kind=pl.lit(kind, dtype=pl.String), id=pl.element().cast(pl.String))
     ).cast(pl.List(EVIDENCE))
+
+
+def escalate(
+    n: pl.Expr, steps: Sequence[tuple[float, str, str]], *, default: tuple[str, str]
+) -> tuple[pl.Expr, pl.Expr]:
+    """Return ``(action, severity)`` expressions of an escalation ladder.
+
+    Parameters
+    ----------
+    n
+        The count (or score) that climbs the ladder.
+    steps
+        ``(at_least, action, severity)`` rungs, in any order; the highest rung reached wins.
+    default
+        ``(action, severity)`` below the first rung.
+
+    Examples
+    --------
+    >>> df = pl.DataFrame({"n": [1, 2, 5]})
+    >>> act, sev = escalate(pl.col("n"), [(2, "restrict_buying", "medium"),
+    ...                                    (4, "suspend", "high")], default=("warning", "low"))
+    >>> df.select(act)["action"].to_list()
+    ['warning', 'restrict_buying', 'suspend']
+    """
+    action = pl.lit(default[0])
+    severity = pl.lit(default[1])
+    for at, act, sev in sorted(steps, key=lambda s: s[0]):
+        action = pl.when(n >= at).then(pl.lit(act)).otherwise(action)
+        severity = pl.when(n >= at).then(pl.lit(sev)).otherwise(severity)
+    return action.alias("action"), severity.alias("severity")
 
 
 def severity_from_score(score: pl.Expr) -> pl.Expr:

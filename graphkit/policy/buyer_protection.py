@@ -1,0 +1,550 @@
+"""Buyer Protection abuse: ``BPP_CASE_AFTER_REFUND``, ``BPP_RETALIATION``, ``BPP_FALSE_CLAIMS``.
+
+Each check is a function of the cases of a buyer with the orders, refunds,
+feedback and messages of those cases' orders / pairs (partition-ready by
+``buyer_id``), and yields one finding per buyer with every case as evidence.
+
+Examples
+--------
+>>> from graphkit.policy.buyer_protection import cases_with_orders
+>>> cases_with_orders.__name__
+'cases_with_orders'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import polars as pl
+
+from graphkit.policy.context import ScanContext
+from graphkit.policy.registry import Threshold, escalate, evidence, register, signal
+
+__all__ = [
+    "cases_after_refund",
+    "cases_with_orders",
+    "check_case_after_refund",
+    "check_false_claims",
+    "check_retaliation",
+    "false_claim_buyers",
+    "retaliation_cases",
+]
+
+_UPHELD = ("refund_buyer", "partial_refund")
+
+# A refusal in a seller's message: a negation or refusal verb near what the buyer asked for.
+# Used only to find the *conflict* preceding a case; the case itself is the evidence.
+_REFUSAL = (
+    r"(?i)\b(?:can ?not|can't|cannot|won't|will not|unable to|not able to|refuse|decline|"
+    r"do not|don't|no (?:more )?(?:refund|discount|compensation|return)s?|not possible|"
+    r"impossible|not (?:eligible|entitled))\b"
+)
+
+
+def cases_with_orders(disputes: pl.LazyFrame, orders: pl.LazyFrame) -> pl.LazyFrame:
+    """Join each case to its order: buyer, seller, amount, order time.
+
+    Examples
+    --------
+    >>> from datetime import UTC, datetime
+    >>> t = datetime(2026, 1, 1, tzinfo=UTC)
+    >>> d = pl.LazyFrame({"case_id": ["c"], "order_id": ["o"], "opened_at": [t],
+    ...                   "outcome": ["open"]})
+    >>> o = pl.LazyFrame({"order_id": ["o"], "buyer_id": ["b"], "seller_id": ["s"],
+    ...                   "amount": [5.0], "created_at": [t]})
+    >>> cases_with_orders(d, o).collect()["seller_id"].to_list()
+    ['s']
+    """
+    return disputes.select("case_id", "order_id", "opened_at", "outcome").join(
+        orders.select(
+            "order_id", "buyer_id", "seller_id", "amount", pl.col("created_at").alias("ordered_at")
+        ),
+        on="order_id",
+        how="inner",
+    )
+
+
+# --- BPP_CASE_AFTER_REFUND ------------------------------------------------------------------
+
+AFTER_REFUND_THRESHOLDS = (
+    Threshold(
+        "min_refund_share",
+        0.8,
+        "a refund of most of the price settles the order; a small partial refund can leave "
+        "a legitimate dispute about the rest",
+    ),
+    Threshold(
+        "min_gap_hours",
+        1.0,
+        "a case opened within the hour of the refund may have crossed it in transit",
+    ),
+    Threshold("restrict_at", 2, "a second case on a refunded order is a pattern"),
+    Threshold("suspend_at", 3, "three such cases are deliberate abuse of the programme"),
+)
+
+
+def cases_after_refund(
+    cases: pl.LazyFrame,
+    refunds: pl.LazyFrame,
+    *,
+    min_refund_share: float = 0.8,
+    min_gap_hours: float = 1.0,
+) -> pl.LazyFrame:
+    """Return the cases opened on an order already (mostly) refunded.
+
+    Parameters
+    ----------
+    cases
+        From :func:`cases_with_orders`.
+    refunds
+        The refunds table.
+    min_refund_share
+        Share of the order amount refunded before the case for it to count.
+    min_gap_hours
+        The refund must precede the case by at least this long.
+
+    Returns
+    -------
+    LazyFrame
+        The cases with ``refund_ids``, ``refunded`` (amount), ``refund_share`` and
+        ``gap_days`` (from the last counted refund to the case).
+    """
+    gap = pl.duration(microseconds=int(min_gap_hours * 3_600_000_000))
+    before = (
+        refunds.select("refund_id", "order_id", "refunded_at", pl.col("amount").alias("refunded"))
+        .join(cases.select("case_id", "order_id", "opened_at"), on="order_id", how="inner")
+        .filter(pl.col("refunded_at") + gap <= pl.col("opened_at"))
+        .group_by("case_id")
+        .agg(
+            refund_ids=pl.col("refund_id").sort(),
+            refunded=pl.col("refunded").sum(),
+            last_refund=pl.col("refunded_at").max(),
+        )
+    )
+    share = pl.col("refunded") / pl.col("amount")
+    return (
+        cases.join(before, on="case_id", how="inner")
+        .with_columns(
+            refund_share=pl.when(pl.col("amount") > 0).then(share).otherwise(pl.lit(1.0)),
+            gap_days=(pl.col("opened_at") - pl.col("last_refund")).dt.total_seconds() / 86400.0,
+        )
+        .filter(pl.col("refund_share") >= min_refund_share)
+    )
+
+
+@register(
+    rule_id="BPP_CASE_AFTER_REFUND",
+    tables=("orders", "disputes", "refunds"),
+    thresholds=AFTER_REFUND_THRESHOLDS,
+)
+def check_case_after_refund(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFrame:
+    """Flag buyers who opened a Buyer Protection case on an order already refunded.
+
+    Examples
+    --------
+    >>> check_case_after_refund.tables
+    ('orders', 'disputes', 'refunds')
+    """
+    cases = cases_with_orders(ctx.ds.table("disputes"), ctx.ds.orders)
+    hits = cases_after_refund(
+        cases,
+        ctx.ds.table("refunds"),
+        min_refund_share=float(params["min_refund_share"]),
+        min_gap_hours=float(params["min_gap_hours"]),
+    ).with_columns(
+        detail=pl.format(
+            "case {} on order {} opened {} days after {} of {} was refunded ({}%)",
+            "case_id",
+            "order_id",
+            pl.col("gap_days").round(1),
+            pl.col("refunded").round(2),
+            pl.col("amount").round(2),
+            (pl.col("refund_share") * 100).round(0).cast(pl.Int64),
+        )
+    )
+    per = (
+        hits.sort("opened_at", "case_id")
+        .group_by("buyer_id")
+        .agg(
+            n=pl.len().cast(pl.Int64),
+            case_ids=pl.col("case_id"),
+            order_ids=pl.col("order_id"),
+            refund_ids=pl.col("refund_ids").list.explode(keep_nulls=False, empty_as_null=False),
+            seller_ids=pl.col("seller_id").unique().sort(),
+            details=pl.col("detail").head(5).str.join("; "),
+            min_gap=pl.col("gap_days").min(),
+            first_seen=pl.col("opened_at").min(),
+            last_seen=pl.col("opened_at").max(),
+        )
+    )
+    n = pl.col("n")
+    action, severity = escalate(
+        n,
+        [
+            (params["restrict_at"], "restrict_buying", "high"),
+            (params["suspend_at"], "suspend", "critical"),
+        ],
+        default=("warning", "medium"),
+    )
+    score = 1.0 - 0.3 * 0.6 ** (n - 1).cast(pl.Float64)
+    return (
+        per.with_columns(
+            subject_ids=pl.concat_list("buyer_id"),
+            evidence=pl.concat_list(
+                evidence("case", pl.col("case_ids")),
+                evidence("order", pl.col("order_ids")),
+                evidence("refund", pl.col("refund_ids")),
+            ),
+            score=score,
+            recommended_action=action,
+            severity=severity,
+            explanation=pl.format(
+                "Buyer {} opened {} Buyer Protection case(s) on orders already refunded: {}.",
+                "buyer_id",
+                n,
+                "details",
+            ),
+            signals=pl.concat_list(
+                signal("cases_after_refund", n, threshold=1.0, contribution=score),
+                signal(
+                    "min_days_refund_to_case",
+                    pl.col("min_gap"),
+                    threshold=float(params["min_gap_hours"]) / 24.0,
+                ),
+            ),
+        )
+        .sort("buyer_id")
+        .collect()
+    )
+
+
+# --- BPP_RETALIATION ------------------------------------------------------------------------
+
+RETALIATION_THRESHOLDS = (
+    Threshold(
+        "window_days",
+        3.0,
+        "retaliation follows the conflict within days; honest cases follow delivery problems",
+    ),
+    Threshold(
+        "max_conflict_rating",
+        2,
+        "1-2 stars from the seller is negative feedback on the marketplace's scale",
+    ),
+    Threshold(
+        "exclude_upheld",
+        True,
+        "a case the platform upheld (refund) was a real problem, whatever its timing",
+    ),
+    Threshold(
+        "use_refusals",
+        True,
+        "a seller's refusal message to the buyer (a turned-down demand) is a conflict too",
+    ),
+    Threshold("restrict_at", 2, "two retaliation cases are a pattern"),
+    Threshold("suspend_at", 3, "three retaliation cases are deliberate abuse"),
+)
+
+
+def retaliation_cases(
+    cases: pl.LazyFrame,
+    feedback: pl.LazyFrame,
+    messages: pl.LazyFrame | None,
+    *,
+    window_days: float = 3.0,
+    max_conflict_rating: int = 2,
+    exclude_upheld: bool = True,
+) -> pl.LazyFrame:
+    """Return cases opened within ``window_days`` after a conflict with the same seller.
+
+    A conflict is negative feedback (``rating <= max_conflict_rating``) the
+    seller left the buyer, or (when ``messages`` is given) a message from the
+    seller to the buyer that refuses something.
+
+    Returns
+    -------
+    LazyFrame
+        The cases with ``conflict_kind``, ``conflict_id``, ``conflict_at`` and
+        ``lag_days`` of the closest preceding conflict.
+    """
+    window = pl.duration(microseconds=int(window_days * 86_400_000_000))
+    conflicts = [
+        feedback.filter(pl.col("rating") <= max_conflict_rating).select(
+            pl.col("author_id").alias("seller_id"),
+            pl.col("target_id").alias("buyer_id"),
+            pl.lit("negative_feedback").alias("conflict_kind"),
+            pl.col("feedback_id").alias("conflict_id"),
+            pl.col("created_at").alias("conflict_at"),
+        )
+    ]
+    if messages is not None:
+        conflicts.append(
+            messages.filter(pl.col("text").fill_null("").str.contains(_REFUSAL)).select(
+                pl.col("sender_id").alias("seller_id"),
+                pl.col("recipient_id").alias("buyer_id"),
+                pl.lit("refused_demand").alias("conflict_kind"),
+                pl.col("message_id").alias("conflict_id"),
+                pl.col("sent_at").alias("conflict_at"),
+            )
+        )
+    c = cases
+    if exclude_upheld:
+        c = c.filter(~pl.col("outcome").is_in(_UPHELD))
+    return (
+        c.join(pl.concat(conflicts), on=["buyer_id", "seller_id"], how="inner")
+        .filter(
+            (pl.col("conflict_at") <= pl.col("opened_at"))
+            & (pl.col("opened_at") <= pl.col("conflict_at") + window)
+        )
+        .with_columns(
+            lag_days=(pl.col("opened_at") - pl.col("conflict_at")).dt.total_seconds() / 86400.0
+        )
+        .sort("case_id", "lag_days", "conflict_id")
+        .group_by("case_id", maintain_order=True)
+        .first()
+    )
+
+
+@register(
+    rule_id="BPP_RETALIATION",
+    tables=("orders", "feedback", "disputes"),
+    optional_tables=("messages",),
+    thresholds=RETALIATION_THRESHOLDS,
+)
+def check_retaliation(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFrame:
+    """Flag buyers who opened cases right after a conflict with the seller.
+
+    Examples
+    --------
+    >>> check_retaliation.optional_tables
+    ('messages',)
+    """
+    cases = cases_with_orders(ctx.ds.table("disputes"), ctx.ds.orders)
+    messages = ctx.ds.get("messages") if params["use_refusals"] else None
+    hits = (
+        retaliation_cases(
+            cases,
+            ctx.ds.feedback,
+            messages,
+            window_days=float(params["window_days"]),
+            max_conflict_rating=int(params["max_conflict_rating"]),
+            exclude_upheld=bool(params["exclude_upheld"]),
+        )
+        .with_columns(
+            detail=pl.format(
+                "case {} against {} opened {} days after {} {} (case outcome: {})",
+                "case_id",
+                "seller_id",
+                pl.col("lag_days").round(1),
+                pl.col("conflict_kind").str.replace("_", " "),
+                "conflict_id",
+                "outcome",
+            ),
+        )
+        .with_columns(
+            conflict_ev=pl.struct(
+                kind=pl.when(pl.col("conflict_kind") == "negative_feedback")
+                .then(pl.lit("feedback"))
+                .otherwise(pl.lit("message")),
+                id=pl.col("conflict_id"),
+            )
+        )
+    )
+    per = (
+        hits.sort("opened_at", "case_id")
+        .group_by("buyer_id")
+        .agg(
+            n=pl.len().cast(pl.Int64),
+            case_ids=pl.col("case_id"),
+            order_ids=pl.col("order_id"),
+            conflicts=pl.col("conflict_ev"),
+            seller_ids=pl.col("seller_id").unique().sort(),
+            details=pl.col("detail").head(5).str.join("; "),
+            min_lag=pl.col("lag_days").min(),
+            n_rejected=(pl.col("outcome") == "rejected").sum().cast(pl.Int64),
+            first_seen=pl.col("opened_at").min(),
+            last_seen=pl.col("opened_at").max(),
+        )
+    )
+    n = pl.col("n")
+    action, severity = escalate(
+        n,
+        [
+            (params["restrict_at"], "restrict_buying", "high"),
+            (params["suspend_at"], "suspend", "critical"),
+        ],
+        default=("warning", "medium"),
+    )
+    window = float(params["window_days"])
+    # closer in time and rejected on review = stronger
+    score = (
+        0.55
+        + 0.15 * (1.0 - (pl.col("min_lag") / window).clip(0.0, 1.0))
+        + 0.15 * (pl.col("n_rejected") > 0).cast(pl.Float64)
+        + 0.15 * (1.0 - 0.5 ** (n - 1).cast(pl.Float64))
+    )
+    return (
+        per.with_columns(
+            subject_ids=pl.concat_list("buyer_id"),
+            evidence=pl.concat_list(
+                evidence("case", pl.col("case_ids")),
+                evidence("order", pl.col("order_ids")),
+                pl.col("conflicts"),
+            ),
+            score=score,
+            recommended_action=action,
+            severity=severity,
+            explanation=pl.format(
+                "Buyer {} opened {} case(s) within {} days after a conflict with the seller: {}.",
+                "buyer_id",
+                n,
+                pl.lit(window),
+                "details",
+            ),
+            signals=pl.concat_list(
+                signal("retaliation_cases", n, threshold=1.0, contribution=score),
+                signal("min_days_conflict_to_case", pl.col("min_lag"), threshold=window),
+                signal("cases_rejected", pl.col("n_rejected")),
+            ),
+        )
+        .sort("buyer_id")
+        .collect()
+    )
+
+
+# --- BPP_FALSE_CLAIMS -----------------------------------------------------------------------
+
+FALSE_CLAIMS_THRESHOLDS = (
+    Threshold("min_rejected", 3, "one or two rejected cases happen to honest buyers"),
+    Threshold("min_sellers", 2, "false claims across sellers, not a feud with one store"),
+    Threshold(
+        "min_rejected_rate",
+        0.15,
+        "rejected cases on at least 15% of the buyer's orders, ~10x an honest buyer's case rate",
+    ),
+    Threshold("suspend_at", 6, "six rejected claims are a sustained pattern"),
+    Threshold("terminate_at", 10, "ten rejected claims: the buyer uses cases as a business"),
+)
+
+
+def false_claim_buyers(
+    cases: pl.LazyFrame,
+    orders: pl.LazyFrame,
+    *,
+    min_rejected: int = 3,
+    min_sellers: int = 2,
+    min_rejected_rate: float = 0.15,
+) -> pl.LazyFrame:
+    """Return buyers whose rejected cases, across sellers, are out of proportion to their orders.
+
+    Returns
+    -------
+    LazyFrame
+        Per buyer: ``n_cases``, ``n_rejected``, ``n_sellers`` (of rejected cases),
+        ``n_orders``, ``rejected_rate``, ``case_ids`` (rejected), ``order_ids``.
+    """
+    volume = orders.group_by("buyer_id").agg(n_orders=pl.len().cast(pl.Int64))
+    rejected = pl.col("outcome") == "rejected"
+    per = (
+        cases.sort("opened_at", "case_id")
+        .group_by("buyer_id")
+        .agg(
+            n_cases=pl.len().cast(pl.Int64),
+            n_rejected=rejected.sum().cast(pl.Int64),
+            n_sellers=pl.col("seller_id").filter(rejected).n_unique().cast(pl.Int64),
+            case_ids=pl.col("case_id").filter(rejected),
+            order_ids=pl.col("order_id").filter(rejected),
+            first_seen=pl.col("opened_at").filter(rejected).min(),
+            last_seen=pl.col("opened_at").filter(rejected).max(),
+        )
+        .join(volume, on="buyer_id", how="left")
+        .with_columns(rejected_rate=pl.col("n_rejected") / pl.col("n_orders").cast(pl.Float64))
+    )
+    return per.filter(
+        (pl.col("n_rejected") >= min_rejected)
+        & (pl.col("n_sellers") >= min_sellers)
+        & (pl.col("rejected_rate") >= min_rejected_rate)
+    )
+
+
+@register(
+    rule_id="BPP_FALSE_CLAIMS",
+    tables=("orders", "disputes"),
+    thresholds=FALSE_CLAIMS_THRESHOLDS,
+)
+def check_false_claims(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFrame:
+    """Flag buyers with a history of rejected cases across sellers.
+
+    Examples
+    --------
+    >>> check_false_claims.rule_id
+    'BPP_FALSE_CLAIMS'
+    """
+    cases = cases_with_orders(ctx.ds.table("disputes"), ctx.ds.orders)
+    per = false_claim_buyers(
+        cases,
+        ctx.ds.orders,
+        min_rejected=int(params["min_rejected"]),
+        min_sellers=int(params["min_sellers"]),
+        min_rejected_rate=float(params["min_rejected_rate"]),
+    )
+    n = pl.col("n_rejected")
+    action, severity = escalate(
+        n,
+        [
+            (params["suspend_at"], "suspend", "high"),
+            (params["terminate_at"], "terminate", "critical"),
+        ],
+        default=("restrict_buying", "medium"),
+    )
+    rate = pl.col("rejected_rate")
+    score = (
+        0.5
+        + 0.25 * (rate / 0.5).clip(0.0, 1.0)
+        + 0.25 * (1.0 - 0.8 ** (n - int(params["min_rejected"])).cast(pl.Float64))
+    )
+    return (
+        per.with_columns(
+            subject_ids=pl.concat_list("buyer_id"),
+            evidence=pl.concat_list(
+                evidence("case", pl.col("case_ids")), evidence("order", pl.col("order_ids"))
+            ),
+            score=score,
+            recommended_action=action,
+            severity=severity,
+            explanation=pl.format(
+                "Buyer {} had {} of {} Buyer Protection case(s) rejected on review, against {} "
+                "different sellers, on {} order(s): {}% of the buyer's orders ended in a "
+                "rejected claim (threshold {}%).",
+                "buyer_id",
+                n,
+                "n_cases",
+                "n_sellers",
+                "n_orders",
+                (rate * 100).round(1),
+                pl.lit(round(float(params["min_rejected_rate"]) * 100, 1)),
+            ),
+            signals=pl.concat_list(
+                signal(
+                    "rejected_cases",
+                    n,
+                    threshold=float(params["min_rejected"]),
+                    contribution=score,
+                ),
+                signal(
+                    "sellers_claimed_against",
+                    pl.col("n_sellers"),
+                    threshold=float(params["min_sellers"]),
+                ),
+                signal(
+                    "rejected_rate",
+                    rate,
+                    threshold=float(params["min_rejected_rate"]),
+                    detail=pl.lit("rejected cases / orders"),
+                ),
+            ),
+        )
+        .sort("buyer_id")
+        .collect()
+    )

@@ -1,0 +1,266 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import polars as pl
+import pytest
+
+from graphkit.config import ScanConfig
+from graphkit.io import dataset_from_frames
+from graphkit.policy import ScanContext, get_check
+
+T0 = datetime(2025, 3, 1, tzinfo=UTC)
+
+
+def t(day: float) -> datetime:
+    return T0 + timedelta(days=day)
+
+
+def _market(
+    orders: list[tuple[str, str, str, float, float]],
+    *,
+    feedback: list[tuple[str, str, str, str, int, float]] = (),
+    disputes: list[tuple[str, str, str, float, str]] = (),
+    refunds: list[tuple[str, str, float, float, str]] = (),
+    messages: list[tuple[str, str, str, float, str]] = (),
+) -> dict[str, pl.DataFrame]:
+    """orders: (id, buyer, seller, day, amount); feedback: (id, order, author, target, rating,
+    day); disputes: (case, order, buyer, day, outcome); refunds: (id, order, day, amount, via);
+    messages: (id, sender, recipient, day, text)."""
+    frames = {
+        "orders": pl.DataFrame(
+            {
+                "order_id": [o[0] for o in orders],
+                "buyer_id": [o[1] for o in orders],
+                "seller_id": [o[2] for o in orders],
+                "amount": [o[4] for o in orders],
+                "created_at": [t(o[3]) for o in orders],
+                "paid_at": [t(o[3]) for o in orders],
+            }
+        )
+    }
+    fb = list(feedback) or [
+        ("f_any", orders[0][0], orders[0][1], orders[0][2], 5, orders[0][3] + 1)
+    ]
+    frames["feedback"] = pl.DataFrame(
+        {
+            "feedback_id": [f[0] for f in fb],
+            "order_id": [f[1] for f in fb],
+            "author_id": [f[2] for f in fb],
+            "target_id": [f[3] for f in fb],
+            "rating": [f[4] for f in fb],
+            "dsr_item_as_described": [None] * len(fb),
+            "dsr_communication": [None] * len(fb),
+            "dsr_shipping_speed": [None] * len(fb),
+            "created_at": [t(f[5]) for f in fb],
+        },
+        schema_overrides={
+            c: pl.Int8 for c in ("dsr_item_as_described", "dsr_communication", "dsr_shipping_speed")
+        },
+    )
+    if disputes:
+        frames["disputes"] = pl.DataFrame(
+            {
+                "case_id": [d[0] for d in disputes],
+                "order_id": [d[1] for d in disputes],
+                "opened_by": [d[2] for d in disputes],
+                "opened_at": [t(d[3]) for d in disputes],
+                "reason": ["not_as_described"] * len(disputes),
+                "outcome": [d[4] for d in disputes],
+            }
+        )
+    if refunds:
+        frames["refunds"] = pl.DataFrame(
+            {
+                "refund_id": [r[0] for r in refunds],
+                "order_id": [r[1] for r in refunds],
+                "refunded_at": [t(r[2]) for r in refunds],
+                "amount": [r[3] for r in refunds],
+                "via": [r[4] for r in refunds],
+            }
+        )
+    if messages:
+        frames["messages"] = pl.DataFrame(
+            {
+                "message_id": [m[0] for m in messages],
+                "sender_id": [m[1] for m in messages],
+                "recipient_id": [m[2] for m in messages],
+                "sent_at": [t(m[3]) for m in messages],
+                "text": [m[4] for m in messages],
+            }
+        )
+    return frames
+
+
+def _run(rule: str, frames: dict[str, pl.DataFrame], **overrides: object) -> pl.DataFrame:
+    ds = dataset_from_frames(frames, as_of=t(200))
+    cfg = ScanConfig.from_mapping({"rules": {rule: overrides}} if overrides else {})
+    ctx = ScanContext(ds, cfg)
+    return get_check(rule)(ctx, ctx.params(rule)).sort("buyer_id")
+
+
+# --- case after refund ----------------------------------------------------------------------
+
+
+def _refund_market() -> dict[str, pl.DataFrame]:
+    return _market(
+        [
+            ("o1", "cheat", "s1", 0, 50.0),
+            ("o2", "partial", "s1", 0, 50.0),
+            ("o3", "case_first", "s1", 0, 50.0),
+            ("o4", "crossed", "s1", 0, 50.0),
+            ("o5", "serial", "s1", 0, 20.0),
+            ("o6", "serial", "s2", 1, 20.0),
+        ],
+        disputes=[
+            ("c1", "o1", "cheat", 8, "rejected"),
+            ("c2", "o2", "partial", 9, "partial_refund"),
+            ("c3", "o3", "case_first", 5, "refund_buyer"),
+            ("c4", "o4", "crossed", 5 + 0.5 / 24, "withdrawn"),
+            ("c5", "o5", "serial", 10, "rejected"),
+            ("c6", "o6", "serial", 12, "open"),
+        ],
+        refunds=[
+            ("r1", "o1", 5, 50.0, "seller"),
+            ("r2", "o2", 8, 10.0, "seller"),  # 20% partial refund
+            ("r3", "o3", 7, 50.0, "case"),  # the refund the case obtained
+            ("r4", "o4", 5, 50.0, "seller"),  # 30 minutes before the case
+            ("r5", "o5", 3, 20.0, "seller"),
+            ("r6", "o6", 4, 10.0, "seller"),
+            ("r7", "o6", 5, 10.0, "platform"),  # two partial refunds adding up to 100%
+        ],
+    )
+
+
+def test_case_after_refund_fires_on_refunded_orders_only() -> None:
+    out = _run("BPP_CASE_AFTER_REFUND", _refund_market())
+    assert out["buyer_id"].to_list() == ["cheat", "serial"]
+    cheat, serial = out.rows(named=True)
+    assert cheat["recommended_action"] == "warning"
+    assert cheat["case_ids"] == ["c1"]
+    assert cheat["refund_ids"] == ["r1"]
+    assert "3.0 days after 50.0 of 50.0 was refunded (100%)" in cheat["explanation"]
+    assert serial["recommended_action"] == "restrict_buying"
+    assert serial["case_ids"] == ["c5", "c6"]
+    assert sorted(serial["refund_ids"]) == ["r5", "r6", "r7"]
+    assert serial["score"] > cheat["score"]
+
+
+def test_case_after_refund_thresholds_move_the_line() -> None:
+    out = _run("BPP_CASE_AFTER_REFUND", _refund_market(), min_refund_share=0.2, min_gap_hours=0.25)
+    assert out["buyer_id"].to_list() == ["cheat", "crossed", "partial", "serial"]
+
+
+# --- retaliation ----------------------------------------------------------------------------
+
+
+def _retaliation_market() -> dict[str, pl.DataFrame]:
+    buyers = ["angry", "refused", "late", "upheld", "reverse", "other", "polite"]
+    orders = [(f"o_{b}", b, "s2", 0, 30.0) for b in buyers]
+    orders.append(("o_other3", "other", "s3", 0, 30.0))
+    return _market(
+        orders,
+        feedback=[
+            ("f_angry", "o_angry", "s2", "angry", 1, 10),
+            ("f_late", "o_late", "s2", "late", 1, 10),
+            ("f_upheld", "o_upheld", "s2", "upheld", 2, 10),
+            ("f_reverse", "o_reverse", "s2", "reverse", 1, 11),
+            ("f_other", "o_other", "s2", "other", 1, 10),
+            ("f_polite_b", "o_polite", "polite", "s2", 5, 3),
+        ],
+        disputes=[
+            ("c_angry", "o_angry", "angry", 11, "rejected"),
+            ("c_refused", "o_refused", "refused", 10.5, "rejected"),
+            ("c_late", "o_late", "late", 20, "rejected"),
+            ("c_upheld", "o_upheld", "upheld", 11, "refund_buyer"),
+            ("c_reverse", "o_reverse", "reverse", 10, "rejected"),
+            ("c_other", "o_other3", "other", 11, "rejected"),
+            ("c_polite", "o_polite", "polite", 10.5, "rejected"),
+        ],
+        messages=[
+            ("m1", "refused", "s2", 9, "Give me 50% back or I open a dispute"),
+            ("m2", "s2", "refused", 10, "Sorry, we cannot give a partial refund for this item."),
+            ("m3", "s2", "polite", 10, "Thank you, your parcel ships tomorrow!"),
+        ],
+    )
+
+
+def test_retaliation_fires_after_negative_feedback_or_refusal() -> None:
+    out = _run("BPP_RETALIATION", _retaliation_market())
+    assert out["buyer_id"].to_list() == ["angry", "refused"]
+    angry, refused = out.rows(named=True)
+    assert {"kind": "feedback", "id": "f_angry"} in angry["conflicts"]
+    assert "1.0 days after negative feedback f_angry" in angry["explanation"]
+    assert {"kind": "message", "id": "m2"} in refused["conflicts"]
+    assert "refused demand" in refused["explanation"]
+    assert angry["recommended_action"] == "warning"
+
+
+def test_retaliation_settings() -> None:
+    m = _retaliation_market()
+    assert _run("BPP_RETALIATION", m, use_refusals=False)["buyer_id"].to_list() == ["angry"]
+    wide = _run("BPP_RETALIATION", m, window_days=15.0, exclude_upheld=False)
+    assert wide["buyer_id"].to_list() == ["angry", "late", "refused", "upheld"]
+
+
+def test_retaliation_without_messages_table_still_runs() -> None:
+    m = _retaliation_market()
+    del m["messages"]
+    assert _run("BPP_RETALIATION", m)["buyer_id"].to_list() == ["angry"]
+
+
+# --- false claims ---------------------------------------------------------------------------
+
+
+def _claims_market() -> dict[str, pl.DataFrame]:
+    orders, disputes = [], []
+
+    def buyer(name: str, n_orders: int, rejected_sellers: list[str]) -> None:
+        for i in range(n_orders):
+            orders.append((f"o_{name}{i}", name, f"s{i % 3}", i, 10.0))
+        for j, s in enumerate(rejected_sellers):
+            oid = f"o_{name}_c{j}"
+            orders.append((oid, name, s, 50 + j, 10.0))
+            disputes.append((f"c_{name}{j}", oid, name, 60 + j, "rejected"))
+
+    buyer("liar", 2, ["s1", "s2", "s3", "s1"])  # 4 rejected of 6 orders, 3 sellers
+    buyer("heavy", 40, ["s1", "s2", "s3"])  # 3 rejected of 43 orders (7%)
+    buyer("feud", 2, ["s1", "s1", "s1", "s1"])  # one seller only
+    buyer("two", 1, ["s1", "s2"])  # only two rejected
+    # an honest buyer whose cases were upheld
+    orders.append(("o_ok", "ok", "s1", 1, 10.0))
+    disputes.append(("c_ok", "o_ok", "ok", 5, "refund_buyer"))
+    return _market(orders, disputes=disputes)
+
+
+def test_false_claims_fires_on_rejected_history_across_sellers() -> None:
+    out = _run("BPP_FALSE_CLAIMS", _claims_market())
+    assert out["buyer_id"].to_list() == ["liar"]
+    row = out.row(0, named=True)
+    assert (row["n_rejected"], row["n_sellers"], row["n_orders"]) == (4, 3, 6)
+    assert row["recommended_action"] == "restrict_buying"
+    assert "4 of 4 Buyer Protection case(s) rejected" in row["explanation"]
+    assert len(row["case_ids"]) == 4
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"min_rejected_rate": 0.05}, ["heavy", "liar"]),
+        ({"min_sellers": 1}, ["feud", "liar"]),
+        ({"min_rejected": 2}, ["liar", "two"]),
+        ({"suspend_at": 4}, ["liar"]),
+    ],
+)
+def test_false_claims_thresholds(overrides: dict, expected: list[str]) -> None:
+    out = _run("BPP_FALSE_CLAIMS", _claims_market(), **overrides)
+    assert out["buyer_id"].to_list() == expected
+    if "suspend_at" in overrides:
+        assert out["recommended_action"].to_list() == ["suspend"]
+
+
+def test_bpp_checks_need_their_tables() -> None:
+    frames = _market([("o1", "b", "s", 0, 1.0)])
+    ds = dataset_from_frames(frames, as_of=t(10))
+    for rule in ("BPP_CASE_AFTER_REFUND", "BPP_RETALIATION", "BPP_FALSE_CLAIMS"):
+        assert "no disputes table" in get_check(rule).not_evaluated_reason(ds)
