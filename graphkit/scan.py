@@ -40,7 +40,7 @@ __all__ = ["Progress", "ScanResult", "account_ids", "account_scores", "scan"]
 Progress = Callable[[str, float], None]
 
 #: Signals whose detection failed to import are reported per check, never silently skipped.
-_SIGNAL_STAGES = {"groups": "groups", "identity": "groups", "ratings": "ratings"}
+_SIGNAL_STAGES = {"groups": "groups", "identity": "identity", "ratings": "ratings"}
 
 
 @dataclass(frozen=True)
@@ -190,14 +190,16 @@ def scan(
             _ = ctx.group_table
         except ImportError as err:
             unavailable["groups"] = f"group detection unavailable ({err})"
+    with stage("identity links"):
+        try:
+            _ = ctx.identity_links
+        except ImportError as err:
+            unavailable["identity"] = f"identity graph unavailable ({err})"
     with stage("rating signals"):
-        if "groups" not in unavailable:
-            try:
-                _ = ctx.ratings
-            except ImportError as err:
-                unavailable["ratings"] = f"rating signals unavailable ({err})"
-        else:
-            unavailable["ratings"] = unavailable["groups"]
+        try:
+            _ = ctx.ratings
+        except ImportError as err:
+            unavailable["ratings"] = f"rating signals unavailable ({err})"
     notes.extend(sorted(set(unavailable.values())))
 
     # 3. the policy checks
@@ -228,7 +230,7 @@ def scan(
             findings,
             members=ctx.group_members if "groups" not in unavailable else None,
             groups=groups,
-            priors=_priors(ctx) if "groups" not in unavailable else None,
+            priors=_priors(ctx, unavailable),
         )
 
     run_info: dict[str, Any] = {
@@ -375,17 +377,17 @@ def _groups(ctx: ScanContext) -> pl.DataFrame:
     return g.select([pl.col(c).cast(t) for c, t in GROUPS_SCHEMA.items()]).sort("group_id")
 
 
-def _priors(ctx: ScanContext) -> pl.DataFrame | None:
+def _priors(ctx: ScanContext, unavailable: dict[str, str]) -> pl.DataFrame | None:
     """Return the detection score per account (strongest of group score and rating signals)."""
     parts: list[pl.DataFrame] = []
-    members, groups = ctx.group_members, ctx.group_table
-    if members.height and groups.height:
+    if "groups" not in unavailable and ctx.group_members.height and ctx.group_table.height:
+        members, groups = ctx.group_members, ctx.group_table
         parts.append(
             members.join(groups.select("group_id", "score"), on="group_id")
             .group_by("account_id")
             .agg(prior=pl.col("score").max().cast(pl.Float64) * 0.5)
         )
-    ratings = ctx.ratings
+    ratings = ctx.ratings if "ratings" not in unavailable else None
     for frame, key in ((getattr(ratings, "sellers", None), "seller_id"),):
         if frame is None:
             continue

@@ -81,35 +81,62 @@ class ScanContext:
 
     @cached_property
     def groups(self) -> Any:
-        """Group detection (``GroupDetection``): rings, members, identity links, account signals."""
-        from graphkit.detect import detect_groups
+        """Group detection (``GroupDetection``): rings, members, identity links, account signals.
+
+        Raises ``ImportError`` when group detection is not installed; the scan
+        then reports the checks that need it as not evaluated.
+        """
+        from graphkit.detect import detect_groups  # type: ignore[attr-defined]
 
         params = dict(self.config.detect) if self.config is not None else None
         return self._timed(
             "detect_groups", lambda: detect_groups(self.ds, seed=self.seed, params=params or None)
         )
 
+    def has_groups(self) -> bool:
+        """Whether group detection is available (computing it if not done yet)."""
+        try:
+            _ = self.groups
+        except ImportError:
+            return False
+        return True
+
     @cached_property
     def ratings(self) -> Any:
         """Rating-pattern signals (``RatingSignals``), given the detected groups and links."""
-        from graphkit.detect.ratings import rating_signals
+        from graphkit.detect.ratings import RatingParams, rating_signals
+        from graphkit.errors import ConfigError
 
-        det = self.groups
-        params = dict(self.config.ratings) if self.config is not None else None
+        params = None
+        if self.config is not None and self.config.ratings:
+            try:
+                params = RatingParams(**dict(self.config.ratings))
+            except TypeError as err:
+                raise ConfigError(f"invalid [ratings] setting: {err}") from None
+        members = self.group_members if self.has_groups() else None
         return self._timed(
             "rating_signals",
             lambda: rating_signals(
-                self.ds,
-                group_members=det.members,
-                identity_links=det.identity.links,
-                params=params or None,
+                self.ds, group_members=members, identity_links=self.identity_links, params=params
             ),
         )
 
     @cached_property
+    def identity(self) -> Any:
+        """The identity graph (``IdentityGraph``: links between accounts, hubs capped).
+
+        Taken from group detection when available, else built directly.
+        """
+        if self.has_groups():
+            return self.groups.identity
+        from graphkit.graph.build import build_identity_graph
+
+        return self._timed("identity_graph", lambda: build_identity_graph(self.ds))
+
+    @cached_property
     def identity_links(self) -> pl.DataFrame:
         """Identity links between accounts (account_a, account_b, kinds, n_shared, weight)."""
-        return _collect(self.groups.identity.links)
+        return _collect(self.identity.links)
 
     @cached_property
     def group_members(self) -> pl.DataFrame:
