@@ -256,13 +256,16 @@ def policy_texts() -> dict[str, PolicyText]:
 
 def signal(
     name: str,
-    value: pl.Expr | float,
+    value: pl.Expr | float | str,
     *,
-    threshold: pl.Expr | float | None = None,
-    contribution: pl.Expr | float | None = None,
+    threshold: pl.Expr | float | str | None = None,
+    contribution: pl.Expr | float | str | None = None,
     detail: pl.Expr | str | None = None,
 ) -> pl.Expr:
     """Return a ``SIGNAL`` struct expression (one named signal with its numbers).
+
+    ``value``, ``threshold`` and ``contribution`` are expressions, numbers, or
+    column names (``str``); ``detail`` is an expression or literal text.
 
     Examples
     --------
@@ -271,9 +274,11 @@ def signal(
     3.0
     """
 
-    def _f(x: pl.Expr | float | None) -> pl.Expr:
+    def _f(x: pl.Expr | float | str | None) -> pl.Expr:
         if x is None:
             return pl.lit(None, dtype=pl.Float64)
+        if isinstance(x, str):
+            return pl.col(x).cast(pl.Float64)
         return (x if isinstance(x, pl.Expr) else pl.lit(x)).cast(pl.Float64)
 
     det = detail if isinstance(detail, pl.Expr) else pl.lit(detail, dtype=pl.String)
