@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import polars as pl
+import pytest
+
+from graphkit.config import ScanConfig
+from graphkit.io import dataset_from_frames
+from graphkit.policy import ScanContext, get_check
+
+T0 = datetime(2025, 3, 1, tzinfo=UTC)
+
+
+def t(d: float) -> datetime:
+    return T0 + timedelta(days=d)
+
+
+def market() -> dict[str, pl.DataFrame]:
+    """6 honest sellers with varied ratings; 'bad' seller with 8 paid ratings from fresh accounts
+    (1 hour after payment, perfect DSRs, refunded afterwards); 'loyal' seller with enthusiastic
+    but honest ratings (5s from old accounts, after delivery)."""
+    accounts, orders, fb, refunds = [], [], [], []
+    sellers = [f"s{i}" for i in range(6)] + ["bad", "loyal"]
+    for s in sellers:
+        accounts.append((s, "seller", t(-400)))
+    k = 0
+    ratings_cycle = [5, 4, 5, 3, 5, 4, 2, 5, 4, 5]
+    for si, s in enumerate(sellers):
+        for j in range(20):
+            b = f"hb{k}"
+            accounts.append((b, "buyer", t(-300)))
+            day = j * 3 + si * 0.1
+            oid, fid = f"o{k}", f"f{k}"
+            orders.append((oid, b, s, day, 30.0))
+            r = 5 if s == "loyal" else ratings_cycle[(j + si) % 10]
+            dsr = r if s == "loyal" else max(1, r - (j % 2))
+            fb.append((fid, oid, b, s, r, dsr, day + 6 + j % 4))
+            k += 1
+    for j in range(8):
+        b = f"paid{j}"
+        accounts.append((b, "buyer", t(49)))
+        oid, fid = f"op{j}", f"fp{j}"
+        orders.append((oid, b, "bad", 50 + j * 0.3, 8.0))
+        fb.append((fid, oid, b, "bad", 5, 5, 50 + j * 0.3 + 1 / 24))
+        refunds.append((f"r{j}", oid, 50 + j * 0.3 + 2, 8.0))
+    frames = {
+        "accounts": pl.DataFrame(
+            {
+                "account_id": [a[0] for a in accounts],
+                "kind": [a[1] for a in accounts],
+                "created_at": [a[2] for a in accounts],
+            }
+        ),
+        "orders": pl.DataFrame(
+            {
+                "order_id": [o[0] for o in orders],
+                "buyer_id": [o[1] for o in orders],
+                "seller_id": [o[2] for o in orders],
+                "amount": [o[4] for o in orders],
+                "created_at": [t(o[3]) for o in orders],
+                "paid_at": [t(o[3]) for o in orders],
+            }
+        ),
+        "feedback": pl.DataFrame(
+            {
+                "feedback_id": [f[0] for f in fb],
+                "order_id": [f[1] for f in fb],
+                "author_id": [f[2] for f in fb],
+                "target_id": [f[3] for f in fb],
+                "rating": [f[4] for f in fb],
+                "dsr_item_as_described": [f[5] for f in fb],
+                "dsr_communication": [f[5] for f in fb],
+                "dsr_shipping_speed": [f[5] for f in fb],
+                "created_at": [t(f[6]) for f in fb],
+            }
+        ),
+        "refunds": pl.DataFrame(
+            {
+                "refund_id": [r[0] for r in refunds],
+                "order_id": [r[1] for r in refunds],
+                "refunded_at": [t(r[2]) for r in refunds],
+                "amount": [r[3] for r in refunds],
+                "via": ["seller"] * len(refunds),
+            }
+        ),
+    }
+    return frames
+
+
+@pytest.fixture(scope="module")
+def frames() -> dict[str, pl.DataFrame]:
+    return market()
+
+
+def _run(frames: dict[str, pl.DataFrame], **overrides: object) -> pl.DataFrame:
+    ds = dataset_from_frames(frames, as_of=t(120))
+    cfg = ScanConfig.from_mapping(
+        {"rules": {"FEEDBACK_MANIPULATION": overrides}} if overrides else {}
+    )
+    ctx = ScanContext(ds, cfg)
+    return get_check("FEEDBACK_MANIPULATION")(ctx, ctx.params("FEEDBACK_MANIPULATION"))
+
+
+def test_paid_ratings_fire_and_name_the_raters(frames: dict[str, pl.DataFrame]) -> None:
+    out = _run(frames)
+    assert out["seller_id"].to_list() == ["bad"]
+    row = out.row(0, named=True)
+    assert row["subject_ids"] == ["bad", *[f"paid{j}" for j in range(8)]]
+    assert sorted(row["feedback_ids"]) == [f"fp{j}" for j in range(8)]
+    assert row["recommended_action"] == "suspend"
+    assert "8 of its ratings are suspicious" in row["explanation"]
+    assert "refunded" in row["explanation"]
+    names = [s["name"] for s in row["signals"]]
+    assert "suspicious_ratings" in names
+    assert len(names) >= 3  # the seller's fired rating signals are carried along
+
+
+def test_enthusiastic_honest_seller_is_a_near_miss(frames: dict[str, pl.DataFrame]) -> None:
+    # 'loyal' has only 5-star ratings from old accounts after delivery: no suspicious rating
+    out = _run(frames, min_score=0.1)
+    assert "loyal" not in out["seller_id"].to_list()
+    assert _run(frames, min_suspicious=9).height == 0
+    assert _run(frames, min_score=0.9).height == 0
+
+
+def test_weak_raters_are_named_only_with_enough_flags(frames: dict[str, pl.DataFrame]) -> None:
+    out = _run(frames, min_weak_reasons=99)
+    # the paid ratings carry strong flags (too early, refunded after): still named
+    assert out.row(0, named=True)["subject_ids"][1:] == [f"paid{j}" for j in range(8)]
