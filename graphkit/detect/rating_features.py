@@ -1,0 +1,536 @@
+"""Per-feedback flags and per-seller rating features, as polars lazy frames.
+
+The seller side of feedback manipulation is read from *buyer -> seller*
+feedback only (the rows whose author is the order's buyer). Each function here
+takes and returns frames (or returns ``pl.Expr``), so it composes lazily and
+applies per hash partition of sellers: the only whole-dataset quantities are
+the population statistics of :func:`population_stats`, computed once as an
+explicit stage and passed in as numbers.
+
+Examples
+--------
+>>> import polars as pl
+>>> df = pl.DataFrame({"x": [5, 0], "n": [5, 0]})
+>>> df.select(smoothed_share("x", "n", 0.5, 10.0).round(3)).to_series().to_list()
+[0.667, 0.5]
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from graphkit.contract import DSR_COLUMNS
+from graphkit.dataset import Dataset
+from graphkit.detect.rating_params import RatingParams
+
+__all__ = [
+    "DIMENSIONS",
+    "buyer_feedback",
+    "flag_feedback",
+    "in_burst_flag",
+    "kl_divergence",
+    "population_stats",
+    "seller_bursts",
+    "seller_counts",
+    "smoothed_mean",
+    "smoothed_share",
+]
+
+#: The rating dimensions compared with the population: overall rating + the three DSRs.
+DIMENSIONS: tuple[str, ...] = ("rating", *DSR_COLUMNS)
+_US_PER_DAY = 86_400_000_000
+
+
+def buyer_feedback(ds: Dataset) -> pl.LazyFrame:
+    """Buyer -> seller feedback joined with its order (payment time, amount).
+
+    Parameters
+    ----------
+    ds
+        The dataset (``orders`` and ``feedback`` required).
+
+    Returns
+    -------
+    pl.LazyFrame
+        One row per feedback whose author is the order's buyer and whose target
+        is its seller: the feedback columns plus ``order_created_at``,
+        ``paid_at`` and ``amount``.
+
+    Examples
+    --------
+    >>> fb = buyer_feedback(ds)  # doctest: +SKIP
+    """
+    orders = ds.orders.select(
+        "order_id",
+        pl.col("buyer_id"),
+        pl.col("seller_id"),
+        pl.col("created_at").alias("order_created_at"),
+        "paid_at",
+        "amount",
+    )
+    return (
+        ds.feedback.select(
+            "feedback_id",
+            "order_id",
+            "author_id",
+            "target_id",
+            "rating",
+            *DSR_COLUMNS,
+            "created_at",
+        )
+        .join(orders, on="order_id", how="inner")
+        .filter(
+            (pl.col("author_id") == pl.col("buyer_id"))
+            & (pl.col("target_id") == pl.col("seller_id"))
+        )
+        .drop("buyer_id", "seller_id")
+    )
+
+
+def _null_flag(name: str) -> pl.Expr:
+    return pl.lit(None, dtype=pl.Boolean).alias(name)
+
+
+def flag_feedback(
+    fb: pl.LazyFrame,
+    ds: Dataset,
+    params: RatingParams,
+    *,
+    group_members: pl.DataFrame | None = None,
+    identity_links: pl.DataFrame | None = None,
+) -> pl.LazyFrame:
+    """Add the per-feedback evidence flags to buyer -> seller feedback.
+
+    Flags (boolean; null when the input they need is absent):
+
+    - ``top`` / ``positive``: rating >= ``top_rating`` / ``positive_min_rating``;
+    - ``from_new_account``: the author's account was younger than
+      ``new_account_days`` (needs ``accounts``);
+    - ``in_group_with_target``: author and seller are members of one detected
+      group; ``in_any_group``: the author is in some detected group
+      (need ``group_members``);
+    - ``linked_to_target``: author and seller are identity-linked (needs
+      ``identity_links``);
+    - ``perfect_dsr``: all three DSRs are 5 (null when DSRs are missing);
+    - ``too_early``: left less than ``min_delivery_days`` after payment, or on
+      an unpaid order;
+    - ``refunded_after``: at least ``refund_min_fraction`` of the order was
+      refunded at or after the feedback (false when there is no ``refunds``
+      table: nothing was refunded that we know of).
+
+    Parameters
+    ----------
+    fb
+        Output of :func:`buyer_feedback`.
+    ds
+        The dataset (for ``accounts`` and ``refunds``).
+    params
+        Thresholds.
+    group_members
+        ``group_id, account_id[, role]`` of detected groups, or ``None``.
+    identity_links
+        ``account_a, account_b, ...`` identity links, or ``None``.
+
+    Returns
+    -------
+    pl.LazyFrame
+        ``fb`` with the flag columns added.
+
+    Examples
+    --------
+    >>> flagged = flag_feedback(buyer_feedback(ds), ds, RatingParams())  # doctest: +SKIP
+    """
+    out = fb.with_columns(
+        top=pl.col("rating") >= params.top_rating,
+        positive=pl.col("rating") >= params.positive_min_rating,
+        perfect_dsr=pl.all_horizontal([pl.col(c) == 5 for c in DSR_COLUMNS]),
+        too_early=(
+            pl.col("paid_at").is_null()
+            | (
+                (pl.col("created_at") - pl.col("paid_at")).dt.total_microseconds()
+                < int(params.min_delivery_days * _US_PER_DAY)
+            )
+        ),
+    )
+
+    accounts = ds.get("accounts")
+    if accounts is None:
+        out = out.with_columns(_null_flag("from_new_account"))
+    else:
+        ages = accounts.select(
+            pl.col("account_id").alias("author_id"), pl.col("created_at").alias("_acct_created")
+        )
+        out = (
+            out.join(ages, on="author_id", how="left")
+            .with_columns(
+                from_new_account=(
+                    (pl.col("created_at") - pl.col("_acct_created")).dt.total_microseconds()
+                    < int(params.new_account_days * _US_PER_DAY)
+                )
+            )
+            .drop("_acct_created")
+        )
+
+    refunds = ds.get("refunds")
+    if refunds is None:
+        out = out.with_columns(refunded_after=pl.lit(False))
+    else:
+        after = (
+            out.select("feedback_id", "order_id", "created_at", "amount")
+            .join(
+                refunds.select("order_id", "refunded_at", pl.col("amount").alias("_ref")),
+                on="order_id",
+            )
+            .filter(pl.col("refunded_at") >= pl.col("created_at"))
+            .group_by("feedback_id")
+            .agg(pl.col("_ref").sum(), pl.col("amount").first())
+            .filter(pl.col("_ref") >= params.refund_min_fraction * pl.col("amount"))
+            .select("feedback_id", pl.lit(True).alias("refunded_after"))
+        )
+        out = out.join(after, on="feedback_id", how="left").with_columns(
+            pl.col("refunded_after").fill_null(False)
+        )
+
+    if group_members is None:
+        out = out.with_columns(_null_flag("in_group_with_target"), _null_flag("in_any_group"))
+    else:
+        gm = group_members.lazy().select(pl.col("group_id", "account_id").cast(pl.String)).unique()
+        same = (
+            out.select("feedback_id", "author_id", "target_id")
+            .join(gm, left_on="author_id", right_on="account_id")
+            .join(gm, left_on=["target_id", "group_id"], right_on=["account_id", "group_id"])
+            .select("feedback_id")
+            .unique()
+            .with_columns(in_group_with_target=pl.lit(True))
+        )
+        grouped = gm.select(pl.col("account_id").alias("author_id")).unique()
+        out = (
+            out.join(same, on="feedback_id", how="left")
+            .join(grouped.with_columns(in_any_group=pl.lit(True)), on="author_id", how="left")
+            .with_columns(pl.col("in_group_with_target", "in_any_group").fill_null(False))
+        )
+
+    if identity_links is None:
+        out = out.with_columns(_null_flag("linked_to_target"))
+    else:
+        links = identity_links.lazy().select(pl.col("account_a", "account_b").cast(pl.String))
+        both = (
+            pl.concat(
+                [
+                    links.select(
+                        pl.col("account_a").alias("author_id"),
+                        pl.col("account_b").alias("target_id"),
+                    ),
+                    links.select(
+                        pl.col("account_b").alias("author_id"),
+                        pl.col("account_a").alias("target_id"),
+                    ),
+                ]
+            )
+            .unique()
+            .with_columns(linked_to_target=pl.lit(True))
+        )
+        out = out.join(both, on=["author_id", "target_id"], how="left").with_columns(
+            pl.col("linked_to_target").fill_null(False)
+        )
+    return out
+
+
+def seller_bursts(fb: pl.LazyFrame, params: RatingParams) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """Bursts of top ratings per seller against the seller's own baseline.
+
+    For every day a seller received top ratings, the count in the window of
+    ``burst_window_days`` ending that day is compared with the count expected
+    from the seller's rate in the ``burst_baseline_days`` before the window
+    (at least ``burst_floor_per_day``; a seller with no history gets the floor).
+
+    Parameters
+    ----------
+    fb
+        Flagged buyer feedback (needs ``target_id``, ``created_at``, ``top``).
+    params
+        Thresholds.
+
+    Returns
+    -------
+    sellers : pl.LazyFrame
+        Per seller with top ratings: ``burst_count``, ``burst_expected``,
+        ``burst_ratio`` (the window with the largest ratio among windows with
+        at least ``burst_min_count`` top ratings; nulls if none),
+        ``burst_end`` (its last day) and ``burst_days`` (days ending a burst).
+    burst_ends : pl.LazyFrame
+        ``target_id, day`` (days since epoch, Int32) of every window that is
+        a burst: at least ``burst_min_count`` and ``burst_min_ratio`` x expected.
+
+    Examples
+    --------
+    >>> sellers, ends = seller_bursts(flagged, RatingParams())  # doctest: +SKIP
+    """
+    w, b = params.burst_window_days, params.burst_baseline_days
+    day = pl.col("created_at").dt.epoch("d").cast(pl.Int32)
+    first = fb.group_by("target_id").agg(day.min().alias("first_day"))
+    daily = (
+        fb.filter(pl.col("top"))
+        .group_by("target_id", day.alias("day"))
+        .agg(pl.len().cast(pl.Int64).alias("n"))
+        .sort("target_id", "day")
+        .with_columns(
+            win=pl.col("n").rolling_sum_by("day", f"{w}i").over("target_id"),
+            span=pl.col("n").rolling_sum_by("day", f"{w + b}i").over("target_id"),
+        )
+        .join(first, on="target_id", how="left")
+        .with_columns(
+            hist=(pl.col("day") - w + 1 - pl.col("first_day")).clip(0, b),
+        )
+        .with_columns(
+            burst_expected=(
+                pl.max_horizontal(
+                    pl.lit(params.burst_floor_per_day),
+                    pl.when(pl.col("hist") > 0).then(
+                        (pl.col("span") - pl.col("win")) / pl.col("hist")
+                    ),
+                )
+                * w
+            )
+        )
+        .with_columns(ratio=pl.col("win") / pl.col("burst_expected"))
+        .with_columns(
+            is_burst=(pl.col("win") >= params.burst_min_count)
+            & (pl.col("ratio") >= params.burst_min_ratio)
+        )
+    )
+    eligible = daily.filter(pl.col("win") >= params.burst_min_count)
+    best = (
+        eligible.sort(["target_id", "ratio", "win", "day"], descending=[False, True, True, False])
+        .group_by("target_id", maintain_order=True)
+        .first()
+        .select(
+            "target_id",
+            pl.col("win").alias("burst_count"),
+            "burst_expected",
+            pl.col("ratio").alias("burst_ratio"),
+            pl.col("day").alias("burst_end_day"),
+        )
+    )
+    n_days = daily.group_by("target_id").agg(
+        pl.col("is_burst").sum().cast(pl.Int64).alias("burst_days")
+    )
+    sellers = (
+        n_days.join(best, on="target_id", how="left")
+        .with_columns(
+            burst_end=pl.col("burst_end_day")
+            .cast(pl.Int64)
+            .mul(_US_PER_DAY)
+            .cast(pl.Datetime("us", "UTC"))
+        )
+        .drop("burst_end_day")
+    )
+    ends = daily.filter(pl.col("is_burst")).select("target_id", "day")
+    return sellers, ends
+
+
+def in_burst_flag(fb: pl.LazyFrame, burst_ends: pl.LazyFrame, params: RatingParams) -> pl.LazyFrame:
+    """Flag top feedback that falls inside a burst window of its seller (``in_burst``).
+
+    Parameters
+    ----------
+    fb
+        Flagged buyer feedback.
+    burst_ends
+        Second output of :func:`seller_bursts`.
+    params
+        Thresholds (``burst_window_days``).
+
+    Returns
+    -------
+    pl.LazyFrame
+        ``fb`` plus the boolean ``in_burst``.
+
+    Examples
+    --------
+    >>> fb = in_burst_flag(flagged, ends, RatingParams())  # doctest: +SKIP
+    """
+    w = params.burst_window_days
+    covered = (
+        burst_ends.select(
+            "target_id",
+            pl.int_ranges(pl.col("day") - w + 1, pl.col("day") + 1, dtype=pl.Int32).alias("_day"),
+        )
+        .explode("_day")
+        .unique()
+        .with_columns(in_burst=pl.lit(True))
+    )
+    return (
+        fb.with_columns(_day=pl.col("created_at").dt.epoch("d").cast(pl.Int32))
+        .join(covered, on=["target_id", "_day"], how="left")
+        .with_columns(in_burst=pl.col("in_burst").fill_null(False) & pl.col("top"))
+        .drop("_day")
+    )
+
+
+def _n(cond: pl.Expr) -> pl.Expr:
+    """Count of rows where ``cond`` is true (nulls do not count), as Int64."""
+    return cond.fill_null(False).sum().cast(pl.Int64)
+
+
+def _n_known(flag: str, where: pl.Expr) -> pl.Expr:
+    """Count rows where ``where`` and ``flag`` hold, or null when ``flag`` was not computed."""
+    return pl.when(pl.col(flag).is_not_null().any()).then(_n(where & pl.col(flag)))
+
+
+def seller_counts(fb: pl.LazyFrame) -> pl.LazyFrame:
+    """Aggregate flagged buyer feedback into integer counts per seller.
+
+    Only integer sums and counts are produced here (exact and order
+    independent, so byte-identical across runs); means and shares are formed
+    from them afterwards.
+
+    Parameters
+    ----------
+    fb
+        Flagged buyer feedback with ``suspicious`` and ``in_burst``.
+
+    Returns
+    -------
+    pl.LazyFrame
+        One row per seller (``seller_id``) with ``n_ratings``, ``n_top``,
+        ``n_positive``, per dimension ``n_<dim>``, ``sum_<dim>``,
+        ``sum_<dim>_reliable``, ``n_<dim>_reliable`` and ``c<k>_<dim>`` (count
+        of rating ``k``), and the flag counts ``n_top_new``,
+        ``n_top_group``, ``n_top_any_group``, ``n_top_linked``,
+        ``n_top_refunded``, ``n_top_traded``, ``n_early``, ``n_dsr_triples``,
+        ``n_perfect``, ``n_suspicious``, ``n_in_burst``.
+
+    Examples
+    --------
+    >>> counts = seller_counts(flagged).collect()  # doctest: +SKIP
+    """
+    top = pl.col("top")
+    reliable = ~pl.col("suspicious")
+    aggs: list[pl.Expr] = [
+        pl.len().cast(pl.Int64).alias("n_ratings"),
+        _n(top).alias("n_top"),
+        _n(pl.col("positive")).alias("n_positive"),
+    ]
+    for d in DIMENSIONS:
+        v = pl.col(d).cast(pl.Int64)
+        aggs += [
+            pl.col(d).count().cast(pl.Int64).alias(f"n_{d}"),
+            v.sum().alias(f"sum_{d}"),
+            v.filter(reliable).sum().alias(f"sum_{d}_reliable"),
+            pl.col(d).filter(reliable).count().cast(pl.Int64).alias(f"n_{d}_reliable"),
+        ]
+        aggs += [_n(pl.col(d) == k).alias(f"c{k}_{d}") for k in range(1, 6)]
+    aggs += [
+        _n_known("from_new_account", top).alias("n_top_new"),
+        _n_known("in_group_with_target", top).alias("n_top_group"),
+        _n_known("in_any_group", top).alias("n_top_any_group"),
+        _n_known("linked_to_target", top).alias("n_top_linked"),
+        _n(top & pl.col("refunded_after")).alias("n_top_refunded"),
+        _n(top & pl.col("traded")).alias("n_top_traded"),
+        _n(pl.col("too_early")).alias("n_early"),
+        _n(pl.col("perfect_dsr").is_not_null()).alias("n_dsr_triples"),
+        _n(pl.col("perfect_dsr")).alias("n_perfect"),
+        _n(pl.col("suspicious")).alias("n_suspicious"),
+        _n(pl.col("in_burst")).alias("n_in_burst"),
+    ]
+    return fb.group_by(pl.col("target_id").alias("seller_id")).agg(aggs)
+
+
+def population_stats(counts: pl.DataFrame) -> dict[str, float]:
+    """Compute population shares and rating distributions from the per-seller counts.
+
+    This is the one whole-dataset stage of the seller features: a handful of
+    numbers, computed once and passed to the per-seller expressions.
+
+    Parameters
+    ----------
+    counts
+        Collected output of :func:`seller_counts`.
+
+    Returns
+    -------
+    dict
+        ``mean_<dim>``; ``p<k>_<dim>`` (Laplace-smoothed population share of
+        rating ``k``); the shares ``new``, ``group``, ``any_group``,
+        ``linked``, ``refunded``, ``traded`` (of top ratings), ``early`` (of
+        all ratings) and ``perfect`` (of DSR triples); ``nan`` when undefined.
+
+    Examples
+    --------
+    >>> pop = population_stats(counts)  # doctest: +SKIP
+    """
+    tot = counts.select(pl.exclude("seller_id").sum()).row(0, named=True)
+
+    def ratio(a: str, b: str) -> float:
+        num, den = tot[a], tot[b]
+        return float(num) / float(den) if den and num is not None else float("nan")
+
+    out: dict[str, float] = {}
+    for d in DIMENSIONS:
+        out[f"mean_{d}"] = ratio(f"sum_{d}", f"n_{d}")
+        n = tot[f"n_{d}"] or 0
+        for k in range(1, 6):
+            out[f"p{k}_{d}"] = (float(tot[f"c{k}_{d}"] or 0) + 1.0) / (float(n) + 5.0)
+    for key, col, den in (
+        ("new", "n_top_new", "n_top"),
+        ("group", "n_top_group", "n_top"),
+        ("any_group", "n_top_any_group", "n_top"),
+        ("linked", "n_top_linked", "n_top"),
+        ("refunded", "n_top_refunded", "n_top"),
+        ("traded", "n_top_traded", "n_top"),
+        ("early", "n_early", "n_ratings"),
+        ("perfect", "n_perfect", "n_dsr_triples"),
+    ):
+        out[key] = ratio(col, den)
+    return out
+
+
+def smoothed_share(x: str | pl.Expr, n: str | pl.Expr, prior: float, strength: float) -> pl.Expr:
+    """Beta-binomial posterior mean of a share: ``(x + m p0) / (n + m)``.
+
+    Examples
+    --------
+    >>> pl.select(smoothed_share(pl.lit(5), pl.lit(5), 0.7, 10.0)).item()
+    0.8
+    """
+    x = pl.col(x) if isinstance(x, str) else x
+    n = pl.col(n) if isinstance(n, str) else n
+    return (x.cast(pl.Float64) + strength * prior) / (n.cast(pl.Float64) + strength)
+
+
+def smoothed_mean(total: str, n: str, prior_mean: float, strength: float) -> pl.Expr:
+    """Bayesian-smoothed mean rating: ``(sum + m mu) / (n + m)``; null when ``n`` is 0.
+
+    Examples
+    --------
+    >>> pl.select(smoothed_mean(pl.lit(25), pl.lit(5), 4.0, 5.0)).item()  # doctest: +SKIP
+    4.5
+    """
+    t, c = pl.col(total).cast(pl.Float64), pl.col(n).cast(pl.Float64)
+    return pl.when(c > 0).then((t + strength * prior_mean) / (c + strength))
+
+
+def kl_divergence(dim: str, pop: dict[str, float], strength: float) -> pl.Expr:
+    """KL divergence (nats) of a seller's smoothed rating distribution from the population's.
+
+    The seller's distribution is the Dirichlet posterior mean
+    ``(c_k + m pi_k) / (n + m)`` (BIRDNEST-style), so few ratings stay close
+    to the population and diverge little. Null when the seller has no value
+    in this dimension.
+
+    Examples
+    --------
+    >>> pop = {f"p{k}_rating": p for k, p in zip(range(1, 6), [.1, .05, .05, .1, .7])}
+    >>> cnt = {f"c{k}_rating": [5 * (k == 5)] for k in range(1, 6)}
+    >>> df = pl.DataFrame({"n_rating": [5], **cnt})
+    >>> round(df.select(kl_divergence("rating", pop, 10.0)).item(), 3)
+    0.026
+    """
+    n = pl.col(f"n_{dim}").cast(pl.Float64)
+    terms = []
+    for k in range(1, 6):
+        pi = pop[f"p{k}_{dim}"]
+        p = (pl.col(f"c{k}_{dim}").cast(pl.Float64) + strength * pi) / (n + strength)
+        terms.append(p * (p / pi).log())
+    return pl.when(n > 0).then(pl.sum_horizontal(terms))

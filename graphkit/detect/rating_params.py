@@ -1,0 +1,186 @@
+"""Thresholds and priors of the rating-pattern detectors, declared once.
+
+Every number the rating signals are judged against lives in
+:class:`RatingParams`, with its default and the reason for it, so an
+investigator can quote it and a scan can override it.
+
+Examples
+--------
+>>> from graphkit.detect.rating_params import RatingParams
+>>> p = RatingParams(min_delivery_days=5.0)
+>>> p.min_delivery_days, p.top_rating
+(5.0, 5)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["RatingParams"]
+
+
+@dataclass(frozen=True)
+class RatingParams:
+    """Every threshold and prior of :func:`graphkit.detect.ratings.rating_signals`.
+
+    Shares are smoothed toward the population share with ``prior_strength``
+    pseudo-ratings (beta-binomial / Dirichlet smoothing, BIRDNEST-style) before
+    they are compared with a threshold, so a seller with five ratings is never
+    flagged for having five 5s. A share signal fires when the smoothed share is
+    at least ``max(<x>_min_share, <x>_lift * population share)``.
+
+    Parameters
+    ----------
+    top_rating
+        Rating counted as "top" (5): inflation is made of top ratings.
+    positive_min_rating
+        Lowest rating that can inflate a reputation (4); only ratings at or
+        above it can be marked ``suspicious`` (an honest 1-star that REV2
+        finds out of line is not evidence of manipulation).
+    prior_strength
+        Pseudo-ratings of the population prior added to every seller (10): a
+        seller needs about this many ratings before its own data dominates.
+    new_account_days
+        An author whose account is younger than this at rating time is "new"
+        (30 days: fresh accounts are the cheapest sock puppets).
+    min_delivery_days
+        Buyer feedback earlier than this after payment is "too early": the
+        item cannot have arrived (2 days: faster than any cross-border
+        shipping; feedback on an unpaid order is always too early).
+    refund_min_fraction
+        A refund after the feedback counts when it returns at least this
+        fraction of the order amount (0.5: a paid rating is normally refunded
+        in full, a partial goodwill refund is not a payment for a rating).
+    burst_window_days
+        Width of the window in which bursts of top ratings are counted (3 days).
+    burst_baseline_days
+        Trailing period before the window that gives the seller's own baseline
+        rate (28 days: four weeks smooths weekly cycles).
+    burst_min_baseline_days
+        Below this much history the baseline rate is not trusted and
+        ``burst_floor_per_day`` is used instead (7 days).
+    burst_floor_per_day
+        Lowest baseline rate of top ratings per day assumed for any seller (1.0):
+        a new seller is not flagged for its first handful of ratings.
+    burst_min_count
+        A burst needs at least this many top ratings in the window (10).
+    burst_min_ratio
+        ... and at least this many times the count expected from the baseline
+        (5x: an honest seller growing fast doubles or triples, a ring jumps
+        an order of magnitude).
+    divergence_min
+        Mean Kullback-Leibler divergence (nats) of the smoothed rating and DSR
+        distributions from the population's that fires the divergence signal
+        (0.15: an honest seller's sampling noise after smoothing gives ~0.02 and an
+        excellent seller with 90% 5s in a 70%-5s population ~0.12; almost only 5s gives
+        ~0.3).
+    new_share_min, new_share_lift
+        Smoothed share of top ratings from new accounts: at least 0.4 and 3x
+        the population's.
+    group_share_min, group_share_lift
+        Share of top ratings from accounts in a detected group with the
+        seller: at least 0.15 and 3x the population's.
+    linked_share_min, linked_share_lift
+        Share of top ratings from accounts identity-linked to the seller:
+        at least 0.1 and 3x the population's (an identity link to the store is
+        strong evidence; honest sellers have very few such ratings).
+    perfect_share_min, perfect_share_lift
+        Share of ratings with a perfect 5/5/5 DSR triple: at least 0.9, and the
+        share of *imperfect* triples at most a third of the population's (the
+        population is J-shaped already, so the lift applies to what is left;
+        this is a weak signal on its own).
+    early_share_min, early_share_lift
+        Share of ratings left too early: at least 0.1 and 3x the population's.
+    refunded_share_min, refunded_share_lift
+        Share of top ratings on orders refunded afterwards: at least 0.1 and
+        3x the population's.
+    unreliable_share_min
+        Share of the seller's positive ratings marked suspicious that fires
+        the inflation signal (0.2).
+    trading_min_per_direction
+        Reciprocal top feedback needed in each direction between two sellers'
+        sides to call it feedback trading (1: one trade each way is already
+        a trade; the pair table shows how many).
+    trading_ties_from_groups
+        Whether membership in a detected group with a seller ties an account
+        to that seller for trading (True). Identity links always tie.
+    rev2_iterations
+        Maximum REV2 iterations (50); it stops earlier when no value moves by
+        more than ``rev2_tolerance`` (1e-6).
+    rev2_alpha_fairness, rev2_alpha_behavior
+        Pseudo-counts of the fairness prior (the mean fairness, 1) and of the
+        behavioural prior ``1 - anomaly`` (2) in the fairness update: a rater
+        is judged by their flags as much as by two ratings.
+    rev2_beta_goodness
+        Pseudo-count of the goodness prior (the mean goodness) in the goodness
+        update (1).
+    rev2_gamma_fairness, rev2_gamma_agreement
+        Weights of the rater's fairness and of the rating's agreement with the
+        seller's goodness in its reliability (1 and 1, as in REV2).
+    min_reliability
+        A positive rating whose REV2 reliability is below this is unreliable
+        (0.6; honest ratings of a seller in line with its goodness score 0.8+).
+    weights
+        Weight of each fired signal in the noisy-OR ``manipulation_score``;
+        see ``SIGNAL_WEIGHTS`` for the defaults and their reasons.
+    """
+
+    top_rating: int = 5
+    positive_min_rating: int = 4
+    prior_strength: float = 10.0
+    new_account_days: float = 30.0
+    min_delivery_days: float = 2.0
+    refund_min_fraction: float = 0.5
+    burst_window_days: int = 3
+    burst_baseline_days: int = 28
+    burst_min_baseline_days: int = 7
+    burst_floor_per_day: float = 1.0
+    burst_min_count: int = 10
+    burst_min_ratio: float = 5.0
+    divergence_min: float = 0.15
+    new_share_min: float = 0.4
+    new_share_lift: float = 3.0
+    group_share_min: float = 0.15
+    group_share_lift: float = 3.0
+    linked_share_min: float = 0.1
+    linked_share_lift: float = 3.0
+    perfect_share_min: float = 0.9
+    perfect_share_lift: float = 3.0
+    early_share_min: float = 0.1
+    early_share_lift: float = 3.0
+    refunded_share_min: float = 0.1
+    refunded_share_lift: float = 3.0
+    unreliable_share_min: float = 0.2
+    trading_min_per_direction: int = 1
+    trading_ties_from_groups: bool = True
+    rev2_iterations: int = 50
+    rev2_tolerance: float = 1e-6
+    rev2_alpha_fairness: float = 1.0
+    rev2_alpha_behavior: float = 2.0
+    rev2_beta_goodness: float = 1.0
+    rev2_gamma_fairness: float = 1.0
+    rev2_gamma_agreement: float = 1.0
+    min_reliability: float = 0.6
+    weights: tuple[tuple[str, float], ...] = ()
+
+    def weight(self, signal: str) -> float:
+        """Return the score weight of ``signal`` (override in ``weights``, else the default)."""
+        return dict(self.weights).get(signal, SIGNAL_WEIGHTS[signal])
+
+
+#: Default weight of each seller signal in the noisy-OR manipulation score, with why.
+SIGNAL_WEIGHTS: dict[str, float] = {
+    # ties between raters and seller: hard to explain honestly
+    "linked_accounts": 0.8,  # identity-linked raters are the seller's own accounts
+    "group_members": 0.7,  # raters in a detected ring with the seller
+    "feedback_trading": 0.7,  # reciprocal top ratings across sellers' sides
+    "refunded_top": 0.6,  # top ratings on orders refunded after: paid ratings
+    "too_early": 0.6,  # rated before delivery could have happened
+    # behaviour that honest sellers sometimes show
+    "unreliable_ratings": 0.5,  # REV2 + flags remove a large share of positives
+    "burst": 0.4,  # top ratings far above the seller's own baseline
+    "new_accounts": 0.4,  # fresh accounts give most top ratings
+    # weak alone: excellent honest sellers look like this too
+    "divergence": 0.2,  # distribution far from the population (BIRDNEST-style)
+    "perfect_dsr": 0.2,  # almost only perfect 5/5/5 DSR triples
+}

@@ -1,0 +1,148 @@
+"""Feedback trading: reciprocal top ratings between accounts tied to different sellers.
+
+An account is *tied* to a seller when it is the seller itself, is
+identity-linked to the seller, or (optionally) is a member of a detected group
+that contains the seller. A top rating from an account tied to seller A to a
+different seller B is a *cross rating* A -> B. Sellers A and B *trade* when
+there are cross ratings in both directions; each trading pair of accounts
+(``account_a`` tied to A rated B, ``account_b`` tied to B rated A) is one row of
+the output, with the feedback ids of both directions as evidence.
+
+Examples
+--------
+>>> import polars as pl
+>>> fb = pl.DataFrame({"feedback_id": ["f1", "f2"], "author_id": ["A", "B"],
+...                    "target_id": ["B", "A"], "positive": [True, True]})
+>>> ties = seller_ties(pl.Series(["A", "B"]))
+>>> trading_pairs(fb.lazy(), ties).collect()["n_feedback"].to_list()
+[2]
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+__all__ = ["TRADING_SCHEMA", "seller_ties", "trading_pairs"]
+
+TRADING_SCHEMA: dict[str, pl.DataType] = {
+    "account_a": pl.String(),
+    "account_b": pl.String(),
+    "seller_a": pl.String(),
+    "seller_b": pl.String(),
+    "n_feedback": pl.Int64(),
+    "feedback_ids": pl.List(pl.String),
+}
+
+
+def seller_ties(
+    sellers: pl.Series,
+    *,
+    identity_links: pl.DataFrame | None = None,
+    group_members: pl.DataFrame | None = None,
+) -> pl.LazyFrame:
+    """Which accounts are tied to which seller.
+
+    Parameters
+    ----------
+    sellers
+        The seller account ids.
+    identity_links
+        ``account_a, account_b`` identity links; an account linked to a seller is tied to it.
+    group_members
+        ``group_id, account_id``; every member of a group containing a seller is tied to it.
+
+    Returns
+    -------
+    pl.LazyFrame
+        ``account_id, seller_id`` (unique), always including each seller tied to itself.
+
+    Examples
+    --------
+    >>> seller_ties(pl.Series(["s1"])).collect().rows()
+    [('s1', 's1')]
+    """
+    s = pl.LazyFrame({"seller_id": sellers.cast(pl.String)}).unique()
+    parts = [s.select(pl.col("seller_id").alias("account_id"), "seller_id")]
+    if identity_links is not None:
+        links = identity_links.lazy().select(pl.col("account_a", "account_b").cast(pl.String))
+        for a, b in (("account_a", "account_b"), ("account_b", "account_a")):
+            parts.append(
+                links.join(s, left_on=b, right_on="seller_id", how="semi").select(
+                    pl.col(a).alias("account_id"), pl.col(b).alias("seller_id")
+                )
+            )
+    if group_members is not None:
+        gm = group_members.lazy().select(pl.col("group_id", "account_id").cast(pl.String))
+        seller_groups = gm.join(s, left_on="account_id", right_on="seller_id", how="semi").select(
+            "group_id", pl.col("account_id").alias("seller_id")
+        )
+        parts.append(gm.join(seller_groups, on="group_id").select("account_id", "seller_id"))
+    return pl.concat(parts).unique()
+
+
+def trading_pairs(
+    fb: pl.LazyFrame, ties: pl.LazyFrame, *, min_per_direction: int = 1
+) -> pl.LazyFrame:
+    """Find reciprocal positive ratings between the sides of two different sellers.
+
+    Parameters
+    ----------
+    fb
+        Buyer -> seller feedback with ``feedback_id, author_id, target_id`` and
+        the boolean ``positive``.
+    ties
+        Output of :func:`seller_ties`.
+    min_per_direction
+        Cross ratings needed in each direction for a pair of accounts.
+
+    Returns
+    -------
+    pl.LazyFrame
+        :data:`TRADING_SCHEMA` columns, one row per trading pair of accounts,
+        oriented so that ``seller_a < seller_b``,
+        sorted; ``feedback_ids`` sorted.
+
+    Examples
+    --------
+    >>> pairs = trading_pairs(flagged, seller_ties(sellers))  # doctest: +SKIP
+    """
+    cross = (
+        fb.filter(pl.col("positive"))
+        .select("feedback_id", "author_id", "target_id")
+        .join(ties, left_on="author_id", right_on="account_id")
+        .filter(pl.col("seller_id") != pl.col("target_id"))
+        .group_by(
+            pl.col("seller_id").alias("from_seller"),
+            pl.col("target_id").alias("to_seller"),
+            "author_id",
+        )
+        .agg(pl.col("feedback_id").unique().sort())
+        .filter(pl.col("feedback_id").list.len() >= min_per_direction)
+    )
+    a = cross.select(
+        pl.col("from_seller").alias("seller_a"),
+        pl.col("to_seller").alias("seller_b"),
+        pl.col("author_id").alias("account_a"),
+        pl.col("feedback_id").alias("ids_a"),
+    )
+    b = cross.select(
+        pl.col("to_seller").alias("seller_a"),
+        pl.col("from_seller").alias("seller_b"),
+        pl.col("author_id").alias("account_b"),
+        pl.col("feedback_id").alias("ids_b"),
+    )
+    return (
+        a.join(b, on=["seller_a", "seller_b"])
+        .filter(pl.col("seller_a") < pl.col("seller_b"))
+        .select(
+            "account_a",
+            "account_b",
+            "seller_a",
+            "seller_b",
+            (pl.col("ids_a").list.len() + pl.col("ids_b").list.len())
+            .cast(pl.Int64)
+            .alias("n_feedback"),
+            pl.concat_list("ids_a", "ids_b").list.unique().list.sort().alias("feedback_ids"),
+        )
+        .sort("seller_a", "seller_b", "account_a", "account_b")
+    )

@@ -1,0 +1,601 @@
+"""Rating-pattern analysis: manipulated feedback and detailed seller ratings (DSRs).
+
+The community and dense-block detectors find *who* acts together; this module
+finds *whose ratings are not what honest buyers would give* and how much each
+seller's reputation is inflated. :func:`rating_signals` makes one pass over
+buyer -> seller feedback and returns four tables:
+
+- ``sellers``: per seller, raw and Bayesian-smoothed rating and DSR means,
+  the BIRDNEST-style divergence from the population, bursts of top ratings
+  against the seller's own baseline, the shares of top ratings from new,
+  grouped and identity-linked accounts, perfect 5/5/5 DSR concentration,
+  too-early feedback, top ratings refunded afterwards, feedback trading, the
+  inflation of each mean once unreliable ratings are removed, a 0..1
+  ``manipulation_score``, the fired ``signals`` and an ``explanation``;
+- ``raters``: per rating account, REV2 fairness and behaviour counts;
+- ``feedback``: per buyer -> seller feedback, REV2 reliability, evidence flags
+  and ``suspicious``;
+- ``trading_pairs``: reciprocal top ratings between accounts tied to
+  different sellers.
+
+Examples
+--------
+>>> from graphkit.detect.ratings import rating_signals
+>>> sig = rating_signals(ds)  # doctest: +SKIP
+>>> sig.sellers.sort("manipulation_score", descending=True).select(
+...     "seller_id", "manipulation_score", "explanation").head()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from graphkit.contract import DSR_COLUMNS
+from graphkit.dataset import Dataset
+from graphkit.detect.inflation import add_inflation, fmt2, fmt_pct, inflation_explanation
+from graphkit.detect.rating_features import (
+    DIMENSIONS,
+    buyer_feedback,
+    flag_feedback,
+    in_burst_flag,
+    kl_divergence,
+    population_stats,
+    seller_bursts,
+    seller_counts,
+    smoothed_mean,
+    smoothed_share,
+)
+from graphkit.detect.rating_params import RatingParams
+from graphkit.detect.rating_trading import TRADING_SCHEMA, seller_ties, trading_pairs
+from graphkit.detect.rev2 import rev2
+from graphkit.findings import SIGNAL
+
+__all__ = ["FEEDBACK_FLAGS", "RatingParams", "RatingSignals", "rating_signals"]
+
+#: Boolean evidence columns of ``RatingSignals.feedback``.
+FEEDBACK_FLAGS: tuple[str, ...] = (
+    "from_new_account",
+    "in_group_with_target",
+    "linked_to_target",
+    "perfect_dsr",
+    "too_early",
+    "refunded_after",
+    "traded",
+    "in_burst",
+)
+#: Flags that mark a positive rating suspicious on their own (hard to explain honestly).
+STRONG_FLAGS: tuple[str, ...] = (
+    "in_group_with_target",
+    "linked_to_target",
+    "too_early",
+    "refunded_after",
+    "traded",
+)
+
+
+@dataclass(frozen=True)
+class RatingSignals:
+    """The output of :func:`rating_signals`.
+
+    Attributes
+    ----------
+    sellers
+        One row per seller with buyer feedback, sorted by ``seller_id``.
+    raters
+        One row per account that rated a seller, sorted by ``account_id``.
+    feedback
+        One row per buyer -> seller feedback, sorted by ``feedback_id``.
+    trading_pairs
+        Reciprocal feedback between accounts tied to different sellers.
+    population
+        The population statistics the sellers were compared with.
+    notes
+        Signals that were not computed and why (e.g. no ``identity_links`` given).
+    params
+        The parameters used.
+    """
+
+    sellers: pl.DataFrame
+    raters: pl.DataFrame
+    feedback: pl.DataFrame
+    trading_pairs: pl.DataFrame
+    population: dict[str, float]
+    notes: tuple[str, ...]
+    params: RatingParams
+
+
+def _flag(name: str) -> pl.Expr:
+    return pl.col(name).fill_null(False)
+
+
+def _score_and_flags(fb: pl.LazyFrame, p: RatingParams) -> pl.LazyFrame:
+    strong = pl.any_horizontal(
+        [_flag(f) & pl.col("positive") if f == "refunded_after" else _flag(f) for f in STRONG_FLAGS]
+    )
+    weak = _flag("from_new_account") & _flag("in_burst")
+    return fb.with_columns(
+        score=(pl.mean_horizontal("rating", *DSR_COLUMNS) - 3.0) / 2.0,
+        anomaly=pl.when(strong).then(1.0).when(weak).then(0.5).otherwise(0.0),
+        _strong=strong,
+        _weak=weak,
+    )
+
+
+def _reasons() -> pl.Expr:
+    names = [*FEEDBACK_FLAGS, "unreliable"]
+    exprs = [pl.when(_flag(f)).then(pl.lit(f)) for f in FEEDBACK_FLAGS]
+    exprs.append(pl.when(pl.col("_unreliable")).then(pl.lit("unreliable")))
+    assert len(exprs) == len(names)
+    return pl.concat_list(exprs).list.drop_nulls().alias("reasons")
+
+
+# ----------------------------------------------------------------------------- seller signals
+@dataclass(frozen=True)
+class _Signal:
+    name: str
+    value: pl.Expr  # what is judged (Float64)
+    threshold: pl.Expr  # fires when value >= threshold
+    base: pl.Expr  # the honest level (population), contribution grows from it
+    detail: pl.Expr  # plain text with the numbers
+    fired: pl.Expr  # extra condition (e.g. enough ratings), ANDed with value >= threshold
+
+
+def _share_signal(
+    name: str,
+    count: str,
+    n: str,
+    pop: float,
+    lo: float,
+    lift: float,
+    what: str,
+    p: RatingParams,
+    *,
+    inverse: bool = False,
+) -> _Signal:
+    value = smoothed_share(count, n, pop, p.prior_strength)
+    thr = max(lo, lift * pop) if not inverse else max(lo, 1.0 - (1.0 - pop) / lift)
+    raw = pl.col(count) / pl.col(n)
+    detail = pl.format(
+        "{} of {} {} ({}; smoothed {}, population {}, threshold {})",
+        pl.col(count),
+        pl.col(n),
+        pl.lit(what),
+        fmt_pct(raw),
+        fmt_pct(value),
+        fmt_pct(pl.lit(pop)),
+        fmt_pct(pl.lit(thr)),
+    )
+    return _Signal(name, value, pl.lit(thr), pl.lit(pop), detail, pl.col(n) > 0)
+
+
+_SHARE_KEYS = ("linked", "group", "refunded", "early", "new", "perfect")
+
+
+def _signals(pop: dict[str, float], p: RatingParams) -> list[_Signal]:
+    sigs = [
+        _share_signal(
+            "linked_accounts",
+            "n_top_linked",
+            "n_top",
+            pop["linked"],
+            p.linked_share_min,
+            p.linked_share_lift,
+            "top ratings from accounts identity-linked to the seller",
+            p,
+        ),
+        _share_signal(
+            "group_members",
+            "n_top_group",
+            "n_top",
+            pop["group"],
+            p.group_share_min,
+            p.group_share_lift,
+            "top ratings from members of a detected group with the seller",
+            p,
+        ),
+        _share_signal(
+            "refunded_top",
+            "n_top_refunded",
+            "n_top",
+            pop["refunded"],
+            p.refunded_share_min,
+            p.refunded_share_lift,
+            "top ratings on orders refunded afterwards",
+            p,
+        ),
+        _share_signal(
+            "too_early",
+            "n_early",
+            "n_ratings",
+            pop["early"],
+            p.early_share_min,
+            p.early_share_lift,
+            f"ratings left < {p.min_delivery_days:g} days after payment or unpaid",
+            p,
+        ),
+        _share_signal(
+            "new_accounts",
+            "n_top_new",
+            "n_top",
+            pop["new"],
+            p.new_share_min,
+            p.new_share_lift,
+            f"top ratings from accounts < {p.new_account_days:g} days old",
+            p,
+        ),
+        _share_signal(
+            "perfect_dsr",
+            "n_perfect",
+            "n_dsr_triples",
+            pop["perfect"],
+            p.perfect_share_min,
+            p.perfect_share_lift,
+            "ratings with perfect 5/5/5 DSRs",
+            p,
+            inverse=True,
+        ),
+    ]
+    # a share whose population value is undefined was not computed (flag input absent)
+    sigs = [s for s, key in zip(sigs, _SHARE_KEYS, strict=True) if pop[key] == pop[key]]
+    unreliable = smoothed_share("n_suspicious", "n_positive", pop["unreliable"], p.prior_strength)
+    sigs.append(
+        _Signal(
+            "unreliable_ratings",
+            unreliable,
+            pl.lit(p.unreliable_share_min),
+            pl.lit(pop["unreliable"]),
+            pl.format(
+                "{} of {} positive ratings unreliable ({}; smoothed {}, threshold {})",
+                pl.col("n_suspicious"),
+                pl.col("n_positive"),
+                fmt_pct(pl.col("n_suspicious") / pl.col("n_positive")),
+                fmt_pct(unreliable),
+                fmt_pct(pl.lit(p.unreliable_share_min)),
+            ),
+            pl.col("n_positive") > 0,
+        )
+    )
+    sigs.append(
+        _Signal(
+            "feedback_trading",
+            pl.col("n_top_traded").cast(pl.Float64),
+            pl.lit(float(p.trading_min_per_direction)),
+            pl.lit(0.0),
+            pl.format(
+                "{} top ratings traded with {} other seller(s)",
+                pl.col("n_top_traded"),
+                pl.col("n_trading_partners"),
+            ),
+            pl.col("n_trading_partners") > 0,
+        )
+    )
+    sigs.append(
+        _Signal(
+            "burst",
+            pl.col("burst_ratio"),
+            pl.lit(p.burst_min_ratio),
+            pl.lit(1.0),
+            pl.format(
+                "{} top ratings in {} days ending {} vs {} expected from the seller's baseline "
+                "({}x, threshold {}x and >= {})",
+                pl.col("burst_count"),
+                pl.lit(p.burst_window_days),
+                pl.col("burst_end").dt.strftime("%Y-%m-%d"),
+                fmt2(pl.col("burst_expected")),
+                fmt2(pl.col("burst_ratio")),
+                pl.lit(f"{p.burst_min_ratio:g}"),
+                pl.lit(p.burst_min_count),
+            ),
+            pl.col("burst_count") >= p.burst_min_count,
+        )
+    )
+    sigs.append(
+        _Signal(
+            "divergence",
+            pl.col("divergence"),
+            pl.lit(p.divergence_min),
+            pl.lit(0.0),
+            pl.format(
+                "rating/DSR distributions diverge from the population by {} nats "
+                "(smoothed with {} pseudo-ratings; threshold {})",
+                fmt2(pl.col("divergence")),
+                pl.lit(f"{p.prior_strength:g}"),
+                pl.lit(f"{p.divergence_min:g}"),
+            ),
+            pl.col("divergence").is_not_null(),
+        )
+    )
+    return sigs
+
+
+def _signal_columns(sigs: list[_Signal], p: RatingParams) -> list[pl.Expr]:
+    structs, contribs = [], []
+    for s in sigs:
+        fired = (s.value >= s.threshold).fill_null(False) & s.fired.fill_null(False)
+        strength = ((s.value - s.base) / (s.threshold - s.base)).clip(lower_bound=0.0)
+        contrib = pl.when(fired).then(
+            p.weight(s.name) * pl.min_horizontal(pl.lit(1.0), 0.5 + 0.5 * (strength - 1.0))
+        )
+        contribs.append(contrib.fill_null(0.0))
+        structs.append(
+            pl.when(fired).then(
+                pl.struct(
+                    name=pl.lit(s.name),
+                    value=s.value.cast(pl.Float64),
+                    threshold=s.threshold.cast(pl.Float64),
+                    contribution=contrib,
+                    detail=s.detail,
+                )
+            )
+        )
+    keep = 1.0 - pl.reduce(lambda acc, x: acc * x, [1.0 - c for c in contribs])
+    signals = (
+        pl.concat_list(structs)
+        .list.drop_nulls()
+        .list.eval(pl.element().sort_by(pl.element().struct.field("contribution"), descending=True))
+        .cast(pl.List(SIGNAL))
+    )
+    return [keep.alias("manipulation_score"), signals.alias("signals")]
+
+
+def _explanation(notes: tuple[str, ...]) -> pl.Expr:
+    fired = pl.col("signals").list.eval(pl.element().struct.field("detail")).list.join("; ")
+    head = pl.format("manipulation score {}", fmt2(pl.col("manipulation_score")))
+    body = (
+        pl.when(pl.col("signals").list.len() > 0)
+        .then(fired)
+        .otherwise(pl.lit("no rating signal fired"))
+    )
+    parts = [
+        head,
+        pl.lit(": "),
+        body,
+        pl.lit(". Inflation: "),
+        pl.col("_inflation_text"),
+        pl.lit("."),
+    ]
+    if notes:
+        parts.append(pl.lit(" Not computed: " + "; ".join(notes) + "."))
+    return pl.concat_str(parts).alias("explanation")
+
+
+def _sellers(
+    counts: pl.DataFrame,
+    bursts: pl.LazyFrame,
+    pairs: pl.DataFrame,
+    goodness: pl.DataFrame,
+    pop: dict[str, float],
+    notes: tuple[str, ...],
+    p: RatingParams,
+) -> pl.DataFrame:
+    m = p.prior_strength
+    partners = (
+        pl.concat(
+            [
+                pairs.select(
+                    pl.col("seller_a").alias("seller_id"), pl.col("seller_b").alias("partner")
+                ),
+                pairs.select(
+                    pl.col("seller_b").alias("seller_id"), pl.col("seller_a").alias("partner")
+                ),
+            ]
+        )
+        .group_by("seller_id")
+        .agg(pl.col("partner").n_unique().cast(pl.Int64).alias("n_trading_partners"))
+    )
+    divs = [kl_divergence(d, pop, m) for d in DIMENSIONS]
+    frame = (
+        counts.lazy()
+        .join(bursts.rename({"target_id": "seller_id"}), on="seller_id", how="left")
+        .join(partners.lazy(), on="seller_id", how="left")
+        .join(goodness.lazy().select("seller_id", "goodness"), on="seller_id", how="left")
+        .with_columns(
+            pl.col("n_trading_partners", "burst_days").fill_null(0),
+            divergence=pl.mean_horizontal(divs),
+            **{
+                f"{d}_smoothed": smoothed_mean(f"sum_{d}", f"n_{d}", pop[f"mean_{d}"], m)
+                for d in DIMENSIONS
+            },
+        )
+        .with_columns(birdnest_score=pl.col("divergence") * pl.col("n_ratings"))
+        .pipe(add_inflation)
+        .with_columns(
+            _inflation_text=inflation_explanation(),
+            unreliable_share=pl.when(pl.col("n_positive") > 0).then(
+                pl.col("n_suspicious") / pl.col("n_positive")
+            ),
+            share_top_from_new_accounts=pl.col("n_top_new") / pl.col("n_top"),
+            share_top_from_group_members=pl.col("n_top_group") / pl.col("n_top"),
+            share_top_from_any_group=pl.col("n_top_any_group") / pl.col("n_top"),
+            share_top_from_linked_accounts=pl.col("n_top_linked") / pl.col("n_top"),
+            perfect_dsr_share=pl.col("n_perfect") / pl.col("n_dsr_triples"),
+            early_feedback_share=pl.col("n_early") / pl.col("n_ratings"),
+            refunded_top_share=pl.col("n_top_refunded") / pl.col("n_top"),
+        )
+        .with_columns(pl.col("^share_.*$", "^.*_share$").fill_nan(None))
+        .with_columns(_signal_columns(_signals(pop, p), p))
+        .with_columns(_explanation(notes))
+    )
+    cols = [
+        "seller_id",
+        "n_ratings",
+        "n_top",
+        "n_positive",
+        "n_dsr_triples",
+        *[c for d in DIMENSIONS for c in (f"{d}_mean", f"{d}_smoothed")],
+        "divergence",
+        "birdnest_score",
+        "goodness",
+        "burst_count",
+        "burst_expected",
+        "burst_ratio",
+        "burst_end",
+        "burst_days",
+        "n_in_burst",
+        "share_top_from_new_accounts",
+        "share_top_from_group_members",
+        "share_top_from_any_group",
+        "share_top_from_linked_accounts",
+        "perfect_dsr_share",
+        "early_feedback_share",
+        "refunded_top_share",
+        "n_top_new",
+        "n_top_group",
+        "n_top_linked",
+        "n_perfect",
+        "n_early",
+        "n_top_refunded",
+        "n_top_traded",
+        "n_trading_partners",
+        *[c for d in DIMENSIONS for c in (f"{d}_mean_reliable", f"{d}_inflation")],
+        "n_unreliable",
+        "unreliable_share",
+        "manipulation_score",
+        "signals",
+        "explanation",
+    ]
+    return frame.select(cols).sort("seller_id").collect()
+
+
+def _raters(fb: pl.DataFrame, fairness: pl.DataFrame) -> pl.DataFrame:
+    per = fb.group_by(pl.col("author_id").alias("account_id")).agg(
+        pl.col("top").sum().cast(pl.Int64).alias("n_top"),
+        pl.col("target_id").n_unique().cast(pl.Int64).alias("n_sellers"),
+        pl.col("suspicious").sum().cast(pl.Int64).alias("n_suspicious"),
+        pl.col("_strong").sum().cast(pl.Int64).alias("n_strong_flags"),
+        pl.col("reliability").min().alias("min_reliability"),
+    )
+    return (
+        fairness.join(per, on="account_id", how="left")
+        .select(
+            "account_id",
+            "fairness",
+            "anomaly",
+            "n_ratings",
+            "n_top",
+            "n_sellers",
+            "n_strong_flags",
+            "n_suspicious",
+            "min_reliability",
+        )
+        .sort("account_id")
+    )
+
+
+def rating_signals(
+    ds: Dataset,
+    *,
+    group_members: pl.DataFrame | None = None,
+    identity_links: pl.DataFrame | None = None,
+    params: RatingParams | None = None,
+) -> RatingSignals:
+    """Score every seller's ratings for manipulation, every rater for fairness.
+
+    Parameters
+    ----------
+    ds
+        The dataset: ``orders`` and ``feedback`` required; ``accounts`` (new
+        accounts) and ``refunds`` (paid ratings) used when present.
+    group_members
+        ``group_id, account_id, role`` of detected groups
+        (``graphkit.detect.detect_groups(ds).members``); without it the group
+        signals are null and the explanation says "not computed".
+    identity_links
+        ``account_a, account_b, ...`` (``detect_groups(ds).identity.links``);
+        without it the linked-account signal is null, and feedback trading only
+        sees sellers' own accounts (and group members).
+    params
+        Thresholds and priors; :class:`RatingParams` defaults when ``None``.
+
+    Returns
+    -------
+    RatingSignals
+        ``sellers``, ``raters``, ``feedback`` and ``trading_pairs`` tables;
+        byte-identical for the same input and parameters.
+
+    Examples
+    --------
+    >>> sig = rating_signals(ds)  # doctest: +SKIP
+    >>> sig.sellers.filter(pl.col("manipulation_score") > 0.5)["explanation"]  # doctest: +SKIP
+    """
+    p = params or RatingParams()
+    notes: list[str] = []
+    if ds.get("accounts") is None:
+        notes.append("new-account share (no accounts table)")
+    if group_members is None:
+        notes.append("group-member share (no group_members given)")
+    if identity_links is None:
+        notes.append("identity-linked share (no identity_links given)")
+
+    fb = flag_feedback(
+        buyer_feedback(ds), ds, p, group_members=group_members, identity_links=identity_links
+    ).collect()
+
+    # feedback trading (whole-graph stage: needs every seller's side)
+    sellers = fb.get_column("target_id").unique()
+    ties = seller_ties(
+        sellers,
+        identity_links=identity_links,
+        group_members=group_members if p.trading_ties_from_groups else None,
+    )
+    pairs = (
+        trading_pairs(fb.lazy(), ties, min_per_direction=p.trading_min_per_direction)
+        .collect()
+        .cast(TRADING_SCHEMA)  # type: ignore[arg-type]
+    )
+    traded = pairs.select(pl.col("feedback_ids").explode().alias("feedback_id")).unique()
+    fb_lazy = (
+        fb.lazy()
+        .join(traded.lazy().with_columns(traded=pl.lit(True)), on="feedback_id", how="left")
+        .with_columns(pl.col("traded").fill_null(False))
+    )
+
+    # bursts against the seller's own baseline
+    burst_sellers, burst_ends = seller_bursts(fb_lazy, p)
+    fb_lazy = _score_and_flags(in_burst_flag(fb_lazy, burst_ends, p), p)
+    fb = fb_lazy.collect()
+
+    # REV2 (whole-graph stage), behavioural prior = the flags
+    res = rev2(fb.select("feedback_id", "author_id", "target_id", "score", "anomaly"), params=p)
+    fb = (
+        fb.join(res.reliability, on="feedback_id", how="left")
+        .with_columns(_unreliable=pl.col("reliability") < p.min_reliability)
+        .with_columns(
+            suspicious=pl.col("positive")
+            & (pl.col("_strong") | pl.col("_weak") | pl.col("_unreliable"))
+        )
+        .sort("feedback_id")
+    )
+
+    counts = seller_counts(fb.lazy()).collect()
+    pop = population_stats(counts)
+    tot_pos = int(counts["n_positive"].sum())
+    pop["unreliable"] = float(counts["n_suspicious"].sum()) / tot_pos if tot_pos else 0.0
+
+    seller_table = _sellers(counts, burst_sellers, pairs, res.goodness, pop, tuple(notes), p)
+    feedback = fb.select(
+        "feedback_id",
+        "order_id",
+        "author_id",
+        "target_id",
+        "created_at",
+        "rating",
+        *DSR_COLUMNS,
+        "score",
+        "reliability",
+        "anomaly",
+        *FEEDBACK_FLAGS,
+        _reasons(),
+        "suspicious",
+    )
+    return RatingSignals(
+        sellers=seller_table,
+        raters=_raters(fb, res.fairness),
+        feedback=feedback,
+        trading_pairs=pairs,
+        population=pop,
+        notes=tuple(notes),
+        params=p,
+    )

@@ -1,0 +1,172 @@
+"""REV2: fairness of raters, goodness of sellers, reliability of ratings (vectorised).
+
+Kumar et al., "REV2: Fraudulent User Prediction in Rating Platforms",
+WSDM 2018. The three quantities are defined in terms of each other and
+computed jointly by fixed-point iteration:
+
+- goodness ``G(p) = (b mu_G + sum_e R(e) s(e)) / (b + indeg(p))`` in [-1, 1],
+- reliability ``R(e) = (g1 F(u) + g2 (1 - |s(e) - G(p)| / 2)) / (g1 + g2)`` in [0, 1],
+- fairness ``F(u) = (a1 mu_F + a2 (1 - anomaly(u)) + sum_e R(e)) / (a1 + a2 + outdeg(u))``
+  in [0, 1],
+
+where ``s(e)`` is the rating scaled to [-1, 1]. Priors (REV2's cold-start
+smoothing): ``mu_F`` and ``mu_G`` are the current mean fairness and goodness,
+with pseudo-counts ``a1`` and ``b``; ``anomaly(u)`` in [0, 1] is the rater's
+behavioural anomaly (REV2's BIRDNEST-based "IBS" term; here the mean of the
+per-rating anomaly given on the edges), with pseudo-count ``a2``. Everything
+starts at 1 (REV2's initialisation). Each iteration is three
+``numpy.bincount`` passes over dense integer ids, so 6M ratings take a few
+hundred milliseconds per iteration.
+
+Examples
+--------
+>>> import polars as pl
+>>> edges = pl.DataFrame({
+...     "feedback_id": ["f1", "f2", "f3"], "author_id": ["a", "b", "c"],
+...     "target_id": ["s", "s", "s"], "score": [1.0, 1.0, -1.0]})
+>>> res = rev2(edges)
+>>> res.fairness.sort("fairness")["account_id"].to_list()[0]
+'c'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from graphkit.detect.rating_params import RatingParams
+
+__all__ = ["Rev2Result", "rev2"]
+
+
+@dataclass(frozen=True)
+class Rev2Result:
+    """The output of :func:`rev2`.
+
+    Attributes
+    ----------
+    fairness
+        ``account_id, fairness, anomaly, n_ratings`` per rater, sorted by ``account_id``.
+    goodness
+        ``seller_id, goodness, n_ratings`` per rated account, sorted by ``seller_id``.
+    reliability
+        ``feedback_id, reliability`` per rating, sorted by ``feedback_id``.
+    iterations
+        Iterations run.
+    converged
+        Whether the largest change of the last iteration was below the tolerance.
+    """
+
+    fairness: pl.DataFrame
+    goodness: pl.DataFrame
+    reliability: pl.DataFrame
+    iterations: int
+    converged: bool
+
+
+def rev2(edges: pl.DataFrame, *, params: RatingParams | None = None) -> Rev2Result:
+    """Compute REV2 fairness, goodness and reliability on a rating graph.
+
+    Parameters
+    ----------
+    edges
+        One row per rating: ``feedback_id``, ``author_id``, ``target_id``,
+        ``score`` (Float64 in [-1, 1]) and optionally ``anomaly`` (Float64 in
+        [0, 1], the rating's behavioural anomaly; 0 when absent).
+    params
+        Priors and iteration limits (``rev2_*`` fields of :class:`RatingParams`).
+
+    Returns
+    -------
+    Rev2Result
+        Fairness per rater, goodness per seller, reliability per rating.
+
+    Examples
+    --------
+    >>> edges = pl.DataFrame({"feedback_id": ["f1"], "author_id": ["a"],
+    ...                       "target_id": ["s"], "score": [1.0]})
+    >>> round(rev2(edges).reliability["reliability"].item(), 3)
+    1.0
+    """
+    p = params or RatingParams()
+    if "anomaly" not in edges.columns:
+        edges = edges.with_columns(anomaly=pl.lit(0.0))
+    # Dense ids from the sorted strings (order independent); edges sorted by integers so that
+    # every float sum below runs in one fixed order (byte-identical results across runs).
+    e = (
+        edges.select(
+            "feedback_id",
+            "author_id",
+            "target_id",
+            pl.col("score").cast(pl.Float64),
+            pl.col("anomaly").cast(pl.Float64).fill_null(0.0),
+        )
+        .with_columns(
+            u=(pl.col("author_id").rank("dense") - 1).cast(pl.Int64),
+            t=(pl.col("target_id").rank("dense") - 1).cast(pl.Int64),
+        )
+        .sort("t", "u", "score", "anomaly")
+    )
+    u = e["u"].to_numpy()
+    t = e["t"].to_numpy()
+    s = e["score"].to_numpy()
+    n_u = int(u.max()) + 1 if len(u) else 0
+    n_t = int(t.max()) + 1 if len(t) else 0
+    deg_u = np.bincount(u, minlength=n_u).astype(np.float64)
+    deg_t = np.bincount(t, minlength=n_t).astype(np.float64)
+    ibs = np.bincount(u, weights=e["anomaly"].to_numpy(), minlength=n_u) / np.maximum(deg_u, 1.0)
+
+    a1, a2, b = p.rev2_alpha_fairness, p.rev2_alpha_behavior, p.rev2_beta_goodness
+    g1, g2 = p.rev2_gamma_fairness, p.rev2_gamma_agreement
+    f = np.ones(n_u)
+    g = np.ones(n_t)
+    r = np.ones(len(u))
+    iterations, converged = 0, len(u) == 0
+    rounds = range(1, p.rev2_iterations + 1) if len(u) else range(0)
+    for iterations in rounds:  # noqa: B007 - iterations is reported
+        g_new = (b * g.mean() + np.bincount(t, weights=r * s, minlength=n_t)) / (b + deg_t)
+        g_new = np.clip(g_new, -1.0, 1.0)
+        r_new = (g1 * f[u] + g2 * (1.0 - np.abs(s - g_new[t]) / 2.0)) / (g1 + g2)
+        f_new = (
+            a1 * f.mean() + a2 * (1.0 - ibs) + np.bincount(u, weights=r_new, minlength=n_u)
+        ) / (a1 + a2 + deg_u)
+        delta = max(
+            float(np.abs(g_new - g).max(initial=0.0)),
+            float(np.abs(r_new - r).max(initial=0.0)),
+            float(np.abs(f_new - f).max(initial=0.0)),
+        )
+        f, g, r = f_new, g_new, r_new
+        if delta < p.rev2_tolerance:
+            converged = True
+            break
+
+    raters = (
+        e.group_by("u")
+        .agg(pl.col("author_id").first().alias("account_id"))
+        .sort("u")
+        .with_columns(
+            fairness=pl.Series(f),
+            anomaly=pl.Series(ibs),
+            n_ratings=pl.Series(deg_u.astype(np.int64)),
+        )
+        .drop("u")
+        .sort("account_id")
+    )
+    targets = (
+        e.group_by("t")
+        .agg(pl.col("target_id").first().alias("seller_id"))
+        .sort("t")
+        .with_columns(goodness=pl.Series(g), n_ratings=pl.Series(deg_t.astype(np.int64)))
+        .drop("t")
+        .sort("seller_id")
+    )
+    reliability = e.select("feedback_id", reliability=pl.Series(r)).sort("feedback_id")
+    return Rev2Result(
+        fairness=raters,
+        goodness=targets,
+        reliability=reliability,
+        iterations=iterations,
+        converged=converged,
+    )

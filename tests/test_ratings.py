@@ -1,0 +1,497 @@
+"""Rating-pattern signals on hand-built rating histories with known answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import polars as pl
+import pytest
+
+from graphkit.dataset import Dataset
+from graphkit.detect.rating_params import RatingParams
+from graphkit.detect.ratings import FEEDBACK_FLAGS, RatingSignals, rating_signals
+from graphkit.findings import SIGNAL
+from graphkit.io import dataset_from_frames
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+J_SHAPE = [5] * 14 + [4] * 3 + [3] + [1] * 2  # 70% 5s, 15% 4s, 5% 3s, 10% 1s: an honest J
+
+
+@dataclass
+class Market:
+    """A hand-built marketplace: every order gets buyer feedback; times in days after T0."""
+
+    orders: list[dict] = field(default_factory=list)
+    feedback: list[dict] = field(default_factory=list)
+    refunds: list[dict] = field(default_factory=list)
+    created: dict[str, datetime] = field(default_factory=dict)
+    sellers: set[str] = field(default_factory=set)
+
+    def rate(
+        self,
+        buyer: str,
+        seller: str,
+        rating: int,
+        *,
+        day: float = 0.0,
+        dsr: tuple[int | None, int | None, int | None] | None = None,
+        fb_delay: float = 7.0,
+        paid: bool = True,
+        refund: tuple[float, float] | None = None,
+    ) -> str:
+        """Add an order of ``buyer`` from ``seller`` and its buyer feedback; return the id.
+
+        ``refund`` is ``(fraction of amount, days after the feedback)``; negative days
+        put the refund before the feedback.
+        """
+        i = len(self.orders)
+        oid, fid = f"o{i:05d}", f"f{i:05d}"
+        t = T0 + timedelta(days=day)
+        d = dsr if dsr is not None else (rating, rating, rating)
+        self.orders.append(
+            {
+                "order_id": oid,
+                "buyer_id": buyer,
+                "seller_id": seller,
+                "amount": 20.0,
+                "created_at": t,
+                "paid_at": t if paid else None,
+            }
+        )
+        self.feedback.append(
+            {
+                "feedback_id": fid,
+                "order_id": oid,
+                "author_id": buyer,
+                "target_id": seller,
+                "rating": rating,
+                "dsr_item_as_described": d[0],
+                "dsr_communication": d[1],
+                "dsr_shipping_speed": d[2],
+                "created_at": t + timedelta(days=fb_delay),
+            }
+        )
+        if refund is not None:
+            frac, after = refund
+            self.refunds.append(
+                {
+                    "refund_id": f"r{i:05d}",
+                    "order_id": oid,
+                    "refunded_at": t + timedelta(days=fb_delay + after),
+                    "amount": 20.0 * frac,
+                    "via": "seller",
+                }
+            )
+        self.created.setdefault(buyer, T0 - timedelta(days=365))
+        self.created.setdefault(seller, T0 - timedelta(days=365))
+        self.sellers.add(seller)
+        return fid
+
+    def seller_rates_buyer(self, order_index: int, rating: int = 5) -> None:
+        o = self.orders[order_index]
+        self.feedback.append(
+            {
+                "feedback_id": f"sf{order_index:05d}",
+                "order_id": o["order_id"],
+                "author_id": o["seller_id"],
+                "target_id": o["buyer_id"],
+                "rating": rating,
+                "dsr_item_as_described": None,
+                "dsr_communication": None,
+                "dsr_shipping_speed": None,
+                "created_at": o["created_at"] + timedelta(days=1),
+            }
+        )
+
+    def honest(self, seller: str, n: int, *, start: float = 0.0, per_day: float = 1.0) -> None:
+        """``n`` honest J-shaped ratings from distinct old buyers, ``per_day`` a day."""
+        for k in range(n):
+            r = J_SHAPE[k % len(J_SHAPE)]
+            self.rate(f"{seller}-b{k}", seller, r, day=start + k / per_day)
+
+    def dataset(self, *, accounts: bool = True) -> Dataset:
+        t = pl.Datetime("us", "UTC")
+        frames: dict[str, pl.DataFrame] = {
+            "orders": pl.DataFrame(self.orders, schema_overrides={"paid_at": t}),
+            "feedback": pl.DataFrame(
+                self.feedback,
+                schema_overrides={
+                    c: pl.Int64
+                    for c in ("dsr_item_as_described", "dsr_communication", "dsr_shipping_speed")
+                },
+            ),
+        }
+        if accounts:
+            ids = sorted(self.created)
+            frames["accounts"] = pl.DataFrame(
+                {
+                    "account_id": ids,
+                    "kind": ["seller" if a in self.sellers else "buyer" for a in ids],
+                    "created_at": [self.created[a] for a in ids],
+                }
+            )
+        if self.refunds:
+            frames["refunds"] = pl.DataFrame(self.refunds)
+        return dataset_from_frames(frames)
+
+
+def _links(*pairs: tuple[str, str]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "account_a": [a for a, _ in pairs],
+            "account_b": [b for _, b in pairs],
+            "kinds": [["device"] for _ in pairs],
+            "n_shared": [1 for _ in pairs],
+            "weight": [1.0 for _ in pairs],
+        },
+        schema_overrides={"kinds": pl.List(pl.String), "n_shared": pl.Int64},
+    )
+
+
+def _groups(members: dict[str, list[str]]) -> pl.DataFrame:
+    rows = [(g, a) for g, accts in members.items() for a in accts]
+    return pl.DataFrame(
+        {
+            "group_id": [g for g, _ in rows],
+            "account_id": [a for _, a in rows],
+            "role": ["member"] * len(rows),
+        }
+    )
+
+
+def _seller(sig: RatingSignals, seller: str) -> dict:
+    return sig.sellers.filter(pl.col("seller_id") == seller).row(0, named=True)
+
+
+def _fired(sig: RatingSignals, seller: str) -> set[str]:
+    return {s["name"] for s in _seller(sig, seller)["signals"]}
+
+
+def _flagged(sig: RatingSignals, flag: str) -> set[str]:
+    return set(sig.feedback.filter(pl.col(flag))["feedback_id"])
+
+
+def _honest_background(m: Market) -> None:
+    for s in ("h1", "h2", "h3"):
+        m.honest(s, 100)
+
+
+# ------------------------------------------------------------------------------------- honest
+def test_honest_j_shape_sellers_fire_nothing() -> None:
+    m = Market()
+    _honest_background(m)
+    sig = rating_signals(m.dataset(), identity_links=_links(), group_members=_groups({}))
+    assert sig.sellers["seller_id"].to_list() == ["h1", "h2", "h3"]
+    assert sig.sellers["manipulation_score"].to_list() == [0.0, 0.0, 0.0]
+    assert sig.sellers["signals"].list.len().to_list() == [0, 0, 0]
+    assert sig.sellers["n_unreliable"].to_list() == [0, 0, 0]
+    assert not sig.feedback["suspicious"].any()
+    h1 = _seller(sig, "h1")
+    assert h1["n_ratings"] == 100
+    assert h1["rating_mean"] == pytest.approx((70 * 5 + 15 * 4 + 5 * 3 + 10 * 1) / 100)
+    assert h1["explanation"].startswith("manipulation score 0.00: no rating signal fired.")
+
+
+def test_small_seller_with_five_fives_is_smoothed_not_flagged() -> None:
+    m = Market()
+    _honest_background(m)
+    for k in range(5):
+        m.rate(f"n-b{k}", "new", 5, day=10 + 3 * k, dsr=(5, 5, 5))
+    sig = rating_signals(m.dataset())
+    row = _seller(sig, "new")
+    assert row["rating_mean"] == 5.0
+    pop_mean = sig.population["mean_rating"]
+    assert row["rating_smoothed"] == pytest.approx((25 + 10 * pop_mean) / 15)
+    assert row["divergence"] < RatingParams().divergence_min
+    assert row["perfect_dsr_share"] == 1.0
+    assert _fired(sig, "new") == set()
+    assert row["manipulation_score"] == 0.0
+
+
+def test_many_perfect_ratings_diverge_but_only_weakly() -> None:
+    # the same all-5 profile with 100 ratings is no longer noise: divergence and perfect-DSR
+    # fire, but they are weak signals and the score stays low
+    m = Market()
+    _honest_background(m)
+    for k in range(100):
+        m.rate(f"p-b{k}", "perfect", 5, day=k / 2)
+    sig = rating_signals(m.dataset())
+    assert _fired(sig, "perfect") == {"divergence", "perfect_dsr"}
+    assert 0.0 < _seller(sig, "perfect")["manipulation_score"] < 0.4
+    assert not sig.feedback.filter(pl.col("target_id") == "perfect")["suspicious"].any()
+
+
+def test_honest_new_seller_growing_fast_is_not_a_burst() -> None:
+    m = Market()
+    _honest_background(m)
+    k = 0
+    for day in range(42):  # doubling every week: 1 rating/day -> 64/day
+        for _ in range(int(2 ** (day / 7))):
+            m.rate(f"g-b{k}", "grow", J_SHAPE[k % len(J_SHAPE)], day=day + 0.5)
+            k += 1
+    sig = rating_signals(m.dataset())
+    row = _seller(sig, "grow")
+    assert row["n_ratings"] == k
+    assert row["burst_ratio"] < RatingParams().burst_min_ratio
+    assert row["burst_days"] == 0
+    assert _fired(sig, "grow") == set()
+    assert row["manipulation_score"] == 0.0
+
+
+# -------------------------------------------------------------------------------------- rings
+def _burst_market(n_ring: int) -> tuple[Market, set[str]]:
+    m = Market()
+    _honest_background(m)
+    m.honest("s", 80, per_day=2.0)  # orders on days 0..39.5, feedback on days 7..46.5
+    ring = set()
+    for k in range(n_ring):  # all ring feedback on day 50, from accounts registered on day 38
+        buyer = f"ring{k}"
+        ring.add(m.rate(buyer, "s", 5, day=43 + k / (n_ring + 1), dsr=(5, 5, 5)))
+        m.created[buyer] = T0 + timedelta(days=38)
+    return m, ring
+
+
+def test_burst_from_a_ring_fires_and_flags_the_ring_ratings() -> None:
+    m, ring = _burst_market(30)
+    sig = rating_signals(m.dataset())
+    row = _seller(sig, "s")
+    # window: days 48..50 (only the ring); baseline: the 28 days 20..47 before it, where the
+    # honest feedback of orders k = 26..79 falls (feedback day 7 + k / 2)
+    baseline_top = sum(1 for k in range(26, 80) if J_SHAPE[k % len(J_SHAPE)] == 5)
+    assert row["burst_count"] == 30
+    assert row["burst_expected"] == pytest.approx(baseline_top / 28 * 3)
+    assert row["burst_ratio"] == pytest.approx(30 / (baseline_top / 28 * 3))
+    assert row["burst_end"] == T0 + timedelta(days=50)
+    assert "burst" in _fired(sig, "s")
+    assert _flagged(sig, "in_burst") == ring
+    assert _flagged(sig, "from_new_account") == ring
+    assert _flagged(sig, "suspicious") == ring
+    assert row["n_unreliable"] == 30
+    assert "unreliable_ratings" in _fired(sig, "s")
+    assert "once 30 unreliable ratings are removed." in row["explanation"]
+
+
+def test_small_ring_below_burst_count_does_not_fire() -> None:
+    m, _ = _burst_market(8)
+    sig = rating_signals(m.dataset())
+    row = _seller(sig, "s")
+    assert "burst" not in _fired(sig, "s")
+    assert row["burst_days"] == 0
+    assert not _flagged(sig, "in_burst")
+    assert not _flagged(sig, "suspicious")
+
+
+def test_paid_ratings_refunded_afterwards() -> None:
+    m = Market()
+    _honest_background(m)
+    m.honest("s", 20)
+    paid = {m.rate(f"pay{k}", "s", 5, day=30 + k, refund=(1.0, 2.0)) for k in range(10)}
+    partial = m.rate("partial", "s", 5, day=45, refund=(0.3, 2.0))
+    before = m.rate("before", "s", 5, day=46, refund=(1.0, -1.0))
+    low = m.rate("low", "s", 2, day=47, refund=(1.0, 2.0))
+    sig = rating_signals(m.dataset())
+    flagged = _flagged(sig, "refunded_after")
+    assert flagged == paid | {low}
+    assert partial not in flagged
+    assert before not in flagged
+    row = _seller(sig, "s")
+    assert row["n_top_refunded"] == 10
+    assert "refunded_top" in _fired(sig, "s")
+    # a refunded low rating is a complaint, not a paid rating: never suspicious
+    assert _flagged(sig, "suspicious") == paid
+
+
+def test_too_early_feedback() -> None:
+    m = Market()
+    _honest_background(m)
+    early = m.rate("e1", "s", 5, day=1, fb_delay=1.0)
+    ok = m.rate("e2", "s", 5, day=2, fb_delay=3.0)
+    unpaid = m.rate("e3", "s", 5, day=3, fb_delay=10.0, paid=False)
+    sig = rating_signals(m.dataset())
+    flagged = _flagged(sig, "too_early")
+    assert early in flagged
+    assert unpaid in flagged
+    assert ok not in flagged
+    assert flagged <= {early, unpaid}
+
+
+def test_new_account_flag_uses_age_at_rating_time() -> None:
+    m = Market()
+    _honest_background(m)
+    young = m.rate("young", "s", 5, day=20)
+    old = m.rate("old", "s", 5, day=20)
+    m.created["young"] = T0 + timedelta(days=10)  # 17 days old when rating (day 27)
+    m.created["old"] = T0 - timedelta(days=20)  # 47 days old
+    sig = rating_signals(m.dataset())
+    assert young in _flagged(sig, "from_new_account")
+    assert old not in _flagged(sig, "from_new_account")
+
+
+def test_linked_and_group_raters() -> None:
+    m = Market()
+    _honest_background(m)
+    m.honest("s", 30)
+    linked = {m.rate(f"sock{k}", "s", 5, day=40 + k) for k in range(8)}
+    grouped = {m.rate(f"ring{k}", "s", 5, day=40 + k) for k in range(8)}
+    elsewhere = m.rate("ring0", "h1", 5, day=60)  # a ring member rating another seller
+    links = _links(*[(f"sock{k}", "s") for k in range(8)], ("h2-b0", "unrelated"))
+    groups = _groups({"G1": [f"ring{k}" for k in range(8)] + ["s"], "G2": ["h1-b5"]})
+    sig = rating_signals(m.dataset(), identity_links=links, group_members=groups)
+    assert _flagged(sig, "linked_to_target") == linked
+    assert _flagged(sig, "in_group_with_target") == grouped
+    assert elsewhere not in _flagged(sig, "in_group_with_target")
+    row = _seller(sig, "s")
+    assert row["n_top_linked"] == 8
+    assert row["n_top_group"] == 8
+    assert {"linked_accounts", "group_members"} <= _fired(sig, "s")
+    assert _flagged(sig, "suspicious") == linked | grouped
+    assert row["manipulation_score"] > 0.8
+    assert "Not computed" not in row["explanation"]
+
+
+def test_missing_inputs_give_null_signals_that_say_not_computed() -> None:
+    m = Market()
+    _honest_background(m)
+    sig = rating_signals(m.dataset(accounts=False))
+    for flag in ("from_new_account", "in_group_with_target", "linked_to_target"):
+        assert sig.feedback[flag].null_count() == sig.feedback.height
+    row = _seller(sig, "h1")
+    for col in (
+        "share_top_from_new_accounts",
+        "share_top_from_group_members",
+        "share_top_from_linked_accounts",
+    ):
+        assert row[col] is None
+    assert "Not computed: new-account share (no accounts table)" in row["explanation"]
+    assert "identity-linked share (no identity_links given)" in row["explanation"]
+    assert row["refunded_top_share"] == 0.0  # no refunds table: nothing known refunded
+
+
+def test_inflation_sentence_has_exact_numbers() -> None:
+    m = Market()
+    _honest_background(m)
+    for k in range(4):
+        m.rate(f"real{k}", "s", 4, day=k, dsr=(4, 4, 4))
+        m.rate(f"sock{k}", "s", 5, day=k, dsr=(5, 5, 5))
+    sig = rating_signals(m.dataset(), identity_links=_links(*[(f"sock{k}", "s") for k in range(4)]))
+    row = _seller(sig, "s")
+    assert row["dsr_item_as_described_mean"] == 4.5
+    assert row["dsr_item_as_described_mean_reliable"] == 4.0
+    assert row["dsr_item_as_described_inflation"] == 0.5
+    assert row["n_unreliable"] == 4
+    assert (
+        "Inflation: DSR item-as-described 4.50 -> 4.00, DSR communication 4.50 -> 4.00, "
+        "DSR shipping speed 4.50 -> 4.00, rating 4.50 -> 4.00 "
+        "once 4 unreliable ratings are removed."
+    ) in row["explanation"]
+
+
+# ------------------------------------------------------------------------------------ trading
+def test_feedback_trading_between_linked_accounts_of_two_sellers() -> None:
+    m = Market()
+    _honest_background(m)
+    for s in ("A", "B", "C"):
+        m.honest(s, 20)
+    ab = m.rate("a1", "B", 5, day=30)  # a1 is A's account
+    ba = m.rate("b1", "A", 5, day=31)  # b1 is B's account
+    ca = m.rate("c1", "A", 5, day=32)  # c1 is C's account: one-way, no trade
+    neg = m.rate("b1", "C", 1, day=33)  # reciprocal but negative: no trade
+    m.rate("c1", "B", 2, day=34)
+    links = _links(("a1", "A"), ("b1", "B"), ("c1", "C"))
+    sig = rating_signals(m.dataset(), identity_links=links)
+    pairs = sig.trading_pairs
+    assert pairs.select("account_a", "account_b", "seller_a", "seller_b", "n_feedback").rows() == [
+        ("a1", "b1", "A", "B", 2)
+    ]
+    assert pairs["feedback_ids"].to_list() == [sorted([ab, ba])]
+    assert _flagged(sig, "traded") == {ab, ba}
+    assert ca not in _flagged(sig, "traded")
+    assert neg not in _flagged(sig, "traded")
+    assert "feedback_trading" in _fired(sig, "A")
+    assert "feedback_trading" not in _fired(sig, "C")
+    assert _seller(sig, "A")["n_trading_partners"] == 1
+
+
+def test_sellers_trading_with_their_own_accounts_without_links() -> None:
+    m = Market()
+    _honest_background(m)
+    xy = m.rate("X", "Y", 5, day=5)
+    yx = m.rate("Y", "X", 5, day=6)
+    # seller accounts cannot buy under the contract's accounts table, so no accounts here
+    sig = rating_signals(m.dataset(accounts=False))
+    assert sig.trading_pairs.select("account_a", "account_b", "seller_a", "seller_b").rows() == [
+        ("X", "Y", "X", "Y")
+    ]
+    assert _flagged(sig, "traded") == {xy, yx}
+
+
+# ----------------------------------------------------------------------------- table contract
+def test_output_tables_have_the_interface_columns_and_types() -> None:
+    m, _ = _burst_market(12)
+    m.seller_rates_buyer(0)
+    sig = rating_signals(m.dataset(), identity_links=_links(), group_members=_groups({}))
+    s = sig.sellers
+    for col in (
+        "seller_id",
+        "n_ratings",
+        "rating_mean",
+        "rating_smoothed",
+        "dsr_item_as_described_mean",
+        "dsr_shipping_speed_smoothed",
+        "divergence",
+        "birdnest_score",
+        "burst_ratio",
+        "share_top_from_new_accounts",
+        "share_top_from_group_members",
+        "share_top_from_linked_accounts",
+        "perfect_dsr_share",
+        "early_feedback_share",
+        "refunded_top_share",
+        "n_top_traded",
+        "n_trading_partners",
+        "dsr_item_as_described_mean_reliable",
+        "n_unreliable",
+        "manipulation_score",
+        "signals",
+        "explanation",
+    ):
+        assert col in s.columns, col
+    assert s.schema["signals"] == pl.List(SIGNAL)
+    assert s["manipulation_score"].is_between(0.0, 1.0).all()
+    assert {"account_id", "fairness", "n_ratings"} <= set(sig.raters.columns)
+    fb = sig.feedback
+    assert {
+        "feedback_id",
+        "order_id",
+        "author_id",
+        "target_id",
+        "reliability",
+        "suspicious",
+    } <= set(fb.columns)
+    for flag in FEEDBACK_FLAGS:
+        assert fb.schema[flag] == pl.Boolean
+    # seller -> buyer feedback is not a rating of a seller
+    assert "sf00000" not in fb["feedback_id"].to_list()
+    assert fb["feedback_id"].is_sorted()
+    for frame in (s, sig.raters, fb, sig.trading_pairs):
+        assert not any(dt.is_unsigned_integer() for dt in frame.schema.values())
+
+
+def test_same_input_in_any_row_order_gives_identical_output() -> None:
+    m, _ = _burst_market(30)
+    m.rate("a1", "B", 5, day=5)
+    m.rate("b1", "A", 5, day=6)
+    ds = m.dataset()
+    links = _links(("a1", "A"), ("b1", "B"), ("ring3", "s"))
+    a = rating_signals(ds, identity_links=links)
+    shuffled = Dataset(
+        tables={
+            k: v.collect().sample(fraction=1.0, shuffle=True, seed=7).lazy()
+            for k, v in ds.tables.items()
+        },
+        as_of=ds.as_of,
+    )
+    b = rating_signals(shuffled, identity_links=links.reverse())
+    for name in ("sellers", "raters", "feedback", "trading_pairs"):
+        assert getattr(a, name).equals(getattr(b, name)), name
