@@ -1,0 +1,215 @@
+"""Turn the world's internal frames into contract tables and labels.
+
+Internal ids become stable strings numbered in time order (accounts by
+registration, orders by Buy Now time, feedback by creation, ...), so an id
+never reveals whether a row is organic or planted, and the same seed gives the
+same ids. Identifier serials become opaque hashed values. Every table gets the
+contract's column order and canonical dtypes and a deterministic row order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from graphkit.contract import canonical_schema
+from graphkit.simulate.world import ID_COLUMN, World, splitmix64
+
+__all__ = ["assemble"]
+
+_PREFIX = {
+    "accounts": "u",
+    "orders": "o",
+    "feedback": "f",
+    "messages": "m",
+    "disputes": "c",
+    "refunds": "r",
+    "coupons": "cp",
+}
+_TIME_KEY = {
+    "accounts": "created_at",
+    "orders": "created_at",
+    "feedback": "created_at",
+    "messages": "sent_at",
+    "disputes": "opened_at",
+    "refunds": "refunded_at",
+    "coupons": "valid_from",
+}
+_VALUE_PREFIX = {
+    "email": "em_",
+    "phone": "ph_",
+    "device": "dv_",
+    "address": "ad_",
+    "payment": "pm_",
+    "ip": "ip_",
+}
+_LABEL_TABLE = {
+    "account": "accounts",
+    "order": "orders",
+    "feedback": "feedback",
+    "message": "messages",
+    "case": "disputes",
+    "coupon": "coupons",
+}
+
+
+def _string_ids(frame: pl.DataFrame, table: str) -> pl.Series:
+    """Return the string id per internal id (position = internal id), numbered in time order."""
+    n = frame.height
+    key = frame[_TIME_KEY[table]].to_numpy()
+    iid = frame[ID_COLUMN[table]].to_numpy()
+    if not np.array_equal(iid, np.arange(n)):
+        raise AssertionError(f"internal {table} ids are not dense and ordered")
+    order = np.lexsort((iid, key))
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(1, n + 1)
+    width = max(6, len(str(n)))
+    return pl.select(
+        pl.concat_str([pl.lit(_PREFIX[table]), pl.Series(rank).cast(pl.String).str.zfill(width)])
+    ).to_series()
+
+
+def _ref(ids: pl.Series, column: str) -> pl.Expr:
+    """Map an internal id column (nullable) to its string id."""
+    return pl.lit(ids).gather(pl.col(column))
+
+
+def _times(*cols: str) -> list[pl.Expr]:
+    return [pl.col(c).cast(pl.Datetime("us")).dt.replace_time_zone("UTC").alias(c) for c in cols]
+
+
+def _finish(frame: pl.DataFrame, table: str, sort: list[str]) -> pl.DataFrame:
+    schema = canonical_schema(table)
+    out = frame.select(pl.col(c).cast(t) for c, t in schema.items())
+    return out.sort(sort, maintain_order=True)
+
+
+def assemble(world: World) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
+    """Build the contract tables and the labels table from a finished world.
+
+    Returns
+    -------
+    tables, labels
+        ``{table: DataFrame}`` with canonical dtypes, and the labels table.
+    """
+    raw = {name: world.table(name) for name in ID_COLUMN}
+    ids = {name: _string_ids(raw[name], name) for name in ID_COLUMN}
+    acc = ids["accounts"]
+    tables: dict[str, pl.DataFrame] = {}
+
+    tables["accounts"] = _finish(
+        raw["accounts"].with_columns(_ref(acc, "acc").alias("account_id"), *_times("created_at")),
+        "accounts",
+        ["account_id"],
+    )
+
+    ident = world.table("identifiers")
+    salt = np.int64(world.seed * 1_000_003 + 17)
+    hashed = splitmix64(ident["serial"].to_numpy() ^ salt)
+    tables["identifiers"] = _finish(
+        ident.with_columns(
+            _ref(acc, "acc").alias("account_id"),
+            pl.concat_str(
+                [
+                    pl.col("kind").replace_strict(_VALUE_PREFIX, return_dtype=pl.String),
+                    pl.Series(hashed).cast(pl.String),
+                ]
+            ).alias("value"),
+            *_times("seen_at"),
+        ).unique(["account_id", "kind", "value"], keep="first", maintain_order=True),
+        "identifiers",
+        ["account_id", "kind", "value"],
+    )
+
+    orders = raw["orders"]
+    tables["orders"] = _finish(
+        orders.with_columns(
+            _ref(ids["orders"], "oid").alias("order_id"),
+            _ref(acc, "buyer").alias("buyer_id"),
+            _ref(acc, "seller").alias("seller_id"),
+            pl.when(pl.col("item").is_not_null())
+            .then(
+                pl.concat_str(
+                    [pl.lit("it"), _ref(acc, "seller").str.slice(1), pl.lit("-"), pl.col("item")]
+                )
+            )
+            .alias("item_id"),
+            _ref(ids["coupons"], "coupon").alias("coupon_id"),
+            *_times("created_at", "paid_at", "cancelled_at"),
+        ),
+        "orders",
+        ["order_id"],
+    )
+
+    fb = raw["feedback"]
+    tables["feedback"] = _finish(
+        fb.with_columns(
+            _ref(ids["feedback"], "fid").alias("feedback_id"),
+            _ref(ids["orders"], "oid").alias("order_id"),
+            _ref(acc, "author").alias("author_id"),
+            _ref(acc, "target").alias("target_id"),
+            *_times("created_at"),
+        ),
+        "feedback",
+        ["feedback_id"],
+    )
+
+    tables["messages"] = _finish(
+        raw["messages"].with_columns(
+            _ref(ids["messages"], "mid").alias("message_id"),
+            _ref(acc, "sender").alias("sender_id"),
+            _ref(acc, "recipient").alias("recipient_id"),
+            _ref(ids["orders"], "oid").alias("order_id"),
+            *_times("sent_at"),
+        ),
+        "messages",
+        ["message_id"],
+    )
+
+    tables["disputes"] = _finish(
+        raw["disputes"].with_columns(
+            _ref(ids["disputes"], "cid").alias("case_id"),
+            _ref(ids["orders"], "oid").alias("order_id"),
+            _ref(acc, "opened_by").alias("opened_by"),
+            *_times("opened_at", "closed_at"),
+        ),
+        "disputes",
+        ["case_id"],
+    )
+
+    tables["refunds"] = _finish(
+        raw["refunds"].with_columns(
+            _ref(ids["refunds"], "rid").alias("refund_id"),
+            _ref(ids["orders"], "oid").alias("order_id"),
+            *_times("refunded_at"),
+        ),
+        "refunds",
+        ["refund_id"],
+    )
+
+    tables["coupons"] = _finish(
+        raw["coupons"].with_columns(
+            _ref(ids["coupons"], "cpid").alias("coupon_id"),
+            pl.when(pl.col("issuer") >= 0)
+            .then(_ref(acc, "issuer"))
+            .otherwise(pl.lit("platform"))
+            .alias("issuer_id"),
+            *_times("valid_from", "valid_to"),
+        ),
+        "coupons",
+        ["coupon_id"],
+    )
+
+    lab = world.table("labels")
+    parts = []
+    for kind, table in _LABEL_TABLE.items():
+        part = lab.filter(pl.col("entity_kind") == kind)
+        if part.height:
+            parts.append(part.with_columns(_ref(ids[table], "iid").alias("entity_id")))
+    labels = pl.concat(parts) if parts else lab.with_columns(pl.lit(None).alias("entity_id"))
+    labels = _finish(
+        labels.unique(["entity_kind", "entity_id", "scenario", "group_id"], maintain_order=True),
+        "labels",
+        ["scenario", "group_id", "entity_kind", "entity_id"],
+    )
+    return tables, labels
