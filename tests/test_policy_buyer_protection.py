@@ -155,7 +155,7 @@ def test_case_after_refund_thresholds_move_the_line() -> None:
 
 
 def _retaliation_market() -> dict[str, pl.DataFrame]:
-    buyers = ["angry", "refused", "late", "upheld", "reverse", "other", "polite"]
+    buyers = ["angry", "refused", "late", "upheld", "reverse", "other", "polite", "partial", "hola"]
     orders = [(f"o_{b}", b, "s2", 0, 30.0) for b in buyers]
     orders.append(("o_other3", "other", "s3", 0, 30.0))
     return _market(
@@ -167,6 +167,7 @@ def _retaliation_market() -> dict[str, pl.DataFrame]:
             ("f_reverse", "o_reverse", "s2", "reverse", 1, 11),
             ("f_other", "o_other", "s2", "other", 1, 10),
             ("f_polite_b", "o_polite", "polite", "s2", 5, 3),
+            ("f_partial", "o_partial", "s2", "partial", 2, 10),
         ],
         disputes=[
             ("c_angry", "o_angry", "angry", 11, "rejected"),
@@ -176,19 +177,22 @@ def _retaliation_market() -> dict[str, pl.DataFrame]:
             ("c_reverse", "o_reverse", "reverse", 10, "rejected"),
             ("c_other", "o_other3", "other", 11, "rejected"),
             ("c_polite", "o_polite", "polite", 10.5, "rejected"),
+            ("c_partial", "o_partial", "partial", 12.9, "partial_refund"),
+            ("c_hola", "o_hola", "hola", 10.2, "withdrawn"),
         ],
         messages=[
             ("m1", "refused", "s2", 9, "Give me 50% back or I open a dispute"),
             ("m2", "s2", "refused", 10, "Sorry, we cannot give a partial refund for this item."),
             ("m3", "s2", "polite", 10, "Thank you, your parcel ships tomorrow!"),
+            ("m4", "s2", "hola", 10, "Lo sentimos, no podemos hacerlo."),
         ],
     )
 
 
 def test_retaliation_fires_after_negative_feedback_or_refusal() -> None:
     out = _run("BPP_RETALIATION", _retaliation_market())
-    assert out["buyer_id"].to_list() == ["angry", "refused"]
-    angry, refused = out.rows(named=True)
+    assert out["buyer_id"].to_list() == ["angry", "hola", "partial", "refused"]
+    angry, _, _, refused = out.rows(named=True)
     assert {"kind": "feedback", "id": "f_angry"} in angry["conflicts"]
     assert "1.0 days after negative feedback f_angry" in angry["explanation"]
     assert {"kind": "message", "id": "m2"} in refused["conflicts"]
@@ -198,15 +202,16 @@ def test_retaliation_fires_after_negative_feedback_or_refusal() -> None:
 
 def test_retaliation_settings() -> None:
     m = _retaliation_market()
-    assert _run("BPP_RETALIATION", m, use_refusals=False)["buyer_id"].to_list() == ["angry"]
+    no_msg = _run("BPP_RETALIATION", m, use_refusals=False)["buyer_id"].to_list()
+    assert no_msg == ["angry", "partial"]
     wide = _run("BPP_RETALIATION", m, window_days=15.0, exclude_upheld=False)
-    assert wide["buyer_id"].to_list() == ["angry", "late", "refused", "upheld"]
+    assert wide["buyer_id"].to_list() == ["angry", "hola", "late", "partial", "refused", "upheld"]
 
 
 def test_retaliation_without_messages_table_still_runs() -> None:
     m = _retaliation_market()
     del m["messages"]
-    assert _run("BPP_RETALIATION", m)["buyer_id"].to_list() == ["angry"]
+    assert _run("BPP_RETALIATION", m)["buyer_id"].to_list() == ["angry", "partial"]
 
 
 # --- false claims ---------------------------------------------------------------------------

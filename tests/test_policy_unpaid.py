@@ -108,9 +108,14 @@ def test_deadline_is_exactly_days_to_pay() -> None:
     assert _run(_orders(rows), as_of_day=30, days_to_pay=26).height == 0
 
 
-def test_cancelled_before_deadline_does_not_count_unless_configured() -> None:
+def test_cancelled_unpaid_orders_count_unless_configured() -> None:
     o = _orders([("a", "b", 0, None), ("c", "b", 1, None)]).with_columns(
         cancelled_at=pl.col("created_at") + pl.duration(days=2)
     )
-    assert _run(o, as_of_day=60).height == 0
-    assert _run(o, as_of_day=60, count_cancelled=True).height == 1
+    assert _run(o, as_of_day=60).height == 1
+    assert _run(o, as_of_day=60, count_cancelled=False).height == 0
+    # a paid order that was later cancelled is not an unpaid item either way
+    paid = _orders([("a", "b", 0, 1), ("c", "b", 1, 2)]).with_columns(
+        cancelled_at=pl.col("created_at") + pl.duration(days=2)
+    )
+    assert _run(paid, as_of_day=60).height == 0

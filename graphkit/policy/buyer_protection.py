@@ -31,14 +31,15 @@ __all__ = [
     "retaliation_cases",
 ]
 
-_UPHELD = ("refund_buyer", "partial_refund")
+_UPHELD = ("refund_buyer",)
 
-# A refusal in a seller's message: a negation or refusal verb near what the buyer asked for.
-# Used only to find the *conflict* preceding a case; the case itself is the evidence.
+# A refusal in a seller's message (a few languages): used only to find the *conflict* that
+# precedes a case; the case itself is the evidence, so a loose pattern costs little precision.
 _REFUSAL = (
     r"(?i)\b(?:can ?not|can't|cannot|won't|will not|unable to|not able to|refuse|decline|"
-    r"do not|don't|no (?:more )?(?:refund|discount|compensation|return)s?|not possible|"
-    r"impossible|not (?:eligible|entitled))\b"
+    r"no (?:more )?(?:refund|discount|compensation|return)s?|not possible|impossible|"
+    r"not (?:eligible|entitled)|no podemos|no es posible|não podemos|não é possível|"
+    r"nous ne pouvons|pas possible|nicht möglich|können nicht)"
 )
 
 
@@ -70,9 +71,9 @@ def cases_with_orders(disputes: pl.LazyFrame, orders: pl.LazyFrame) -> pl.LazyFr
 AFTER_REFUND_THRESHOLDS = (
     Threshold(
         "min_refund_share",
-        0.8,
-        "a refund of most of the price settles the order; a small partial refund can leave "
-        "a legitimate dispute about the rest",
+        0.25,
+        "the policy names any refund already received; only a token goodwill refund "
+        "(under a quarter of the price) can leave a real dispute about the rest",
     ),
     Threshold(
         "min_gap_hours",
@@ -88,7 +89,7 @@ def cases_after_refund(
     cases: pl.LazyFrame,
     refunds: pl.LazyFrame,
     *,
-    min_refund_share: float = 0.8,
+    min_refund_share: float = 0.25,
     min_gap_hours: float = 1.0,
 ) -> pl.LazyFrame:
     """Return the cases opened on an order already (mostly) refunded.
@@ -235,7 +236,8 @@ RETALIATION_THRESHOLDS = (
     Threshold(
         "exclude_upheld",
         True,
-        "a case the platform upheld (refund) was a real problem, whatever its timing",
+        "a case upheld with a full refund was a real problem, whatever its timing "
+        "(a partial refund is often a goodwill settlement)",
     ),
     Threshold(
         "use_refusals",

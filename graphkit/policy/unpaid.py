@@ -43,9 +43,9 @@ THRESHOLDS = (
     Threshold("terminate_at", 8, "eight unpaid items in a year are a pattern worth termination"),
     Threshold(
         "count_cancelled",
-        False,
-        "an order cancelled before its deadline is the seller's or platform's "
-        "decision, not a buyer's broken commitment",
+        True,
+        "a never-paid order that was cancelled is the usual end of an unpaid item (the seller "
+        "gives up waiting); the data does not say who cancelled",
     ),
 )
 
@@ -62,7 +62,7 @@ def unpaid_orders(
     *,
     as_of: datetime,
     days_to_pay: int = 20,
-    count_cancelled: bool = False,
+    count_cancelled: bool = True,
 ) -> pl.LazyFrame:
     """Return the orders not paid within ``days_to_pay`` of Buy Now, as of ``as_of``.
 
