@@ -1,0 +1,361 @@
+"""``SHILL_PURCHASE``: purchases made to lift a seller's ranking, by rings or by the seller's circle.
+
+Evidence is gathered per buyer–seller *pair* (a function of the rows of that
+pair, its buyer and its seller):
+
+- ``repeat``: the buyer ordered from the seller at least ``min_pair_orders`` times;
+- ``concentrated``: the seller has most of the buyer's orders;
+- ``new_account``: the buyer registered shortly before its first order there;
+- ``small_amounts``: the buyer's orders are far below the seller's usual amount;
+- ``top_ratings``: the buyer rated the seller top (5 stars) nearly every time;
+- ``linked_to_seller``: the buyer shares identifiers with the seller (family, friends,
+  employees: the policy names them);
+- ``linked_to_cobuyer``: the buyer shares identifiers with another suspicious buyer of
+  the same seller (one operator behind several accounts);
+- ``same_group``: group detection put buyer and seller in the same ring.
+
+A pair is suspicious when it is a repeat pair and its evidence points reach
+``min_points``; a seller is flagged when enough of its buyers are suspicious
+(a ring), or when a suspicious buyer is linked to the seller itself.
+
+Examples
+--------
+>>> from graphkit.policy.shill import EVIDENCE_POINTS
+>>> EVIDENCE_POINTS["linked_to_seller"]
+2
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import polars as pl
+
+from graphkit.policy.context import ScanContext
+from graphkit.policy.registry import Threshold, escalate, evidence, register, signal
+
+__all__ = ["EVIDENCE_POINTS", "check_shill_purchase", "pair_evidence", "shill_sellers"]
+
+#: Points each piece of pair evidence adds (identity and detected rings weigh double).
+EVIDENCE_POINTS: dict[str, int] = {
+    "concentrated": 1,
+    "new_account": 1,
+    "small_amounts": 1,
+    "top_ratings": 1,
+    "linked_to_seller": 2,
+    "linked_to_cobuyer": 1,
+    "same_group": 2,
+}
+
+THRESHOLDS = (
+    Threshold("min_pair_orders", 2, "one purchase does not move a ranking; shills buy repeatedly"),
+    Threshold(
+        "concentration",
+        0.5,
+        "at least half of the buyer's orders go to this seller (honest buyers spread out)",
+    ),
+    Threshold(
+        "new_account_days",
+        45.0,
+        "accounts opened for a ring start buying within weeks of registering",
+    ),
+    Threshold(
+        "small_amount_ratio",
+        0.6,
+        "shill orders are cheap: the pair's median amount under 60% of the seller's median",
+    ),
+    Threshold("top_share", 0.8, "nearly every rating the buyer gave the seller is 5 stars"),
+    Threshold(
+        "min_points",
+        3,
+        "three independent pieces of evidence (e.g. new + cheap + top rated) on a repeat pair",
+    ),
+    Threshold(
+        "min_ring_buyers",
+        3,
+        "a ring is at least three suspicious buyers of one seller",
+    ),
+    Threshold(
+        "min_ring_share",
+        0.05,
+        "suspicious buyers are at least 5% of the seller's buyers (a popular store always "
+        "has a few odd buyers)",
+    ),
+    Threshold(
+        "suspend_points",
+        6,
+        "a ring whose strongest pair has identity links and ring membership: suspend",
+    ),
+)
+
+
+def pair_evidence(
+    orders: pl.LazyFrame,
+    feedback: pl.LazyFrame,
+    *,
+    accounts: pl.LazyFrame | None = None,
+    links: pl.DataFrame | None = None,
+    members: pl.DataFrame | None = None,
+    params: Mapping[str, Any],
+) -> pl.DataFrame:
+    """Return the evidence of every repeat buyer–seller pair.
+
+    Parameters
+    ----------
+    orders, feedback
+        The dataset's tables.
+    accounts
+        For account ages (``new_account`` is false without it).
+    links
+        Identity links ``account_a, account_b, kinds, weight`` (optional).
+    members
+        Detected group members ``group_id, account_id`` (optional).
+    params
+        The check's thresholds.
+
+    Returns
+    -------
+    DataFrame
+        One row per pair with at least ``min_pair_orders`` orders: counts, the boolean
+        evidence columns of :data:`EVIDENCE_POINTS`, ``points`` and ``suspicious``.
+    """
+    o = orders.select("order_id", "buyer_id", "seller_id", "amount", "created_at")
+    seller_med = o.group_by("seller_id").agg(
+        seller_median=pl.col("amount").median(),
+        seller_buyers=pl.col("buyer_id").n_unique().cast(pl.Int64),
+    )
+    buyer_tot = o.group_by("buyer_id").agg(buyer_orders=pl.len().cast(pl.Int64))
+    pairs = (
+        o.group_by("buyer_id", "seller_id")
+        .agg(
+            n_orders=pl.len().cast(pl.Int64),
+            pair_median=pl.col("amount").median(),
+            first_order=pl.col("created_at").min(),
+            last_order=pl.col("created_at").max(),
+            order_ids=pl.col("order_id").sort(),
+        )
+        .filter(pl.col("n_orders") >= int(params["min_pair_orders"]))
+    )
+    fb = feedback.group_by(
+        pl.col("author_id").alias("buyer_id"), pl.col("target_id").alias("seller_id")
+    ).agg(
+        n_feedback=pl.len().cast(pl.Int64),
+        n_top=(pl.col("rating") == 5).sum().cast(pl.Int64),
+        feedback_ids=pl.col("feedback_id").sort(),
+    )
+    df = (
+        pairs.join(seller_med, on="seller_id", how="left")
+        .join(buyer_tot, on="buyer_id", how="left")
+        .join(fb, on=["buyer_id", "seller_id"], how="left")
+    )
+    if accounts is not None:
+        df = df.join(
+            accounts.select(pl.col("account_id").alias("buyer_id"), buyer_created="created_at"),
+            on="buyer_id",
+            how="left",
+        )
+    else:
+        df = df.with_columns(buyer_created=pl.lit(None, dtype=pl.Datetime("us", "UTC")))
+    df = df.with_columns(
+        pl.col("n_feedback", "n_top").fill_null(0),
+        feedback_ids=pl.col("feedback_ids").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+        order_share=pl.col("n_orders") / pl.col("buyer_orders"),
+        amount_ratio=pl.when(pl.col("seller_median") > 0)
+        .then(pl.col("pair_median") / pl.col("seller_median"))
+        .otherwise(None),
+        age_days=(pl.col("first_order") - pl.col("buyer_created")).dt.total_seconds() / 86400.0,
+    ).with_columns(
+        concentrated=pl.col("order_share") >= float(params["concentration"]),
+        new_account=(pl.col("age_days") <= float(params["new_account_days"])).fill_null(False),
+        small_amounts=(pl.col("amount_ratio") <= float(params["small_amount_ratio"])).fill_null(
+            False
+        ),
+        top_ratings=(pl.col("n_feedback") > 0)
+        & (pl.col("n_top") >= float(params["top_share"]) * pl.col("n_feedback")),
+    )
+    pdf = df.collect()
+
+    # identity: buyer linked to the seller itself
+    if links is not None and links.height:
+        both = pl.concat(
+            [
+                links.select("account_a", "account_b", "kinds"),
+                links.select(
+                    pl.col("account_b").alias("account_a"),
+                    pl.col("account_a").alias("account_b"),
+                    "kinds",
+                ),
+            ]
+        )
+        to_seller = both.select(
+            buyer_id="account_a",
+            seller_id="account_b",
+            seller_link_kinds=pl.col("kinds").list.sort().list.join("+"),
+        ).unique(["buyer_id", "seller_id"], keep="first")
+        pdf = pdf.join(to_seller, on=["buyer_id", "seller_id"], how="left")
+    else:
+        both = None
+        pdf = pdf.with_columns(seller_link_kinds=pl.lit(None, dtype=pl.String))
+    pdf = pdf.with_columns(linked_to_seller=pl.col("seller_link_kinds").is_not_null())
+
+    # detected rings: buyer and seller in the same group
+    if members is not None and members.height:
+        m = members.select("group_id", "account_id")
+        same = (
+            pdf.select("buyer_id", "seller_id")
+            .join(m.rename({"account_id": "buyer_id"}), on="buyer_id")
+            .join(m.rename({"account_id": "seller_id"}), on=["seller_id", "group_id"])
+            .group_by("buyer_id", "seller_id")
+            .agg(group_id=pl.col("group_id").min())
+        )
+        pdf = pdf.join(same, on=["buyer_id", "seller_id"], how="left")
+    else:
+        pdf = pdf.with_columns(group_id=pl.lit(None, dtype=pl.String))
+    pdf = pdf.with_columns(same_group=pl.col("group_id").is_not_null())
+
+    base = ["concentrated", "new_account", "small_amounts", "top_ratings", "linked_to_seller",
+            "same_group"]  # fmt: skip
+    pdf = pdf.with_columns(_pts=pl.sum_horizontal(_points(base)))
+    # identity among co-buyers: a link to another candidate buyer of the same seller
+    if both is not None:
+        cand = pdf.filter(pl.col("_pts") >= 2).select("buyer_id", "seller_id")
+        co = (
+            both.join(cand.rename({"buyer_id": "account_a"}), on="account_a")
+            .join(cand.rename({"buyer_id": "account_b"}), on=["account_b", "seller_id"])
+            .select(buyer_id="account_a", seller_id="seller_id")
+            .unique()
+            .with_columns(linked_to_cobuyer=pl.lit(True))
+        )
+        pdf = pdf.join(co, on=["buyer_id", "seller_id"], how="left").with_columns(
+            pl.col("linked_to_cobuyer").fill_null(False)
+        )
+    else:
+        pdf = pdf.with_columns(linked_to_cobuyer=pl.lit(False))
+    return (
+        pdf.with_columns(points=pl.sum_horizontal(_points(list(EVIDENCE_POINTS))).cast(pl.Int64))
+        .with_columns(suspicious=pl.col("points") >= int(params["min_points"]))
+        .drop("_pts")
+        .sort("seller_id", "buyer_id")
+    )
+
+
+def _points(names: list[str]) -> list[pl.Expr]:
+    return [pl.col(n).cast(pl.Int64) * EVIDENCE_POINTS[n] for n in names]
+
+
+def shill_sellers(pairs: pl.DataFrame, *, params: Mapping[str, Any]) -> pl.DataFrame:
+    """Aggregate suspicious pairs per seller and keep the rings and the linked-buyer cases.
+
+    Returns
+    -------
+    DataFrame
+        One row per flagged seller: ``seller_id``, ``buyers``, ``n_buyers``, ``ring_share``,
+        ``n_linked``, ``max_points``, evidence ids, counts per evidence kind, ``group_id``.
+    """
+    sus = pairs.filter("suspicious")
+    per = sus.group_by("seller_id").agg(
+        buyers=pl.col("buyer_id").sort(),
+        n_buyers=pl.len().cast(pl.Int64),
+        seller_buyers=pl.col("seller_buyers").first(),
+        n_linked=pl.col("linked_to_seller").sum().cast(pl.Int64),
+        max_points=pl.col("points").max(),
+        order_ids=pl.col("order_ids").list.explode(keep_nulls=False, empty_as_null=False),
+        feedback_ids=pl.col("feedback_ids").list.explode(keep_nulls=False, empty_as_null=False),
+        n_orders=pl.col("n_orders").sum(),
+        group_id=pl.col("group_id").drop_nulls().min(),
+        first_seen=pl.col("first_order").min(),
+        last_seen=pl.col("last_order").max(),
+        **{f"n_{k}": pl.col(k).sum().cast(pl.Int64) for k in EVIDENCE_POINTS},
+    )
+    ring = (pl.col("n_buyers") >= int(params["min_ring_buyers"])) & (
+        pl.col("ring_share") >= float(params["min_ring_share"])
+    )
+    return (
+        per.with_columns(ring_share=pl.col("n_buyers") / pl.col("seller_buyers"))
+        .filter(ring | (pl.col("n_linked") > 0))
+        .sort("seller_id")
+    )
+
+
+@register(
+    rule_id="SHILL_PURCHASE",
+    tables=("orders", "feedback"),
+    signals=("identity",),
+    optional_tables=("accounts", "identifiers"),
+    thresholds=THRESHOLDS,
+)
+def check_shill_purchase(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFrame:
+    """Flag sellers whose ranking is lifted by ring purchases or by their own circle.
+
+    Uses detected groups when group detection is available (``same_group`` evidence).
+
+    Examples
+    --------
+    >>> check_shill_purchase.rule_id
+    'SHILL_PURCHASE'
+    """
+    members = ctx.group_members if ctx.has_groups() else None
+    pairs = pair_evidence(
+        ctx.ds.orders,
+        ctx.ds.feedback,
+        accounts=ctx.ds.get("accounts"),
+        links=ctx.identity_links,
+        members=members,
+        params=params,
+    )
+    found = shill_sellers(pairs, params=params)
+    kinds_txt = pl.concat_str(
+        [
+            pl.format("{} {}", pl.col(f"n_{k}"), pl.lit(k.replace("_", " ")))
+            for k in EVIDENCE_POINTS
+        ],
+        separator=", ",
+    )
+    strong = pl.col("max_points") >= int(params["suspend_points"])
+    action, severity = escalate(
+        pl.col("n_linked").cast(pl.Float64) + 10.0 * strong.cast(pl.Float64),
+        [(1, "suspend", "high"), (10, "suspend", "critical")],
+        default=("warning", "medium"),
+    )
+    score = (
+        0.5
+        + 0.2 * (1.0 - 0.7 ** (pl.col("n_buyers") - 1).cast(pl.Float64))
+        + 0.15 * (pl.col("n_linked") > 0).cast(pl.Float64)
+        + 0.15 * (pl.col("max_points") / 8.0).clip(0.0, 1.0)
+    )
+    return found.with_columns(
+        subject_ids=pl.concat_list(pl.col("seller_id"), pl.col("buyers")),
+        evidence=pl.concat_list(
+            evidence("order", pl.col("order_ids")), evidence("feedback", pl.col("feedback_ids"))
+        ),
+        score=score,
+        recommended_action=action,
+        severity=severity,
+        explanation=pl.format(
+            "Seller {}: {} buyer account(s) ({}% of its {} buyers) bought from it repeatedly "
+            "({} orders) with shill evidence: {}. {} buyer(s) share identifiers with the "
+            "seller; strongest pair scores {} points (threshold {}).",
+            "seller_id",
+            "n_buyers",
+            (pl.col("ring_share") * 100).round(1),
+            "seller_buyers",
+            "n_orders",
+            kinds_txt,
+            "n_linked",
+            "max_points",
+            pl.lit(int(params["min_points"])),
+        ),
+        signals=pl.concat_list(
+            signal(
+                "suspicious_buyers",
+                "n_buyers",
+                threshold=float(params["min_ring_buyers"]),
+                contribution=score,
+            ),
+            signal("ring_share", "ring_share", threshold=float(params["min_ring_share"])),
+            signal("buyers_linked_to_seller", "n_linked", threshold=1.0),
+            signal("max_pair_points", "max_points", threshold=float(params["min_points"])),
+            *[signal(f"buyers_{k}", f"n_{k}") for k in EVIDENCE_POINTS],
+        ),
+    )
