@@ -24,7 +24,16 @@ from graphkit.errors import GraphkitError
 __all__ = ["COMMANDS", "main"]
 
 #: Sub-command modules, in the order ``--help`` lists them. Add yours here.
-COMMANDS: tuple[str, ...] = ("validate", "scan", "report", "export", "verify", "history", "simulate")
+COMMANDS: tuple[str, ...] = (
+    "validate",
+    "scan",
+    "report",
+    "export",
+    "verify",
+    "history",
+    "simulate",
+    "evaluate",
+)
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INVALID = 0, 1, 2
 
