@@ -31,7 +31,12 @@ from graphkit.policy.registry import (
     signal,
 )
 
-__all__ = ["STRONG_REASONS", "check_feedback_manipulation", "manipulation_findings"]
+__all__ = [
+    "STRONG_REASONS",
+    "check_feedback_manipulation",
+    "circle_raters",
+    "manipulation_findings",
+]
 
 #: Feedback evidence flags that mark a rating as manipulated on their own.
 STRONG_REASONS = (
@@ -60,9 +65,70 @@ THRESHOLDS = (
         "a rater without a strong flag is named only when two weak flags agree "
         "(e.g. new account and in a burst)",
     ),
+    Threshold(
+        "circle_min_sellers",
+        2,
+        "an account rating two or more stores of one feedback-trading circle works for the circle",
+    ),
+    Threshold(
+        "circle_min_ratings",
+        3,
+        "three positive ratings into the circle, not a one-off purchase from two of its stores",
+    ),
     Threshold("warning_score", 0.65, "above this the seller is warned, below reviewed"),
     Threshold("suspend_score", 0.8, "near-certain manipulation with several strong signals"),
 )
+
+
+def circle_raters(
+    feedback: pl.DataFrame,
+    trading_pairs: pl.DataFrame,
+    *,
+    min_sellers: int = 2,
+    min_ratings: int = 3,
+) -> pl.DataFrame:
+    """Return the positive ratings of accounts that work for a feedback-trading circle.
+
+    A circle is a connected set of sellers that trade ratings
+    (``RatingSignals.trading_pairs``); an account (not one of the circle's sellers)
+    that gave at least ``min_ratings`` positive ratings to at least ``min_sellers``
+    of the circle's stores rates for the circle, linked to a seller or not.
+
+    Returns
+    -------
+    DataFrame
+        ``feedback_id, order_id, author_id, target_id, created_at, reasons`` of those ratings.
+
+    Examples
+    --------
+    >>> tp = pl.DataFrame({"seller_a": ["s1"], "seller_b": ["s2"]})
+    >>> fb = pl.DataFrame({"feedback_id": ["f1", "f2", "f3"], "order_id": ["o1", "o2", "o3"],
+    ...     "author_id": ["a"] * 3, "target_id": ["s1", "s2", "s2"], "rating": [5, 5, 4],
+    ...     "created_at": [1, 2, 3], "reasons": [[], [], []]})
+    >>> circle_raters(fb, tp)["feedback_id"].to_list()
+    ['f1', 'f2', 'f3']
+    """
+    from graphkit.policy.coupons import linked_persons
+
+    cols = ["feedback_id", "order_id", "author_id", "target_id", "created_at", "reasons"]
+    if trading_pairs.height == 0:
+        return feedback.select(cols).clear()
+    circles = linked_persons(
+        trading_pairs.select(account_a="seller_a", account_b="seller_b")
+    ).rename({"account_id": "target_id", "person_id": "circle"})
+    into = feedback.filter(pl.col("rating") >= 4).join(circles, on="target_id", how="inner")
+    into = into.join(
+        circles.rename({"target_id": "author_id", "circle": "own"}), on="author_id", how="anti"
+    )
+    workers = (
+        into.group_by("author_id", "circle")
+        .agg(n=pl.len(), n_sellers=pl.col("target_id").n_unique())
+        .filter((pl.col("n_sellers") >= min_sellers) & (pl.col("n") >= min_ratings))
+        .select("author_id", "circle")
+    )
+    return (
+        into.join(workers, on=["author_id", "circle"], how="semi").select(cols).sort("feedback_id")
+    )
 
 
 def manipulation_findings(
@@ -72,6 +138,7 @@ def manipulation_findings(
     min_score: float = 0.5,
     min_suspicious: int = 3,
     min_weak_reasons: int = 2,
+    extra: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Join flagged sellers to their suspicious ratings and the raters to name.
 
@@ -83,6 +150,8 @@ def manipulation_findings(
     feedback
         ``RatingSignals.feedback`` (``feedback_id``, ``order_id``, ``author_id``,
         ``target_id``, ``created_at``, ``reasons``, ``suspicious``).
+    extra
+        More ratings to treat as suspicious with a named rater (e.g. :func:`circle_raters`).
 
     Returns
     -------
@@ -92,9 +161,18 @@ def manipulation_findings(
         ``raters`` (named raters), ``first_seen``, ``last_seen``.
     """
     strong = pl.col("reasons").list.eval(pl.element().is_in(STRONG_REASONS)).list.any()
+    cols = ["feedback_id", "order_id", "author_id", "target_id", "created_at", "reasons"]
     sus = feedback.filter(pl.col("suspicious").fill_null(False)).with_columns(
         named=strong | (pl.col("reasons").list.len() >= min_weak_reasons)
     )
+    if extra is not None and extra.height:
+        more = extra.select(cols).with_columns(
+            reasons=pl.concat_list(pl.col("reasons"), pl.lit(["trading_circle"])),
+            named=pl.lit(True),
+        )
+        sus = pl.concat([sus.select(*cols, "named"), more]).unique(
+            "feedback_id", keep="last", maintain_order=False
+        )
     per = (
         sus.sort("created_at", "feedback_id")
         .group_by(pl.col("target_id").alias("seller_id"))
@@ -140,12 +218,19 @@ def check_feedback_manipulation(ctx: ScanContext, params: Mapping[str, Any]) -> 
     ('ratings',)
     """
     sig = ctx.ratings
+    circle = circle_raters(
+        sig.feedback,
+        sig.trading_pairs,
+        min_sellers=int(params["circle_min_sellers"]),
+        min_ratings=int(params["circle_min_ratings"]),
+    )
     found = manipulation_findings(
         sig.sellers,
         sig.feedback,
         min_score=float(params["min_score"]),
         min_suspicious=int(params["min_suspicious"]),
         min_weak_reasons=int(params["min_weak_reasons"]),
+        extra=circle,
     )
     score = pl.col("score")
     action = (

@@ -1,4 +1,4 @@
-"""``SHILL_PURCHASE``: purchases made to lift a seller's ranking, by rings or by the seller's circle.
+"""``SHILL_PURCHASE``: purchases made to lift a seller's ranking, by rings or its own circle.
 
 Evidence is gathered per buyer–seller *pair* (a function of the rows of that
 pair, its buyer and its seller):
@@ -8,6 +8,9 @@ pair, its buyer and its seller):
 - ``new_account``: the buyer registered shortly before its first order there;
 - ``small_amounts``: the buyer's orders are far below the seller's usual amount;
 - ``top_ratings``: the buyer rated the seller top (5 stars) nearly every time;
+- ``repeat_top_ratings``: ... and did so on at least ``repeat_top_orders`` orders (buying
+  and top-rating the same store again and again is what camouflaged ring accounts do
+  between their honest-looking purchases);
 - ``linked_to_seller``: the buyer shares identifiers with the seller (family, friends,
   employees: the policy names them);
 - ``linked_to_cobuyer``: the buyer shares identifiers with another suspicious buyer of
@@ -43,6 +46,7 @@ EVIDENCE_POINTS: dict[str, int] = {
     "new_account": 1,
     "small_amounts": 1,
     "top_ratings": 1,
+    "repeat_top_ratings": 2,
     "linked_to_seller": 2,
     "linked_to_cobuyer": 1,
     "same_group": 2,
@@ -67,6 +71,12 @@ THRESHOLDS = (
     ),
     Threshold("top_share", 0.8, "nearly every rating the buyer gave the seller is 5 stars"),
     Threshold(
+        "repeat_top_orders",
+        3,
+        "three top-rated orders at one store: a habit, which the seller-level share then "
+        "separates from a popular store's loyal customers",
+    ),
+    Threshold(
         "min_points",
         3,
         "three independent pieces of evidence (e.g. new + cheap + top rated) on a repeat pair",
@@ -81,6 +91,18 @@ THRESHOLDS = (
         0.05,
         "suspicious buyers are at least 5% of the seller's buyers (a popular store always "
         "has a few odd buyers)",
+    ),
+    Threshold(
+        "max_coupon_share",
+        0.5,
+        "purchases made mostly with coupons are coupon self-dealing (COUPON_ABUSE), not "
+        "ranking purchases",
+    ),
+    Threshold(
+        "skip_trading_sellers",
+        True,
+        "a seller in a feedback-trading circle is reported under FEEDBACK_MANIPULATION, "
+        "where the reciprocal ratings are the evidence (one finding per conduct)",
     ),
     Threshold(
         "suspend_points",
@@ -120,7 +142,15 @@ def pair_evidence(
         One row per pair with at least ``min_pair_orders`` orders: counts, the boolean
         evidence columns of :data:`EVIDENCE_POINTS`, ``points`` and ``suspicious``.
     """
-    o = orders.select("order_id", "buyer_id", "seller_id", "amount", "created_at")
+    has_coupon = "coupon_id" in orders.collect_schema().names()
+    o = orders.select(
+        "order_id",
+        "buyer_id",
+        "seller_id",
+        "amount",
+        "created_at",
+        coupon=pl.col("coupon_id").is_not_null() if has_coupon else pl.lit(False),
+    )
     seller_med = o.group_by("seller_id").agg(
         seller_median=pl.col("amount").median(),
         seller_buyers=pl.col("buyer_id").n_unique().cast(pl.Int64),
@@ -134,8 +164,10 @@ def pair_evidence(
             first_order=pl.col("created_at").min(),
             last_order=pl.col("created_at").max(),
             order_ids=pl.col("order_id").sort(),
+            coupon_share=pl.col("coupon").mean(),
         )
         .filter(pl.col("n_orders") >= int(params["min_pair_orders"]))
+        .filter(pl.col("coupon_share") < float(params["max_coupon_share"]))
     )
     fb = feedback.group_by(
         pl.col("author_id").alias("buyer_id"), pl.col("target_id").alias("seller_id")
@@ -157,22 +189,29 @@ def pair_evidence(
         )
     else:
         df = df.with_columns(buyer_created=pl.lit(None, dtype=pl.Datetime("us", "UTC")))
-    df = df.with_columns(
-        pl.col("n_feedback", "n_top").fill_null(0),
-        feedback_ids=pl.col("feedback_ids").fill_null(pl.lit([], dtype=pl.List(pl.String))),
-        order_share=pl.col("n_orders") / pl.col("buyer_orders"),
-        amount_ratio=pl.when(pl.col("seller_median") > 0)
-        .then(pl.col("pair_median") / pl.col("seller_median"))
-        .otherwise(None),
-        age_days=(pl.col("first_order") - pl.col("buyer_created")).dt.total_seconds() / 86400.0,
-    ).with_columns(
-        concentrated=pl.col("order_share") >= float(params["concentration"]),
-        new_account=(pl.col("age_days") <= float(params["new_account_days"])).fill_null(False),
-        small_amounts=(pl.col("amount_ratio") <= float(params["small_amount_ratio"])).fill_null(
-            False
-        ),
-        top_ratings=(pl.col("n_feedback") > 0)
-        & (pl.col("n_top") >= float(params["top_share"]) * pl.col("n_feedback")),
+    df = (
+        df.with_columns(
+            pl.col("n_feedback", "n_top").fill_null(0),
+            feedback_ids=pl.col("feedback_ids").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+            order_share=pl.col("n_orders") / pl.col("buyer_orders"),
+            amount_ratio=pl.when(pl.col("seller_median") > 0)
+            .then(pl.col("pair_median") / pl.col("seller_median"))
+            .otherwise(None),
+            age_days=(pl.col("first_order") - pl.col("buyer_created")).dt.total_seconds() / 86400.0,
+        )
+        .with_columns(
+            concentrated=pl.col("order_share") >= float(params["concentration"]),
+            new_account=(pl.col("age_days") <= float(params["new_account_days"])).fill_null(False),
+            small_amounts=(pl.col("amount_ratio") <= float(params["small_amount_ratio"])).fill_null(
+                False
+            ),
+            top_ratings=(pl.col("n_feedback") > 0)
+            & (pl.col("n_top") >= float(params["top_share"]) * pl.col("n_feedback")),
+        )
+        .with_columns(
+            repeat_top_ratings=pl.col("top_ratings")
+            & (pl.col("n_top") >= int(params["repeat_top_orders"]))
+        )
     )
     pdf = df.collect()
 
@@ -214,8 +253,7 @@ def pair_evidence(
         pdf = pdf.with_columns(group_id=pl.lit(None, dtype=pl.String))
     pdf = pdf.with_columns(same_group=pl.col("group_id").is_not_null())
 
-    base = ["concentrated", "new_account", "small_amounts", "top_ratings", "linked_to_seller",
-            "same_group"]  # fmt: skip
+    base = [k for k in EVIDENCE_POINTS if k != "linked_to_cobuyer"]
     pdf = pdf.with_columns(_pts=pl.sum_horizontal(_points(base)))
     # identity among co-buyers: a link to another candidate buyer of the same seller
     if both is not None:
@@ -296,6 +334,13 @@ def check_shill_purchase(ctx: ScanContext, params: Mapping[str, Any]) -> pl.Data
     'SHILL_PURCHASE'
     """
     members = ctx.group_members if ctx.has_groups() else None
+    skip: list[str] = []
+    if params["skip_trading_sellers"]:
+        try:
+            tp = ctx.ratings.trading_pairs
+            skip = pl.concat([tp["seller_a"], tp["seller_b"]]).unique().to_list()
+        except ImportError:
+            skip = []
     pairs = pair_evidence(
         ctx.ds.orders,
         ctx.ds.feedback,
@@ -303,7 +348,7 @@ def check_shill_purchase(ctx: ScanContext, params: Mapping[str, Any]) -> pl.Data
         links=ctx.identity_links,
         members=members,
         params=params,
-    )
+    ).filter(~pl.col("seller_id").is_in(skip))
     found = shill_sellers(pairs, params=params)
     kinds_txt = pl.concat_str(
         [
