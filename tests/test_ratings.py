@@ -226,10 +226,11 @@ def test_honest_new_seller_growing_fast_is_not_a_burst() -> None:
     m = Market()
     _honest_background(m)
     k = 0
-    for day in range(42):  # doubling every week: 1 rating/day -> 64/day
+    for day in range(1, 43):  # a store opened on day 1, doubling every week: 1 -> 64 a day
         for _ in range(int(2 ** (day / 7))):
             m.rate(f"g-b{k}", "grow", J_SHAPE[k % len(J_SHAPE)], day=day + 0.5)
             k += 1
+    m.created["grow"] = T0 + timedelta(days=1)
     sig = rating_signals(m.dataset())
     row = _seller(sig, "grow")
     assert row["n_ratings"] == k
@@ -237,6 +238,46 @@ def test_honest_new_seller_growing_fast_is_not_a_burst() -> None:
     assert row["burst_days"] == 0
     assert _fired(sig, "grow") == set()
     assert row["manipulation_score"] == 0.0
+
+
+def test_big_seller_seen_from_the_first_day_of_the_dataset_is_not_a_burst() -> None:
+    # 20 ratings a day from the dataset's first day on: its past is cut off, not empty
+    m = Market()
+    _honest_background(m)
+    for k in range(2000):
+        m.rate(f"big-b{k}", "big", 5, day=k / 20)
+    sig = rating_signals(m.dataset())
+    row = _seller(sig, "big")
+    assert row["burst_days"] == 0
+    assert "burst" not in _fired(sig, "big")
+
+
+def test_ring_on_a_brand_new_store_is_a_burst_against_the_floor() -> None:
+    m = Market()
+    _honest_background(m)
+    ring = {m.rate(f"ring{k}", "fresh", 5, day=60 + k / 30) for k in range(20)}
+    m.created["fresh"] = T0 + timedelta(days=59)
+    sig = rating_signals(m.dataset())
+    row = _seller(sig, "fresh")
+    assert row["burst_count"] == 20
+    assert row["burst_expected"] == pytest.approx(3 * RatingParams().burst_floor_per_day)
+    assert "burst" in _fired(sig, "fresh")
+    assert _flagged(sig, "in_burst") == ring
+
+
+def test_repeat_raters() -> None:
+    m = Market()
+    _honest_background(m)
+    m.honest("s", 30)
+    shills = {m.rate(f"shill{k % 5}", "s", 5, day=40 + k) for k in range(15)}  # 5 x 3 ratings
+    twice = {m.rate("loyal", "s", 5, day=60 + k) for k in range(2)}  # 2 ratings: not repeat
+    sig = rating_signals(m.dataset())
+    assert _flagged(sig, "repeat_rater") == shills
+    assert not twice & _flagged(sig, "repeat_rater")
+    assert _seller(sig, "s")["n_top_repeat"] == 15
+    assert "repeat_raters" in _fired(sig, "s")
+    # one weak flag is not enough to call a rating suspicious
+    assert not _flagged(sig, "suspicious")
 
 
 # -------------------------------------------------------------------------------------- rings
@@ -316,13 +357,13 @@ def test_too_early_feedback() -> None:
     assert flagged <= {early, unpaid}
 
 
-def test_new_account_flag_uses_age_at_rating_time() -> None:
+def test_new_account_flag_uses_age_at_purchase_time() -> None:
     m = Market()
     _honest_background(m)
     young = m.rate("young", "s", 5, day=20)
     old = m.rate("old", "s", 5, day=20)
-    m.created["young"] = T0 + timedelta(days=10)  # 17 days old when rating (day 27)
-    m.created["old"] = T0 - timedelta(days=20)  # 47 days old
+    m.created["young"] = T0 + timedelta(days=10)  # 10 days old when buying on day 20
+    m.created["old"] = T0 - timedelta(days=20)  # 40 days old
     sig = rating_signals(m.dataset())
     assert young in _flagged(sig, "from_new_account")
     assert old not in _flagged(sig, "from_new_account")

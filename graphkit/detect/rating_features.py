@@ -32,6 +32,7 @@ __all__ = [
     "population_stats",
     "seller_bursts",
     "seller_counts",
+    "seller_origins",
     "smoothed_mean",
     "smoothed_share",
 ]
@@ -105,7 +106,9 @@ def flag_feedback(
 
     - ``top`` / ``positive``: rating >= ``top_rating`` / ``positive_min_rating``;
     - ``from_new_account``: the author's account was younger than
-      ``new_account_days`` (needs ``accounts``);
+      ``new_account_days`` when it placed the order (needs ``accounts``);
+    - ``repeat_rater``: the author rated this seller at least
+      ``repeat_min_ratings`` times (shills buy again and again from their store);
     - ``in_group_with_target``: author and seller are members of one detected
       group; ``in_any_group``: the author is in some detected group
       (need ``group_members``);
@@ -144,6 +147,7 @@ def flag_feedback(
         top=pl.col("rating") >= params.top_rating,
         positive=pl.col("rating") >= params.positive_min_rating,
         perfect_dsr=pl.all_horizontal([pl.col(c) == 5 for c in DSR_COLUMNS]),
+        repeat_rater=pl.len().over("author_id", "target_id") >= params.repeat_min_ratings,
         too_early=(
             pl.col("paid_at").is_null()
             | (
@@ -164,7 +168,7 @@ def flag_feedback(
             out.join(ages, on="author_id", how="left")
             .with_columns(
                 from_new_account=(
-                    (pl.col("created_at") - pl.col("_acct_created")).dt.total_microseconds()
+                    (pl.col("order_created_at") - pl.col("_acct_created")).dt.total_microseconds()
                     < int(params.new_account_days * _US_PER_DAY)
                 )
             )
@@ -236,13 +240,77 @@ def flag_feedback(
     return out
 
 
-def seller_bursts(fb: pl.LazyFrame, params: RatingParams) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+def seller_origins(ds: Dataset, params: RatingParams) -> pl.LazyFrame:
+    """Where each seller's observable rating history starts (for burst baselines).
+
+    A dataset is a window cut out of a marketplace's life: a seller that existed
+    before the first order of the dataset has an unobserved (censored) history,
+    and feedback lags its orders, so the first ``burst_warmup_days`` of a dataset
+    under-count every seller. A seller created inside the dataset has a true
+    beginning: its history starts at its registration.
+
+    Parameters
+    ----------
+    ds
+        The dataset (``orders``; ``accounts`` when present).
+    params
+        Thresholds (``burst_warmup_days``).
+
+    Returns
+    -------
+    pl.LazyFrame
+        ``target_id, end_day`` (``ds.as_of``), ``origin_day`` (days since epoch,
+        Int32) and ``new_seller`` (registered after the dataset starts; false
+        without ``accounts``) for every seller of an order.
+
+    Examples
+    --------
+    >>> seller_origins(ds, RatingParams()).collect()  # doctest: +SKIP
+    """
+    start = ds.orders.select(pl.col("created_at").min().dt.epoch("d").cast(pl.Int32).alias("start"))
+    sellers = ds.orders.select(pl.col("seller_id").alias("target_id")).unique()
+    accounts = ds.get("accounts")
+    if accounts is None:
+        created = sellers.with_columns(created_day=pl.lit(None, dtype=pl.Int32))
+    else:
+        created = sellers.join(
+            accounts.select(
+                pl.col("account_id").alias("target_id"),
+                pl.col("created_at").dt.epoch("d").cast(pl.Int32).alias("created_day"),
+            ),
+            on="target_id",
+            how="left",
+        )
+    new = (pl.col("created_day") > pl.col("start")).fill_null(False)
+    end = int(pl.Series([ds.as_of]).dt.epoch("d").item())
+    return created.join(start, how="cross").select(
+        "target_id",
+        pl.lit(end, dtype=pl.Int32).alias("end_day"),
+        pl.when(new)
+        .then(pl.col("created_day"))
+        .otherwise(pl.col("start") + params.burst_warmup_days)
+        .cast(pl.Int32)
+        .alias("origin_day"),
+        new.alias("new_seller"),
+    )
+
+
+def seller_bursts(
+    fb: pl.LazyFrame, params: RatingParams, origins: pl.LazyFrame
+) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """Bursts of top ratings per seller against the seller's own baseline.
 
     For every day a seller received top ratings, the count in the window of
     ``burst_window_days`` ending that day is compared with the count expected
-    from the seller's rate in the ``burst_baseline_days`` before the window
-    (at least ``burst_floor_per_day``; a seller with no history gets the floor).
+    from the seller's own rate, the larger of its rate in the
+    ``burst_baseline_days`` before the window (counted from the seller's origin,
+    :func:`seller_origins`) and in as many days after it (up to ``as_of``), and
+    never below ``burst_floor_per_day``. The rate after the window is what
+    separates a store that grows (it keeps the new level) from a bought burst
+    (it falls back). A side with less than ``burst_min_baseline_days`` observed
+    is ignored; with neither side observed the window is judged against the
+    floor only for a seller registered inside the dataset (a new store has no
+    past), otherwise it is not judged (ratio null).
 
     Parameters
     ----------
@@ -250,13 +318,15 @@ def seller_bursts(fb: pl.LazyFrame, params: RatingParams) -> tuple[pl.LazyFrame,
         Flagged buyer feedback (needs ``target_id``, ``created_at``, ``top``).
     params
         Thresholds.
+    origins
+        Output of :func:`seller_origins`.
 
     Returns
     -------
     sellers : pl.LazyFrame
         Per seller with top ratings: ``burst_count``, ``burst_expected``,
-        ``burst_ratio`` (the window with the largest ratio among windows with
-        at least ``burst_min_count`` top ratings; nulls if none),
+        ``burst_ratio`` (the window with the largest ratio among judged windows
+        with at least ``burst_min_count`` top ratings; nulls if none),
         ``burst_end`` (its last day) and ``burst_days`` (days ending a burst).
     burst_ends : pl.LazyFrame
         ``target_id, day`` (days since epoch, Int32) of every window that is
@@ -264,42 +334,51 @@ def seller_bursts(fb: pl.LazyFrame, params: RatingParams) -> tuple[pl.LazyFrame,
 
     Examples
     --------
-    >>> sellers, ends = seller_bursts(flagged, RatingParams())  # doctest: +SKIP
+    >>> sellers, ends = seller_bursts(flagged, RatingParams(), origins)  # doctest: +SKIP
     """
     w, b = params.burst_window_days, params.burst_baseline_days
     day = pl.col("created_at").dt.epoch("d").cast(pl.Int32)
-    first = fb.group_by("target_id").agg(day.min().alias("first_day"))
+    floor = pl.lit(params.burst_floor_per_day)
+    hist, ahead = pl.col("hist"), pl.col("ahead")
+    trailing = pl.when(hist >= params.burst_min_baseline_days).then(
+        (pl.col("span") - pl.col("win")) / hist
+    )
+    leading = pl.when(ahead >= params.burst_min_baseline_days).then(pl.col("next") / ahead)
+    judged = trailing.is_not_null() | leading.is_not_null() | pl.col("new_seller")
     daily = (
         fb.filter(pl.col("top"))
         .group_by("target_id", day.alias("day"))
         .agg(pl.len().cast(pl.Int64).alias("n"))
+        .sort(["target_id", "day"], descending=[False, True])
+        .with_columns(
+            next=pl.col("n").rolling_sum_by(-pl.col("day"), f"{b + 1}i").over("target_id")
+            - pl.col("n"),
+        )
         .sort("target_id", "day")
         .with_columns(
             win=pl.col("n").rolling_sum_by("day", f"{w}i").over("target_id"),
             span=pl.col("n").rolling_sum_by("day", f"{w + b}i").over("target_id"),
         )
-        .join(first, on="target_id", how="left")
+        .join(origins, on="target_id", how="left")
         .with_columns(
-            hist=(pl.col("day") - w + 1 - pl.col("first_day")).clip(0, b),
+            hist=(pl.col("day") - w + 1 - pl.col("origin_day")).clip(0, b),
+            ahead=(pl.col("end_day") - pl.col("day")).clip(0, b),
+            new_seller=pl.col("new_seller").fill_null(False),
         )
         .with_columns(
-            burst_expected=(
-                pl.max_horizontal(
-                    pl.lit(params.burst_floor_per_day),
-                    pl.when(pl.col("hist") > 0).then(
-                        (pl.col("span") - pl.col("win")) / pl.col("hist")
-                    ),
-                )
-                * w
-            )
+            burst_expected=pl.when(judged).then(pl.max_horizontal(floor, trailing, leading) * w)
         )
         .with_columns(ratio=pl.col("win") / pl.col("burst_expected"))
         .with_columns(
-            is_burst=(pl.col("win") >= params.burst_min_count)
-            & (pl.col("ratio") >= params.burst_min_ratio)
+            is_burst=(
+                (pl.col("win") >= params.burst_min_count)
+                & (pl.col("ratio") >= params.burst_min_ratio)
+            ).fill_null(False)
         )
     )
-    eligible = daily.filter(pl.col("win") >= params.burst_min_count)
+    eligible = daily.filter(
+        (pl.col("win") >= params.burst_min_count) & pl.col("ratio").is_not_null()
+    )
     best = (
         eligible.sort(["target_id", "ratio", "win", "day"], descending=[False, True, True, False])
         .group_by("target_id", maintain_order=True)
@@ -398,7 +477,7 @@ def seller_counts(fb: pl.LazyFrame) -> pl.LazyFrame:
         ``sum_<dim>_reliable``, ``n_<dim>_reliable`` and ``c<k>_<dim>`` (count
         of rating ``k``), and the flag counts ``n_top_new``,
         ``n_top_group``, ``n_top_any_group``, ``n_top_linked``,
-        ``n_top_refunded``, ``n_top_traded``, ``n_early``, ``n_dsr_triples``,
+        ``n_top_refunded``, ``n_top_repeat``, ``n_top_traded``, ``n_early``, ``n_dsr_triples``,
         ``n_perfect``, ``n_suspicious``, ``n_in_burst``.
 
     Examples
@@ -427,6 +506,7 @@ def seller_counts(fb: pl.LazyFrame) -> pl.LazyFrame:
         _n_known("in_any_group", top).alias("n_top_any_group"),
         _n_known("linked_to_target", top).alias("n_top_linked"),
         _n(top & pl.col("refunded_after")).alias("n_top_refunded"),
+        _n(top & pl.col("repeat_rater")).alias("n_top_repeat"),
         _n(top & pl.col("traded")).alias("n_top_traded"),
         _n(pl.col("too_early")).alias("n_early"),
         _n(pl.col("perfect_dsr").is_not_null()).alias("n_dsr_triples"),
@@ -453,7 +533,7 @@ def population_stats(counts: pl.DataFrame) -> dict[str, float]:
     dict
         ``mean_<dim>``; ``p<k>_<dim>`` (Laplace-smoothed population share of
         rating ``k``); the shares ``new``, ``group``, ``any_group``,
-        ``linked``, ``refunded``, ``traded`` (of top ratings), ``early`` (of
+        ``linked``, ``refunded``, ``repeat``, ``traded`` (of top ratings), ``early`` (of
         all ratings) and ``perfect`` (of DSR triples); ``nan`` when undefined.
 
     Examples
@@ -478,6 +558,7 @@ def population_stats(counts: pl.DataFrame) -> dict[str, float]:
         ("any_group", "n_top_any_group", "n_top"),
         ("linked", "n_top_linked", "n_top"),
         ("refunded", "n_top_refunded", "n_top"),
+        ("repeat", "n_top_repeat", "n_top"),
         ("traded", "n_top_traded", "n_top"),
         ("early", "n_early", "n_ratings"),
         ("perfect", "n_perfect", "n_dsr_triples"),

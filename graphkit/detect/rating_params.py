@@ -41,8 +41,14 @@ class RatingParams:
         Pseudo-ratings of the population prior added to every seller (10): a
         seller needs about this many ratings before its own data dominates.
     new_account_days
-        An author whose account is younger than this at rating time is "new"
-        (30 days: fresh accounts are the cheapest sock puppets).
+        An author whose account was younger than this when placing the order is
+        "new" (30 days: fresh accounts are the cheapest sock puppets).
+    repeat_min_ratings
+        An author who rated the same seller at least this often is a "repeat
+        rater" (3: honest buyers rarely rate one store three times, shills do).
+    min_flagged
+        A share signal needs at least this many flagged ratings to fire (3:
+        one or two coincidences on a small seller are noise, not a pattern).
     min_delivery_days
         Buyer feedback earlier than this after payment is "too early": the
         item cannot have arrived (2 days: faster than any cross-border
@@ -57,8 +63,13 @@ class RatingParams:
         Trailing period before the window that gives the seller's own baseline
         rate (28 days: four weeks smooths weekly cycles).
     burst_min_baseline_days
-        Below this much history the baseline rate is not trusted and
-        ``burst_floor_per_day`` is used instead (7 days).
+        Below this much observed history the baseline is not trusted: a seller
+        registered inside the dataset is judged against ``burst_floor_per_day``,
+        an older seller whose past the dataset cuts off is not judged (7 days).
+    burst_warmup_days
+        The first days of a dataset, in which feedback on orders placed before
+        it is missing, do not count as a seller's history (14 days: most
+        feedback arrives within two weeks of payment).
     burst_floor_per_day
         Lowest baseline rate of top ratings per day assumed for any seller (1.0):
         a new seller is not flagged for its first handful of ratings.
@@ -71,6 +82,8 @@ class RatingParams:
     divergence_min
         Mean Kullback-Leibler divergence (nats) of the smoothed rating and DSR
         distributions from the population's that fires the divergence signal
+        (only for sellers rated above the population mean: a bad store diverges
+        too, but downward, and that is not inflation)
         (0.15: an honest seller's sampling noise after smoothing gives ~0.02 and an
         excellent seller with 90% 5s in a 70%-5s population ~0.12; almost only 5s gives
         ~0.3).
@@ -92,8 +105,12 @@ class RatingParams:
     early_share_min, early_share_lift
         Share of ratings left too early: at least 0.1 and 3x the population's.
     refunded_share_min, refunded_share_lift
-        Share of top ratings on orders refunded afterwards: at least 0.1 and
-        3x the population's.
+        Share of top ratings on orders refunded afterwards: at least 0.2 and
+        3x the population's (honest stores refund a few percent of orders,
+        some after a positive rating).
+    repeat_share_min, repeat_share_lift
+        Share of top ratings from repeat raters: at least 0.3 and 3x the
+        population's.
     unreliable_share_min
         Share of the seller's positive ratings marked suspicious that fires
         the inflation signal (0.2).
@@ -129,11 +146,14 @@ class RatingParams:
     positive_min_rating: int = 4
     prior_strength: float = 10.0
     new_account_days: float = 30.0
+    repeat_min_ratings: int = 3
+    min_flagged: int = 3
     min_delivery_days: float = 2.0
     refund_min_fraction: float = 0.5
     burst_window_days: int = 3
     burst_baseline_days: int = 28
     burst_min_baseline_days: int = 7
+    burst_warmup_days: int = 14
     burst_floor_per_day: float = 1.0
     burst_min_count: int = 10
     burst_min_ratio: float = 5.0
@@ -148,8 +168,10 @@ class RatingParams:
     perfect_share_lift: float = 3.0
     early_share_min: float = 0.1
     early_share_lift: float = 3.0
-    refunded_share_min: float = 0.1
+    refunded_share_min: float = 0.2
     refunded_share_lift: float = 3.0
+    repeat_share_min: float = 0.3
+    repeat_share_lift: float = 3.0
     unreliable_share_min: float = 0.2
     trading_min_per_direction: int = 1
     trading_ties_from_groups: bool = True
@@ -180,6 +202,7 @@ SIGNAL_WEIGHTS: dict[str, float] = {
     "unreliable_ratings": 0.5,  # REV2 + flags remove a large share of positives
     "burst": 0.4,  # top ratings far above the seller's own baseline
     "new_accounts": 0.4,  # fresh accounts give most top ratings
+    "repeat_raters": 0.4,  # the same few accounts rate the store again and again
     # weak alone: excellent honest sellers look like this too
     "divergence": 0.2,  # distribution far from the population (BIRDNEST-style)
     "perfect_dsr": 0.2,  # almost only perfect 5/5/5 DSR triples

@@ -44,6 +44,7 @@ from graphkit.detect.rating_features import (
     population_stats,
     seller_bursts,
     seller_counts,
+    seller_origins,
     smoothed_mean,
     smoothed_share,
 )
@@ -52,11 +53,19 @@ from graphkit.detect.rating_trading import TRADING_SCHEMA, seller_ties, trading_
 from graphkit.detect.rev2 import rev2
 from graphkit.findings import SIGNAL
 
-__all__ = ["FEEDBACK_FLAGS", "RatingParams", "RatingSignals", "rating_signals"]
+__all__ = [
+    "FEEDBACK_FLAGS",
+    "STRONG_FLAGS",
+    "WEAK_FLAGS",
+    "RatingParams",
+    "RatingSignals",
+    "rating_signals",
+]
 
 #: Boolean evidence columns of ``RatingSignals.feedback``.
 FEEDBACK_FLAGS: tuple[str, ...] = (
     "from_new_account",
+    "repeat_rater",
     "in_group_with_target",
     "linked_to_target",
     "perfect_dsr",
@@ -65,6 +74,8 @@ FEEDBACK_FLAGS: tuple[str, ...] = (
     "traded",
     "in_burst",
 )
+#: Flags that mark a positive rating suspicious only when two of them agree.
+WEAK_FLAGS: tuple[str, ...] = ("from_new_account", "repeat_rater", "in_burst")
 #: Flags that mark a positive rating suspicious on their own (hard to explain honestly).
 STRONG_FLAGS: tuple[str, ...] = (
     "in_group_with_target",
@@ -114,7 +125,8 @@ def _score_and_flags(fb: pl.LazyFrame, p: RatingParams) -> pl.LazyFrame:
     strong = pl.any_horizontal(
         [_flag(f) & pl.col("positive") if f == "refunded_after" else _flag(f) for f in STRONG_FLAGS]
     )
-    weak = _flag("from_new_account") & _flag("in_burst")
+    n_weak = pl.sum_horizontal([_flag(f).cast(pl.Int8) for f in WEAK_FLAGS])
+    weak = n_weak >= 2
     return fb.with_columns(
         score=(pl.mean_horizontal("rating", *DSR_COLUMNS) - 3.0) / 2.0,
         anomaly=pl.when(strong).then(1.0).when(weak).then(0.5).otherwise(0.0),
@@ -167,10 +179,11 @@ def _share_signal(
         fmt_pct(pl.lit(pop)),
         fmt_pct(pl.lit(thr)),
     )
-    return _Signal(name, value, pl.lit(thr), pl.lit(pop), detail, pl.col(n) > 0)
+    enough = pl.col(count) >= p.min_flagged
+    return _Signal(name, value, pl.lit(thr), pl.lit(pop), detail, (pl.col(n) > 0) & enough)
 
 
-_SHARE_KEYS = ("linked", "group", "refunded", "early", "new", "perfect")
+_SHARE_KEYS = ("linked", "group", "refunded", "early", "new", "repeat", "perfect")
 
 
 def _signals(pop: dict[str, float], p: RatingParams) -> list[_Signal]:
@@ -223,6 +236,16 @@ def _signals(pop: dict[str, float], p: RatingParams) -> list[_Signal]:
             p.new_share_min,
             p.new_share_lift,
             f"top ratings from accounts < {p.new_account_days:g} days old",
+            p,
+        ),
+        _share_signal(
+            "repeat_raters",
+            "n_top_repeat",
+            "n_top",
+            pop["repeat"],
+            p.repeat_share_min,
+            p.repeat_share_lift,
+            f"top ratings from accounts that rated the seller >= {p.repeat_min_ratings} times",
             p,
         ),
         _share_signal(
@@ -304,7 +327,7 @@ def _signals(pop: dict[str, float], p: RatingParams) -> list[_Signal]:
                 pl.lit(f"{p.prior_strength:g}"),
                 pl.lit(f"{p.divergence_min:g}"),
             ),
-            pl.col("divergence").is_not_null(),
+            pl.col("divergence").is_not_null() & (pl.col("rating_smoothed") > pop["mean_rating"]),
         )
     )
     return sigs
@@ -413,6 +436,7 @@ def _sellers(
             perfect_dsr_share=pl.col("n_perfect") / pl.col("n_dsr_triples"),
             early_feedback_share=pl.col("n_early") / pl.col("n_ratings"),
             refunded_top_share=pl.col("n_top_refunded") / pl.col("n_top"),
+            share_top_from_repeat_raters=pl.col("n_top_repeat") / pl.col("n_top"),
         )
         .with_columns(pl.col("^share_.*$", "^.*_share$").fill_nan(None))
         .with_columns(_signal_columns(_signals(pop, p), p))
@@ -441,7 +465,9 @@ def _sellers(
         "perfect_dsr_share",
         "early_feedback_share",
         "refunded_top_share",
+        "share_top_from_repeat_raters",
         "n_top_new",
+        "n_top_repeat",
         "n_top_group",
         "n_top_linked",
         "n_perfect",
@@ -553,7 +579,7 @@ def rating_signals(
     )
 
     # bursts against the seller's own baseline
-    burst_sellers, burst_ends = seller_bursts(fb_lazy, p)
+    burst_sellers, burst_ends = seller_bursts(fb_lazy, p, seller_origins(ds, p))
     fb_lazy = _score_and_flags(in_burst_flag(fb_lazy, burst_ends, p), p)
     fb = fb_lazy.collect()
 
