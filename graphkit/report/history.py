@@ -64,6 +64,8 @@ _MATCH_SCHEMA = {
     "added": pl.Int64,
     "removed": pl.Int64,
     "jaccard": pl.Float64,
+    "added_ids": pl.List(pl.String),
+    "removed_ids": pl.List(pl.String),
 }
 
 
@@ -123,9 +125,15 @@ def match_sets(
     best_curr = pairs.sort(order, descending=desc).unique("id", keep="first")
     best_prev = pairs.sort(order, descending=desc).unique("previous_id", keep="first")
     matched = best_curr.join(best_prev.select("id", "previous_id"), on=["id", "previous_id"])
-    matched = matched.with_columns(
-        added=pl.col("n") - pl.col("shared"),
-        removed=pl.col("n_previous") - pl.col("shared"),
+    matched = (
+        matched.join(curr.select("id", "members"), on="id")
+        .join(prev.select(previous_id="id", previous_members="members"), on="previous_id")
+        .with_columns(
+            added=pl.col("n") - pl.col("shared"),
+            removed=pl.col("n_previous") - pl.col("shared"),
+            added_ids=pl.col("members").list.set_difference("previous_members").list.sort(),
+            removed_ids=pl.col("previous_members").list.set_difference("members").list.sort(),
+        )
     ).with_columns(
         status=pl.when((pl.col("added") == 0) & (pl.col("removed") == 0))
         .then(pl.lit("unchanged"))
@@ -146,6 +154,8 @@ def match_sets(
         added="n",
         removed=pl.lit(0, dtype=pl.Int64),
         jaccard=pl.lit(0.0),
+        added_ids=pl.col("members").list.sort(),
+        removed_ids=pl.lit([], dtype=pl.List(pl.String)),
     )
     gone = prev.join(matched.select(id="previous_id"), on="id", how="anti").select(
         id=pl.lit(None, dtype=pl.String),
@@ -158,6 +168,8 @@ def match_sets(
         added=pl.lit(0, dtype=pl.Int64),
         removed="n",
         jaccard=pl.lit(0.0),
+        added_ids=pl.lit([], dtype=pl.List(pl.String)),
+        removed_ids=pl.col("members").list.sort(),
     )
     cols = list(_MATCH_SCHEMA)
     out = pl.concat(
@@ -244,11 +256,12 @@ class HistoryDiff:
                 f"  {r['id']} {r['key']} ({r['n']} subjects)"
                 for r in crit.head(50).iter_rows(named=True)
             ]
-        for r in self.groups.filter(pl.col("status") == "grown").head(50).iter_rows(named=True):
-            lines.append(
-                f"grown group {r['id']} (was {r['previous_id']}): {r['n_previous']} -> {r['n']} "
-                f"members (+{r['added']}, -{r['removed']})"
-            )
+        for what, df in (("group", self.groups), ("finding", self.findings)):
+            for r in df.filter(pl.col("status") == "grown").head(50).iter_rows(named=True):
+                lines.append(
+                    f"grown {what} {r['key']} {r['id']} (was {r['previous_id']}): "
+                    f"{r['n_previous']} -> {r['n']} members; joined: {_ids(r['added_ids'])}"
+                )
         return "\n".join(lines)
 
     def as_context(self, max_rows: int = 200) -> dict[str, Any]:
@@ -261,6 +274,8 @@ class HistoryDiff:
             for r in self.findings.filter(pl.col("status") != "unchanged").iter_rows(named=True)
         ]
         for c in changed:
+            c["joined"] = _ids(c.pop("added_ids"))
+            c["left"] = _ids(c.pop("removed_ids"))
             c["id"] = c["id"] or "–"
             c["previous_id"] = c["previous_id"] or "–"
             c["severity"] = c.get("severity") or ""
@@ -273,6 +288,11 @@ class HistoryDiff:
             "changes": changed[:max_rows],
             "n_hidden": max(len(changed) - max_rows, 0),
         }
+
+
+def _ids(ids: list[str] | None, n: int = 10) -> str:
+    ids = list(ids or [])
+    return ", ".join(ids[:n]) + (f" … (+{len(ids) - n})" if len(ids) > n else "")
 
 
 def _group_sets(groups: pl.DataFrame) -> pl.DataFrame:

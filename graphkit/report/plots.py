@@ -305,8 +305,8 @@ class DistributionPlot:
                 for v, share in sub.select("value", "share").iter_rows():
                     xs.append(i * 6 + v + offset)
                     ys.append(share)
-            n = int(part["n"].sum()) if part.height else 0
-            ax.bar(xs, ys, width=width, color=color, label=f"{cohort} (n={n:,} ratings)")
+            n = int(part.filter(pl.col("measure") == measures[0])["n"].sum()) if measures else 0
+            ax.bar(xs, ys, width=width, color=color, label=f"{cohort} (n={n:,} feedback)")
         ax.set_xticks([i * 6 + v for i in range(len(measures)) for v in range(1, 6)])
         ax.set_xticklabels([str(v) for _ in measures for v in range(1, 6)], fontsize=6)
         for i, m in enumerate(measures):
@@ -597,7 +597,9 @@ def figure_png(plot: Plot, *, size: tuple[float, float] = (6.0, 3.0), dpi: int =
     """
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=size, dpi=dpi, layout="constrained")
+    fig = Figure(figsize=size, dpi=dpi)
+    # fixed margins: a layout engine would draw every figure twice
+    fig.subplots_adjust(left=0.08, right=0.98, top=0.9, bottom=0.2)
     ax = fig.add_subplot()
     plot.plot(ax=ax)
     buf = io.BytesIO()
