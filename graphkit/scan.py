@@ -96,14 +96,16 @@ class ScanResult:
             .sort("rule_id")
         )
 
-    def write(self, out_dir: str | Path, *, report: bool = True) -> Path:
+    def write(
+        self, out_dir: str | Path, *, report: bool = True, dataset: Dataset | None = None
+    ) -> Path:
         """Write the run folder atomically; return its path.
 
         Writes ``findings.parquet``, ``findings.csv`` (lists joined, formula-like
         cells neutralised), ``account_scores.parquet``, ``groups.parquet``,
         ``run.json``, ``rejects.csv`` when rows were left out in lenient mode and,
-        when ``report`` and :mod:`graphkit.report` provides
-        ``write_report``, ``report.html``. A half-written folder never appears.
+        when ``report``, ``report.html`` (:func:`graphkit.report.write_report`, given
+        ``dataset`` for the evidence it quotes). A half-written folder never appears.
         """
         from graphkit.io import atomic_dir, spreadsheet_safe
 
@@ -122,16 +124,10 @@ class ScanResult:
             if self.rejects is not None and self.rejects.height:
                 spreadsheet_safe(self.rejects).write_csv(tmp / "rejects.csv")
             if report:
-                _write_report(tmp)
+                from graphkit.report import write_report
+
+                write_report(tmp, dataset=dataset)
         return out
-
-
-def _write_report(run_dir: Path) -> None:
-    try:
-        from graphkit.report import write_report  # type: ignore[attr-defined]
-    except ImportError:
-        return
-    write_report(run_dir)
 
 
 def scan(

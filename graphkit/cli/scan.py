@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     progress("load + validate", time.perf_counter() - t0)
     result = scan(ds, config=config, seed=seed, progress=progress)
     t0 = time.perf_counter()
-    out = result.write(Path(args.out), report=not args.no_report)
+    out = result.write(Path(args.out), report=not args.no_report, dataset=ds)
     progress("write", time.perf_counter() - t0)
 
     summary = result.summary()

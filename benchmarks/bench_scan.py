@@ -1,0 +1,123 @@
+"""Benchmark: end-to-end ``graphkit scan`` time and peak memory on simulated marketplaces.
+
+For each size, a simulated dataset (``graphkit.simulate``, seeded) is written
+once to ``benchmarks/_work/scan_<n>_s<seed>/`` (gitignored; reused when
+present). Then ``graphkit scan`` runs in a fresh child process per repeat
+(load + validate + detection + every check + write), and the wall time and the
+child's peak RSS (``ru_maxrss``) are recorded, with the per-stage timings of
+the run's ``run.json``. Writes one JSON file with the machine, the load
+average before/after, the exact command and every number.
+
+Usage::
+
+    python benchmarks/bench_scan.py --sizes 1000000 10000000 --repeat 1
+
+Targets (issue 6): <= 8 s at 1M orders, <= 60 s at 10M orders, <= 6 GiB peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shlex
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE / "_work"
+RESULTS = HERE / "results"
+TARGETS = {1_000_000: 8.0, 10_000_000: 60.0}
+TARGET_PEAK_GIB = 6.0
+
+
+def dataset(n_orders: int, seed: int) -> tuple[Path, float | None]:
+    """Simulate (once) and return the dataset folder and the simulation time (None if cached)."""
+    out = WORK / f"scan_{n_orders}_s{seed}"
+    if (out / "orders.parquet").exists():
+        return out, None
+    code = (
+        "import sys; from graphkit.simulate import simulate; "
+        f"simulate({n_orders}, seed={seed}).write(sys.argv[1])"
+    )
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code, str(out)], check=True)
+    return out, round(time.perf_counter() - t0, 2)
+
+
+def run_scan(data: Path, run_dir: Path, *, report: bool) -> dict:
+    """Run ``graphkit scan`` in a child process; return wall time, peak RSS and stage timings."""
+    cmd = [sys.executable, "-m", "graphkit", "scan", str(data), "--out", str(run_dir), "--quiet"]
+    if not report:
+        cmd.append("--no-report")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if proc.returncode != 0:
+        raise RuntimeError(f"scan failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    meta = json.loads((run_dir / "run.json").read_text())
+    return {
+        "command": shlex.join(cmd),
+        "wall_seconds": round(wall, 2),
+        # ru_maxrss of children is the max over all children so far: only meaningful when it grew
+        "peak_rss_gib": round(peak_kib / 2**20, 3) if peak_kib > before else None,
+        "row_counts": meta["row_counts"],
+        "findings": meta["findings"],
+        "stage_seconds": meta["timings"],
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1_000_000])
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--report", action="store_true", help="also render report.html")
+    ap.add_argument("--out", default=None, help="result JSON (default results/scan_<sizes>.json)")
+    args = ap.parse_args()
+    load_before = os.getloadavg()
+    runs = []
+    for n in args.sizes:
+        data, t_sim = dataset(n, args.seed)
+        for rep in range(args.repeat):
+            r = run_scan(data, WORK / f"run_scan_{n}", report=args.report)
+            r.update(
+                n_orders=n,
+                repeat=rep,
+                simulate_seconds=t_sim,
+                target_seconds=TARGETS.get(n),
+                target_peak_gib=TARGET_PEAK_GIB,
+            )
+            print(
+                f"n_orders={n:>10,} repeat={rep}: {r['wall_seconds']:7.2f} s, "
+                f"peak {r['peak_rss_gib']} GiB"
+            )
+            runs.append(r)
+    doc = {
+        "benchmark": "bench_scan",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "load_avg_before": load_before,
+            "load_avg_after": os.getloadavg(),
+        },
+        "command": "python benchmarks/bench_scan.py " + shlex.join(sys.argv[1:]),
+        "runs": runs,
+    }
+    out = Path(args.out) if args.out else RESULTS / f"scan_{'_'.join(map(str, args.sizes))}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    print(f"written: {out}")
+
+
+if __name__ == "__main__":
+    main()
