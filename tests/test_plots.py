@@ -1,0 +1,160 @@
+"""Plot objects: the numbers they hold (known answers) and that they draw."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import polars as pl
+import pytest
+from test_report_case import RING, case_tables
+
+from graphkit.report.plots import (
+    figure_png,
+    findings_trend_plot,
+    rating_distribution_plot,
+    subgraph_plot,
+    timeline_plot,
+)
+
+
+@pytest.fixture(scope="module")
+def tables():
+    t = case_tables()
+    time_cols = {
+        "orders": "created_at",
+        "feedback": "created_at",
+        "messages": "sent_at",
+        "disputes": "opened_at",
+    }
+    return {
+        name: df.with_columns(pl.col(c).str.to_datetime(time_zone="UTC"))
+        if (c := time_cols.get(name))
+        else df
+        for name, df in t.items()
+    }
+
+
+def test_subgraph_edges_kinds_and_evidence(tables):
+    p = subgraph_plot(
+        tables["orders"], account_ids=[*RING, "s1"], evidence_ids=["or1", "or2"], seed=1
+    )
+    assert p.edges.select("buyer_id", "seller_id", "n_orders", "evidence").rows() == [
+        ("r1", "s1", 3, True),
+        ("r2", "s1", 3, True),
+        ("r3", "s1", 3, False),
+    ]
+    assert dict(p.nodes.select("account_id", "kind").rows()) == {
+        "r1": "buyer",
+        "r2": "buyer",
+        "r3": "buyer",
+        "s1": "seller",
+    }
+    assert p.nodes["member"].all()
+    # h1 -> s1 is not among members and not evidence: not drawn
+    assert "h1" not in p.nodes["account_id"].to_list()
+
+
+def test_subgraph_evidence_edge_brings_its_counterparty(tables):
+    p = subgraph_plot(tables["orders"], account_ids=["s2"], evidence_ids=["oh4"])
+    assert p.edges.select("buyer_id", "seller_id").rows() == [("h4", "s2")]
+    assert dict(p.nodes.select("account_id", "member").rows()) == {"h4": False, "s2": True}
+
+
+def test_subgraph_drops_weakest_counterparties_beyond_max_nodes(tables):
+    p = subgraph_plot(
+        tables["orders"],
+        account_ids=["s2"],
+        evidence_ids=["oh2", "oh3", "oh4", "oh5"],
+        max_nodes=2,
+    )
+    # s2 (member) and 4 counterparties with one order each: ties broken by id
+    assert p.dropped_nodes == 3
+    assert p.nodes["account_id"].to_list() == ["h1", "s2"]
+    assert p.edges.select("buyer_id", "seller_id").rows() == [("h1", "s2")]
+
+
+def test_subgraph_layout_is_seeded(tables):
+    a = subgraph_plot(tables["orders"], account_ids=[*RING, "s1"], seed=3)
+    b = subgraph_plot(tables["orders"], account_ids=[*RING, "s1"], seed=3)
+    assert a.nodes.equals(b.nodes)
+
+
+def test_rating_distribution_known_shares(tables):
+    p = rating_distribution_plot(tables["feedback"], tables["orders"], seller_ids=["s1"])
+    r = p.counts.filter(pl.col("measure") == "rating")
+    imp = dict(r.filter(pl.col("cohort") == "implicated").select("value", "n").rows())
+    pop = dict(r.filter(pl.col("cohort") == "population").select("value", "n").rows())
+    assert imp == {1: 0, 2: 1, 3: 0, 4: 0, 5: 9}  # 9 ring 5-stars + h1's 2 on s1
+    assert pop == {1: 0, 2: 0, 3: 1, 4: 1, 5: 1}  # s2
+    share5 = r.filter((pl.col("cohort") == "implicated") & (pl.col("value") == 5))["share"]
+    assert share5.item() == pytest.approx(0.9)
+
+
+def test_rating_distribution_ignores_feedback_left_by_sellers(tables):
+    fb = pl.concat(
+        [
+            tables["feedback"],
+            tables["feedback"]
+            .head(1)
+            .with_columns(
+                feedback_id=pl.lit("fs"),
+                author_id=pl.lit("s1"),
+                target_id=pl.lit("r1"),
+                rating=pl.lit(1, dtype=tables["feedback"]["rating"].dtype),
+            ),
+        ]
+    )
+    p = rating_distribution_plot(fb, tables["orders"], seller_ids=["s1"])
+    r = p.counts.filter((pl.col("measure") == "rating") & (pl.col("value") == 1))
+    assert r["n"].sum() == 0
+
+
+def test_timeline_counts_per_day_and_auto_bucket(tables):
+    p = timeline_plot({"orders": tables["orders"], "messages": tables["messages"]})
+    assert p.every == "1d"
+    orders = p.counts.filter(pl.col("kind") == "orders")
+    assert orders["n"].sum() == tables["orders"].height
+    assert orders.filter(pl.col("bucket") == datetime(2026, 3, 2, tzinfo=UTC))["n"].item() == 3
+    long = pl.DataFrame(
+        {"created_at": [datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 9, 1, tzinfo=UTC)]}
+    )
+    assert timeline_plot({"orders": long}).every == "1w"
+
+
+def test_trend_counts_by_rule_and_week():
+    f = pl.DataFrame(
+        {
+            "rule_id": ["A", "A", "B", "A"],
+            "first_seen": [
+                datetime(2026, 3, 2, tzinfo=UTC),
+                datetime(2026, 3, 4, tzinfo=UTC),
+                datetime(2026, 3, 4, tzinfo=UTC),
+                None,
+            ],
+        }
+    )
+    assert findings_trend_plot(f).counts.select("rule_id", "n").rows() == [("A", 2), ("B", 1)]
+
+
+def test_plots_draw_and_png_is_reproducible(tables):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    weird = tables["orders"].with_columns(buyer_id=pl.lit("$x^{$"))  # would break mathtext
+    plots = [
+        subgraph_plot(weird, account_ids=["$x^{$", "s1", "s2"]),
+        rating_distribution_plot(tables["feedback"], tables["orders"], seller_ids=["s1"]),
+        timeline_plot(tables),
+        findings_trend_plot(
+            pl.DataFrame(schema={"rule_id": pl.String, "first_seen": pl.Datetime("us", "UTC")})
+        ),
+    ]
+    for p in plots:
+        ax = p.plot()
+        assert ax.has_data() or ax.texts
+        plt.close(ax.figure)
+        png = figure_png(p)
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        assert figure_png(p) == png
