@@ -1,0 +1,524 @@
+"""Recognising a conditional threat about feedback in message text.
+
+Feedback extortion has a structure, whatever the wording: a **condition**
+(``if``, ``unless``, ``otherwise``, ``or else``, ``until``, a ``no X, no Y``
+or an imperative demand followed by a consequence), a **feedback target**
+(feedback, review, rating, stars, DSR, ...), a **negative consequence**
+(negative, bad, 1 star, low, withholding a good rating, or the promise to
+change a bad one) and a **demand** for something a listing does not include
+(an extra item, a free gift, a partial refund, money, a discount,
+compensation, sending another one).
+
+Each of the four is a *cue family*: several patterns, each with a strength
+in 0..1, matched with polars regular expressions over the whole messages
+column at once (no Python loop over messages). The text is normalised first
+(:func:`normalize_for_cues`: Unicode NFKD, diacritics, case, markup,
+apostrophes, leetspeak inside words, ``=``/``->`` as "then", punctuation), so
+word order, filler words, accents and spelling games do not matter. The
+vocabulary covers English plus common Spanish, French, German, Portuguese and
+Italian words. A message is a threat when all four families are present and
+their mean strength reaches ``min_score``; a negative word that is itself
+negated ("I won't leave negative feedback") does not count.
+
+The output names the cues that fired and the words that fired them, so an
+investigator can see *why* a message was flagged. The matched words come from
+the normalised text (letters, digits and spaces only): safe to display.
+
+Examples
+--------
+>>> import polars as pl
+>>> from graphkit.detect.threats import threat_scores
+>>> msgs = pl.DataFrame({"message_id": ["m1", "m2"], "text": [
+...     "Send me a free phone case, otherwise I leave 1-star feedback!",
+...     "Item arrived broken. I will leave honest feedback."]})
+>>> threat_scores(msgs)["is_threat"].to_list()
+[True, False]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+__all__ = [
+    "CUE_FAMILIES",
+    "THREAT_SCHEMA",
+    "Cue",
+    "normalize_for_cues",
+    "threat_scores",
+]
+
+
+@dataclass(frozen=True)
+class Cue:
+    """One pattern of a cue family: a regex over normalised text and its strength."""
+
+    pattern: str
+    weight: float
+
+
+def _words(*words: str) -> str:
+    return r"\b(?:" + "|".join(words) + r")\b"
+
+
+_CONDITION = (
+    Cue(
+        _words(
+            "if",
+            "unless",
+            "otherwise",
+            "or else",
+            "else",
+            "until",
+            "till",
+            "provided",
+            "as long as",
+            "only if",
+            "only when",
+            "only after",
+            "in exchange",
+            "in return",
+            "in that case",
+            "si no",
+            "sino",
+            "de lo contrario",
+            "a menos que",
+            "hasta que",
+            "sinon",
+            "sauf si",
+            "a moins que",
+            "tant que",
+            "sonst",
+            "ansonsten",
+            "es sei denn",
+            "falls",
+            "wenn",
+            "senao",
+            "caso contrario",
+            "do contrario",
+            "enquanto",
+            "altrimenti",
+            "se non",
+            "a meno che",
+        ),
+        1.0,
+    ),
+    # an alternative introducing the consequence: "..., or I leave 1 star"
+    Cue(
+        r"\bor (?:i|ill|id|im|we|well|you|youll|your|expect|get|its|there|my|a|1|one|zero)\b",
+        0.9,
+    ),
+    Cue(r"\bor(?: \w+){0,3} (?:negative|neg|bad|low|poor|worst|[01]|one|zero)\b", 0.9),
+    Cue(r"\b(?:o|ou|oder|oppure) (?:te|le|je|ich|eu|ti|vous|sie|dejo|pongo)\b", 0.9),
+    # "no refund, no 5 stars" / "no gift = bad review"
+    Cue(r"\bno \w+(?: \w+)? (?:no|then)\b", 0.9),
+    Cue(r"\bthen\b", 0.6),
+    # imperative demand + promised consequence: "refund 50% and I will remove my review"
+    Cue(
+        r"\b(?:and|then|so) (?:i|ill|we|well)(?: will| shall| can| would| ll)? "
+        r"(?:change|remove|delete|update|revise|edit|modify|raise|improve|upgrade|withdraw|"
+        r"take|leave|give|rate|post|write)\b",
+        0.8,
+    ),
+    Cue(
+        r"\b(?:dont|do not|wouldnt|would not) (?:want|like|wish) to (?:leave|give|write|post)\b",
+        0.8,
+    ),
+    Cue(_words("before i", "last chance", "final warning", "or we will see", "si", "se"), 0.6),
+)
+
+_FEEDBACK = (
+    Cue(
+        _words(
+            "feedbacks?",
+            "reviews?",
+            "ratings?",
+            "stars?",
+            "dsrs?",
+            "evaluations?",
+            "reputation",
+            "rate you",
+            "rating you",
+            "valoracion(?:es)?",
+            "calificacion(?:es)?",
+            "resenas?",
+            "opinion(?:es)?",
+            "estrellas?",
+            "avis",
+            "etoiles?",
+            "bewertung(?:en)?",
+            "rezension(?:en)?",
+            "sterne?n?",
+            "avaliac(?:ao|oes)",
+            "estrelas?",
+            "recension[ei]",
+            "valutazione",
+            "stelle|stella",
+        ),
+        1.0,
+    ),
+    Cue(_words("comments?", "comentarios?", "commentaires?", "kommentar", "score", "rate"), 0.7),
+    Cue(_words("note", "nota"), 0.5),
+)
+
+_NEGATIVE = (
+    Cue(
+        _words(
+            "negative",
+            "negativ[aeo]?",
+            "negatif",
+            "neg",
+            "[01] stars?",
+            "one stars?",
+            "zero stars?",
+            "lowest",
+            "worst",
+            "terrible",
+            "horrible",
+            "malas?",
+            "malos?",
+            "mauvaise?s?",
+            "schlechte?[nrs]?",
+            "ruim",
+            "pessim[ao]",
+            "cattiva",
+            "una estrella",
+            "une etoile",
+            "einen stern",
+            "uma estrela",
+            "[01] (?:estrella|etoile|stern|estrela|stella)",
+        ),
+        1.0,
+    ),
+    Cue(
+        _words(
+            "bad",
+            "poor",
+            "low",
+            "lower",
+            "awful",
+            "ruin",
+            "destroy",
+            "tank",
+            "hurt your",
+            "damage your",
+            "warn (?:other|all|every)\\w*",
+            "tell everyone",
+            "expose you",
+            "baja",
+            "basse",
+            "niedrige",
+        ),
+        0.8,
+    ),
+    # withholding a good rating: "no refund, no 5 stars", "you won't get a good review"
+    Cue(
+        r"\b(?:no|not|wont|will not|never|wouldnt|cant|cannot|forget)(?: \w+){0,3} "
+        r"(?:5|five|good|positive|high|great|full|nice) "
+        r"(?:stars?|feedback|review|rating|dsrs?)\b",
+        0.8,
+    ),
+    # holding a bad rating hostage: "... and I will remove my review"
+    Cue(
+        _words(
+            "change",
+            "remove",
+            "delete",
+            "update",
+            "revise",
+            "modify",
+            "withdraw",
+            "retract",
+            "take down",
+            "cambiar",
+            "eliminar",
+            "borrar",
+            "quitar",
+            "modifier",
+            "supprimer",
+            "retirer",
+            "andern",
+            "entfernen",
+            "loschen",
+            "alterar",
+            "remover",
+            "apagar",
+            "modificare",
+            "rimuovere",
+            "cambiare",
+        ),
+        0.7,
+    ),
+)
+
+# a negative word that is itself negated: "I will not leave negative feedback"
+_NEGATED = (
+    r"\b(?:not|never|wont|dont|nor|wouldnt|without|no need)(?: \w+){0,2} "
+    r"(?:negative|neg|bad|poor|low|[01] stars?|one stars?)\b"
+)
+_NEGATIVE_WORDS = r"\b(?:negative|neg|bad|poor|low|[01] stars?|one stars?)\b"
+
+_DEMAND = (
+    Cue(
+        _words(
+            "partial refund",
+            "partially refund",
+            "extra",
+            "additional",
+            "another (?:one|item|piece|unit|pair|set|pack|color|colour|size)",
+            "send (?:me )?(?:another|again|one more|a new|an extra|more|a second)",
+            "one more",
+            "a second one",
+            "free",
+            "for free",
+            "gifts?",
+            "bonus",
+            "freebies?",
+            "presents?",
+            "compensation",
+            "compensate",
+            "discounts?",
+            "coupons?",
+            "vouchers?",
+            "cashback",
+            "cash",
+            "money",
+            "pay me",
+            "paypal",
+            "gift card",
+            "half",
+            "reimburse\\w*",
+            "upgrade",
+            "reembolso parcial",
+            "descuentos?",
+            "regalos?",
+            "gratis",
+            "dinero",
+            "compensacion",
+            "otr[oa]",
+            "remboursement partiel",
+            "cadeaux?",
+            "gratuite?",
+            "reduction",
+            "argent",
+            "dedommagement",
+            "rabatt",
+            "geschenk",
+            "kostenlos",
+            "geld",
+            "entschadigung",
+            "teilerstattung",
+            "desconto",
+            "brinde",
+            "dinheiro",
+            "compensacao",
+            "sconto",
+            "omaggio",
+            "soldi",
+            "rimborso parziale",
+        ),
+        1.0,
+    ),
+    # money: "$20", "20 usd", "50%", "€5"
+    Cue(r"(?:[$€£] ?\d+|\d+ ?(?:[$€£%]|(?:usd|dollars?|bucks|eur|euros?|gbp|percent|pct)\b))", 1.0),
+    Cue(
+        _words(
+            "refund",
+            "refunded",
+            "money back",
+            "reembolso",
+            "remboursement",
+            "rembourser",
+            "erstattung",
+            "ruckerstattung",
+            "rimborso",
+            "devuelv\\w*",
+            "devolu\\w*",
+        ),
+        0.6,
+    ),
+)
+
+#: The four cue families, in the order they are reported.
+CUE_FAMILIES: dict[str, tuple[Cue, ...]] = {
+    "condition": _CONDITION,
+    "feedback": _FEEDBACK,
+    "negative": _NEGATIVE,
+    "demand": _DEMAND,
+}
+
+#: Output schema of :func:`threat_scores` (plus the id column, first).
+THREAT_SCHEMA: dict[str, pl.DataType] = {
+    "cue_condition": pl.Float64(),
+    "cue_feedback": pl.Float64(),
+    "cue_negative": pl.Float64(),
+    "cue_demand": pl.Float64(),
+    "match_condition": pl.String(),
+    "match_feedback": pl.String(),
+    "match_negative": pl.String(),
+    "match_demand": pl.String(),
+    "threat_score": pl.Float64(),
+    "is_threat": pl.Boolean(),
+    "explanation": pl.String(),
+}
+
+_LEET_FROM = ["0", "1", "3", "4", "5", "7", "@", "$", "!", "|"]
+_LEET_TO = ["o", "i", "e", "a", "s", "t", "a", "s", "i", "l"]
+
+
+def normalize_for_cues(text: pl.Expr) -> pl.Expr:
+    """Return ``text`` normalised for cue matching (a polars expression).
+
+    NFKD with diacritics removed, lower case, markup tags dropped, apostrophes
+    removed (``won't`` -> ``wont``), star symbols and ``1*`` spelled as
+    ``star``, ``=``/``->`` read as ``then``, leetspeak undone inside words that
+    mix letters and digits (``n3gat1ve`` -> ``negative``, but ``5stars`` and
+    ``20usd`` keep their numbers), everything else that is not a letter, digit,
+    ``$``, ``€``, ``£`` or ``%`` turned into single spaces. Null becomes ``""``.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> df = pl.DataFrame({"t": ["Ｎ3GAT1VE fééd-back, won't! 1* -> 5stars"]})
+    >>> df.select(normalize_for_cues(pl.col("t"))).item()
+    'negative feed back wont 1 star then 5 stars'
+    """
+    base = (
+        text.fill_null("")
+        .str.normalize("NFKD")
+        .str.replace_all(r"\p{M}+", "")
+        .str.to_lowercase()
+        .str.replace_all(r"<[^>]{0,200}>", " ")
+        .str.replace_all(r"['’‘`´]", "")
+        .str.replace_all(r"[★☆⭐✩✪✫✬✭✮✯✰]", " star ")
+        .str.replace_all(r"(\d)\s*\*+", "$1 star ")
+        .str.replace_all(r"(\d)(stars?|usd|eur|dollars?|bucks|pcs)\b", "$1 $2")
+        .str.replace_all(r"\s*(?:=+>?|-+>|→|⇒)\s*", " then ")
+        .str.replace_all(r"[\s,;:.!?()\[\]{}\"/\\*+=_~^&#-]+", " ")
+    )
+    tokens = base.str.split(" ").list.eval(
+        pl.when(
+            pl.element().str.contains(r"[a-z]")
+            & pl.element().str.contains(r"[013457@$!|]")
+            & ~pl.element().str.contains(r"^\$?\d+[a-z]{0,6}$")
+        )
+        .then(pl.element().str.replace_many(_LEET_FROM, _LEET_TO))
+        .otherwise(pl.element())
+    )
+    return tokens.list.join(" ").str.replace_all(r"[^\p{L}\p{N}$€£%]+", " ").str.strip_chars()
+
+
+def _strength(norm: pl.Expr, cues: tuple[Cue, ...]) -> pl.Expr:
+    parts = [
+        pl.when(norm.str.contains(c.pattern)).then(pl.lit(c.weight)).otherwise(pl.lit(0.0))
+        for c in cues
+    ]
+    return pl.max_horizontal(parts).cast(pl.Float64)
+
+
+def _first_match(norm: pl.Expr, cues: tuple[Cue, ...]) -> pl.Expr:
+    # the strongest pattern that matched, as its first matched words (at most 40 chars)
+    out = pl.lit(None, dtype=pl.String)
+    for c in sorted(cues, key=lambda c: c.weight):
+        out = (
+            pl.when(norm.str.contains(c.pattern))
+            .then(norm.str.extract("(" + c.pattern + ")", 1))
+            .otherwise(out)
+        )
+    return out.str.slice(0, 40)
+
+
+def threat_scores(
+    messages: pl.LazyFrame | pl.DataFrame,
+    *,
+    min_score: float = 0.75,
+    id_col: str = "message_id",
+    text_col: str = "text",
+) -> pl.DataFrame:
+    """Score every message for a conditional threat about feedback with a demand.
+
+    Parameters
+    ----------
+    messages
+        Frame with ``id_col`` and ``text_col`` (text may be null or contain markup).
+    min_score
+        Minimum mean strength of the four cue families for ``is_threat``; each
+        family must also be present. At 0.75 a message needs mostly strong cues
+        (e.g. "if" + "review" + "bad" + "refund" = 0.85 fires; "si" + "note" +
+        "bad" + "refund" = 0.625 does not).
+    id_col, text_col
+        Names of the id and text columns.
+
+    Returns
+    -------
+    DataFrame
+        One row per message, sorted by ``id_col``: ``id_col``, the strength of each
+        cue family (``cue_condition``, ``cue_feedback``, ``cue_negative``,
+        ``cue_demand``: 0 when absent), the words that fired each (``match_*``,
+        null when absent), ``threat_score`` (mean of the four), ``is_threat`` and a
+        plain-text ``explanation``.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> msgs = pl.DataFrame({"message_id": ["m1"],
+    ...                      "text": ["Unless you refund 50%, you get a 1 star review."]})
+    >>> row = threat_scores(msgs).row(0, named=True)
+    >>> row["is_threat"], row["match_condition"], row["match_demand"]
+    (True, 'unless', '50%')
+    """
+    norm = pl.col("_norm")
+    lf = messages.lazy().select(id_col, _norm=normalize_for_cues(pl.col(text_col)))
+    negated = norm.str.count_matches(_NEGATED)
+    negative_words = norm.str.count_matches(_NEGATIVE_WORDS)
+    # the negative family only counts when some negative word is not negated
+    # (or when the consequence is a withheld good rating / a revision promise)
+    neg_strength = _strength(norm, _NEGATIVE)
+    only_negated = (negated > 0) & (negated >= negative_words)
+    withheld_or_revision = _strength(norm, _NEGATIVE[2:])
+    cols = {
+        "cue_condition": _strength(norm, _CONDITION),
+        "cue_feedback": _strength(norm, _FEEDBACK),
+        "cue_negative": pl.when(only_negated).then(withheld_or_revision).otherwise(neg_strength),
+        "cue_demand": _strength(norm, _DEMAND),
+    }
+    matches = {f"match_{name}": _first_match(norm, cues) for name, cues in CUE_FAMILIES.items()}
+    cue_cols = list(cols)
+    all_present = pl.all_horizontal([pl.col(c) > 0 for c in cue_cols])
+    score = (pl.sum_horizontal([pl.col(c) for c in cue_cols]) / 4.0).round(6)
+    fired = [
+        pl.when(pl.col(f"cue_{n}") > 0).then(
+            pl.format("{} '{}' ({})", pl.lit(n), pl.col(f"match_{n}"), pl.col(f"cue_{n}"))
+        )
+        for n in CUE_FAMILIES
+    ]
+    missing = [pl.when(pl.col(f"cue_{n}") == 0).then(pl.lit(n)) for n in CUE_FAMILIES]
+    explanation = pl.format(
+        "{}: cues {}; missing {}; score {}",
+        pl.when(pl.col("is_threat"))
+        .then(pl.lit("conditional feedback threat"))
+        .otherwise(pl.lit("no threat")),
+        pl.concat_str(fired, separator=", ", ignore_nulls=True),
+        pl.concat_str(missing, separator=", ", ignore_nulls=True),
+        pl.col("threat_score"),
+    ).str.replace_all("missing ;", "missing none;", literal=True)
+    out = (
+        lf.with_columns(**cols)
+        .with_columns(
+            **matches,
+            threat_score=score,
+        )
+        .with_columns(is_threat=all_present & (pl.col("threat_score") >= min_score))
+        .with_columns(explanation=explanation)
+        .select(id_col, *THREAT_SCHEMA)
+        .sort(id_col)
+        .collect()
+    )
+    # negative cue fired only by a negated word: no match text to show
+    return out.with_columns(
+        pl.when(pl.col("cue_negative") == 0)
+        .then(None)
+        .otherwise(pl.col("match_negative"))
+        .alias("match_negative")
+    )

@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from graphkit.detect.threats import normalize_for_cues, threat_scores
+
+# Conditional threats about feedback with a demand beyond the listing, in varied
+# wording, word order, spelling and language. Written independently of the simulator.
+THREATS = [
+    "Send me a free phone case, otherwise I leave 1-star feedback!",
+    "Unless you refund 50%, you get a 1 star review.",
+    "If you don't give me a partial refund I will leave negative feedback.",
+    "i want $15 back or i leave bad review",
+    "Give me a discount on this order or else expect a negative rating from me.",
+    "you will get NEGATIVE feedback if you dont send me another one for free",
+    "No partial refund = 1 star. Your choice.",
+    "Pay me 10 USD compensation and I will remove my negative review",
+    "I will change my 1* rating to 5* only if you send an extra battery",
+    "Until I receive some money back as compensation, my feedback stays negative.",
+    "F R E E gift or n3gat1ve f33dback, simple as that",
+    "<b>Refund me half</b> or I post a bad review everywhere",
+    "Lowest DSR ratings coming unless you add a bonus item to my parcel.",
+    "Listen: extra charger for free, otherwise one star. Deal?",
+    "I expected a gift with my order. If none arrives I'll rate you 1 star.",
+    "Si no me das un descuento, dejaré una valoración negativa.",
+    "Sinon je laisse un avis négatif : je veux un remboursement partiel.",
+    "Schicken Sie mir ein Geschenk, sonst gebe ich eine schlechte Bewertung.",
+    "Se você não me der um desconto, vou deixar uma avaliação negativa.",
+    "Voglio uno sconto, altrimenti lascio una recensione negativa.",
+    "no bonus, no 5 stars. send another pair and we are good",
+    "Dear seller, I'd hate to, but unless 20% comes back to me the review will be terrible.",
+    "Ｉｆ ｙｏｕ ｄｏｎ'ｔ ｓｅｎｄ ａ ｆｒｅｅ ｇｉｆｔ，ｎｅｇａｔｉｖｅ ｆｅｅｄｂａｃｋ",
+]
+
+# Near misses: complaints, requests, promises and seller asks that are not extortion.
+NOT_THREATS = [
+    "Item arrived broken, I will leave honest feedback.",
+    "If you are happy with the item, please leave us 5 star feedback!",
+    "The item is broken, I would like a refund please.",
+    "Please send the tracking number.",
+    "If the item does not arrive by Friday I will leave negative feedback.",
+    "I want a refund or I will open a dispute.",
+    "Thanks! Left you 5 stars, great seller. A discount next time would be nice :)",
+    "Don't worry, I will not leave negative feedback, just send the replacement.",
+    "Sorry for the bad review earlier, it was the courier's fault.",
+    "Hello, is this available in blue? Free shipping to Spain?",
+    "",
+    None,
+    "Can you give me a discount if I buy two?",
+    "I left a negative review because the size was wrong.",
+    "Gracias, todo perfecto, cinco estrellas.",
+]
+
+
+def _scores(texts: list[str | None]) -> pl.DataFrame:
+    msgs = pl.DataFrame(
+        {"message_id": [f"m{i:03d}" for i in range(len(texts))], "text": texts},
+        schema={"message_id": pl.String, "text": pl.String},
+    )
+    return threat_scores(msgs)
+
+
+@pytest.mark.parametrize("text", THREATS)
+def test_threats_fire(text: str) -> None:
+    row = _scores([text]).row(0, named=True)
+    assert row["is_threat"], row["explanation"]
+    assert row["threat_score"] >= 0.75
+    assert "conditional feedback threat" in row["explanation"]
+
+
+@pytest.mark.parametrize("text", NOT_THREATS)
+def test_near_misses_do_not_fire(text: str | None) -> None:
+    row = _scores([text]).row(0, named=True)
+    assert not row["is_threat"], row["explanation"]
+
+
+def test_markup_inside_a_tag_is_never_read() -> None:
+    # the threat words live inside a tag: dropped by normalisation
+    row = _scores(['<a title="unless refund, negative feedback">hello</a>']).row(0, named=True)
+    assert row["cue_negative"] == 0.0
+    assert not row["is_threat"]
+
+
+def test_cues_and_explanation_name_the_words() -> None:
+    row = _scores(["Unless you refund 50%, you get a 1 star review."]).row(0, named=True)
+    assert row["match_condition"] == "unless"
+    assert row["match_feedback"] == "star"
+    assert row["match_negative"] == "1 star"
+    assert row["match_demand"] == "50%"
+    assert row["cue_condition"] == 1.0
+    assert "condition 'unless'" in row["explanation"]
+    assert "missing none" in row["explanation"]
+
+
+def test_missing_family_is_explained() -> None:
+    row = _scores(["If the parcel is late I leave negative feedback"]).row(0, named=True)
+    assert row["cue_demand"] == 0.0
+    assert row["match_demand"] is None
+    assert "missing demand" in row["explanation"]
+
+
+def test_negated_negative_is_not_a_consequence() -> None:
+    out = _scores(
+        [
+            "I will never leave bad feedback, unless you refund 30% (just kidding)",
+            "Unless you refund 30% I will leave bad feedback",
+        ]
+    )
+    assert out["cue_negative"].to_list() == [0.0, 0.8]
+    assert out["is_threat"].to_list() == [False, True]
+
+
+def test_min_score_is_a_real_threshold() -> None:
+    # weak cues only: "si" (0.6) + "note" (0.5) + "bad" (0.8) + "refund" (0.6) = 0.625
+    text = "si refund bad note"
+    assert not _scores([text])["is_threat"].item()
+    msgs = pl.DataFrame({"message_id": ["m"], "text": [text]})
+    assert threat_scores(msgs, min_score=0.6)["is_threat"].item()
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("N3GAT1VE f33dback", "negative feedback"),
+        ("won't", "wont"),
+        ("5stars 20usd", "5 stars 20 usd"),
+        ("1* -> refund", "1 star then refund"),
+        ("Évaluation NÉGATIVE", "evaluation negative"),
+        ("ca$h", "cash"),
+        ("$20 50%", "$20 50%"),
+    ],
+)
+def test_normalize_for_cues(raw: str, expected: str) -> None:
+    assert pl.select(normalize_for_cues(pl.lit(raw))).item() == expected
+
+
+def test_output_sorted_typed_and_deterministic() -> None:
+    texts = [*THREATS, *NOT_THREATS]
+    a = _scores(texts)
+    b = threat_scores(
+        pl.DataFrame({"message_id": [f"m{i:03d}" for i in range(len(texts))], "text": texts})
+        .reverse()
+        .lazy()
+    )
+    assert a.equals(b)
+    assert a["message_id"].is_sorted()
+    assert a.schema["threat_score"] == pl.Float64
+    assert a.height == len(texts)
