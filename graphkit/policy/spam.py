@@ -1,0 +1,432 @@
+"""``COMM_SPAM``: unsolicited messages sent in bulk with near-duplicate text.
+
+A message is **unsolicited** when its sender and recipient had no order
+together (in either direction) created at or before the moment it was sent.
+A **campaign** of a sender is a near-duplicate cluster of texts
+(:func:`graphkit.detect.text.near_duplicate_clusters`: shingles + MinHash +
+LSH, robust to small edits) in which the sender reached at least
+``min_recipients`` distinct members unsolicited, with at least
+``min_unsolicited_share`` of the sender's copies going to strangers. A seller's
+order-status template sent to its own buyers is solicited and never counts; a
+buyer asking a few stores the same pre-sale question stays under the
+recipient threshold.
+
+One finding per sender with at least one campaign; evidence is the
+unsolicited messages of its campaigns. The recommended action escalates
+with volume and repetition: warning -> restrict_buying -> suspend. Senders
+sharing a campaign cluster with other flagged senders get a common
+``group_id``.
+
+Examples
+--------
+>>> from graphkit.policy.spam import unsolicited_messages
+>>> unsolicited_messages.__name__
+'unsolicited_messages'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import polars as pl
+
+from graphkit.detect.text import near_duplicate_clusters
+from graphkit.findings import group_ids
+from graphkit.policy.context import ScanContext
+from graphkit.policy.registry import Threshold, evidence, register, severity_from_score, signal
+
+__all__ = [
+    "THRESHOLDS",
+    "check_comm_spam",
+    "defang",
+    "spam_campaigns",
+    "spam_senders",
+    "unsolicited_messages",
+]
+
+THRESHOLDS = (
+    Threshold(
+        "min_recipients",
+        10,
+        "the same text to 10+ members one never traded with is bulk; a buyer asking a few "
+        "stores the same pre-sale question is not",
+    ),
+    Threshold(
+        "min_unsolicited_share",
+        0.5,
+        "most copies of the text went to strangers; a template mostly sent to one's own "
+        "buyers is order communication",
+    ),
+    Threshold(
+        "similarity",
+        0.5,
+        "estimated Jaccard of character 5-gram sets: copies with a changed name, price or "
+        "a few words stay above 0.5, different messages on one topic fall below",
+    ),
+    Threshold("shingle_chars", 5, "5-character shingles keep word order, survive typos"),
+    Threshold("num_perm", 64, "64 MinHash rows: Jaccard estimate within ~0.06 (1 s.d.)"),
+    Threshold("bands", 16, "16 bands of 4 rows: candidate curve midpoint ~0.5 = similarity"),
+    Threshold("restrict_at_recipients", 50, "50+ strangers reached is a campaign, not a lapse"),
+    Threshold("suspend_at_recipients", 200, "200+ strangers reached is industrial spam"),
+    Threshold("restrict_at_campaigns", 2, "a second distinct campaign is repeat spamming"),
+    Threshold("suspend_at_campaigns", 3, "a third distinct campaign after two is persistent"),
+    Threshold(
+        "max_evidence",
+        500,
+        "evidence lists the first 500 message ids (sorted); counts in the signals are complete",
+    ),
+    Threshold("example_chars", 120, "the example text is cut to 120 characters"),
+)
+
+
+def defang(text: pl.Expr, *, max_chars: int = 120) -> pl.Expr:
+    r"""Return untrusted ``text`` made inert for display (a polars expression).
+
+    Control and format characters (newlines, zero-width and bidi overrides) become
+    spaces, angle brackets become ``‹ ›`` so markup can never be rendered, runs of
+    whitespace collapse, and the result is cut to ``max_chars`` with ``…``.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> pl.select(defang(pl.lit("<b>Hi</b>\n\u202eyou"), max_chars=12)).item()
+    '‹b›Hi‹/b› y…'
+    """
+    clean = (
+        text.fill_null("")
+        .str.replace_all(r"\p{C}+", " ")
+        .str.replace_all("<", "‹", literal=True)
+        .str.replace_all(">", "›", literal=True)
+        .str.replace_all(r"\s+", " ")
+        .str.strip_chars()
+    )
+    return (
+        pl.when(clean.str.len_chars() > max_chars)
+        .then(clean.str.slice(0, max_chars - 1) + pl.lit("…"))
+        .otherwise(clean)
+    )
+
+
+def _pair(a: str, b: str) -> dict[str, pl.Expr]:
+    lo = pl.when(pl.col(a) <= pl.col(b)).then(pl.col(a)).otherwise(pl.col(b))
+    hi = pl.when(pl.col(a) <= pl.col(b)).then(pl.col(b)).otherwise(pl.col(a))
+    return {"_lo": lo, "_hi": hi}
+
+
+def unsolicited_messages(messages: pl.LazyFrame, orders: pl.LazyFrame) -> pl.LazyFrame:
+    """Mark each message solicited or not by the orders between its two parties.
+
+    A message is unsolicited when no order between sender and recipient, in either
+    direction, was created at or before ``sent_at``. A function of the rows of each
+    unordered account pair (partition-ready by pair).
+
+    Parameters
+    ----------
+    messages
+        The messages table.
+    orders
+        The orders table (``buyer_id``, ``seller_id``, ``created_at``).
+
+    Returns
+    -------
+    LazyFrame
+        ``messages`` with ``first_order_at`` (first order between the pair, null if none)
+        and ``unsolicited`` (bool).
+
+    Examples
+    --------
+    >>> from datetime import UTC, datetime
+    >>> t = datetime(2026, 1, 2, tzinfo=UTC)
+    >>> o = pl.LazyFrame({"buyer_id": ["b"], "seller_id": ["s"], "created_at": [t]})
+    >>> m = pl.LazyFrame({"message_id": ["m1", "m2", "m3"], "sender_id": ["s", "s", "x"],
+    ...                   "recipient_id": ["b", "b", "b"],
+    ...                   "sent_at": [datetime(2026, 1, 1, tzinfo=UTC), t, t]})
+    >>> unsolicited_messages(m, o).collect()["unsolicited"].to_list()
+    [True, False, True]
+    """
+    first = (
+        orders.select(**_pair("buyer_id", "seller_id"), created_at=pl.col("created_at"))
+        .group_by("_lo", "_hi")
+        .agg(first_order_at=pl.col("created_at").min())
+    )
+    return (
+        messages.with_columns(**_pair("sender_id", "recipient_id"))
+        .join(first, on=["_lo", "_hi"], how="left")
+        .with_columns(
+            unsolicited=pl.col("first_order_at").is_null()
+            | (pl.col("first_order_at") > pl.col("sent_at"))
+        )
+        .drop("_lo", "_hi")
+    )
+
+
+def spam_campaigns(
+    messages: pl.DataFrame,
+    *,
+    min_recipients: int = 10,
+    min_unsolicited_share: float = 0.5,
+) -> pl.DataFrame:
+    """Return the (sender, near-duplicate cluster) pairs that are bulk unsolicited campaigns.
+
+    A function of the rows of each sender (partition-ready by ``sender_id`` when the
+    clusters were computed with ``by="sender_id"``).
+
+    Parameters
+    ----------
+    messages
+        Messages with ``unsolicited`` (:func:`unsolicited_messages`) and ``cluster_id``
+        (:func:`graphkit.detect.text.near_duplicate_clusters`).
+    min_recipients
+        Minimum distinct recipients reached unsolicited by the sender with the cluster's text.
+    min_unsolicited_share
+        Minimum share of the sender's messages in the cluster that were unsolicited.
+
+    Returns
+    -------
+    DataFrame
+        One row per campaign, sorted by sender and cluster: ``sender_id``, ``cluster_id``,
+        ``n_messages``, ``n_unsolicited``, ``n_recipients``, ``n_unsolicited_recipients``,
+        ``share_unsolicited``, ``message_ids`` (the unsolicited ones, sorted),
+        ``recipient_ids`` (unsolicited, sorted), ``example_id``, ``first_seen``, ``last_seen``.
+
+    Examples
+    --------
+    >>> from datetime import UTC, datetime
+    >>> t = datetime(2026, 1, 1, tzinfo=UTC)
+    >>> m = pl.DataFrame({"message_id": ["m1", "m2"], "sender_id": ["s", "s"],
+    ...                   "recipient_id": ["a", "b"], "sent_at": [t, t],
+    ...                   "cluster_id": ["m1", "m1"], "unsolicited": [True, True]})
+    >>> spam_campaigns(m, min_recipients=2)["n_unsolicited_recipients"].to_list()
+    [2]
+    """
+    unsol = pl.col("unsolicited")
+    return (
+        messages.filter(pl.col("cluster_id").is_not_null())
+        .group_by("sender_id", "cluster_id")
+        .agg(
+            n_messages=pl.len().cast(pl.Int64),
+            n_unsolicited=unsol.sum().cast(pl.Int64),
+            n_recipients=pl.col("recipient_id").n_unique().cast(pl.Int64),
+            n_unsolicited_recipients=pl.col("recipient_id").filter(unsol).n_unique().cast(pl.Int64),
+            message_ids=pl.col("message_id").filter(unsol).sort(),
+            recipient_ids=pl.col("recipient_id").filter(unsol).unique().sort(),
+            example_id=pl.col("message_id").filter(unsol).min(),
+            first_seen=pl.col("sent_at").filter(unsol).min(),
+            last_seen=pl.col("sent_at").filter(unsol).max(),
+        )
+        .with_columns(share_unsolicited=pl.col("n_unsolicited") / pl.col("n_messages"))
+        .filter(
+            (pl.col("n_unsolicited_recipients") >= min_recipients)
+            & (pl.col("share_unsolicited") >= min_unsolicited_share)
+        )
+        .sort("sender_id", "cluster_id")
+    )
+
+
+def spam_senders(campaigns: pl.DataFrame, *, max_evidence: int = 500) -> pl.DataFrame:
+    """Aggregate campaigns per sender (one row per sender, sorted).
+
+    Returns
+    -------
+    DataFrame
+        ``sender_id``, ``n_campaigns``, ``n_messages`` (unsolicited copies),
+        ``n_recipients`` (distinct strangers reached over all campaigns),
+        ``share_unsolicited`` (over the campaigns' messages), ``largest_cluster``,
+        ``largest_cluster_recipients``, ``example_id``, ``message_ids`` (first
+        ``max_evidence``), ``cluster_ids``, ``first_seen``, ``last_seen``.
+
+    Examples
+    --------
+    >>> from datetime import UTC, datetime
+    >>> t = datetime(2026, 1, 1, tzinfo=UTC)
+    >>> c = pl.DataFrame({"sender_id": ["s", "s"], "cluster_id": ["m1", "m9"],
+    ...     "n_messages": [10, 12], "n_unsolicited": [10, 12], "n_recipients": [10, 12],
+    ...     "n_unsolicited_recipients": [10, 12], "share_unsolicited": [1.0, 1.0],
+    ...     "message_ids": [["m1"], ["m9"]], "recipient_ids": [["a"], ["a", "b"]],
+    ...     "example_id": ["m1", "m9"], "first_seen": [t, t], "last_seen": [t, t]})
+    >>> spam_senders(c)[["n_campaigns", "n_recipients", "largest_cluster"]].row(0)
+    (2, 2, 'm9')
+    """
+    ranked = campaigns.sort(
+        "sender_id", "n_unsolicited_recipients", "cluster_id", descending=[False, True, False]
+    )
+    return (
+        ranked.group_by("sender_id", maintain_order=True)
+        .agg(
+            n_campaigns=pl.len().cast(pl.Int64),
+            n_messages=pl.col("n_unsolicited").sum().cast(pl.Int64),
+            n_all=pl.col("n_messages").sum(),
+            n_recipients=pl.col("recipient_ids")
+            .list.explode(keep_nulls=False, empty_as_null=False)
+            .n_unique()
+            .cast(pl.Int64),
+            largest_cluster=pl.col("cluster_id").first(),
+            largest_cluster_recipients=pl.col("n_unsolicited_recipients").first(),
+            example_id=pl.col("example_id").first(),
+            message_ids=pl.col("message_ids")
+            .list.explode(keep_nulls=False, empty_as_null=False)
+            .sort()
+            .head(max_evidence),
+            cluster_ids=pl.col("cluster_id").sort(),
+            first_seen=pl.col("first_seen").min(),
+            last_seen=pl.col("last_seen").max(),
+        )
+        .with_columns(share_unsolicited=pl.col("n_messages") / pl.col("n_all"))
+        .drop("n_all")
+        .sort("sender_id")
+    )
+
+
+def _campaign_groups(campaigns: pl.DataFrame) -> pl.DataFrame:
+    """``sender_id -> group_id`` for senders whose largest shared cluster has 2+ flagged senders."""
+    shared = (
+        campaigns.group_by("cluster_id")
+        .agg(senders=pl.col("sender_id").unique().sort(), size=pl.col("n_unsolicited").sum())
+        .filter(pl.col("senders").list.len() >= 2)
+        .sort("size", "cluster_id", descending=[True, False])
+    )
+    if shared.height == 0:
+        return pl.DataFrame(schema={"sender_id": pl.String, "group_id": pl.String})
+    shared = shared.with_columns(
+        group_id=pl.Series(group_ids("spam_campaign", shared["senders"].to_list()), dtype=pl.String)
+    )
+    return (
+        shared.explode("senders")
+        .rename({"senders": "sender_id"})
+        .group_by("sender_id", maintain_order=True)
+        .agg(pl.col("group_id").first())
+    )
+
+
+def _reply_rate(messages: pl.DataFrame, senders: pl.DataFrame) -> pl.DataFrame:
+    """Share of each flagged sender's stranger recipients who ever wrote back."""
+    reached = senders.select("sender_id", "message_ids").explode("message_ids")
+    pairs = (
+        reached.join(
+            messages.select("message_id", "recipient_id"),
+            left_on="message_ids",
+            right_on="message_id",
+        )
+        .select("sender_id", "recipient_id")
+        .unique()
+    )
+    back = messages.select(
+        sender_id=pl.col("recipient_id"), recipient_id=pl.col("sender_id"), replied=pl.lit(True)
+    ).unique()
+    return (
+        pairs.join(back, on=["sender_id", "recipient_id"], how="left")
+        .group_by("sender_id")
+        .agg(reply_rate=pl.col("replied").fill_null(False).mean())
+    )
+
+
+@register(
+    rule_id="COMM_SPAM",
+    tables=("messages", "orders"),
+    thresholds=THRESHOLDS,
+)
+def check_comm_spam(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFrame:
+    """Flag members who send near-duplicate unsolicited messages to many strangers.
+
+    One finding per sender with at least one bulk campaign (see the module docstring);
+    the action escalates with distinct strangers reached and with repeated campaigns.
+
+    Examples
+    --------
+    >>> check_comm_spam.rule_id
+    'COMM_SPAM'
+    """
+    messages = unsolicited_messages(ctx.ds.table("messages"), ctx.ds.orders).collect()
+    # only senders who reached enough strangers at all can have a campaign: cluster their
+    # messages (all of them, for the unsolicited share), not the whole table
+    reach = pl.col("recipient_id").filter(pl.col("unsolicited")).n_unique().over("sender_id")
+    candidates = messages.filter(reach >= int(params["min_recipients"]))
+    clusters = near_duplicate_clusters(
+        candidates.select("message_id", "text"),
+        k=int(params["shingle_chars"]),
+        num_perm=int(params["num_perm"]),
+        bands=int(params["bands"]),
+        threshold=float(params["similarity"]),
+        seed=ctx.seed,
+    )
+    campaigns = spam_campaigns(
+        candidates.join(clusters.select("message_id", "cluster_id"), on="message_id"),
+        min_recipients=int(params["min_recipients"]),
+        min_unsolicited_share=float(params["min_unsolicited_share"]),
+    )
+    senders = spam_senders(campaigns, max_evidence=int(params["max_evidence"]))
+    examples = messages.select(
+        example_id=pl.col("message_id"),
+        example=defang(pl.col("text"), max_chars=int(params["example_chars"])),
+    )
+    senders = (
+        senders.join(examples, on="example_id", how="left")
+        .join(_campaign_groups(campaigns), on="sender_id", how="left")
+        .join(_reply_rate(messages, senders), on="sender_id", how="left")
+    )
+    n = pl.col("n_recipients")
+    c = pl.col("n_campaigns")
+    suspend = (n >= params["suspend_at_recipients"]) | (c >= params["suspend_at_campaigns"])
+    restrict = (n >= params["restrict_at_recipients"]) | (c >= params["restrict_at_campaigns"])
+    action = (
+        pl.when(suspend)
+        .then(pl.lit("suspend"))
+        .when(restrict)
+        .then(pl.lit("restrict_buying"))
+        .otherwise(pl.lit("warning"))
+    )
+    # 0.5 at the threshold, rising with strangers reached (x2 of the threshold -> ~0.69)
+    # and with repeated campaigns
+    over = (n - params["min_recipients"]).cast(pl.Float64) / float(params["min_recipients"])
+    score = (1.0 - 0.5 * (0.7**over) * (0.6 ** (c - 1).cast(pl.Float64))).clip(0.0, 1.0)
+    df = senders.with_columns(
+        subject_ids=pl.concat_list(pl.col("sender_id")),
+        evidence=evidence("message", pl.col("message_ids")),
+        score=score,
+        severity=severity_from_score(score),
+        recommended_action=action,
+        explanation=pl.format(
+            "Sender {} sent {} near-duplicate unsolicited message(s) to {} member(s) with whom "
+            "they had no order, in {} campaign(s); {}% of the campaigns' copies went to "
+            "strangers; largest campaign {} reached {}; {}% of them ever replied. "
+            'Example ({}): "{}"',
+            pl.col("sender_id"),
+            pl.col("n_messages"),
+            n,
+            c,
+            (pl.col("share_unsolicited") * 100).round(0).cast(pl.Int64),
+            pl.col("largest_cluster"),
+            pl.col("largest_cluster_recipients"),
+            (pl.col("reply_rate").fill_null(0.0) * 100).round(0).cast(pl.Int64),
+            pl.col("example_id"),
+            pl.col("example"),
+        ),
+        signals=pl.concat_list(
+            signal(
+                "unsolicited_recipients",
+                n,
+                threshold=float(params["min_recipients"]),
+                contribution=score,
+                detail=pl.format("distinct strangers reached; action {}", action),
+            ),
+            signal("campaigns", c, threshold=float(params["restrict_at_campaigns"])),
+            signal(
+                "share_unsolicited",
+                pl.col("share_unsolicited"),
+                threshold=float(params["min_unsolicited_share"]),
+            ),
+            signal("unsolicited_messages", pl.col("n_messages")),
+            signal(
+                "largest_cluster_recipients",
+                pl.col("largest_cluster_recipients"),
+                detail=pl.format("cluster {}", pl.col("largest_cluster")),
+            ),
+            signal(
+                "reply_rate",
+                pl.col("reply_rate").fill_null(0.0),
+                detail=pl.lit("share of reached strangers who ever wrote back"),
+            ),
+        ),
+    )
+    return df

@@ -1,0 +1,327 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from graphkit.config import ScanConfig
+from graphkit.evaluate import evaluate
+from graphkit.findings import FINDINGS_SCHEMA
+from graphkit.io import dataset_from_frames, load_dataset
+from graphkit.policy import ScanContext, finalize_findings, get_check
+from graphkit.policy.spam import defang, unsolicited_messages
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+
+PROMO = "Hello {n}! Best replica sneakers & bags, 70% off this week only, see shop-{c} now"
+SHIPPED = "Hi {n}, your order {c} has shipped today. Thank you for buying from our store!"
+
+
+def _day(d: float) -> datetime:
+    return T0 + timedelta(days=d)
+
+
+class Market:
+    """A micro-marketplace built row by row."""
+
+    def __init__(self) -> None:
+        self.orders: list[dict[str, object]] = []
+        self.messages: list[dict[str, object]] = []
+
+    def order(self, buyer: str, seller: str, day: float) -> str:
+        oid = f"o{len(self.orders):04d}"
+        self.orders.append(
+            {
+                "order_id": oid,
+                "buyer_id": buyer,
+                "seller_id": seller,
+                "amount": 10.0,
+                "created_at": _day(day),
+                "paid_at": _day(day),
+            }
+        )
+        return oid
+
+    def message(
+        self, sender: str, recipient: str, day: float, text: str, order_id: str | None = None
+    ) -> str:
+        mid = f"m{len(self.messages):04d}"
+        self.messages.append(
+            {
+                "message_id": mid,
+                "sender_id": sender,
+                "recipient_id": recipient,
+                "order_id": order_id,
+                "sent_at": _day(day),
+                "text": text,
+            }
+        )
+        return mid
+
+    def run(self, **overrides: object) -> pl.DataFrame:
+        if not self.orders:
+            self.order("bz", "sz", 0)
+        orders = pl.DataFrame(self.orders)
+        first = orders.row(0, named=True)
+        feedback = pl.DataFrame(
+            {
+                "feedback_id": ["f0"],
+                "order_id": [first["order_id"]],
+                "author_id": [first["buyer_id"]],
+                "target_id": [first["seller_id"]],
+                "rating": [5],
+                "dsr_item_as_described": [5],
+                "dsr_communication": [5],
+                "dsr_shipping_speed": [5],
+                "created_at": [_day(99)],
+            }
+        )
+        messages = pl.DataFrame(
+            self.messages,
+            schema={
+                "message_id": pl.String,
+                "sender_id": pl.String,
+                "recipient_id": pl.String,
+                "order_id": pl.String,
+                "sent_at": pl.Datetime("us", "UTC"),
+                "text": pl.String,
+            },
+        )
+        ds = dataset_from_frames(
+            {"orders": orders, "feedback": feedback, "messages": messages}, as_of=_day(100)
+        )
+        cfg = ScanConfig.from_mapping({"rules": {"COMM_SPAM": overrides}} if overrides else {})
+        ctx = ScanContext(ds, cfg)
+        check = get_check("COMM_SPAM")
+        return check(ctx, ctx.params("COMM_SPAM"))
+
+
+def _spam(m: Market, sender: str, n: int, *, day: float = 1.0, prefix: str = "x") -> list[str]:
+    """``sender`` writes the promo, with small edits, to ``n`` strangers."""
+    ids = []
+    for i in range(n):
+        text = PROMO.format(n=f"{prefix}friend{i}", c=f"{i * 37 % 1000:03d}")
+        if i % 4 == 1:
+            text = text.replace("Best", "BEST").replace("now", "now!!")
+        if i % 4 == 2:
+            text = text.replace("sneakers", "snaekers")
+        ids.append(m.message(sender, f"{prefix}stranger{i}", day + i / 100, text))
+    return ids
+
+
+def test_bulk_unsolicited_near_duplicates_fire() -> None:
+    m = Market()
+    ids = _spam(m, "spammer", 12)
+    out = m.run()
+    assert out["sender_id"].to_list() == ["spammer"]
+    row = out.row(0, named=True)
+    assert sorted(row["message_ids"]) == ids
+    assert row["n_recipients"] == 12
+    assert row["n_campaigns"] == 1
+    assert row["share_unsolicited"] == 1.0
+    assert row["recommended_action"] == "warning"
+    assert "12 member(s)" in row["explanation"]
+    assert "Best replica sneakers" in row["explanation"]
+    names = [s["name"] for s in row["signals"]]
+    assert names[:3] == ["unsolicited_recipients", "campaigns", "share_unsolicited"]
+
+
+def test_just_under_the_recipient_threshold_does_not_fire() -> None:
+    m = Market()
+    _spam(m, "spammer", 9)
+    assert m.run().height == 0
+
+
+def test_seller_order_notifications_to_own_buyers_do_not_fire() -> None:
+    m = Market()
+    for i in range(30):
+        oid = m.order(f"buyer{i}", "store", day=i)
+        m.message("store", f"buyer{i}", i + 0.5, SHIPPED.format(n=f"buyer{i}", c=oid), oid)
+    assert m.run().height == 0
+
+
+def test_notification_before_the_order_is_unsolicited() -> None:
+    # the same template sent to 30 members *before* they ever ordered: spam
+    m = Market()
+    for i in range(30):
+        m.message("store", f"buyer{i}", i, SHIPPED.format(n=f"buyer{i}", c=f"{i:05d}"))
+        m.order(f"buyer{i}", "store", day=i + 1)
+    out = m.run()
+    assert out["sender_id"].to_list() == ["store"]
+
+
+def test_replies_to_a_seller_the_member_bought_from_are_solicited() -> None:
+    # buyers write the same question to the seller they bought from (either direction)
+    m = Market()
+    for i in range(15):
+        m.order(f"buyer{i}", "store", day=0)
+        m.message("store", f"buyer{i}", 2, PROMO.format(n=i, c=i))
+    assert m.run().height == 0
+
+
+def test_same_presale_question_to_a_few_stores_does_not_fire() -> None:
+    m = Market()
+    for i in range(4):
+        m.message("shopper", f"store{i}", 1 + i / 10, "Hi, do you ship this lamp to Canada?")
+    assert m.run().height == 0
+
+
+def test_many_different_messages_to_strangers_are_not_bulk() -> None:
+    questions = [
+        "Is the oak desk still available?",
+        "Do you ship to Norway, and how long does it take?",
+        "What is the battery life of this model?",
+        "Can I pay with bank transfer?",
+        "Hola, tienen la talla 42 en negro?",
+        "Does the jacket run small? I am usually a medium.",
+        "Is the warranty valid in Europe?",
+        "How many pieces come in one pack of screws?",
+        "Bonjour, le colis est-il suivi ?",
+        "Could you combine shipping for three lamps?",
+        "Is this charger compatible with a 2019 laptop?",
+        "What material is the strap made of?",
+    ]
+    m = Market()
+    for i, q in enumerate(questions):
+        m.message("curious", f"store{i}", 1 + i / 10, q)
+    assert m.run().height == 0
+
+
+def test_mostly_solicited_template_respects_the_share_threshold() -> None:
+    m = Market()
+    for i in range(20):
+        oid = m.order(f"buyer{i}", "store", day=0)
+        m.message("store", f"buyer{i}", 1, PROMO.format(n=i, c=i), oid)
+    for i in range(10):
+        m.message("store", f"stranger{i}", 1, PROMO.format(n=i, c=i))
+    assert m.run().height == 0  # 10 of 30 copies unsolicited < 0.5
+    out = m.run(min_unsolicited_share=0.3)
+    assert out["n_recipients"].to_list() == [10]
+
+
+@pytest.mark.parametrize(
+    ("n", "campaigns", "action"),
+    [
+        (12, 1, "warning"),
+        (60, 1, "restrict_buying"),
+        (12, 2, "restrict_buying"),
+        (210, 1, "suspend"),
+        (12, 3, "suspend"),
+    ],
+)
+def test_escalation_ladder(n: int, campaigns: int, action: str) -> None:
+    m = Market()
+    texts = [
+        PROMO,
+        "Earn 500 USD a day from home, no experience needed, write to jobs{c} {n}",
+        "Cheap followers and five star reviews for your shop, contact agency{c} {n}",
+    ]
+    for c in range(campaigns):
+        for i in range(n):
+            m.message("spammer", f"s{c}_{i}", 1 + c, texts[c].format(n=f"pal{i}", c=i))
+    out = m.run()
+    assert out["recommended_action"].to_list() == [action]
+    assert out["n_campaigns"].to_list() == [campaigns]
+
+
+def test_score_grows_with_volume() -> None:
+    small, big = Market(), Market()
+    _spam(small, "spammer", 12)
+    _spam(big, "spammer", 80)
+    assert big.run()["score"][0] > small.run()["score"][0] >= 0.5
+
+
+def test_senders_sharing_a_campaign_get_one_group() -> None:
+    m = Market()
+    _spam(m, "bot1", 12, prefix="a")
+    _spam(m, "bot2", 11, prefix="b")
+    _spam(m, "loner", 10, prefix="c")
+    m.message("loner", "q", 1, "completely different text about used bicycles for sale")
+    out = m.run().sort("sender_id")
+    groups = dict(zip(out["sender_id"], out["group_id"], strict=True))
+    assert groups["bot1"] == groups["bot2"] == groups["loner"]
+    assert groups["bot1"].startswith("G-spam_campaign-")
+
+
+def test_findings_are_typed_and_deterministic() -> None:
+    m = Market()
+    _spam(m, "spammer", 15)
+    check = get_check("COMM_SPAM")
+    a = finalize_findings(m.run(), check.text())
+    b = finalize_findings(m.run(), check.text())
+    assert a.equals(b)
+    assert dict(a.schema) == FINDINGS_SCHEMA
+    row = a.row(0, named=True)
+    assert row["rule_id"] == "COMM_SPAM"
+    assert row["subject_ids"] == ["spammer"]
+    assert len(row["evidence_ids"]) == 15
+    assert {e["kind"] for e in row["evidence"]} == {"message"}
+
+
+def test_not_evaluated_without_messages(tiny: dict[str, pl.DataFrame]) -> None:
+    del tiny["messages"]
+    ds = dataset_from_frames(tiny)
+    assert get_check("COMM_SPAM").not_evaluated_reason(ds) == "not evaluated (no messages table)"
+
+
+def test_unsolicited_is_judged_at_send_time_in_both_directions() -> None:
+    orders = pl.LazyFrame({"buyer_id": ["b"], "seller_id": ["s"], "created_at": [_day(5)]})
+    msgs = pl.LazyFrame(
+        {
+            "message_id": ["before", "at", "after", "reverse", "other"],
+            "sender_id": ["s", "s", "s", "b", "s"],
+            "recipient_id": ["b", "b", "b", "s", "c"],
+            "sent_at": [_day(4), _day(5), _day(6), _day(6), _day(6)],
+        }
+    )
+    out = unsolicited_messages(msgs, orders).collect()
+    assert out["unsolicited"].to_list() == [True, False, False, False, True]
+
+
+def test_defang_makes_text_inert() -> None:
+    raw = '<script>alert("x")</script>\u202e\u200bhi\n\nthere ' + "y" * 200
+    got = pl.select(defang(pl.lit(raw), max_chars=60)).item()
+    assert "<" not in got
+    assert ">" not in got
+    assert "\u202e" not in got
+    assert "\n" not in got
+    assert len(got) == 60
+    assert got.endswith("…")
+
+
+def test_sample_dataset_recovers_planted_spam() -> None:
+    ds = load_dataset(SAMPLE)
+    ctx = ScanContext(ds)
+    check = get_check("COMM_SPAM")
+    findings = finalize_findings(check(ctx, ctx.params("COMM_SPAM")), check.text())
+    labels = pl.read_parquet(SAMPLE / "labels.parquet")
+    row = (
+        evaluate(findings, labels).scenarios.filter(pl.col("scenario") == "spam").row(0, named=True)
+    )
+    assert row["true_accounts"] >= 1
+    assert row["precision"] >= 0.9
+    assert row["recall"] >= 0.9
+    assert row["entity_precision"] >= 0.9
+    assert row["entity_recall"] >= 0.9
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [11, 12])
+def test_simulated_spam_precision_recall(seed: int) -> None:
+    from graphkit.simulate import simulate
+
+    sim = simulate(200_000, seed=seed)
+    ds = dataset_from_frames(sim.tables)
+    ctx = ScanContext(ds, seed=seed)
+    check = get_check("COMM_SPAM")
+    findings = finalize_findings(check(ctx, ctx.params("COMM_SPAM")), check.text())
+    row = (
+        evaluate(findings, sim.labels)
+        .scenarios.filter(pl.col("scenario") == "spam")
+        .row(0, named=True)
+    )
+    assert row["precision"] >= 0.9
+    assert row["recall"] >= 0.9
