@@ -1,0 +1,340 @@
+"""``FEEDBACK_EXTORTION``: threatening a seller with negative feedback to obtain extras.
+
+A buyer's message to the seller of one of their orders is a **threat** when
+:func:`graphkit.detect.threats.threat_scores` finds its conditional structure:
+a condition, a feedback target, a negative consequence and a demand for
+something the listing did not include (extra goods, a partial refund, money,
+a discount). A message names its order (``order_id``); a message without one
+is attributed to the latest order of that buyer with that seller created at
+or before it was sent.
+
+The finding is per buyer. It is stronger when the buyer then left negative
+feedback (rating <= ``negative_rating_max``) on a threatened order, and when
+the buyer threatened several orders or sellers. Evidence: the threat
+messages, the threatened orders and the buyer's feedback on them (whatever
+its rating: a 5 after the seller gave in is evidence too). When a
+``refunds`` table is present, refunds paid on a threatened order after the
+threat are reported as a signal (the seller gave in).
+
+Ladder: warning (one threat) -> restrict_buying (negative feedback followed,
+or ``restrict_at_orders`` threatened orders) -> suspend (``suspend_at_sellers``
+distinct sellers threatened).
+
+Examples
+--------
+>>> from graphkit.policy.extortion import buyer_seller_messages
+>>> buyer_seller_messages.__name__
+'buyer_seller_messages'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import polars as pl
+
+from graphkit.detect.threats import threat_scores
+from graphkit.policy.context import ScanContext
+from graphkit.policy.registry import Threshold, evidence, register, severity_from_score, signal
+
+__all__ = [
+    "THRESHOLDS",
+    "buyer_seller_messages",
+    "check_feedback_extortion",
+    "extortion_orders",
+]
+
+THRESHOLDS = (
+    Threshold(
+        "min_threat_score",
+        0.75,
+        "all four cue families present and mostly strong (see detect.threats.threat_scores)",
+    ),
+    Threshold(
+        "negative_rating_max",
+        2,
+        "ratings 1-2 of 5 are negative feedback on the marketplace's star scale",
+    ),
+    Threshold(
+        "restrict_at_orders",
+        2,
+        "threatening on a second order is a practice, not a moment of anger",
+    ),
+    Threshold(
+        "suspend_at_sellers",
+        3,
+        "threatening three different sellers is a business model",
+    ),
+)
+
+
+def buyer_seller_messages(messages: pl.LazyFrame, orders: pl.LazyFrame) -> pl.LazyFrame:
+    """Return the messages a buyer sent to the seller of one of their orders, with that order.
+
+    A message with ``order_id`` keeps it when the sender is that order's buyer and the
+    recipient its seller. A message without ``order_id`` gets the latest order of the
+    sender (as buyer) with the recipient (as seller) created at or before ``sent_at``.
+    A function of the rows of each buyer (partition-ready by ``buyer_id``).
+
+    Returns
+    -------
+    LazyFrame
+        ``message_id, buyer_id, seller_id, order_id, sent_at, text``.
+
+    Examples
+    --------
+    >>> from datetime import UTC, datetime
+    >>> t = [datetime(2026, 1, d, tzinfo=UTC) for d in (1, 2, 3)]
+    >>> o = pl.LazyFrame({"order_id": ["o1", "o2"], "buyer_id": ["b", "b"],
+    ...                   "seller_id": ["s", "s"], "created_at": t[:2]})
+    >>> m = pl.LazyFrame({"message_id": ["m1", "m2", "m3"], "sender_id": ["b", "b", "s"],
+    ...                   "recipient_id": ["s", "s", "b"], "order_id": ["o1", None, "o1"],
+    ...                   "sent_at": t, "text": ["a", "b", "c"]})
+    >>> buyer_seller_messages(m, o).collect()["order_id"].to_list()
+    ['o1', 'o2']
+    """
+    cols = ["message_id", "buyer_id", "seller_id", "order_id", "sent_at", "text"]
+    o = orders.select("order_id", "buyer_id", "seller_id", order_at=pl.col("created_at"))
+    on_order = (
+        messages.filter(pl.col("order_id").is_not_null())
+        .join(o, on="order_id")
+        .filter(
+            (pl.col("sender_id") == pl.col("buyer_id"))
+            & (pl.col("recipient_id") == pl.col("seller_id"))
+        )
+        .select(cols)
+    )
+    loose = (
+        messages.filter(pl.col("order_id").is_null())
+        .select(
+            "message_id",
+            "sent_at",
+            "text",
+            buyer_id=pl.col("sender_id"),
+            seller_id=pl.col("recipient_id"),
+        )
+        .sort("sent_at")
+        .join_asof(
+            o.sort("order_at"),
+            left_on="sent_at",
+            right_on="order_at",
+            by=["buyer_id", "seller_id"],
+            strategy="backward",
+            check_sortedness=False,  # both sides sorted by time just above
+        )
+        .filter(pl.col("order_id").is_not_null())
+        .select(cols)
+    )
+    return pl.concat([on_order, loose]).sort("message_id")
+
+
+def extortion_orders(
+    threats: pl.DataFrame,
+    feedback: pl.LazyFrame,
+    *,
+    negative_rating_max: int = 2,
+    refunds: pl.LazyFrame | None = None,
+) -> pl.DataFrame:
+    """Summarise threats per threatened order and join what followed.
+
+    A function of the rows of each order (partition-ready by ``order_id``).
+
+    Parameters
+    ----------
+    threats
+        Threat messages: ``message_id, buyer_id, seller_id, order_id, sent_at,
+        threat_score`` and the ``match_*`` columns of ``threat_scores``.
+    feedback
+        The feedback table.
+    negative_rating_max
+        Highest rating that counts as negative.
+    refunds
+        The refunds table, if any.
+
+    Returns
+    -------
+    DataFrame
+        One row per (buyer, order), sorted: ``buyer_id, seller_id, order_id, message_ids,
+        first_threat_at, last_threat_at, threat_score`` (max), ``strongest_id`` and its
+        ``cues``, ``feedback_id, rating, negative_after`` (negative feedback created at
+        or after the first threat), ``refunded_after`` (amount refunded after the first
+        threat, 0 without a refunds table).
+
+    Examples
+    --------
+    >>> from datetime import UTC, datetime
+    >>> t = datetime(2026, 1, 1, tzinfo=UTC)
+    >>> th = pl.DataFrame({"message_id": ["m1"], "buyer_id": ["b"], "seller_id": ["s"],
+    ...     "order_id": ["o1"], "sent_at": [t], "threat_score": [1.0],
+    ...     "match_condition": ["if"], "match_feedback": ["review"],
+    ...     "match_negative": ["bad"], "match_demand": ["gift"]})
+    >>> fb = pl.LazyFrame({"feedback_id": ["f1"], "order_id": ["o1"], "author_id": ["b"],
+    ...     "rating": [1], "created_at": [datetime(2026, 1, 2, tzinfo=UTC)]})
+    >>> extortion_orders(th, fb)["negative_after"].to_list()
+    [True]
+    """
+    cues = pl.format(
+        "condition '{}', feedback '{}', negative '{}', demand '{}'",
+        *[pl.col(f"match_{n}") for n in ("condition", "feedback", "negative", "demand")],
+    )
+    per_order = (
+        threats.sort("threat_score", "message_id", descending=[True, False])
+        .group_by("buyer_id", "seller_id", "order_id", maintain_order=True)
+        .agg(
+            message_ids=pl.col("message_id").sort(),
+            first_threat_at=pl.col("sent_at").min(),
+            last_threat_at=pl.col("sent_at").max(),
+            threat_score=pl.col("threat_score").first(),
+            strongest_id=pl.col("message_id").first(),
+            cues=cues.first(),
+        )
+    )
+    fb = feedback.select(
+        "order_id",
+        buyer_id=pl.col("author_id"),
+        feedback_id=pl.col("feedback_id"),
+        rating=pl.col("rating").cast(pl.Int64),
+        feedback_at=pl.col("created_at"),
+    ).collect()
+    out = per_order.join(fb, on=["order_id", "buyer_id"], how="left").with_columns(
+        negative_after=(
+            (pl.col("rating") <= negative_rating_max)
+            & (pl.col("feedback_at") >= pl.col("first_threat_at"))
+        ).fill_null(False)
+    )
+    if refunds is not None:
+        paid = (
+            refunds.select("order_id", "refunded_at", "amount")
+            .collect()
+            .join(out.select("order_id", "first_threat_at"), on="order_id")
+            .filter(pl.col("refunded_at") >= pl.col("first_threat_at"))
+            .group_by("order_id")
+            .agg(refunded_after=pl.col("amount").sum())
+        )
+        out = out.join(paid, on="order_id", how="left")
+    else:
+        out = out.with_columns(refunded_after=pl.lit(None, dtype=pl.Float64))
+    return out.with_columns(pl.col("refunded_after").fill_null(0.0)).sort("buyer_id", "order_id")
+
+
+@register(
+    rule_id="FEEDBACK_EXTORTION",
+    tables=("messages", "orders", "feedback"),
+    optional_tables=("refunds",),
+    thresholds=THRESHOLDS,
+)
+def check_feedback_extortion(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFrame:
+    """Flag buyers who threaten sellers with negative feedback to obtain extras.
+
+    One finding per buyer with at least one threat message to the seller of one of
+    their orders (see the module docstring for the ladder and the evidence).
+
+    Examples
+    --------
+    >>> check_feedback_extortion.rule_id
+    'FEEDBACK_EXTORTION'
+    """
+    msgs = buyer_seller_messages(ctx.ds.table("messages"), ctx.ds.orders).collect()
+    scores = threat_scores(
+        msgs.select("message_id", "text"), min_score=float(params["min_threat_score"])
+    ).filter(pl.col("is_threat"))
+    threats = msgs.drop("text").join(scores, on="message_id")
+    per_order = extortion_orders(
+        threats,
+        ctx.ds.feedback,
+        negative_rating_max=int(params["negative_rating_max"]),
+        refunds=ctx.ds.get("refunds"),
+    )
+    per_buyer = (
+        per_order.sort("buyer_id", "threat_score", "order_id", descending=[False, True, False])
+        .group_by("buyer_id", maintain_order=True)
+        .agg(
+            n_orders=pl.len().cast(pl.Int64),
+            n_sellers=pl.col("seller_id").n_unique().cast(pl.Int64),
+            n_messages=pl.col("message_ids").list.len().sum().cast(pl.Int64),
+            n_negative_after=pl.col("negative_after").sum().cast(pl.Int64),
+            max_threat=pl.col("threat_score").first(),
+            strongest_id=pl.col("strongest_id").first(),
+            cues=pl.col("cues").first(),
+            message_ids=pl.col("message_ids").list.explode(keep_nulls=False, empty_as_null=False),
+            order_ids=pl.col("order_id"),
+            feedback_ids=pl.col("feedback_id").drop_nulls(),
+            negative_ids=pl.col("feedback_id").filter(pl.col("negative_after")),
+            refunded_after=pl.col("refunded_after").sum(),
+            first_seen=pl.col("first_threat_at").min(),
+            last_seen=pl.col("last_threat_at").max(),
+        )
+        .sort("buyer_id")
+    )
+    neg = pl.col("n_negative_after") > 0
+    suspend = pl.col("n_sellers") >= params["suspend_at_sellers"]
+    restrict = neg | (pl.col("n_orders") >= params["restrict_at_orders"])
+    action = (
+        pl.when(suspend)
+        .then(pl.lit("suspend"))
+        .when(restrict)
+        .then(pl.lit("restrict_buying"))
+        .otherwise(pl.lit("warning"))
+    )
+    # a single clear threat ~0.65 (medium); followed by negative feedback ~0.85 (high);
+    # repeated over orders adds up to 0.1 more
+    repeat = ((pl.col("n_orders") - 1).clip(0, 2).cast(pl.Float64)) * 0.05
+    score = (
+        0.45 + 0.2 * pl.col("max_threat") + pl.when(neg).then(0.2).otherwise(0.0) + repeat
+    ).clip(0.0, 1.0)
+    return per_buyer.with_columns(
+        subject_ids=pl.concat_list(pl.col("buyer_id")),
+        evidence=pl.concat_list(
+            evidence("message", pl.col("message_ids")),
+            evidence("order", pl.col("order_ids")),
+            evidence("feedback", pl.col("feedback_ids")),
+        ),
+        score=score,
+        severity=severity_from_score(score),
+        recommended_action=action,
+        explanation=pl.format(
+            "Buyer {} sent {} message(s) making feedback conditional on something the listing "
+            "did not include, on {} order(s) with {} seller(s). Strongest ({}): {} "
+            "(threat score {}). {} threatened order(s) then got negative feedback "
+            "(rating <= {}) from the buyer{}. Refunded after the threat: {}.",
+            pl.col("buyer_id"),
+            pl.col("n_messages"),
+            pl.col("n_orders"),
+            pl.col("n_sellers"),
+            pl.col("strongest_id"),
+            pl.col("cues"),
+            pl.col("max_threat"),
+            pl.col("n_negative_after"),
+            pl.lit(int(params["negative_rating_max"])),
+            pl.when(neg)
+            .then(pl.format(": {}", pl.col("negative_ids").list.join(", ")))
+            .otherwise(pl.lit("")),
+            pl.col("refunded_after").round(2),
+        ),
+        signals=pl.concat_list(
+            signal(
+                "threat_score",
+                pl.col("max_threat"),
+                threshold=float(params["min_threat_score"]),
+                contribution=score,
+                detail=pl.col("cues"),
+            ),
+            signal(
+                "negative_feedback_after",
+                pl.col("n_negative_after"),
+                detail=pl.format("rating <= {}", pl.lit(int(params["negative_rating_max"]))),
+            ),
+            signal(
+                "threatened_orders",
+                pl.col("n_orders"),
+                threshold=float(params["restrict_at_orders"]),
+            ),
+            signal(
+                "threatened_sellers",
+                pl.col("n_sellers"),
+                threshold=float(params["suspend_at_sellers"]),
+            ),
+            signal("refunded_after_threat", pl.col("refunded_after")),
+        ),
+    )

@@ -1,0 +1,314 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from graphkit.config import ScanConfig
+from graphkit.evaluate import evaluate
+from graphkit.findings import FINDINGS_SCHEMA
+from graphkit.io import dataset_from_frames, load_dataset
+from graphkit.policy import ScanContext, finalize_findings, get_check
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+
+THREAT = "Send me a free second charger, otherwise you get a 1 star review from me."
+THREAT_ES = "Si no me haces un descuento del 30%, te dejo una valoración negativa."
+
+
+def _day(d: float) -> datetime:
+    return T0 + timedelta(days=d)
+
+
+class Market:
+    """A micro-marketplace built row by row."""
+
+    def __init__(self) -> None:
+        self.orders: list[dict[str, object]] = []
+        self.messages: list[dict[str, object]] = []
+        self.feedback: list[dict[str, object]] = []
+        self.refunds: list[dict[str, object]] = []
+
+    def order(self, buyer: str, seller: str, day: float) -> str:
+        oid = f"o{len(self.orders):04d}"
+        self.orders.append(
+            {
+                "order_id": oid,
+                "buyer_id": buyer,
+                "seller_id": seller,
+                "amount": 20.0,
+                "created_at": _day(day),
+                "paid_at": _day(day),
+            }
+        )
+        return oid
+
+    def _parties(self, oid: str) -> tuple[str, str]:
+        o = next(o for o in self.orders if o["order_id"] == oid)
+        return str(o["buyer_id"]), str(o["seller_id"])
+
+    def say(
+        self, oid: str, day: float, text: str, *, from_seller: bool = False, link: bool = True
+    ) -> str:
+        buyer, seller = self._parties(oid)
+        sender, recipient = (seller, buyer) if from_seller else (buyer, seller)
+        mid = f"m{len(self.messages):04d}"
+        self.messages.append(
+            {
+                "message_id": mid,
+                "sender_id": sender,
+                "recipient_id": recipient,
+                "order_id": oid if link else None,
+                "sent_at": _day(day),
+                "text": text,
+            }
+        )
+        return mid
+
+    def rate(self, oid: str, day: float, rating: int) -> str:
+        buyer, seller = self._parties(oid)
+        fid = f"f{len(self.feedback):04d}"
+        self.feedback.append(
+            {
+                "feedback_id": fid,
+                "order_id": oid,
+                "author_id": buyer,
+                "target_id": seller,
+                "rating": rating,
+                "dsr_item_as_described": rating,
+                "dsr_communication": rating,
+                "dsr_shipping_speed": rating,
+                "created_at": _day(day),
+            }
+        )
+        return fid
+
+    def refund(self, oid: str, day: float, amount: float) -> None:
+        self.refunds.append(
+            {
+                "refund_id": f"r{len(self.refunds)}",
+                "order_id": oid,
+                "refunded_at": _day(day),
+                "amount": amount,
+                "via": "seller",
+            }
+        )
+
+    def run(self, **overrides: object) -> pl.DataFrame:
+        if not self.feedback:
+            extra = self.order("bz", "sz", 0)
+            self.rate(extra, 1, 5)
+        frames = {
+            "orders": pl.DataFrame(self.orders),
+            "feedback": pl.DataFrame(self.feedback),
+            "messages": pl.DataFrame(
+                self.messages,
+                schema={
+                    "message_id": pl.String,
+                    "sender_id": pl.String,
+                    "recipient_id": pl.String,
+                    "order_id": pl.String,
+                    "sent_at": pl.Datetime("us", "UTC"),
+                    "text": pl.String,
+                },
+            ),
+        }
+        if self.refunds:
+            frames["refunds"] = pl.DataFrame(self.refunds)
+        ds = dataset_from_frames(frames, as_of=_day(100))
+        cfg = ScanConfig.from_mapping(
+            {"rules": {"FEEDBACK_EXTORTION": overrides}} if overrides else {}
+        )
+        ctx = ScanContext(ds, cfg)
+        check = get_check("FEEDBACK_EXTORTION")
+        return check(ctx, ctx.params("FEEDBACK_EXTORTION"))
+
+
+def test_threat_followed_by_negative_feedback_fires() -> None:
+    m = Market()
+    oid = m.order("buyer", "store", 0)
+    mid = m.say(oid, 3, THREAT)
+    fid = m.rate(oid, 6, 1)
+    out = m.run()
+    assert out["buyer_id"].to_list() == ["buyer"]
+    row = out.row(0, named=True)
+    assert row["recommended_action"] == "restrict_buying"
+    assert row["severity"] == "high"
+    assert row["message_ids"] == [mid]
+    assert row["negative_ids"] == [fid]
+    kinds = {(e["kind"], e["id"]) for e in row["evidence"]}
+    assert kinds == {("message", mid), ("order", oid), ("feedback", fid)}
+    assert "otherwise" in row["explanation"]
+    assert fid in row["explanation"]
+
+
+def test_threat_without_negative_feedback_is_a_warning() -> None:
+    m = Market()
+    oid = m.order("buyer", "store", 0)
+    m.say(oid, 3, THREAT_ES)
+    fid = m.rate(oid, 6, 5)  # the seller gave in
+    row = m.run().row(0, named=True)
+    assert row["recommended_action"] == "warning"
+    assert row["severity"] == "medium"
+    assert row["n_negative_after"] == 0
+    assert fid in [e["id"] for e in row["evidence"]]
+
+
+def test_negative_feedback_before_the_threat_does_not_count_as_follow_up() -> None:
+    m = Market()
+    oid = m.order("buyer", "store", 0)
+    m.rate(oid, 2, 1)
+    m.say(oid, 3, "Refund me 15 USD and I will remove my negative review.")
+    row = m.run().row(0, named=True)
+    assert row["n_negative_after"] == 0
+    assert row["recommended_action"] == "warning"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Item broken, I will leave honest feedback.",
+        "The item is broken, I would like a refund please.",
+        "Please send tracking.",
+        "If the parcel does not arrive by Monday I will leave negative feedback.",
+        "I want a refund or I will open a dispute.",
+        "Thanks, all good, 5 stars from me. Any discount on my next order?",
+    ],
+)
+def test_buyer_near_misses_do_not_fire(text: str) -> None:
+    m = Market()
+    oid = m.order("buyer", "store", 0)
+    m.say(oid, 3, text)
+    m.rate(oid, 6, 1)
+    assert m.run().height == 0
+
+
+def test_seller_asking_for_good_feedback_does_not_fire() -> None:
+    m = Market()
+    oid = m.order("buyer", "store", 0)
+    m.say(
+        oid,
+        3,
+        "If you like the item please leave 5 stars, we add a free gift next time!",
+        from_seller=True,
+    )
+    m.say(oid, 4, "Free gift if you change your negative review to 5 stars", from_seller=True)
+    m.rate(oid, 6, 2)
+    assert m.run().height == 0
+
+
+def test_threat_to_a_seller_without_an_order_is_not_this_rule() -> None:
+    m = Market()
+    m.order("buyer", "store", 0)
+    m.messages.append(
+        {
+            "message_id": "mx",
+            "sender_id": "buyer",
+            "recipient_id": "other_store",
+            "order_id": None,
+            "sent_at": _day(3),
+            "text": THREAT,
+        }
+    )
+    assert m.run().height == 0
+
+
+def test_message_without_order_id_is_attributed_to_the_latest_prior_order() -> None:
+    m = Market()
+    m.order("buyer", "store", 0)
+    second = m.order("buyer", "store", 5)
+    later = m.order("buyer", "store", 20)
+    m.say(second, 7, THREAT, link=False)
+    m.rate(later, 25, 1)  # negative on an order that was not threatened
+    row = m.run().row(0, named=True)
+    assert row["order_ids"] == [second]
+    assert row["n_negative_after"] == 0
+
+
+def test_repeat_across_sellers_escalates_to_suspend() -> None:
+    m = Market()
+    for i in range(3):
+        oid = m.order("serial", f"store{i}", i)
+        m.say(oid, i + 1, [THREAT, THREAT_ES, "Partial refund now or 1 star DSR for you"][i])
+        m.rate(oid, i + 4, 1)
+    two = Market()
+    for i in range(2):
+        oid = two.order("twice", "store", i)
+        two.say(oid, i + 1, THREAT)
+    rows = [m.run().row(0, named=True), two.run().row(0, named=True)]
+    assert [r["recommended_action"] for r in rows] == ["suspend", "restrict_buying"]
+    assert rows[0]["n_sellers"] == 3
+    assert rows[0]["score"] > rows[1]["score"]
+
+
+def test_refund_after_the_threat_is_reported() -> None:
+    m = Market()
+    oid = m.order("buyer", "store", 0)
+    m.say(oid, 3, THREAT)
+    m.refund(oid, 1, 5.0)  # before the threat: not counted
+    m.refund(oid, 4, 7.5)
+    row = m.run().row(0, named=True)
+    assert row["refunded_after"] == 7.5
+    assert {s["name"]: s["value"] for s in row["signals"]}["refunded_after_threat"] == 7.5
+
+
+def test_min_threat_score_is_configurable() -> None:
+    m = Market()
+    oid = m.order("buyer", "store", 0)
+    m.say(oid, 3, "si refund bad note")  # weak cues only: 0.625
+    assert m.run().height == 0
+    assert m.run(min_threat_score=0.6).height == 1
+
+
+def test_findings_are_typed_and_deterministic() -> None:
+    m = Market()
+    oid = m.order("buyer", "store", 0)
+    m.say(oid, 3, THREAT)
+    m.rate(oid, 6, 1)
+    check = get_check("FEEDBACK_EXTORTION")
+    a = finalize_findings(m.run(), check.text())
+    b = finalize_findings(m.run(), check.text())
+    assert a.equals(b)
+    assert dict(a.schema) == FINDINGS_SCHEMA
+    assert a["rule_id"].to_list() == ["FEEDBACK_EXTORTION"]
+    assert a["subject_ids"].to_list() == [["buyer"]]
+
+
+def test_sample_dataset_recovers_planted_extortion() -> None:
+    ds = load_dataset(SAMPLE)
+    ctx = ScanContext(ds)
+    check = get_check("FEEDBACK_EXTORTION")
+    findings = finalize_findings(check(ctx, ctx.params("FEEDBACK_EXTORTION")), check.text())
+    labels = pl.read_parquet(SAMPLE / "labels.parquet")
+    row = (
+        evaluate(findings, labels)
+        .scenarios.filter(pl.col("scenario") == "feedback_extortion")
+        .row(0, named=True)
+    )
+    assert row["true_accounts"] >= 1
+    assert row["precision"] >= 0.9
+    assert row["recall"] >= 0.9
+    assert row["entity_precision"] >= 0.9
+    assert row["entity_recall"] >= 0.9
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [11, 12])
+def test_simulated_extortion_precision_recall(seed: int) -> None:
+    from graphkit.simulate import simulate
+
+    sim = simulate(200_000, seed=seed)
+    ds = dataset_from_frames(sim.tables)
+    ctx = ScanContext(ds, seed=seed)
+    check = get_check("FEEDBACK_EXTORTION")
+    findings = finalize_findings(check(ctx, ctx.params("FEEDBACK_EXTORTION")), check.text())
+    row = (
+        evaluate(findings, sim.labels)
+        .scenarios.filter(pl.col("scenario") == "feedback_extortion")
+        .row(0, named=True)
+    )
+    assert row["precision"] >= 0.9
+    assert row["recall"] >= 0.9
