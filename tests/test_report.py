@@ -79,7 +79,7 @@ def test_report_has_no_http_reference_at_all_when_data_has_none(tmp_path):
     c = build_case(tmp_path, tables=tables)
     page = render_report(c.run_dir, dataset=c.dataset)
     assert re.search(r"https?:", page, re.IGNORECASE) is None
-    assert page.count("data:image/png;base64,") == 4  # trend, subgraph, timeline, ratings
+    assert page.count("data:image/png;base64,") == 3  # trend, group panel, ratings
 
 
 def test_untrusted_text_is_escaped(html):

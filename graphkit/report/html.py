@@ -38,6 +38,10 @@ if TYPE_CHECKING:
     from graphkit.dataset import Dataset
     from graphkit.report.history import HistoryDiff
 
+_EMPTY_ORDERS = pl.DataFrame(
+    schema={"order_id": pl.String, "buyer_id": pl.String, "seller_id": pl.String}
+)
+
 __all__ = [
     "DatasetMismatchError",
     "check_dataset",
@@ -277,8 +281,7 @@ def _group_sections(
             "findings": findings.select(
                 "finding_id", "rule_id", "severity", "recommended_action"
             ).to_dicts(),
-            "subgraph_png": None,
-            "timeline_png": None,
+            "panel_png": None,
             "messages": [],
             "n_messages": 0,
         }
@@ -287,18 +290,17 @@ def _group_sections(
                 narrowed, account_ids=set(members) | set(sellers), evidence=ev_by_group.get(gid, [])
             )
             ev_orders = evidence_order_ids(rows, ev_by_group.get(gid, []))
-            if "orders" in rows:
-                sg = subgraph_plot(
-                    rows["orders"],
-                    account_ids=set(members) | set(sellers),
-                    seller_ids=sellers,
-                    evidence_ids=ev_orders,
-                    seed=seed,
-                    title=f"{gid}: orders among members",
-                )
-                section["subgraph_png"] = data_uri(figure_png(sg, size=(6.0, 4.2)))
-            tl = timeline_plot(rows, title=f"{gid}: activity")
-            section["timeline_png"] = data_uri(figure_png(tl, size=(6.0, 2.4)))
+            sg = subgraph_plot(
+                rows.get("orders", _EMPTY_ORDERS),
+                account_ids=set(members) | set(sellers),
+                seller_ids=sellers,
+                evidence_ids=ev_orders,
+                seed=seed,
+                title=f"{gid}: orders among members",
+            )
+            tl = timeline_plot(rows, title="activity")
+            # one figure per group: one PNG encoding instead of two
+            section["panel_png"] = data_uri(figure_png(sg, tl, size=(11.0, 3.8), widths=(1.2, 1.0)))
             if "messages" in rows:
                 msgs = rows["messages"].sort("sent_at", "message_id")
                 section["n_messages"] = msgs.height

@@ -83,6 +83,12 @@ def _pad_single_bucket(ax: Axes, counts: pl.DataFrame) -> None:
     """Give a time axis with one bucket a week each side (else matplotlib spans years)."""
     from datetime import timedelta
 
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+    locator = AutoDateLocator(maxticks=5)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+
     buckets = counts["bucket"].unique() if counts.height else []
     if len(buckets) == 1:
         b = buckets[0]
@@ -452,7 +458,6 @@ class TimelinePlot:
         else:
             ax.text(0.5, 0.5, "no dated events", ha="center", transform=ax.transAxes)
         ax.set_title(self.title, fontsize=9, loc="left")
-        ax.figure.autofmt_xdate()
         return ax
 
 
@@ -555,7 +560,6 @@ class TrendPlot:
         else:
             ax.text(0.5, 0.5, "no dated findings", ha="center", transform=ax.transAxes)
         ax.set_title(self.title, fontsize=9, loc="left")
-        ax.figure.autofmt_xdate()
         return ax
 
 
@@ -583,11 +587,29 @@ def findings_trend_plot(
 # --- rendering --------------------------------------------------------------------------------
 
 
-def figure_png(plot: Plot, *, size: tuple[float, float] = (6.0, 3.0), dpi: int = 90) -> bytes:
-    r"""Draw ``plot`` on a fresh off-screen figure and return PNG bytes.
+def figure_png(
+    *plots: Plot,
+    size: tuple[float, float] = (6.0, 3.0),
+    dpi: int = 80,
+    widths: tuple[float, ...] | None = None,
+) -> bytes:
+    r"""Draw ``plots`` side by side on one off-screen figure and return PNG bytes.
 
-    Uses ``matplotlib.figure.Figure`` directly (no pyplot state), and writes no
-    ``Software`` metadata, so the same plot gives the same bytes.
+    Uses ``matplotlib.figure.Figure`` directly (no pyplot state), fixed margins
+    (a layout engine would draw every figure twice) and no ``Software``
+    metadata, so the same plots give the same bytes. Several plots in one
+    figure cost one PNG encoding instead of several.
+
+    Parameters
+    ----------
+    *plots
+        Objects with ``plot(ax)``.
+    size
+        Figure size in inches (all plots together).
+    dpi
+        Resolution.
+    widths
+        Relative widths of the plots (default equal).
 
     Examples
     --------
@@ -598,10 +620,10 @@ def figure_png(plot: Plot, *, size: tuple[float, float] = (6.0, 3.0), dpi: int =
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=size, dpi=dpi)
-    # fixed margins: a layout engine would draw every figure twice
-    fig.subplots_adjust(left=0.08, right=0.98, top=0.9, bottom=0.2)
-    ax = fig.add_subplot()
-    plot.plot(ax=ax)
+    fig.subplots_adjust(left=0.06, right=0.98, top=0.9, bottom=0.2, wspace=0.25)
+    axes = fig.subplots(1, len(plots), squeeze=False, width_ratios=widths)[0]
+    for plot, ax in zip(plots, axes, strict=True):
+        plot.plot(ax=ax)
     buf = io.BytesIO()
     meta: dict[str, Any] = {"Software": None}
     fig.savefig(buf, format="png", dpi=dpi, metadata=meta)

@@ -1,0 +1,232 @@
+"""Benchmark: report generation time (``write_report``) at 1M orders.
+
+A seeded simulated marketplace (``graphkit.simulate``) is written once to
+``benchmarks/_work/report_<n>_s<seed>/`` (gitignored; the scan benchmark's
+``scan_<n>_s<seed>/`` is reused when present). The run the report is made from
+is either a real ``graphkit scan`` run (``--run DIR``) or, by default, a run
+built from the simulator's planted labels: one group per planted ring or
+campaign (members = its labelled accounts) and one finding per group plus one
+per ungrouped labelled account, with the labelled entities as evidence. That
+keeps the benchmark about the report, not about detection.
+
+The dataset is loaded once (validation is not the report's cost, and
+``graphkit scan`` passes the dataset it already has); then ``write_report`` is
+timed ``--repeat`` times in this process (wall and CPU seconds). The first
+repeat includes importing matplotlib and jinja2. One JSON file records
+machine, load average, date, the exact command and every number.
+
+Usage::
+
+    python benchmarks/bench_report.py --orders 1000000 --repeat 3
+
+Target (issue 7): <= 5 s at 1M orders.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE / "_work"
+RESULTS = HERE / "results"
+TARGET_SECONDS = 5.0
+
+RULE_OF = {
+    "shill_ring": "SHILL_PURCHASE",
+    "camouflage": "SHILL_PURCHASE",
+    "feedback_trading": "FEEDBACK_MANIPULATION",
+    "dsr_manipulation": "FEEDBACK_MANIPULATION",
+    "feedback_extortion": "FEEDBACK_EXTORTION",
+    "case_after_refund": "BPP_CASE_AFTER_REFUND",
+    "retaliation_case": "BPP_RETALIATION",
+    "false_claims": "BPP_FALSE_CLAIMS",
+    "unpaid_serial": "UNPAID_ITEMS",
+    "spam": "COMM_SPAM",
+    "coupon_multi_account": "COUPON_ABUSE",
+    "coupon_self_dealing": "COUPON_ABUSE",
+}
+KIND_OF = {
+    "order": "order",
+    "feedback": "feedback",
+    "message": "message",
+    "case": "case",
+    "coupon": "coupon",
+}
+
+
+def dataset(n_orders: int, seed: int) -> Path:
+    """Return a simulated dataset folder of ``n_orders`` (simulated once, then reused)."""
+    for name in (f"scan_{n_orders}_s{seed}", f"report_{n_orders}_s{seed}"):
+        if (WORK / name / "orders.parquet").exists() and (WORK / name / "labels.parquet").exists():
+            return WORK / name
+    out = WORK / f"report_{n_orders}_s{seed}"
+    code = (
+        "import sys; from graphkit.simulate import simulate; "
+        f"simulate({n_orders}, seed={seed}).write(sys.argv[1])"
+    )
+    subprocess.run([sys.executable, "-c", code, str(out)], check=True)
+    return out
+
+
+def run_from_labels(ds, labels: pl.DataFrame, out: Path) -> Path:
+    """Write a run folder whose groups and findings are the planted violations."""
+    from graphkit.findings import EVIDENCE, FINDINGS_SCHEMA, GROUPS_SCHEMA, SIGNAL
+    from graphkit.report.run import write_run
+
+    sellers = ds.orders.select("seller_id").unique().collect()["seller_id"]
+    labels = labels.with_columns(key=pl.coalesce("group_id", pl.lit("acct:") + pl.col("entity_id")))
+    accts = labels.filter(pl.col("entity_kind") == "account")
+    ev = labels.filter(pl.col("entity_kind").is_in(list(KIND_OF)))
+    sig = pl.struct(
+        name=pl.lit("planted"),
+        value=pl.col("n").cast(pl.Float64),
+        threshold=pl.lit(1.0),
+        contribution=pl.lit(0.9),
+        detail=pl.lit("planted by the simulator"),
+    ).cast(SIGNAL)
+    per = (
+        accts.group_by("key", "scenario")
+        .agg(subject_ids=pl.col("entity_id").unique().sort(), group_id=pl.col("group_id").first())
+        .join(
+            ev.group_by("key").agg(
+                evidence=pl.struct(kind=pl.col("entity_kind"), id=pl.col("entity_id"))
+                .sort_by("entity_id")
+                .head(500)
+            ),
+            on="key",
+            how="left",
+        )
+        .with_columns(n=pl.col("subject_ids").list.len())
+        .sort("key", "scenario")
+    )
+    findings = per.select(
+        finding_id=pl.col("scenario").replace_strict(RULE_OF, default="SHILL_PURCHASE")
+        + "-"
+        + pl.col("key").hash(7).cast(pl.String).str.slice(0, 12),
+        rule_id=pl.col("scenario").replace_strict(RULE_OF, default="SHILL_PURCHASE"),
+        policy=pl.col("scenario"),
+        severity=pl.when(pl.col("group_id").is_not_null())
+        .then(pl.lit("critical"))
+        .otherwise(pl.lit("high")),
+        score=pl.when(pl.col("group_id").is_not_null()).then(0.95).otherwise(0.8),
+        group_id=pl.col("group_id"),
+        subject_ids="subject_ids",
+        evidence_ids=pl.col("evidence").list.eval(pl.element().struct.field("id")),
+        recommended_action=pl.lit("review"),
+        explanation=pl.lit("planted ")
+        + pl.col("scenario")
+        + pl.lit(": ")
+        + pl.col("n").cast(pl.String)
+        + pl.lit(" accounts"),
+        signals=pl.concat_list(sig),
+        evidence=pl.col("evidence").cast(pl.List(EVIDENCE)),
+        section=pl.col("scenario"),
+        first_seen=pl.lit(ds.as_of, dtype=pl.Datetime("us", "UTC")),
+        last_seen=pl.lit(ds.as_of, dtype=pl.Datetime("us", "UTC")),
+    ).cast(FINDINGS_SCHEMA)
+    groups = (
+        per.filter(pl.col("group_id").is_not_null())
+        .select(
+            group_id="group_id",
+            kind="scenario",
+            member_ids="subject_ids",
+            seller_ids=pl.col("subject_ids").list.set_intersection(sellers.implode()),
+            score=(0.5 + pl.col("n") / (2 * pl.col("n").max())).round(3),
+            signals=pl.concat_list(sig),
+        )
+        .cast(GROUPS_SCHEMA)
+    )
+    meta = {
+        "version": "bench",
+        "as_of": ds.as_of.isoformat(),
+        "seed": 0,
+        "source": str(ds.source),
+        "inputs": [{"table": f.table, "sha256": f.sha256, "rows": f.rows} for f in ds.files],
+        "row_counts": {f.table: f.rows for f in ds.files},
+        "parameters": {},
+        "not_evaluated": {},
+    }
+    return write_run(out, findings=findings, groups=groups, meta=meta)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--orders", type=int, default=1_000_000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--run", default=None, help="a real `graphkit scan` run folder to report on")
+    ap.add_argument("--out", default=None, help="result JSON (default results/report_<n>.json)")
+    args = ap.parse_args()
+
+    import graphkit
+    from graphkit.report import load_run, write_report
+
+    load_before = os.getloadavg()
+    data = dataset(args.orders, args.seed)
+    t0 = time.perf_counter()
+    ds = graphkit.load_dataset(data)
+    t_load = time.perf_counter() - t0
+    if args.run:
+        run_dir = Path(args.run)
+        run_kind = "graphkit scan"
+    else:
+        labels = pl.read_parquet(data / "labels.parquet")
+        run_dir = run_from_labels(ds, labels, WORK / f"run_report_{args.orders}")
+        run_kind = "planted labels"
+    run = load_run(run_dir)
+    times, cpu = [], []
+    for rep in range(args.repeat):
+        t0, c0 = time.perf_counter(), time.process_time()
+        path = write_report(run_dir, dataset=ds)
+        times.append(round(time.perf_counter() - t0, 3))
+        cpu.append(round(time.process_time() - c0, 3))
+        print(
+            f"repeat {rep}: write_report {times[-1]:.2f} s wall, {cpu[-1]:.2f} s CPU "
+            f"({path.stat().st_size:,} bytes)"
+        )
+    doc = {
+        "benchmark": "bench_report",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "load_avg_before": load_before,
+            "load_avg_after": os.getloadavg(),
+        },
+        "command": "python benchmarks/bench_report.py " + shlex.join(sys.argv[1:]),
+        "dataset": str(data.relative_to(HERE.parent))
+        if data.is_relative_to(HERE.parent)
+        else str(data),
+        "row_counts": {f.table: f.rows for f in ds.files},
+        "run": run_kind,
+        "findings": run.findings.height,
+        "groups": run.groups.height,
+        "load_dataset_seconds": round(t_load, 3),
+        "write_report_seconds": times,
+        "write_report_best": min(times),
+        # CPU seconds of this process (all threads): what the report costs when the machine
+        # is shared; wall time is what a user waits
+        "write_report_cpu_seconds": cpu,
+        "report_bytes": path.stat().st_size,
+        "target_seconds": TARGET_SECONDS,
+    }
+    out = Path(args.out) if args.out else RESULTS / f"report_{args.orders}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    print(f"written: {out}")
+
+
+if __name__ == "__main__":
+    main()
