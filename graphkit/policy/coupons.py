@@ -144,20 +144,26 @@ def out_of_terms_redemptions(red: pl.LazyFrame, *, spend_tolerance: float = 0.01
     early = pl.col("created_at") < pl.col("valid_from")
     late = pl.col("created_at") > pl.col("valid_to")
     below = subtotal + spend_tolerance < pl.col("min_spend")
+    # (the text pieces are built as plain columns first: a string function inside a
+    # when/then panics in polars 2.1 on some inputs)
     return (
         red.with_columns(subtotal=subtotal, early=early, late=late, below=below)
         .filter(early | late | below)
         .with_columns(
-            why=pl.concat_str(
-                pl.when(early).then(pl.lit("before valid_from")),
-                pl.when(late).then(pl.lit("after valid_to")),
-                pl.when(below).then(
-                    pl.format("subtotal {} below min_spend {}", subtotal.round(2), "min_spend")
-                ),
-                separator=", ",
-                ignore_nulls=True,
+            _below_txt=pl.format(
+                "subtotal {} below min_spend {}", pl.col("subtotal").round(2), "min_spend"
             )
         )
+        .with_columns(
+            why=pl.concat_list(
+                pl.when("early").then(pl.lit("before valid_from")),
+                pl.when("late").then(pl.lit("after valid_to")),
+                pl.when("below").then(pl.col("_below_txt")),
+            )
+            .list.drop_nulls()
+            .list.join(", ")
+        )
+        .drop("_below_txt")
     )
 
 
@@ -229,7 +235,8 @@ def check_coupon_abuse(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFr
     >>> check_coupon_abuse.signals
     ('identity',)
     """
-    red = coupon_redemptions(ctx.ds.orders, ctx.ds.table("coupons")).collect().lazy()
+    # rechunked: polars 2.1 string formatting can panic on multi-chunk filtered columns
+    red = coupon_redemptions(ctx.ds.orders, ctx.ds.table("coupons")).collect().rechunk().lazy()
     kinds = [k.strip() for k in str(params["person_kinds"]).split(",") if k.strip()]
     persons = _persons(ctx, kinds)
     parts = []

@@ -106,8 +106,9 @@ THRESHOLDS = (
     ),
     Threshold(
         "suspend_points",
-        6,
-        "a ring whose strongest pair has identity links and ring membership: suspend",
+        7,
+        "behaviour alone tops out at 6 points; suspension without a buyer linked to the "
+        "seller needs identity links among the buyers or a detected ring on top",
     ),
 )
 
@@ -151,23 +152,23 @@ def pair_evidence(
         "created_at",
         coupon=pl.col("coupon_id").is_not_null() if has_coupon else pl.lit(False),
     )
-    seller_med = o.group_by("seller_id").agg(
-        seller_median=pl.col("amount").median(),
-        seller_buyers=pl.col("buyer_id").n_unique().cast(pl.Int64),
-    )
     buyer_tot = o.group_by("buyer_id").agg(buyer_orders=pl.len().cast(pl.Int64))
-    pairs = (
-        o.group_by("buyer_id", "seller_id")
-        .agg(
-            n_orders=pl.len().cast(pl.Int64),
-            pair_median=pl.col("amount").median(),
-            first_order=pl.col("created_at").min(),
-            last_order=pl.col("created_at").max(),
-            order_ids=pl.col("order_id").sort(),
-            coupon_share=pl.col("coupon").mean(),
-        )
-        .filter(pl.col("n_orders") >= int(params["min_pair_orders"]))
-        .filter(pl.col("coupon_share") < float(params["max_coupon_share"]))
+    all_pairs = o.group_by("buyer_id", "seller_id").agg(
+        n_orders=pl.len().cast(pl.Int64),
+        pair_median=pl.col("amount").median(),
+        first_order=pl.col("created_at").min(),
+        last_order=pl.col("created_at").max(),
+        order_ids=pl.col("order_id").sort(),
+        coupon_share=pl.col("coupon").mean(),
+    )
+    # the seller's usual amount: median over its *buyers* (each buyer's median), so that a
+    # ring placing many cheap orders does not drag the reference down
+    seller_med = all_pairs.group_by("seller_id").agg(
+        seller_median=pl.col("pair_median").median(),
+        seller_buyers=pl.len().cast(pl.Int64),
+    )
+    pairs = all_pairs.filter(pl.col("n_orders") >= int(params["min_pair_orders"])).filter(
+        pl.col("coupon_share") < float(params["max_coupon_share"])
     )
     fb = feedback.group_by(
         pl.col("author_id").alias("buyer_id"), pl.col("target_id").alias("seller_id")

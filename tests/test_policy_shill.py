@@ -1,0 +1,198 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import polars as pl
+import pytest
+
+from graphkit.config import ScanConfig
+from graphkit.io import dataset_from_frames
+from graphkit.policy import ScanContext, get_check
+from graphkit.policy.shill import pair_evidence
+
+T0 = datetime(2025, 3, 1, tzinfo=UTC)
+
+
+def t(d: float) -> datetime:
+    return T0 + timedelta(days=d)
+
+
+def _market() -> dict[str, pl.DataFrame]:
+    accounts: list[tuple[str, str, float]] = []
+    orders: list[tuple[str, str, str, float, float, str | None]] = []
+    ratings: dict[str, int] = {}
+
+    def order(buyer: str, seller: str, day: float, amount: float, rating: int | None,
+              coupon: str | None = None) -> None:  # fmt: skip
+        oid = f"o{len(orders)}"
+        orders.append((oid, buyer, seller, day, amount, coupon))
+        if rating is not None:
+            ratings[oid] = rating
+
+    for s in ("ring_s", "popular", "fam_s", "coupon_s", "other"):
+        accounts.append((s, "seller", -400))
+    # ring_s: 10 honest one-off buyers, 4 fresh ring accounts buying cheap, rating 5
+    for i in range(10):
+        accounts.append((f"h{i}", "buyer", -300))
+        order(f"h{i}", "ring_s", i, 50.0, 3 + i % 3)
+        order(f"h{i}", "other", i + 1, 40.0, 4)
+    for i in range(4):
+        accounts.append((f"r{i}", "buyer", 15))
+        for k in range(3):
+            order(f"r{i}", "ring_s", 20 + 2 * k + i * 0.1, 15.0, 5)
+    # popular: 200 one-off buyers and 3 loyal old customers (repeat, top-rated, normal prices)
+    for i in range(200):
+        accounts.append((f"p{i}", "buyer", -200))
+        order(f"p{i}", "popular", i * 0.3, 30.0, 4 + i % 2)
+    for i in range(3):
+        accounts.append((f"loyal{i}", "buyer", -500))
+        for k in range(3):
+            order(f"loyal{i}", "popular", 10 + 20 * k, 30.0, 5)
+    # fam_s: the owner's relative buys twice, cheap, 5 stars; 5 honest buyers
+    accounts.append(("relative", "buyer", -100))
+    for k in range(2):
+        order("relative", "fam_s", 5 + k, 5.0, 5)
+    accounts.append(("cousin", "buyer", -100))  # linked but a single purchase
+    order("cousin", "fam_s", 9, 5.0, 5)
+    for i in range(5):
+        accounts.append((f"f{i}", "buyer", -300))
+        order(f"f{i}", "fam_s", i, 40.0, 4)
+    # coupon_s: a linked account buys twice with coupons (coupon self-dealing, not shill)
+    accounts.append(("coupon_b", "buyer", -100))
+    for k in range(2):
+        order("coupon_b", "coupon_s", 5 + k, 5.0, 5, coupon="C1")
+    for i in range(5):
+        accounts.append((f"c{i}", "buyer", -300))
+        order(f"c{i}", "coupon_s", i, 40.0, 4)
+
+    o = pl.DataFrame(
+        {
+            "order_id": [r[0] for r in orders],
+            "buyer_id": [r[1] for r in orders],
+            "seller_id": [r[2] for r in orders],
+            "amount": [r[4] for r in orders],
+            "created_at": [t(r[3]) for r in orders],
+            "paid_at": [t(r[3]) for r in orders],
+            "coupon_id": [r[5] for r in orders],
+            "discount": [1.0 if r[5] else None for r in orders],
+        }
+    )
+    fb = o.filter(pl.col("order_id").is_in(list(ratings))).select(
+        feedback_id=pl.lit("f_") + pl.col("order_id"),
+        order_id="order_id",
+        author_id="buyer_id",
+        target_id="seller_id",
+        rating=pl.col("order_id").replace_strict(ratings, return_dtype=pl.Int8),
+        dsr_item_as_described=pl.lit(None, dtype=pl.Int8),
+        dsr_communication=pl.lit(None, dtype=pl.Int8),
+        dsr_shipping_speed=pl.lit(None, dtype=pl.Int8),
+        created_at=pl.col("created_at") + pl.duration(days=5),
+    )
+    return {
+        "accounts": pl.DataFrame(
+            {
+                "account_id": [a[0] for a in accounts],
+                "kind": [a[1] for a in accounts],
+                "created_at": [t(a[2]) for a in accounts],
+            }
+        ),
+        "orders": o,
+        "feedback": fb,
+        "coupons": pl.DataFrame(
+            {
+                "coupon_id": ["C1"],
+                "issuer_id": ["coupon_s"],
+                "kind": ["store"],
+                "value": [1.0],
+                "min_spend": [0.0],
+                "per_buyer_limit": [5],
+                "valid_from": [t(0)],
+                "valid_to": [t(90)],
+            }
+        ),
+        "identifiers": pl.DataFrame(
+            {
+                "account_id": [
+                    "fam_s",
+                    "relative",
+                    "cousin",
+                    "coupon_s",
+                    "coupon_b",
+                    "ring_s",
+                    "r0",
+                ],
+                "kind": ["address", "address", "address", "payment", "payment", "device", "device"],
+                "value": ["home", "home", "home", "pay", "pay", "dev", "dev"],
+            }
+        ),
+    }
+
+
+@pytest.fixture(scope="module")
+def frames() -> dict[str, pl.DataFrame]:
+    return _market()
+
+
+def _run(frames: dict[str, pl.DataFrame], **overrides: object) -> pl.DataFrame:
+    ds = dataset_from_frames(frames, as_of=t(120))
+    cfg = ScanConfig.from_mapping({"rules": {"SHILL_PURCHASE": overrides}} if overrides else {})
+    ctx = ScanContext(ds, cfg)
+    return get_check("SHILL_PURCHASE")(ctx, ctx.params("SHILL_PURCHASE")).sort("seller_id")
+
+
+def test_ring_and_relative_fire_near_misses_do_not(frames: dict[str, pl.DataFrame]) -> None:
+    out = _run(frames)
+    assert out["seller_id"].to_list() == ["fam_s", "ring_s"]
+    fam, ring = out.rows(named=True)
+    assert ring["subject_ids"] == ["ring_s", "r0", "r1", "r2", "r3"]
+    assert ring["recommended_action"] == "suspend"  # r0 shares the seller's device
+    assert "4 buyer account(s) (28.6% of its 14 buyers)" in ring["explanation"]
+    assert len(ring["order_ids"]) == 12
+    assert fam["subject_ids"] == ["fam_s", "relative"]  # the cousin bought once only
+    assert fam["n_linked"] == 1
+
+
+def test_ring_without_identity_still_fires_but_only_warns(
+    frames: dict[str, pl.DataFrame],
+) -> None:
+    f = dict(frames)
+    f["identifiers"] = frames["identifiers"].filter(pl.col("account_id") != "r0")
+    out = _run(f)
+    ring = out.filter(seller_id="ring_s").row(0, named=True)
+    assert ring["recommended_action"] == "warning"
+    assert ring["n_linked"] == 0
+
+
+def test_settings_move_the_line(frames: dict[str, pl.DataFrame]) -> None:
+    # loyal customers of a popular store become a "ring" only if the share test is dropped
+    assert "popular" in _run(frames, min_ring_share=0.0)["seller_id"].to_list()
+    # counting coupon-paid pairs brings in the coupon self-dealer
+    assert "coupon_s" in _run(frames, max_coupon_share=1.01)["seller_id"].to_list()
+    # a ring too small for the ring test stays flagged only through the linked buyer
+    small = _run(frames, min_ring_buyers=5).filter(seller_id="ring_s")
+    assert small["n_linked"].to_list() == [1]
+    f = dict(frames)
+    f["identifiers"] = frames["identifiers"].filter(pl.col("account_id") != "r0")
+    assert "ring_s" not in _run(f, min_ring_buyers=5)["seller_id"].to_list()
+
+
+def test_pair_evidence_columns(frames: dict[str, pl.DataFrame]) -> None:
+    ds = dataset_from_frames(frames, as_of=t(120))
+    ctx = ScanContext(ds)
+    pairs = pair_evidence(
+        ds.orders,
+        ds.feedback,
+        accounts=ds.get("accounts"),
+        links=ctx.identity_links,
+        params=ctx.params("SHILL_PURCHASE"),
+    )
+    r0 = pairs.filter(buyer_id="r0").row(0, named=True)
+    for name in ("concentrated", "new_account", "small_amounts", "top_ratings"):
+        assert r0[name], name
+    assert r0["repeat_top_ratings"]
+    assert r0["linked_to_seller"]
+    assert r0["points"] == 8
+    loyal = pairs.filter(buyer_id="loyal0").row(0, named=True)
+    assert not loyal["new_account"]
+    assert not loyal["small_amounts"]
+    assert loyal["suspicious"]  # suspicious as a pair, cleared by the seller-level share
