@@ -13,6 +13,7 @@ Examples
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +41,8 @@ class SimulatedMarketplace:
         The ``labels`` table (``entity_kind``, ``entity_id``, ``scenario``, ``group_id``).
     seed, n_orders, config
         How it was made.
+    timings
+        Seconds spent per stage (population, planting, organic trade, assembly).
     """
 
     tables: dict[str, pl.DataFrame]
@@ -47,6 +50,7 @@ class SimulatedMarketplace:
     seed: int
     n_orders: int
     config: SimulationConfig = field(repr=False)
+    timings: dict[str, float] = field(default_factory=dict, repr=False, compare=False)
 
     def write(self, out_dir: str | os.PathLike[str], format: str = "parquet") -> Path:
         """Write every table and ``labels`` into ``out_dir`` atomically; return the folder.
@@ -98,11 +102,24 @@ def simulate(
     if n_orders < 0:
         raise ValueError(f"n_orders must be >= 0; got {n_orders}")
     config = config or SimulationConfig()
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[stage] = round(now - clock, 3)
+        clock = now
+
     world = World(n_orders=int(n_orders), seed=int(seed), config=config)
     pop = build_population(world)
     make_coupons(world, pop)
+    lap("population")
     plant_all(world, pop)
     planted = world.count("orders")
+    lap("planting")
     organic_trade(world, pop, int(n_orders) - planted, world.table("coupons"))
+    lap("organic")
     tables, labels = assemble(world)
-    return SimulatedMarketplace(tables, labels, int(seed), int(n_orders), config)
+    lap("assembly")
+    return SimulatedMarketplace(tables, labels, int(seed), int(n_orders), config, timings)

@@ -166,6 +166,10 @@ def organic_trade(world: World, pop: Population, n: int, coupons: pl.DataFrame) 
     bw[:kb] *= max(n - bw[kb:].sum(), 0.5 * n) / bw[:kb].sum()
     s_pos = rng.choice(len(sw), n, p=sw / sw.sum())
     b_pos = rng.choice(len(bw), n, p=bw / bw.sum())
+    # planted actors' honest activity is with honest sellers only (never another scheme's store)
+    both = (b_pos >= kb) & (s_pos >= k)
+    if both.any():
+        s_pos[both] = pop.sample_sellers(rng, int(both.sum()))
     seller = pop.sellers[s_pos]
     buyer = pop.buyers[b_pos]
     s_created = pop.seller_created[s_pos]
@@ -193,7 +197,7 @@ def organic_trade(world: World, pop: Population, n: int, coupons: pl.DataFrame) 
     unpaid = np.zeros(n, dtype=bool)
     unpaid[by_time[first]] = True  # at most one unpaid order per honest buyer
     paid_at = created + (rng.lognormal(2.5, 1.3, n) * 60e6).astype(np.int64)
-    paid_at = np.where(unpaid | (paid_at > end), -1, paid_at)
+    paid_at = np.where(unpaid, -1, np.minimum(paid_at, end))
     unpaid = paid_at < 0
     cancelled = np.full(n, -1, dtype=np.int64)
     c_unpaid = unpaid & (rng.random(n) < 0.5)

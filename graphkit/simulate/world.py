@@ -193,11 +193,18 @@ class World:
             ),
         )
 
-    def table(self, table: str) -> pl.DataFrame:
-        """All rows appended so far to an internal table, in append order."""
+    def table(self, table: str, columns: list[str] | None = None) -> pl.DataFrame:
+        """Return all rows appended so far to an internal table, in append order."""
+        cols = list(INTERNAL[table]) if columns is None else columns
         if not self.parts[table]:
-            return pl.DataFrame(schema=INTERNAL[table])
-        return pl.concat(self.parts[table], how="vertical")
+            return pl.DataFrame(schema={c: INTERNAL[table][c] for c in cols})
+        return pl.concat([p.select(cols) for p in self.parts[table]], how="vertical")
+
+    def take(self, table: str) -> pl.DataFrame:
+        """Return an internal table and release its parts (frees memory while assembling)."""
+        out = self.table(table)
+        self.parts[table] = []
+        return out
 
     # -- clock ---------------------------------------------------------------
     def uniform_times(self, n: int, lo: np.ndarray | int, hi: np.ndarray | int) -> np.ndarray:

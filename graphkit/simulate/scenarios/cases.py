@@ -19,7 +19,7 @@ from graphkit.simulate import text as T
 from graphkit.simulate.config import CaseConfig
 from graphkit.simulate.population import Population
 from graphkit.simulate.records import add_cases, add_feedback, add_messages, add_refunds
-from graphkit.simulate.scenarios.common import actor_events
+from graphkit.simulate.scenarios.common import actor_events, rank_within
 from graphkit.simulate.world import HOUR, World
 
 __all__ = ["plant_case_after_refund", "plant_false_claims", "plant_retaliation"]
@@ -135,8 +135,7 @@ def plant_false_claims(world: World, pop: Population, cfg: CaseConfig) -> None:
         return
     n = len(ev.g)
     # rank of each event within its actor: the first two always become rejected cases
-    first = np.concatenate([[0], np.flatnonzero(np.diff(ev.g)) + 1])
-    rank = np.arange(n) - np.repeat(first, np.diff(np.append(first, n)))
+    rank = rank_within(ev.g)
     has_case = (rank < 2) | (rng.random(n) < cfg.case_share)
     rejected = (rank < 2) | (rng.random(n) < cfg.rejected_share)
     c = np.flatnonzero(has_case)

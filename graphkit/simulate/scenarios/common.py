@@ -25,8 +25,24 @@ __all__ = [
     "new_sellers",
     "operator_serials",
     "ranged",
+    "rank_within",
     "windows",
 ]
+
+
+def rank_within(g: np.ndarray) -> np.ndarray:
+    """Return the 0-based position of each row within its run of equal, sorted ``g``.
+
+    Examples
+    --------
+    >>> rank_within(np.array([0, 0, 1, 1, 1])).tolist()
+    [0, 1, 0, 1, 2]
+    """
+    n = len(g)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    first = np.concatenate([[0], np.flatnonzero(np.diff(g)) + 1])
+    return np.arange(n) - np.repeat(first, np.diff(np.append(first, n)))
 
 
 def ranged(rng: np.random.Generator, bounds: tuple[int, int], n: int) -> np.ndarray:

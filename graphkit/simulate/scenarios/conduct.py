@@ -13,6 +13,7 @@ Violating accounts (labelled ``account``):
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 
 from graphkit.simulate import text as T
 from graphkit.simulate.config import CampaignConfig, UnpaidConfig
@@ -25,6 +26,7 @@ from graphkit.simulate.scenarios.common import (
     new_buyers,
     new_sellers,
     ranged,
+    rank_within,
     windows,
 )
 from graphkit.simulate.world import DAY, HOUR, World
@@ -91,7 +93,8 @@ def plant_unpaid_serial(world: World, pop: Population, cfg: UnpaidConfig) -> Non
     if ev is None:
         return
     n = len(ev.g)
-    recent = rng.random(n) >= cfg.overdue_share
+    # the first three of each actor are always overdue: "repeated" needs at least that many
+    recent = (rank_within(ev.g) >= 3) & (rng.random(n) >= cfg.overdue_share)
     # not-yet-overdue ones are recent (inside the last 20 days)
     ev.created[recent] = world.uniform_times(
         int(recent.sum()), world.end - 19 * DAY, world.end - DAY
@@ -100,8 +103,6 @@ def plant_unpaid_serial(world: World, pop: Population, cfg: UnpaidConfig) -> Non
     cancel = rng.random(n) < cfg.cancelled_share
     cancelled = np.where(cancel, ev.created + world.days(rng.uniform(2, 18, n)), -1)
     cancelled = np.where(cancelled > world.end, -1, cancelled)
-    import polars as pl
-
     world.parts["orders"][-1] = orders.with_columns(
         pl.Series("created_at", ev.created),
         pl.Series("cancelled_at", cancelled).replace(-1, None),

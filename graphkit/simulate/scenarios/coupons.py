@@ -127,8 +127,9 @@ def plant_coupon_self_dealing(world: World, pop: Population, cfg: CouponAbuseCon
     g = np.repeat(np.arange(q), size)
     m = len(g)
     created = t0[g] - world.days(rng.uniform(0.5, 60, m))
+    # every linked account holds one or two of the store's own device / payment / phone
     over = link_overrides(
-        world, g, op, np.ones(m, dtype=bool), kinds=("device", "payment", "address", "phone", "ip")
+        world, g, op, np.ones(m, dtype=bool), kinds=("device", "payment", "phone")
     )
     accounts = new_buyers(world, pop, created, background=rng.integers(0, 3, m), overrides=over)
     per = np.maximum(ranged(rng, cfg.redemptions_per_account, m), 1)
