@@ -128,3 +128,32 @@ def test_weak_raters_are_named_only_with_enough_flags(frames: dict[str, pl.DataF
     out = _run(frames, min_weak_reasons=99)
     # the paid ratings carry strong flags (too early, refunded after): still named
     assert out.row(0, named=True)["subject_ids"][1:] == [f"paid{j}" for j in range(8)]
+
+
+def test_circle_raters_are_accounts_rating_several_circle_stores() -> None:
+    from graphkit.policy.feedback_manipulation import circle_raters
+
+    tp = pl.DataFrame({"seller_a": ["A", "C"], "seller_b": ["B", "D"]})
+    rows = [
+        ("w", "A", 5), ("w", "B", 5), ("w", "B", 4),  # works for circle A-B
+        ("h", "A", 5), ("h", "B", 5),  # two ratings only
+        ("h2", "A", 5), ("h2", "A", 5), ("h2", "A", 5),  # one store only
+        ("B", "A", 5), ("B", "A", 5), ("B", "A", 5),  # a circle seller itself (in the pair)
+        ("x", "A", 5), ("x", "C", 5), ("x", "D", 1),  # spread over two circles, one negative
+    ]  # fmt: skip
+    fb = pl.DataFrame(
+        {
+            "feedback_id": [f"f{i}" for i in range(len(rows))],
+            "order_id": [f"o{i}" for i in range(len(rows))],
+            "author_id": [r[0] for r in rows],
+            "target_id": [r[1] for r in rows],
+            "rating": [r[2] for r in rows],
+            "created_at": list(range(len(rows))),
+            "reasons": [[] for _ in rows],
+        },
+        schema_overrides={"reasons": pl.List(pl.String)},
+    )
+    out = circle_raters(fb, tp)
+    assert out["feedback_id"].to_list() == ["f0", "f1", "f2"]
+    assert circle_raters(fb, tp, min_ratings=2)["author_id"].unique().sort().to_list() == ["h", "w"]
+    assert circle_raters(fb, tp.clear()).height == 0
