@@ -163,7 +163,10 @@ def minhash_signatures(
     # a handful of chunks bounds the memory of the exploded shingles
     for lo in range(0, frame.height, _CHUNK_TEXTS):
         part = frame.slice(lo, _CHUNK_TEXTS).lazy()
-        sig = _shingles(part, k).group_by("t").agg(aggs).sort("t").collect()
+        # materialise the shingles first: inside one lazy plan the 64 aggregations
+        # would each recompute the slices and hashes
+        shingles = _shingles(part, k).collect()
+        sig = shingles.lazy().group_by("t").agg(aggs).sort("t").collect()
         out[lo : lo + sig.height] = sig.drop("t").to_numpy()
     return out
 

@@ -1,0 +1,354 @@
+"""Benchmarks of the text detectors and of COMM_SPAM / FEEDBACK_EXTORTION.
+
+Two modes, each writing one JSON file (numbers go into RESULTS.md from it):
+
+``speed``
+    Throughput of :func:`graphkit.detect.text.near_duplicate_clusters` (shingling,
+    MinHash, LSH, components) and :func:`graphkit.detect.threats.threat_scores` on
+    ``--messages`` synthetic marketplace messages (default 1,000,000): mostly unique
+    chatter plus planted near-duplicate campaigns with random edits; also checks the
+    planted campaigns were recovered.
+
+``quality``
+    Precision / recall of the two checks on simulated marketplaces
+    (:func:`graphkit.simulate.simulate`) at default settings, per scenario, for several
+    seeds, with every remaining false positive and missed account listed.
+
+Usage::
+
+    python benchmarks/bench_text.py speed --messages 1000000 \
+        --out benchmarks/results/text_speed.json
+    python benchmarks/bench_text.py quality --orders 1000000 --seeds 1 2 3 \
+        --out benchmarks/results/text_quality.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+WORDS = [
+    "hello",
+    "hi",
+    "thanks",
+    "please",
+    "item",
+    "order",
+    "parcel",
+    "shipping",
+    "tracking",
+    "when",
+    "will",
+    "arrive",
+    "size",
+    "colour",
+    "blue",
+    "red",
+    "black",
+    "white",
+    "small",
+    "large",
+    "price",
+    "discount",
+    "store",
+    "seller",
+    "buyer",
+    "quality",
+    "great",
+    "good",
+    "broken",
+    "missing",
+    "wrong",
+    "refund",
+    "return",
+    "photo",
+    "received",
+    "package",
+    "week",
+    "day",
+    "today",
+    "tomorrow",
+    "delivery",
+    "address",
+    "change",
+    "cancel",
+    "payment",
+    "paid",
+    "invoice",
+    "question",
+    "available",
+    "stock",
+    "model",
+    "battery",
+    "charger",
+    "cable",
+    "case",
+    "cover",
+    "screen",
+    "phone",
+    "watch",
+    "shoes",
+    "jacket",
+    "dress",
+    "bag",
+    "lamp",
+    "desk",
+]
+
+#: spam templates; the placeholders are (name, price, code), in this order
+CAMPAIGNS = (
+    "Dear user{}, huge clearance in our shop today: branded watches from {} USD, visit store{}",
+    "Hi user{}! Followers and five star reviews for your shop from {} dollars, write agency{}",
+    "user{}, work from home and earn {} dollars per day, no experience, contact jobs{} now",
+    "Congratulations user{}, you won a {} USD coupon, claim it at promo{} before midnight",
+)
+
+
+def _machine() -> dict[str, Any]:
+    return {
+        "python": sys.version.split()[0],
+        "polars": pl.__version__,
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "polars_threads": pl.thread_pool_size(),
+        "load_avg_at_start": os.getloadavg(),
+    }
+
+
+def synthetic_messages(n: int, *, seed: int = 0, spam_share: float = 0.05) -> pl.DataFrame:
+    """``n`` messages: random chatter plus near-duplicate campaigns with edits (labelled)."""
+    rng = np.random.default_rng(seed)
+    n_spam = int(n * spam_share)
+    n_chat = n - n_spam
+    words = np.array(WORDS)
+    lengths = rng.integers(4, 25, size=n_chat)
+    flat = words[rng.integers(0, len(words), size=int(lengths.sum()))]
+    chat = (
+        pl.DataFrame({"w": flat, "row": np.repeat(np.arange(n_chat), lengths)})
+        .group_by("row", maintain_order=True)
+        .agg(pl.col("w").str.join(" "))
+        .get_column("w")
+    )
+    camp = rng.integers(0, len(CAMPAIGNS), size=n_spam)
+    names = rng.integers(0, 100_000, size=n_spam)
+    prices = rng.integers(5, 500, size=n_spam)
+    codes = rng.integers(0, 10**6, size=n_spam)
+    spam = pl.DataFrame({"camp": camp, "n": names, "p": prices, "c": codes}).select(
+        text=pl.coalesce(
+            [
+                pl.when(pl.col("camp") == i).then(pl.format(t, "n", "p", "c"))
+                for i, t in enumerate(CAMPAIGNS)
+            ]
+        )
+    )
+    # random small edits: upper-case every 3rd, a typo every 5th, an extra word every 7th
+    idx = pl.int_range(pl.len())
+    spam = spam.with_columns(
+        pl.when(idx % 3 == 0).then(pl.col("text").str.to_uppercase()).otherwise(pl.col("text"))
+    ).with_columns(
+        pl.when(idx % 5 == 0)
+        .then(pl.col("text").str.replace("o", "0"))
+        .when(idx % 7 == 0)
+        .then(pl.col("text") + pl.lit(" !!! limited offer"))
+        .otherwise(pl.col("text"))
+    )
+    texts = pl.concat([chat.alias("text").to_frame(), spam])
+    return texts.with_columns(
+        message_id=pl.format("m{}", pl.int_range(pl.len()).cast(pl.String).str.zfill(8)),
+        campaign=pl.concat(
+            [pl.Series([None] * n_chat, dtype=pl.Int64), pl.Series(camp, dtype=pl.Int64)]
+        ),
+    ).select("message_id", "text", "campaign")
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_speed(n: int, seed: int) -> dict[str, Any]:
+    from graphkit.detect import text as tx
+    from graphkit.detect.threats import threat_scores
+
+    t0 = time.perf_counter()
+    msgs = synthetic_messages(n, seed=seed)
+    gen_s = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    norm = msgs.select(_norm=tx.normalize_for_similarity(pl.col("text"))).unique()
+    norm_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    sig = tx.minhash_signatures(norm["_norm"], seed=seed)
+    minhash_s = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    clusters = tx.near_duplicate_clusters(msgs, seed=seed)
+    total_s = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    threats = threat_scores(msgs)
+    threat_s = time.perf_counter() - t0
+
+    # recovery of the planted campaigns: each campaign's messages should share one cluster
+    joined = msgs.join(clusters, on="message_id")
+    per_campaign = (
+        joined.filter(pl.col("campaign").is_not_null())
+        .group_by("campaign")
+        .agg(
+            n=pl.len(),
+            in_top_cluster=pl.col("cluster_id")
+            .value_counts(sort=True)
+            .first()
+            .struct.field("count"),
+        )
+        .sort("campaign")
+    )
+    chat_in_big = joined.filter(
+        pl.col("campaign").is_null() & (pl.col("cluster_size") >= 10)
+    ).height
+    return {
+        "mode": "speed",
+        "messages": n,
+        "distinct_normalised_texts": norm.height,
+        "seconds": {
+            "generate": round(gen_s, 2),
+            "normalise_unique": round(norm_s, 2),
+            "minhash_signatures": round(minhash_s, 2),
+            "near_duplicate_clusters_total": round(total_s, 2),
+            "threat_scores": round(threat_s, 2),
+        },
+        "throughput_msgs_per_s": {
+            "near_duplicate_clusters": round(n / total_s),
+            "minhash_texts_per_s": round(norm.height / minhash_s),
+            "threat_scores": round(n / threat_s),
+        },
+        "signature_shape": list(sig.shape),
+        "campaign_recovery": per_campaign.to_dicts(),
+        "chatter_messages_in_clusters_of_10_plus": chat_in_big,
+        "threats_flagged_in_synthetic_chatter": int(threats["is_threat"].sum()),
+        "peak_rss_mb": round(_peak_rss_mb()),
+    }
+
+
+def _evaluate_rule(ctx: Any, rule: str, scenario: str, labels: pl.DataFrame) -> dict[str, Any]:
+    from graphkit.evaluate import evaluate
+    from graphkit.policy import finalize_findings, get_check
+
+    check = get_check(rule)
+    t0 = time.perf_counter()
+    findings = finalize_findings(check(ctx, ctx.params(rule)), check.text())
+    secs = time.perf_counter() - t0
+    row = evaluate(findings, labels).scenarios.filter(pl.col("scenario") == scenario)
+    true = set(
+        labels.filter((pl.col("scenario") == scenario) & (pl.col("entity_kind") == "account"))[
+            "entity_id"
+        ]
+    )
+    label_of = dict(
+        labels.filter(pl.col("entity_kind") == "account")
+        .select("entity_id", "scenario")
+        .unique("entity_id", keep="first")
+        .iter_rows()
+    )
+    flagged = findings.select(
+        pl.col("subject_ids").list.first().alias("account"), "explanation"
+    ).iter_rows()
+    fps = [
+        {"account": a, "labelled_as": label_of.get(a), "explanation": e}
+        for a, e in flagged
+        if a not in true
+    ]
+    missed = sorted(true - set(findings["subject_ids"].list.first()))
+    return {
+        "rule": rule,
+        "scenario": scenario,
+        "seconds": round(secs, 2),
+        "findings": findings.height,
+        "metrics": row.to_dicts()[0] if row.height else None,
+        "false_positives": fps,
+        "missed_accounts": missed,
+    }
+
+
+def run_quality(n_orders: int, seeds: list[int]) -> dict[str, Any]:
+    from graphkit.io import dataset_from_frames
+    from graphkit.policy import ScanContext
+    from graphkit.simulate import simulate
+
+    runs = []
+    for seed in seeds:
+        t0 = time.perf_counter()
+        sim = simulate(n_orders, seed=seed)
+        sim_s = time.perf_counter() - t0
+        ds = dataset_from_frames(sim.tables)
+        ctx = ScanContext(ds, seed=seed)
+        runs.append(
+            {
+                "seed": seed,
+                "simulate_seconds": round(sim_s, 1),
+                "messages": sim.tables["messages"].height,
+                "results": [
+                    _evaluate_rule(ctx, "COMM_SPAM", "spam", sim.labels),
+                    _evaluate_rule(ctx, "FEEDBACK_EXTORTION", "feedback_extortion", sim.labels),
+                ],
+            }
+        )
+    totals: dict[str, dict[str, int]] = {}
+    for run in runs:
+        for res in run["results"]:
+            m = res["metrics"] or {}
+            t = totals.setdefault(res["scenario"], {"tp": 0, "pred": 0, "true": 0})
+            t["tp"] += m.get("true_positives") or 0
+            t["pred"] += m.get("predicted_accounts") or 0
+            t["true"] += m.get("true_accounts") or 0
+    pooled = {
+        s: {
+            **t,
+            "precision": round(t["tp"] / t["pred"], 4) if t["pred"] else None,
+            "recall": round(t["tp"] / t["true"], 4) if t["true"] else None,
+        }
+        for s, t in totals.items()
+    }
+    return {"mode": "quality", "orders": n_orders, "seeds": seeds, "pooled": pooled, "runs": runs}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("mode", choices=("speed", "quality"))
+    p.add_argument("--messages", type=int, default=1_000_000)
+    p.add_argument("--orders", type=int, default=1_000_000)
+    p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, required=True)
+    args = p.parse_args(argv)
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    result = (
+        run_speed(args.messages, args.seed)
+        if args.mode == "speed"
+        else run_quality(args.orders, args.seeds)
+    )
+    result.update(
+        started=started,
+        command="python " + " ".join([sys.argv[0], *(argv or sys.argv[1:])]),
+        machine=_machine(),
+        load_avg_at_end=os.getloadavg(),
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    print(json.dumps({k: v for k, v in result.items() if k != "runs"}, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
