@@ -198,6 +198,7 @@ def test_injected_markup_does_not_run_in_chromium(tmp_path, html):
     assert not [a for a in parsed.attrs if a[1].startswith("on")]
 
 
+@pytest.mark.slow
 def test_chromium_renders_a_screenshot(tmp_path, html):
     if not CHROMIUM.exists() or shutil.which("chromium") is None:
         pytest.skip("needs Debian's chromium at /usr/bin/chromium")
@@ -222,3 +223,13 @@ def test_chromium_renders_a_screenshot(tmp_path, html):
         check=True,
     )
     assert shot.stat().st_size > 10_000
+
+
+def test_every_scan_writes_the_report(tmp_path):
+    c = build_case(tmp_path)
+    out = tmp_path / "scan-run"
+    assert main(["scan", str(c.data_dir), "--out", str(out), "--quiet"]) == 0
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "<title>graphkit report: scan-run</title>" in page  # the final name, not the temp one
+    assert SCRIPT not in page
+    assert re.search(r"(src|href)=\"https?:", page) is None

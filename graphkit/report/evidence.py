@@ -483,7 +483,7 @@ def export_case(
         "case": {"kind": kind, "id": case_id},
         "graphkit_version": __version__,
         "run": {
-            "name": run.path.name,
+            "name": run.name,
             "as_of": run.as_of,
             "seed": run.meta.get("seed"),
             "version": run.version,
@@ -548,7 +548,7 @@ def export_case(
                 "Bag-Software-Agent": f"graphkit {__version__}",
                 "External-Identifier": f"{kind}:{case_id}",
                 "External-Description": f"graphkit evidence for {kind} {case_id} of run "
-                f"{run.path.name} (as of {run.as_of})",
+                f"{run.name} (as of {run.as_of})",
             },
             processes=1,
             checksums=["sha256"],

@@ -350,7 +350,7 @@ def diff_runs(previous: Run | None, current: Run, *, min_overlap: float = 0.5) -
 
 
 def _label(run: Run) -> str:
-    return f"{run.path.name} (as of {run.as_of or 'unknown'})"
+    return f"{run.name} (as of {run.as_of or 'unknown'})"
 
 
 def _diff_frames(

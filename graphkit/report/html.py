@@ -400,7 +400,7 @@ def render_report(
         trend_png = data_uri(figure_png(findings_trend_plot(run.findings), size=(7.0, 2.6)))
     meta = run.meta
     context = {
-        "run_name": run.path.name,
+        "run_name": run.name,
         "as_of": run.as_of or "unknown",
         "version": run.version or "unknown",
         "seed": meta.get("seed", ""),

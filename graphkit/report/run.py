@@ -15,6 +15,7 @@ Examples
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +73,12 @@ class Run:
     account_scores: pl.DataFrame
     groups: pl.DataFrame
     meta: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The run folder's name (its final name while ``graphkit scan`` writes it atomically)."""
+        m = re.fullmatch(r"\.(.+)\.tmp-[^/]*", self.path.name)
+        return m.group(1) if m else self.path.name
 
     @property
     def as_of(self) -> str | None:
