@@ -45,6 +45,19 @@ def test_written_dataset_passes_strict_validation(market, tmp_path):
     assert in_memory.has("coupons")
 
 
+def test_as_of_is_the_last_event(market, tmp_path):
+    """The default analysis moment is the snapshot end, not a coupon's future validity."""
+    ds = dataset_from_frames(market.tables)
+    t = market.tables
+    last_event = max(
+        t["orders"]["created_at"].max(),
+        t["orders"]["paid_at"].max(),
+        t["feedback"]["created_at"].max(),
+        t["messages"]["sent_at"].max(),
+    )
+    assert ds.as_of == last_event
+
+
 def test_same_seed_byte_identical_files(tmp_path):
     a = simulate(3_000, seed=5).write(tmp_path / "a")
     b = simulate(3_000, seed=5).write(tmp_path / "b")

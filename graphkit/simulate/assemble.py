@@ -115,7 +115,6 @@ def assemble(world: World) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
         order["accounts"],
     )
 
-    kinds = list(_VALUE_PREFIX)
     ident = world.take("identifiers")
     # one int64 sort key (account rank, kind, serial): much faster than a 3-key sort
     serial_bits = max(1, int(ident["serial"].max() or 0).bit_length())
@@ -123,9 +122,7 @@ def assemble(world: World) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
         ident.with_columns(
             (
                 pl.lit(pl.Series(numbered["accounts"][1])).gather(pl.col("acc")) * 8
-                + pl.col("kind").replace_strict(
-                    kinds, list(range(len(kinds))), return_dtype=pl.Int64
-                )
+                + pl.col("kind").to_physical().cast(pl.Int64)
             ).alias("key")
         )
         .with_columns((pl.col("key") * (1 << serial_bits) + pl.col("serial")).alias("key"))
@@ -140,7 +137,7 @@ def assemble(world: World) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
             _ref(acc, "acc").alias("account_id"),
             pl.concat_str(
                 [
-                    pl.col("kind").replace_strict(_VALUE_PREFIX, return_dtype=pl.String),
+                    pl.col("kind").cast(pl.String).replace_strict(_VALUE_PREFIX),
                     pl.Series(hashed).cast(pl.String),
                 ]
             ).alias("value"),

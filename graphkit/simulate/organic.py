@@ -44,14 +44,21 @@ _NAMES = np.array(["friend", "Anna", "Carlos", "Olga", "John", "Maria", "Li", "c
 def rating_texts(rng: np.random.Generator, rating: np.ndarray, share: float) -> pl.Series:
     """Return optional feedback text matching the rating class (null for ``1 - share`` of rows)."""
     n = len(rating)
-    pos = T.fill(T.FEEDBACK_POS, T.pick(rng, T.FEEDBACK_POS, n))
-    mid = T.fill(T.FEEDBACK_MID, T.pick(rng, T.FEEDBACK_MID, n))
-    neg = T.fill(T.FEEDBACK_NEG, T.pick(rng, T.FEEDBACK_NEG, n))
-    has = pl.Series(rng.random(n) < share)
-    r = pl.Series(rating)
-    return pl.select(
-        pl.when(~has).then(None).when(r >= 4).then(pos).when(r == 3).then(mid).otherwise(neg)
-    ).to_series()
+    templates = [*T.FEEDBACK_POS, *T.FEEDBACK_MID, *T.FEEDBACK_NEG]
+    n_pos, n_mid, n_neg = len(T.FEEDBACK_POS), len(T.FEEDBACK_MID), len(T.FEEDBACK_NEG)
+    idx = np.where(
+        rating >= 4,
+        rng.integers(0, n_pos, n),
+        np.where(
+            rating == 3,
+            n_pos + rng.integers(0, n_mid, n),
+            n_pos + n_mid + rng.integers(0, n_neg, n),
+        ),
+    )
+    idx = np.where(rng.random(n) < share, idx, -1)
+    return pl.Series("text", templates, dtype=pl.String).gather(
+        pl.Series(idx).replace(-1, None) if n else pl.Series([], dtype=pl.Int64)
+    )
 
 
 def make_coupons(world: World, pop: Population) -> pl.DataFrame:

@@ -203,7 +203,7 @@ def add_coupons(
     valid_from: np.ndarray,
     valid_to: np.ndarray,
 ) -> np.ndarray:
-    """Append coupons; ``issuer`` negative means the platform."""
+    """Append coupons; ``issuer`` negative means the platform; validity ends by the snapshot."""
     n = len(issuer)
     cpid = world.ids("coupons", n)
     world.add(
@@ -216,7 +216,8 @@ def add_coupons(
             "min_spend": np.round(np.asarray(min_spend, np.float64), 2),
             "per_buyer_limit": np.asarray(per_buyer_limit, np.int64),
             "valid_from": np.asarray(valid_from, np.int64),
-            "valid_to": np.asarray(valid_to, np.int64),
+            # the dataset is a snapshot at the window's end: no timestamp lies after it
+            "valid_to": np.minimum(np.asarray(valid_to, np.int64), world.end),
         },
     )
     return cpid
