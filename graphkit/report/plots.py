@@ -345,8 +345,9 @@ def rating_distribution_plot(
     Parameters
     ----------
     feedback, orders
-        The dataset's tables; a feedback row counts when its ``target_id`` is
-        the seller of its order.
+        The dataset's tables; a feedback row counts when its ``target_id`` is a
+        seller (an account that sells in ``orders``): accounts are buyers or
+        sellers, so that is the feedback buyers left.
     seller_ids
         The implicated sellers; every other seller is the population.
     title
@@ -369,12 +370,14 @@ def rating_distribution_plot(
     od = orders.lazy() if isinstance(orders, pl.DataFrame) else orders
     cols = fb.collect_schema().names()
     measures = [m for m in _MEASURES if m in cols]
+    # feedback to a seller is feedback from a buyer: a semi-join on the (few) seller ids
+    # is much cheaper than joining every feedback row to its order
+    all_sellers = od.select(target_id=pl.col("seller_id")).unique()
     long = (
-        fb.select("order_id", "target_id", *measures)
-        .join(od.select("order_id", "seller_id"), on="order_id", how="inner")
-        .filter(pl.col("target_id") == pl.col("seller_id"))
+        fb.select("target_id", *measures)
+        .join(all_sellers, on="target_id", how="semi")
         .with_columns(
-            cohort=pl.when(is_in("seller_id", sellers))
+            cohort=pl.when(is_in("target_id", sellers))
             .then(pl.lit("implicated"))
             .otherwise(pl.lit("population"))
         )
