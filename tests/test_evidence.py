@@ -257,3 +257,16 @@ def test_cli_export_with_generated_key(case, tmp_path, capsys, monkeypatch):
     blob = b"".join(p.read_bytes() for p in out.rglob("*") if p.is_file())
     assert key.encode() not in blob
     assert main(["verify", str(out)]) == 0
+
+
+def test_missing_or_extra_file_fails_verify(case, tmp_path):
+    out = tmp_path / "bag"
+    export_case(case.run_dir, dataset=case.dataset, group_id="G-ring-1", out=out)
+    (out / "data" / "graph" / "timeline.png").unlink()
+    assert not verify_case(out).ok
+    export_case(case.run_dir, dataset=case.dataset, group_id="G-ring-1", out=out)
+    assert verify_case(out).ok  # re-export replaced the folder whole
+    (out / "data" / "evidence" / "extra.csv").write_text("order_id\no999\n")
+    result = verify_case(out)
+    assert not result.ok
+    assert any("extra.csv" in p for p in result.problems)

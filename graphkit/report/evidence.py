@@ -644,14 +644,54 @@ def verify_case(path: str | Path) -> VerifyResult:
         problems.append(f"bag has no SHA-256 manifest (algorithms: {', '.join(bag.algorithms)})")
     if not (root / "tagmanifest-sha256.txt").is_file():
         problems.append("bag has no tagmanifest-sha256.txt: bag-info and manifests are unprotected")
-    try:
-        bag.validate(processes=1, fast=False, completeness_only=False)
-    except bagit.BagValidationError as err:
-        details = [str(d) for d in getattr(err, "details", [])] or [str(err)]
-        problems.extend(details)
-    except bagit.BagError as err:
-        problems.append(str(err))
+    # every file, listed: bagit stops at the first kind of failure
+    problems += _check_files(root, dict(bag.payload_entries()), set(bag.payload_files()))
+    problems += _check_files(root, _tag_entries(root), None)
+    if not problems:
+        try:
+            bag.validate(processes=1, fast=False, completeness_only=False)
+        except bagit.BagValidationError as err:
+            problems.extend([str(d) for d in getattr(err, "details", [])] or [str(err)])
+        except bagit.BagError as err:
+            problems.append(str(err))
     if not (root / "data" / "case.json").is_file():
         problems.append("payload lacks data/case.json")
     n = sum(1 for _ in bag.payload_files())
     return VerifyResult(root, not problems, tuple(problems), n)
+
+
+def _tag_entries(root: Path) -> dict[str, dict[str, str]]:
+    manifest = root / "tagmanifest-sha256.txt"
+    if not manifest.is_file():
+        return {}
+    out: dict[str, dict[str, str]] = {}
+    for line in manifest.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            digest, _, name = line.partition(" ")
+            out[name.strip().lstrip("*")] = {"sha256": digest.strip()}
+    return out
+
+
+def _check_files(
+    root: Path, entries: Mapping[str, Mapping[str, str]], on_disk: set[str] | None
+) -> list[str]:
+    """Compare listed SHA-256s with the files; report missing, unlisted and altered ones."""
+    from graphkit.io import file_sha256
+
+    problems = []
+    listed = set(entries)
+    if on_disk is not None:
+        problems += [f"{p}: present but not in the manifest" for p in sorted(on_disk - listed)]
+    base = root.resolve()
+    for name in sorted(listed):
+        path = (root / name).resolve()
+        if base not in path.parents:
+            problems.append(f"{name}: path leaves the bag")
+            continue
+        if not path.is_file():
+            problems.append(f"{name}: listed in the manifest but missing")
+            continue
+        expected = entries[name].get("sha256")
+        if expected is not None and file_sha256(path) != expected:
+            problems.append(f"{name}: SHA-256 differs from the manifest (file altered)")
+    return problems
