@@ -30,6 +30,12 @@ THREATS = [
     "Voglio uno sconto, altrimenti lascio una recensione negativa.",
     "no bonus, no 5 stars. send another pair and we are good",
     "Dear seller, I'd hate to, but unless 20% comes back to me the review will be terrible.",
+    "Want my review to stay positive? Then ship me the matching case for free.",
+    "My 1-star rating will go up only when I get 10 dollars back",
+    "I'll be forced to leave a negative review if you don't compensate me",
+    "Unless you send a fr\u0435\u0435 gift, my r\u0435vi\u0435w will be n\u0435gativ\u0435",
+    "neg\u200bative feedback unless partial refund",
+    "Either a 20% discount or a one star review, your call.",
     "Ｉｆ ｙｏｕ ｄｏｎ'ｔ ｓｅｎｄ ａ ｆｒｅｅ ｇｉｆｔ，ｎｅｇａｔｉｖｅ ｆｅｅｄｂａｃｋ",
 ]
 
@@ -50,6 +56,10 @@ NOT_THREATS = [
     "Can you give me a discount if I buy two?",
     "I left a negative review because the size was wrong.",
     "Gracias, todo perfecto, cinco estrellas.",
+    "I hope your reviews stay positive, great seller!",
+    "Either blue or red is fine, thank you.",
+    "Could you tell me if the item has a warranty? I left a good review already.",
+    "If possible, please add a small gift wrap, it is a present. Thanks!",
 ]
 
 

@@ -49,6 +49,7 @@ import polars as pl
 __all__ = [
     "CLUSTER_SCHEMA",
     "estimated_jaccard",
+    "fold_confusables",
     "minhash_signatures",
     "near_duplicate_clusters",
     "normalize_for_similarity",
@@ -66,14 +67,37 @@ _SHINGLE_SEED = 0x5EED
 _CHUNK_TEXTS = 200_000
 
 
+# Cyrillic and Greek letters that look like Latin ones (a spammer's way around exact matching)
+_CONFUSABLE_FROM = list("аеорсухіјѕԁɡһӏոԛѵԝαεικνοτυχ")
+_CONFUSABLE_TO = list("aeopcyxijsdghlnqvwaeiknotux")
+
+
+def fold_confusables(text: pl.Expr) -> pl.Expr:
+    """Return ``text`` with invisible format characters removed and look-alike letters folded.
+
+    Zero-width and other format characters (Unicode category Cf) are deleted, and
+    lower-case Cyrillic / Greek letters that look like Latin ones are mapped to them, so
+    ``rеviеw`` written with Cyrillic ``е`` reads ``review``. Apply after lower-casing.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> pl.select(fold_confusables(pl.lit("r\u0435vi\u200b\u0435w"))).item()
+    'review'
+    """
+    return text.str.replace_all(r"\p{Cf}+", "").str.replace_many(_CONFUSABLE_FROM, _CONFUSABLE_TO)
+
+
 def normalize_for_similarity(text: pl.Expr) -> pl.Expr:
     """Return ``text`` folded for near-duplicate comparison (a polars expression).
 
     Unicode compatibility decomposition (NFKD: full-width letters, ligatures,
     styled letters become plain ones), diacritics removed, lower case, markup
-    tags dropped, every digit mapped to ``0`` (prices, codes and counters vary
-    between copies of a template), everything that is not a letter or digit
-    turned into one space. Null stays null.
+    tags dropped, invisible characters removed and look-alike Cyrillic/Greek
+    letters folded to Latin (:func:`fold_confusables`), every digit mapped to
+    ``0`` (prices, codes and counters vary between copies of a template),
+    everything that is not a letter or digit turned into one space. Null stays
+    null.
 
     Parameters
     ----------
@@ -92,11 +116,11 @@ def normalize_for_similarity(text: pl.Expr) -> pl.Expr:
     >>> df.select(normalize_for_similarity(pl.col("t"))).item()
     'big sale 00 off'
     """
+    folded = fold_confusables(
+        text.str.normalize("NFKD").str.replace_all(r"\p{M}+", "").str.to_lowercase()
+    )
     return (
-        text.str.normalize("NFKD")
-        .str.replace_all(r"\p{M}+", "")
-        .str.to_lowercase()
-        .str.replace_all(r"<[^>]{0,200}>", " ")
+        folded.str.replace_all(r"<[^>]{0,200}>", " ")
         .str.replace_all(r"\d", "0")
         .str.replace_all(r"[^\p{L}\p{N}]+", " ")
         .str.strip_chars()

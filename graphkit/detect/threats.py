@@ -41,6 +41,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from graphkit.detect.text import fold_confusables
+
 __all__ = [
     "CUE_FAMILIES",
     "THREAT_SCHEMA",
@@ -110,6 +112,8 @@ _CONDITION = (
         0.9,
     ),
     Cue(r"\bor(?: \w+){0,3} (?:negative|neg|bad|low|poor|worst|[01]|one|zero)\b", 0.9),
+    Cue(r"\bor(?: \w+){0,5} (?:feedbacks?|reviews?|ratings?|stars?|dsrs?)\b", 0.8),
+    Cue(r"\beither\b", 0.8),
     Cue(r"\b(?:o|ou|oder|oppure) (?:te|le|je|ich|eu|ti|vous|sie|dejo|pongo)\b", 0.9),
     # "no refund, no 5 stars" / "no gift = bad review"
     Cue(r"\bno \w+(?: \w+)? (?:no|then)\b", 0.9),
@@ -218,6 +222,12 @@ _NEGATIVE = (
         r"(?:5|five|good|positive|high|great|full|nice) "
         r"(?:stars?|feedback|review|rating|dsrs?)\b",
         0.8,
+    ),
+    # a veiled threat: "want my review to stay positive? ..."
+    Cue(
+        r"\b(?:stay|stays|remain|remains|keep|keeps)(?: \w+){0,2} "
+        r"(?:positive|good|5 stars?|five stars?)\b",
+        0.7,
     ),
     # holding a bad rating hostage: "... and I will remove my review"
     Cue(
@@ -370,7 +380,8 @@ _LEET_TO = ["o", "i", "e", "a", "s", "t", "a", "s", "i", "l"]
 def normalize_for_cues(text: pl.Expr) -> pl.Expr:
     """Return ``text`` normalised for cue matching (a polars expression).
 
-    NFKD with diacritics removed, lower case, markup tags dropped, apostrophes
+    NFKD with diacritics removed, lower case, invisible characters removed and
+    look-alike Cyrillic/Greek letters folded, markup tags dropped, apostrophes
     removed (``won't`` -> ``wont``), star symbols and ``1*`` spelled as
     ``star``, ``=``/``->`` read as ``then``, leetspeak undone inside words that
     mix letters and digits (``n3gat1ve`` -> ``negative``, but ``5stars`` and
@@ -384,12 +395,11 @@ def normalize_for_cues(text: pl.Expr) -> pl.Expr:
     >>> df.select(normalize_for_cues(pl.col("t"))).item()
     'negative feed back wont 1 star then 5 stars'
     """
+    folded = fold_confusables(
+        text.fill_null("").str.normalize("NFKD").str.replace_all(r"\p{M}+", "").str.to_lowercase()
+    )
     base = (
-        text.fill_null("")
-        .str.normalize("NFKD")
-        .str.replace_all(r"\p{M}+", "")
-        .str.to_lowercase()
-        .str.replace_all(r"<[^>]{0,200}>", " ")
+        folded.str.replace_all(r"<[^>]{0,200}>", " ")
         .str.replace_all(r"['’‘`´]", "")
         .str.replace_all(r"[★☆⭐✩✪✫✬✭✮✯✰]", " star ")
         .str.replace_all(r"(\d)\s*\*+", "$1 star ")
