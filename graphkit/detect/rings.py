@@ -1,0 +1,918 @@
+"""Group detection and scoring: the combined entry point :func:`detect_groups`.
+
+Candidates come from four detectors, each a separate stage:
+
+* ``shill_ring``: Leiden communities of the suspicion-weighted buyer–seller
+  graph with at most ``ring_max_sellers`` sellers, kept to the buyers who
+  concentrate their orders on those sellers;
+* ``dense_block``: FRAUDAR dense blocks (suspicion-weighted);
+* ``lockstep``: CopyCatch-style groups of buyers buying from the same sellers
+  in the same short windows;
+* ``linked_accounts``: clusters of the identity graph.
+
+Every buyer–seller group is scored from named signals, each with its value
+and its contribution (``weight * strength``, strength in 0..1); the score is
+the sum of contributions divided by the total weight of the signals that
+could be measured (a signal needing a missing table is reported with a null
+value and contributes nothing). Group ids are :func:`graphkit.findings.group_ids`
+of the kind and the sorted members, so the same input gives the same ids.
+
+Examples
+--------
+>>> from graphkit.detect import detect_groups
+>>> det = detect_groups(ds, seed=0)  # doctest: +SKIP
+>>> det.groups.select("group_id", "kind", "score").head(3)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+
+from graphkit.errors import ConfigError
+from graphkit.findings import GROUPS_SCHEMA, SIGNAL, group_ids
+
+if TYPE_CHECKING:
+    from graphkit.dataset import Dataset
+    from graphkit.graph.build import IdentityGraph, MarketGraph
+
+__all__ = [
+    "ACCOUNT_SIGNALS_SCHEMA",
+    "GROUP_KINDS",
+    "MEMBERS_SCHEMA",
+    "DetectParams",
+    "GroupDetection",
+    "detect_groups",
+    "edge_suspicion",
+    "score_groups",
+]
+
+#: The group kinds :func:`detect_groups` reports.
+GROUP_KINDS = ("shill_ring", "dense_block", "lockstep", "linked_accounts")
+
+MEMBERS_SCHEMA: dict[str, pl.DataType] = {
+    "group_id": pl.String(),
+    "account_id": pl.String(),
+    "role": pl.String(),
+}
+
+ACCOUNT_SIGNALS_SCHEMA: dict[str, pl.DataType] = {
+    "account_id": pl.String(),
+    "n_groups": pl.Int64(),
+    "max_group_score": pl.Float64(),
+    "group_id": pl.String(),
+    "group_kind": pl.String(),
+    "in_shill_ring": pl.Boolean(),
+    "in_dense_block": pl.Boolean(),
+    "in_lockstep": pl.Boolean(),
+    "linked_cluster_id": pl.String(),
+    "n_identity_links": pl.Int64(),
+}
+
+
+@dataclass(frozen=True)
+class DetectParams:
+    """Every threshold of :func:`detect_groups`, with its default and the reason for it.
+
+    Parameters
+    ----------
+    max_accounts_per_value
+        Identity hub cap (20: above any household or small office, below a NAT).
+    identity_min_weight
+        Identity link weight that counts as "linked" (0.5: one personal
+        identifier shared by 2-3 accounts, or an address shared by 2).
+    new_account_days
+        A buyer younger than this at its first order with a seller is "new"
+        (30 days: sock puppets are registered just before use).
+    small_amount_ratio
+        An order below this share of its seller's mean order amount is
+        "small" (0.5: shill purchases buy the cheapest item to limit the cost).
+    suspicion_new, suspicion_top, suspicion_small, suspicion_linked
+        Extra edge weight for a new buyer (1.0), per unit of top-rating share
+        (1.0), for small orders (0.5) and for an identity link between the buyer
+        and the seller or another buyer of the seller (2.0): Leiden and FRAUDAR
+        then see suspicious edges as heavier.
+    leiden_resolution
+        Modularity resolution (1.0: the standard modularity).
+    leiden_iterations
+        Leiden iterations (-1: until stable; deterministic given the seed).
+    ring_max_sellers
+        A community with more sellers is a market segment, not a ring (3).
+    ring_min_buyers
+        Smallest ring reported (3: a pair can be friends).
+    ring_max_buyers
+        Largest ring candidate (200: rings are tens of accounts).
+    min_concentration
+        A community buyer is a ring member when at least this share of its
+        orders go to the community's sellers (0.5: honest buyers spread their
+        orders over many stores).
+    dense_n_blocks
+        FRAUDAR blocks peeled (5).
+    dense_eps
+        FRAUDAR batch tolerance (0.05; see :func:`graphkit.detect.dense.fraudar_peel`).
+    dense_max_buyers
+        Dense blocks with more buyers are dropped (500: a block that big is a
+        popular market core, not a group acting together).
+    lockstep_window_days
+        Lockstep window (3 days: one coordinated campaign).
+    lockstep_min_shared
+        Shared (seller, window) buckets to put a pair in lockstep (2).
+    lockstep_max_bucket
+        Busiest bucket considered (50 buyers; see :func:`graphkit.detect.lockstep.lockstep_pairs`).
+    linked_max_size
+        Identity clusters larger than this are not reported as groups (50:
+        bigger clusters chain through weak values and name no one in particular).
+    min_group_buyers
+        Smallest buyer–seller group reported, whatever the detector (3).
+    min_score
+        Groups scoring below this are not reported (0.3: about a third of the
+        weighted evidence; lower it to see more candidates).
+    signal_weights
+        Weight of each named signal in the score (see :data:`SIGNAL_WEIGHTS`).
+    """
+
+    max_accounts_per_value: int = 20
+    identity_min_weight: float = 0.5
+    new_account_days: float = 30.0
+    small_amount_ratio: float = 0.5
+    suspicion_new: float = 1.0
+    suspicion_top: float = 1.0
+    suspicion_small: float = 0.5
+    suspicion_linked: float = 2.0
+    leiden_resolution: float = 1.0
+    leiden_iterations: int = -1
+    ring_max_sellers: int = 3
+    ring_min_buyers: int = 3
+    ring_max_buyers: int = 200
+    min_concentration: float = 0.5
+    dense_n_blocks: int = 5
+    dense_eps: float = 0.05
+    dense_max_buyers: int = 500
+    lockstep_window_days: float = 3.0
+    lockstep_min_shared: int = 2
+    lockstep_max_bucket: int = 50
+    linked_max_size: int = 50
+    min_group_buyers: int = 3
+    min_score: float = 0.3
+    signal_weights: Mapping[str, float] = field(default_factory=lambda: dict(SIGNAL_WEIGHTS))
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any] | None) -> DetectParams:
+        """Build params from a mapping (e.g. a ``[detect]`` TOML table); unknown keys raise.
+
+        Examples
+        --------
+        >>> DetectParams.from_mapping({"min_score": 0.5}).min_score
+        0.5
+        """
+        values = dict(values or {})
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ConfigError(
+                f"unknown detect parameter(s) {', '.join(unknown)}; "
+                f"valid: {', '.join(sorted(names))}"
+            )
+        return cls(**values)
+
+
+#: Default weights of the group signals (they sum to 1). Strength of each in 0..1:
+#: ``density_ratio``: log10(observed / expected edges) / 3 (configuration model);
+#: ``account_age``: 1 - median buyer age at first group order / (3 * new_account_days);
+#: ``identity_sharing``: share of buyers identity-linked to another member;
+#: ``amount_size``: 1 - group mean order amount / sellers' mean order amount;
+#: ``rating_extremity``: (top share - population top share) / (1 - population share);
+#: ``time_concentration``: 1 - group's active span / sellers' active span;
+#: ``seller_rating_share``: share of the sellers' buyer feedback written by the group;
+#: ``buyer_concentration``: mean share of a member buyer's orders going to the group;
+#: ``repeat_purchases``: (orders per group edge - 1) / 4.
+SIGNAL_WEIGHTS: Mapping[str, float] = {
+    "density_ratio": 0.05,
+    "account_age": 0.15,
+    "identity_sharing": 0.15,
+    "amount_size": 0.1,
+    "rating_extremity": 0.1,
+    "time_concentration": 0.1,
+    "seller_rating_share": 0.1,
+    "buyer_concentration": 0.15,
+    "repeat_purchases": 0.1,
+}
+
+
+@dataclass(frozen=True)
+class GroupDetection:
+    """The result of :func:`detect_groups`.
+
+    Parameters
+    ----------
+    groups
+        ``GROUPS_SCHEMA`` rows, sorted by score (descending) then ``group_id``.
+    members
+        ``group_id``, ``account_id``, ``role`` (``buyer``/``seller``).
+    identity
+        The identity graph (links and hubs).
+    account_signals
+        One row per account in a reported group or with a strong identity
+        link: see :data:`ACCOUNT_SIGNALS_SCHEMA`.
+    params
+        The parameters used.
+    seed
+        The seed used.
+    """
+
+    groups: pl.DataFrame
+    members: pl.DataFrame
+    identity: IdentityGraph
+    account_signals: pl.DataFrame
+    params: DetectParams
+    seed: int
+
+    def pairs(self) -> pl.DataFrame:
+        """Return buyer–seller pairs sharing a group.
+
+        Columns ``group_id``, ``kind``, ``score``, ``buyer_id``, ``seller_id``.
+
+        Answers "is buyer B in a suspicious group with seller S" with one join.
+
+        Examples
+        --------
+        >>> det.pairs().filter(pl.col("buyer_id") == "b1")  # doctest: +SKIP
+        """
+        b = self.members.filter(pl.col("role") == "buyer").select(
+            "group_id", pl.col("account_id").alias("buyer_id")
+        )
+        s = self.members.filter(pl.col("role") == "seller").select(
+            "group_id", pl.col("account_id").alias("seller_id")
+        )
+        return (
+            b.join(s, on="group_id")
+            .join(self.groups.select("group_id", "kind", "score"), on="group_id")
+            .select("group_id", "kind", "score", "buyer_id", "seller_id")
+            .sort("buyer_id", "seller_id", "group_id")
+        )
+
+
+# --------------------------------------------------------------------------- suspicion
+def _linked_edges(mg: MarketGraph, links: pl.DataFrame) -> pl.DataFrame:
+    """(buyer_id, seller_id) edges whose buyer is linked to the seller or to a co-buyer."""
+    if links.is_empty():
+        return pl.DataFrame(schema={"buyer_id": pl.String, "seller_id": pl.String})
+    e = mg.edges.select("buyer_id", "seller_id")
+    both = pl.concat(
+        [
+            links.select(pl.col("account_a").alias("x"), pl.col("account_b").alias("y")),
+            links.select(pl.col("account_b").alias("x"), pl.col("account_a").alias("y")),
+        ]
+    )
+    to_seller = e.join(both, left_on=["buyer_id", "seller_id"], right_on=["x", "y"], how="semi")
+    co = (
+        e.join(both, left_on="buyer_id", right_on="x")
+        .join(e.rename({"buyer_id": "y"}), on=["y", "seller_id"], how="semi")
+        .select("buyer_id", "seller_id")
+    )
+    return pl.concat([to_seller, co]).unique()
+
+
+def edge_suspicion(
+    mg: MarketGraph, links: pl.DataFrame, *, params: DetectParams | None = None
+) -> pl.DataFrame:
+    """Per-edge suspicion features and weight, aligned with ``mg.edges``.
+
+    ``weight = n_orders * (1 + new * suspicion_new + top_share * suspicion_top
+    + small * suspicion_small + linked * suspicion_linked)``.
+
+    Parameters
+    ----------
+    mg
+        The buyer–seller graph.
+    links
+        Strong identity links (``account_a``, ``account_b``).
+    params
+        Thresholds and weights (defaults when ``None``).
+
+    Returns
+    -------
+    pl.DataFrame
+        ``new``, ``top_share``, ``small``, ``linked``, ``suspicion`` (the
+        multiplier) and ``weight``, one row per edge in edge order.
+
+    Examples
+    --------
+    >>> edge_suspicion(mg, idg.links)["weight"].to_list()  # doctest: +SKIP
+    """
+    p = params or DetectParams()
+    e = mg.edges.select(
+        "buyer_id",
+        "seller_id",
+        "buyer_vid",
+        "seller_vid",
+        "n_orders",
+        "amount",
+        "first_at",
+        "n_feedback",
+        "n_top_ratings",
+    ).with_row_index("__i")
+    created = mg.vertices.select(pl.col("account_id").alias("buyer_id"), "created_at")
+    seller_mean = e.group_by("seller_id").agg(
+        (pl.col("amount").sum() / pl.col("n_orders").sum()).alias("seller_mean")
+    )
+    linked = _linked_edges(mg, links).with_columns(pl.lit(True).alias("linked"))
+    age_days = (pl.col("first_at") - pl.col("created_at")).dt.total_seconds() / 86400.0
+    out = (
+        e.join(created, on="buyer_id", how="left")
+        .join(seller_mean, on="seller_id", how="left")
+        .join(linked, on=["buyer_id", "seller_id"], how="left")
+        .sort("__i")
+        .select(
+            (age_days < p.new_account_days).fill_null(False).alias("new"),
+            (pl.col("n_top_ratings") / pl.col("n_orders")).alias("top_share"),
+            (pl.col("amount") / pl.col("n_orders") < p.small_amount_ratio * pl.col("seller_mean"))
+            .fill_null(False)
+            .alias("small"),
+            pl.col("linked").fill_null(False),
+            "n_orders",
+        )
+    )
+    mult = (
+        1.0
+        + pl.col("new").cast(pl.Float64) * p.suspicion_new
+        + pl.col("top_share") * p.suspicion_top
+        + pl.col("small").cast(pl.Float64) * p.suspicion_small
+        + pl.col("linked").cast(pl.Float64) * p.suspicion_linked
+    )
+    return (
+        out.with_columns(mult.alias("suspicion"))
+        .with_columns((pl.col("suspicion") * pl.col("n_orders")).alias("weight"))
+        .drop("n_orders")
+    )
+
+
+# --------------------------------------------------------------------------- candidates
+def _ring_candidates(
+    mg: MarketGraph, weights: np.ndarray, p: DetectParams, seed: int
+) -> pl.DataFrame:
+    from graphkit.detect.communities import leiden_membership
+
+    memb = leiden_membership(
+        mg,
+        weights=weights,
+        resolution=p.leiden_resolution,
+        n_iterations=p.leiden_iterations,
+        seed=seed,
+    )
+    comm = pl.DataFrame({"vid": mg.vertices["vid"], "community": memb})
+    v = mg.vertices.select("vid", "account_id", "kind").join(comm, on="vid")
+    sellers = v.filter(pl.col("kind") == "seller")
+    n_sell = sellers.group_by("community").agg(pl.len().alias("n_sellers"))
+    ok = n_sell.filter(pl.col("n_sellers") <= p.ring_max_sellers)
+    ring_sellers = sellers.join(ok, on="community", how="semi").select(
+        pl.col("vid").alias("seller_vid"), "community"
+    )
+    e = mg.edges.select("buyer_vid", "seller_vid", "n_orders")
+    total = e.group_by("buyer_vid").agg(pl.col("n_orders").sum().alias("total"))
+    buyers = (
+        e.join(ring_sellers, on="seller_vid")
+        .join(comm.rename({"vid": "buyer_vid", "community": "bc"}), on="buyer_vid")
+        .filter(pl.col("bc") == pl.col("community"))
+        .group_by("community", "buyer_vid")
+        .agg(pl.col("n_orders").sum().alias("inside"))
+        .join(total, on="buyer_vid")
+        .filter(pl.col("inside") >= p.min_concentration * pl.col("total"))
+    )
+    sizes = buyers.group_by("community").agg(pl.len().alias("nb"))
+    sizes = sizes.filter(pl.col("nb").is_between(p.ring_min_buyers, p.ring_max_buyers))
+    members = pl.concat(
+        [
+            buyers.join(sizes, on="community", how="semi").select(
+                pl.col("community").alias("cand"),
+                pl.col("buyer_vid").alias("vid"),
+                pl.lit("buyer").alias("role"),
+            ),
+            ring_sellers.join(sizes, on="community", how="semi").select(
+                pl.col("community").alias("cand"),
+                pl.col("seller_vid").alias("vid"),
+                pl.lit("seller").alias("role"),
+            ),
+        ]
+    )
+    ids = mg.vertices.select("vid", "account_id")
+    return members.join(ids, on="vid").select(pl.col("cand").cast(pl.Int64), "account_id", "role")
+
+
+def _candidates(
+    ds: Dataset, mg: MarketGraph, idg: IdentityGraph, p: DetectParams, seed: int
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """All candidate groups: (members(kind, cand, account_id, role), strong links)."""
+    from graphkit.detect.dense import dense_blocks
+    from graphkit.detect.identity import linked_account_clusters
+    from graphkit.detect.lockstep import lockstep_groups
+
+    strong = idg.links.filter(pl.col("weight") >= p.identity_min_weight)
+    susp = edge_suspicion(mg, strong, params=p)
+    weights = susp["weight"].to_numpy()
+    parts = []
+    ring = _ring_candidates(mg, weights, p, seed)
+    parts.append(ring.with_columns(pl.lit("shill_ring").alias("kind")))
+    dense = dense_blocks(
+        mg,
+        n_blocks=p.dense_n_blocks,
+        edge_weight=susp["suspicion"].to_numpy(),
+        eps=p.dense_eps,
+        min_buyers=p.min_group_buyers,
+    ).filter(pl.col("block_n_buyers") <= p.dense_max_buyers)
+    parts.append(
+        dense.select(pl.col("block").alias("cand"), "account_id", "role").with_columns(
+            pl.lit("dense_block").alias("kind")
+        )
+    )
+    lock = lockstep_groups(
+        ds.orders.select("buyer_id", "seller_id", "created_at"),
+        window=timedelta(days=p.lockstep_window_days),
+        min_shared_windows=p.lockstep_min_shared,
+        max_bucket_buyers=p.lockstep_max_bucket,
+        min_buyers=p.min_group_buyers,
+        seed=seed,
+    )
+    parts.append(
+        lock.select(pl.col("group").alias("cand"), "account_id", "role").with_columns(
+            pl.lit("lockstep").alias("kind")
+        )
+    )
+    clusters = linked_account_clusters(
+        idg, min_weight=p.identity_min_weight, max_size=p.linked_max_size
+    )
+    kinds = mg.vertices.select("account_id", pl.col("kind").alias("role"))
+    cl = clusters.select("cluster_id", "account_id").join(kinds, on="account_id", how="left")
+    cl = cl.with_columns(
+        pl.col("cluster_id").rank("dense").cast(pl.Int64).alias("cand"),
+        pl.col("role").fill_null("buyer"),
+    )
+    parts.append(cl.select("cand", "account_id", "role", pl.lit("linked_accounts").alias("kind")))
+    members = pl.concat([x.select("kind", "cand", "account_id", "role") for x in parts])
+    return members.unique().sort("kind", "cand", "role", "account_id"), strong
+
+
+# --------------------------------------------------------------------------- scoring
+def _signal(
+    name: str, value: pl.Expr, strength: pl.Expr, weight: float, detail: pl.Expr
+) -> pl.Expr:
+    return pl.struct(
+        pl.lit(name).alias("name"),
+        value.cast(pl.Float64).alias("value"),
+        pl.lit(None, dtype=pl.Float64).alias("threshold"),
+        (strength.clip(0.0, 1.0).fill_null(0.0).fill_nan(0.0) * weight).alias("contribution"),
+        detail.alias("detail"),
+    )
+
+
+def score_groups(
+    members: pl.DataFrame,
+    mg: MarketGraph,
+    strong_links: pl.DataFrame,
+    *,
+    params: DetectParams | None = None,
+) -> pl.DataFrame:
+    """Score buyer–seller groups from named signals.
+
+    Parameters
+    ----------
+    members
+        ``gid`` (any integer group key), ``account_id``, ``role``.
+    mg
+        The buyer–seller graph.
+    strong_links
+        Identity links counted as "linked" (``account_a``, ``account_b``).
+    params
+        Thresholds and signal weights.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``gid``, ``score`` (0..1), ``signals`` (list of ``SIGNAL``), ``n_buyers``,
+        ``n_sellers``, sorted by ``gid``. Groups without a buyer or a seller get no row.
+
+    Examples
+    --------
+    >>> score_groups(members, mg, idg.links)  # doctest: +SKIP
+    """
+    p = params or DetectParams()
+    w = {**SIGNAL_WEIGHTS, **dict(p.signal_weights)}
+    e = mg.edges
+    gb = members.filter(pl.col("role") == "buyer").select(
+        "gid", pl.col("account_id").alias("buyer_id")
+    )
+    gs = members.filter(pl.col("role") == "seller").select(
+        "gid", pl.col("account_id").alias("seller_id")
+    )
+    m_edges = float(max(e.height, 1))
+    bdeg = e.group_by("buyer_id").agg(
+        pl.len().alias("bdeg"), pl.col("n_orders").sum().alias("b_orders")
+    )
+    sdeg = e.group_by("seller_id").agg(
+        pl.len().alias("sdeg"),
+        pl.col("n_orders").sum().alias("s_orders"),
+        pl.col("amount").sum().alias("s_amount"),
+        pl.col("n_feedback").sum().alias("s_feedback"),
+        pl.col("first_at").min().alias("s_first"),
+        pl.col("last_at").max().alias("s_last"),
+    )
+    inner = e.join(gb, on="buyer_id").join(gs, on=["gid", "seller_id"])
+    created = mg.vertices.select(pl.col("account_id").alias("buyer_id"), "created_at")
+    per_buyer = (
+        inner.group_by("gid", "buyer_id")
+        .agg(pl.col("n_orders").sum().alias("inside"), pl.col("first_at").min().alias("b_first"))
+        .join(bdeg, on="buyer_id")
+        .join(created, on="buyer_id", how="left")
+        .group_by("gid")
+        .agg(
+            (pl.col("inside") / pl.col("b_orders")).mean().alias("concentration"),
+            ((pl.col("b_first") - pl.col("created_at")).dt.total_seconds() / 86400.0)
+            .median()
+            .alias("age_days"),
+        )
+    )
+    g_inner = inner.group_by("gid").agg(
+        pl.len().alias("n_edges"),
+        pl.col("n_orders").sum().alias("g_orders"),
+        pl.col("amount").sum().alias("g_amount"),
+        pl.col("n_feedback").sum().alias("g_feedback"),
+        pl.col("n_top_ratings").sum().alias("g_top"),
+        pl.col("first_at").min().alias("g_first"),
+        pl.col("last_at").max().alias("g_last"),
+    )
+    g_b = (
+        gb.join(bdeg, on="buyer_id", how="left")
+        .group_by("gid")
+        .agg(pl.len().alias("n_buyers"), pl.col("bdeg").fill_null(0).sum().alias("sum_bdeg"))
+    )
+    g_s = (
+        gs.join(sdeg, on="seller_id", how="left")
+        .group_by("gid")
+        .agg(
+            pl.len().alias("n_sellers"),
+            pl.col("sdeg").fill_null(0).sum().alias("sum_sdeg"),
+            pl.col("s_orders").sum().alias("s_orders"),
+            pl.col("s_amount").sum().alias("s_amount"),
+            pl.col("s_feedback").sum().alias("s_feedback"),
+            pl.col("s_first").min().alias("s_first"),
+            pl.col("s_last").max().alias("s_last"),
+        )
+    )
+    # identity: buyers linked to another member of their group
+    acc = members.select("gid", "account_id")
+    both = pl.concat(
+        [
+            strong_links.select(pl.col("account_a").alias("x"), pl.col("account_b").alias("y")),
+            strong_links.select(pl.col("account_b").alias("x"), pl.col("account_a").alias("y")),
+        ]
+    )
+    linked = (
+        gb.join(both, left_on="buyer_id", right_on="x")
+        .join(acc, left_on=["gid", "y"], right_on=["gid", "account_id"], how="semi")
+        .group_by("gid")
+        .agg(pl.col("buyer_id").n_unique().alias("n_linked"))
+    )
+    top_share_pop = float(e["n_top_ratings"].sum()) / max(float(e["n_feedback"].sum()), 1.0)
+    has_age = mg.vertices["created_at"].is_not_null().any()
+    g = (
+        g_b.join(g_s, on="gid")
+        .join(g_inner, on="gid", how="left")
+        .join(per_buyer, on="gid", how="left")
+        .join(linked, on="gid", how="left")
+        .with_columns(pl.col("n_edges", "g_orders", "g_feedback", "g_top", "n_linked").fill_null(0))
+    )
+    expected = (pl.col("sum_bdeg") * pl.col("sum_sdeg") / m_edges).clip(
+        upper_bound=pl.col("n_buyers") * pl.col("n_sellers")
+    )
+    ratio = pl.col("n_edges") / expected
+    age = pl.col("age_days")
+    g_mean = pl.col("g_amount") / pl.col("g_orders")
+    s_mean = pl.col("s_amount") / pl.col("s_orders")
+    top = pl.col("g_top") / pl.col("g_feedback")
+    span_g = (pl.col("g_last") - pl.col("g_first")).dt.total_seconds()
+    span_s = (pl.col("s_last") - pl.col("s_first")).dt.total_seconds()
+    fb_share = pl.col("g_feedback") / pl.col("s_feedback")
+    per_edge = pl.col("g_orders") / pl.col("n_edges")
+    signals = [
+        _signal(
+            "density_ratio",
+            ratio,
+            ratio.log10() / 3.0,
+            w["density_ratio"],
+            pl.format(
+                "{} edges inside vs {} expected at random", pl.col("n_edges"), expected.round(3)
+            ),
+        ),
+        _signal(
+            "account_age",
+            age,
+            1.0 - age / (3.0 * p.new_account_days),
+            w["account_age"],
+            pl.format("median buyer age at first group order: {} days", age.round(1)),
+        ),
+        _signal(
+            "identity_sharing",
+            pl.col("n_linked") / pl.col("n_buyers"),
+            pl.col("n_linked") / pl.col("n_buyers"),
+            w["identity_sharing"],
+            pl.format(
+                "{} of {} buyers share identifiers with another member",
+                pl.col("n_linked"),
+                pl.col("n_buyers"),
+            ),
+        ),
+        _signal(
+            "amount_size",
+            g_mean / s_mean,
+            1.0 - g_mean / s_mean,
+            w["amount_size"],
+            pl.format(
+                "mean group order {} vs sellers' mean order {}", g_mean.round(2), s_mean.round(2)
+            ),
+        ),
+        _signal(
+            "rating_extremity",
+            top,
+            (top - top_share_pop) / (1.0 - top_share_pop + 1e-9),
+            w["rating_extremity"],
+            pl.format(
+                "{} of {} group ratings are top (population share {})",
+                pl.col("g_top"),
+                pl.col("g_feedback"),
+                pl.lit(round(top_share_pop, 3)),
+            ),
+        ),
+        _signal(
+            "time_concentration",
+            1.0 - span_g / span_s,
+            1.0 - span_g / span_s,
+            w["time_concentration"],
+            pl.format(
+                "group active {} days of the sellers' {} days",
+                (span_g / 86400).round(1),
+                (span_s / 86400).round(1),
+            ),
+        ),
+        _signal(
+            "seller_rating_share",
+            fb_share,
+            fb_share,
+            w["seller_rating_share"],
+            pl.format(
+                "{} of the sellers' {} buyer ratings come from the group",
+                pl.col("g_feedback"),
+                pl.col("s_feedback"),
+            ),
+        ),
+        _signal(
+            "buyer_concentration",
+            pl.col("concentration"),
+            pl.col("concentration"),
+            w["buyer_concentration"],
+            pl.format(
+                "member buyers place {} of their orders with the group's sellers (mean)",
+                pl.col("concentration").round(3),
+            ),
+        ),
+        _signal(
+            "repeat_purchases",
+            per_edge,
+            (per_edge - 1.0) / 4.0,
+            w["repeat_purchases"],
+            pl.format("{} orders per buyer–seller pair inside the group", per_edge.round(2)),
+        ),
+    ]
+    available = sum(w.values()) - (0.0 if has_age else w["account_age"])
+    out = g.select(
+        "gid", "n_buyers", "n_sellers", pl.concat_list(signals).alias("signals")
+    ).with_columns(
+        (
+            pl.col("signals").list.eval(pl.element().struct.field("contribution")).list.sum()
+            / max(available, 1e-9)
+        )
+        .clip(0.0, 1.0)
+        .alias("score")
+    )
+    return out.with_columns(pl.col("signals").cast(pl.List(SIGNAL))).sort("gid")
+
+
+def _score_linked(members: pl.DataFrame, mg: MarketGraph, strong: pl.DataFrame) -> pl.DataFrame:
+    """Score identity clusters: strength of the links, trade inside, common sellers.
+
+    Weights: ``identity_strength`` 0.2 (mean link weight), ``self_dealing`` 0.5
+    (orders between the linked accounts, full at 3), ``common_seller`` 0.3 (full
+    when 5 linked accounts bought from one seller, 0 for 2: a household shops at the
+    same store).
+    """
+    acc = members.select("gid", "account_id")
+    links = (
+        strong.join(acc.rename({"account_id": "account_a"}), on="account_a")
+        .join(acc.rename({"account_id": "account_b", "gid": "gid_b"}), on="account_b")
+        .filter(pl.col("gid") == pl.col("gid_b"))
+    )
+    lstats = links.group_by("gid").agg(
+        pl.col("weight").mean().alias("mean_w"),
+        pl.col("kinds")
+        .list.explode(keep_nulls=False, empty_as_null=False)
+        .unique()
+        .sort()
+        .alias("kinds"),
+    )
+    e = mg.edges.select("buyer_id", "seller_id", "n_orders")
+    self_deal = (
+        e.join(acc.rename({"account_id": "buyer_id"}), on="buyer_id")
+        .join(acc.rename({"account_id": "seller_id"}), on=["gid", "seller_id"])
+        .group_by("gid")
+        .agg(pl.col("n_orders").sum().alias("self_orders"))
+    )
+    common = (
+        e.join(acc.rename({"account_id": "buyer_id"}), on="buyer_id")
+        .group_by("gid", "seller_id")
+        .agg(pl.col("buyer_id").n_unique().alias("nb"))
+        .group_by("gid")
+        .agg(pl.col("nb").max().alias("max_common"))
+    )
+    size = acc.group_by("gid").agg(pl.len().alias("n"))
+    g = (
+        size.join(lstats, on="gid", how="left")
+        .join(self_deal, on="gid", how="left")
+        .join(common, on="gid", how="left")
+        .with_columns(pl.col("self_orders", "max_common").fill_null(0))
+    )
+    common_share = pl.col("max_common") / pl.col("n")
+    signals = [
+        _signal(
+            "identity_strength",
+            pl.col("mean_w"),
+            pl.col("mean_w"),
+            0.2,
+            pl.format(
+                "mean link weight {} over kinds {}",
+                pl.col("mean_w").round(3),
+                pl.col("kinds").list.join(","),
+            ),
+        ),
+        _signal(
+            "self_dealing",
+            pl.col("self_orders"),
+            pl.col("self_orders") / 3.0,
+            0.5,
+            pl.format("{} orders between linked accounts", pl.col("self_orders")),
+        ),
+        _signal(
+            "common_seller",
+            common_share,
+            (pl.col("max_common") - 2) / 3.0,
+            0.3,
+            pl.format(
+                "{} of {} linked accounts bought from one same seller",
+                pl.col("max_common"),
+                pl.col("n"),
+            ),
+        ),
+    ]
+    out = g.select("gid", pl.concat_list(signals).alias("signals")).with_columns(
+        pl.col("signals")
+        .list.eval(pl.element().struct.field("contribution"))
+        .list.sum()
+        .clip(0.0, 1.0)
+        .alias("score")
+    )
+    return out.with_columns(pl.col("signals").cast(pl.List(SIGNAL))).sort("gid")
+
+
+# --------------------------------------------------------------------------- entry point
+def detect_groups(
+    ds: Dataset,
+    *,
+    seed: int = 0,
+    params: DetectParams | Mapping[str, Any] | None = None,
+) -> GroupDetection:
+    """Detect and score the groups acting together in a marketplace.
+
+    Parameters
+    ----------
+    ds
+        A validated dataset (``orders`` and ``feedback``; ``accounts``,
+        ``identifiers``, ``refunds``, ``disputes`` used when present).
+    seed
+        Seed of every random step (Leiden); same input + seed = same output.
+    params
+        :class:`DetectParams` or a mapping of overrides (e.g. the ``[detect]``
+        table of a scan config); unknown keys raise ``ConfigError``.
+
+    Returns
+    -------
+    GroupDetection
+        Groups (``GROUPS_SCHEMA``, kinds :data:`GROUP_KINDS`), members,
+        the identity graph and per-account signals.
+
+    Examples
+    --------
+    >>> det = detect_groups(ds, seed=0, params={"min_score": 0.4})  # doctest: +SKIP
+    >>> det.pairs().head()  # doctest: +SKIP
+    """
+    from graphkit.graph.build import build_identity_graph, build_market_graph
+
+    p = params if isinstance(params, DetectParams) else DetectParams.from_mapping(params)
+    mg = build_market_graph(ds)
+    idg = build_identity_graph(ds, max_accounts_per_value=p.max_accounts_per_value)
+    cands, strong = _candidates(ds, mg, idg, p, seed)
+    keyed = cands.with_columns(pl.struct("kind", "cand").rank("dense").cast(pl.Int64).alias("gid"))
+    bs = keyed.filter(pl.col("kind") != "linked_accounts")
+    scored = [score_groups(bs.select("gid", "account_id", "role"), mg, strong, params=p)]
+    scored.append(
+        _score_linked(keyed.filter(pl.col("kind") == "linked_accounts"), mg, strong).with_columns(
+            pl.lit(None, dtype=pl.UInt32).alias("n_buyers"),
+            pl.lit(None, dtype=pl.UInt32).alias("n_sellers"),
+        )
+    )
+    scores = pl.concat(
+        [s.select("gid", "score", "signals", "n_buyers") for s in scored], how="vertical_relaxed"
+    )
+    per = keyed.group_by("gid").agg(
+        pl.col("kind").first(),
+        pl.col("account_id").sort().alias("member_ids"),
+        pl.col("account_id").filter(pl.col("role") == "seller").sort().alias("seller_ids"),
+    )
+    g = per.join(scores, on="gid", how="inner").filter(
+        (pl.col("score") >= p.min_score)
+        & (
+            (pl.col("kind") == "linked_accounts")
+            | (pl.col("n_buyers").fill_null(0) >= p.min_group_buyers)
+        )
+    )
+    g = g.with_columns(
+        pl.Series(
+            "group_id",
+            [
+                ids[0]
+                for kind, m in zip(g["kind"].to_list(), g["member_ids"].to_list(), strict=True)
+                for ids in [group_ids(kind, [m])]
+            ],
+            dtype=pl.String,
+        )
+    )
+    groups = (
+        g.select(list(GROUPS_SCHEMA))
+        .cast(GROUPS_SCHEMA)  # type: ignore[arg-type]
+        .unique("group_id", keep="first")
+        .sort(["score", "group_id"], descending=[True, False])
+    )
+    members = (
+        keyed.join(g.select("gid", "group_id"), on="gid")
+        .select(list(MEMBERS_SCHEMA))
+        .unique()
+        .sort("group_id", "role", "account_id")
+    )
+    return GroupDetection(
+        groups=groups,
+        members=members,
+        identity=idg,
+        account_signals=_account_signals(groups, members, idg, p),
+        params=p,
+        seed=seed,
+    )
+
+
+def _account_signals(
+    groups: pl.DataFrame, members: pl.DataFrame, idg: IdentityGraph, p: DetectParams
+) -> pl.DataFrame:
+    from graphkit.detect.identity import linked_account_clusters
+
+    m = members.join(groups.select("group_id", "kind", "score"), on="group_id")
+    per = (
+        m.sort(["score", "group_id"], descending=[True, False])
+        .group_by("account_id", maintain_order=True)
+        .agg(
+            pl.len().cast(pl.Int64).alias("n_groups"),
+            pl.col("score").first().alias("max_group_score"),
+            pl.col("group_id").first(),
+            pl.col("kind").first().alias("group_kind"),
+            (pl.col("kind") == "shill_ring").any().alias("in_shill_ring"),
+            (pl.col("kind") == "dense_block").any().alias("in_dense_block"),
+            (pl.col("kind") == "lockstep").any().alias("in_lockstep"),
+        )
+    )
+    clusters = linked_account_clusters(idg, min_weight=p.identity_min_weight).select(
+        "account_id",
+        pl.col("cluster_id").alias("linked_cluster_id"),
+        pl.col("n_links").alias("n_identity_links"),
+    )
+    out = per.join(clusters, on="account_id", how="full", coalesce=True).with_columns(
+        pl.col("n_groups", "n_identity_links").fill_null(0),
+        pl.col("in_shill_ring", "in_dense_block", "in_lockstep").fill_null(False),
+    )
+    return (
+        out.select(list(ACCOUNT_SIGNALS_SCHEMA))
+        .cast(  # type: ignore[arg-type]
+            ACCOUNT_SIGNALS_SCHEMA
+        )
+        .sort("account_id")
+    )

@@ -1,0 +1,161 @@
+"""The buyer–seller graph and the identity graph on hand-built data with known answers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import polars as pl
+import pytest
+
+from graphkit.contract import TIME
+from graphkit.dataset import Dataset
+from graphkit.graph import build_identity_graph, build_market_graph
+from graphkit.io import dataset_from_frames
+
+
+def _ds(orders: list[tuple], identifiers: list[tuple] | None = None, accounts=None) -> Dataset:
+    t = "2026-03-{:02d}T10:00:00Z".format
+    frames = {
+        "orders": pl.DataFrame(
+            {
+                "order_id": [f"o{i}" for i in range(len(orders))],
+                "buyer_id": [o[0] for o in orders],
+                "seller_id": [o[1] for o in orders],
+                "amount": [float(o[2]) for o in orders],
+                "created_at": [t(o[3]) for o in orders],
+                "paid_at": [t(o[3]) for o in orders],
+            }
+        ),
+        "feedback": pl.DataFrame(
+            {
+                "feedback_id": ["f0"],
+                "order_id": ["o0"],
+                "author_id": [orders[0][0]],
+                "target_id": [orders[0][1]],
+                "rating": [4],
+                "dsr_item_as_described": [4],
+                "dsr_communication": [4],
+                "dsr_shipping_speed": [4],
+                "created_at": [t(28)],
+            }
+        ),
+    }
+    if identifiers is not None:
+        frames["identifiers"] = pl.DataFrame(
+            {
+                "account_id": [i[0] for i in identifiers],
+                "kind": [i[1] for i in identifiers],
+                "value": [i[2] for i in identifiers],
+            }
+        )
+    if accounts is not None:
+        frames["accounts"] = accounts
+    return dataset_from_frames(frames)
+
+
+def test_market_graph_aggregates_pairs(tiny: dict[str, pl.DataFrame]) -> None:
+    mg = build_market_graph(dataset_from_frames(tiny))
+    assert mg.vertices["account_id"].to_list() == ["b1", "b2", "b3", "s1", "s2"]
+    assert mg.vertices["vid"].to_list() == [0, 1, 2, 3, 4]
+    assert mg.vertices["kind"].to_list() == ["buyer"] * 3 + ["seller"] * 2
+    e = {(r["buyer_id"], r["seller_id"]): r for r in mg.edges.iter_rows(named=True)}
+    assert set(e) == {("b1", "s1"), ("b1", "s2"), ("b2", "s1"), ("b3", "s2")}
+    b1s1 = e[("b1", "s1")]
+    assert (b1s1["n_orders"], b1s1["n_feedback"], b1s1["rating_sum"], b1s1["n_top_ratings"]) == (
+        1,
+        1,
+        5,
+        1,
+    )
+    assert b1s1["dsr_shipping_speed_sum"] == 4
+    assert b1s1["n_seller_feedback"] == 1  # s1 rated b1
+    b2s1 = e[("b2", "s1")]
+    assert (b2s1["n_low_ratings"], b2s1["n_refunds"], b2s1["refund_amount"], b2s1["n_cases"]) == (
+        1,
+        1,
+        5.0,
+        1,
+    )
+    assert e[("b3", "s2")]["n_paid"] == 0
+    assert e[("b1", "s2")]["n_feedback"] == 0
+
+
+def test_igraph_matches_frames(tiny: dict[str, pl.DataFrame]) -> None:
+    mg = build_market_graph(dataset_from_frames(tiny))
+    g = mg.graph
+    assert g.is_directed()
+    assert g.vcount() == 5
+    assert g.ecount() == 4
+    assert g.vs["name"] == mg.vertices["account_id"].to_list()
+    assert g.vs["type"] == [False, False, False, True, True]
+    assert g.get_edgelist() == list(
+        zip(mg.edges["buyer_vid"].to_list(), mg.edges["seller_vid"].to_list(), strict=True)
+    )
+    assert g.es["n_orders"] == mg.edges["n_orders"].to_list()
+    np.testing.assert_array_equal(mg.vids(["s2", "b1"]), [4, 0])
+    with pytest.raises(KeyError, match="nobody"):
+        mg.vids(["nobody"])
+
+
+def test_repeated_orders_aggregate_and_kind_inferred_without_accounts() -> None:
+    ds = _ds([("b", "s", 5, 1), ("b", "s", 7, 9), ("s", "x", 1, 2)])
+    mg = build_market_graph(ds)
+    kinds = dict(zip(mg.vertices["account_id"], mg.vertices["kind"], strict=True))
+    # without an accounts table, anyone who ever sold is a seller
+    assert kinds == {"b": "buyer", "s": "seller", "x": "seller"}
+    row = mg.edges.filter(pl.col("buyer_id") == "b").row(0, named=True)
+    assert (row["n_orders"], row["amount"]) == (2, 12.0)
+    assert row["first_at"].day == 1
+    assert row["last_at"].day == 9
+    assert mg.edges.schema["first_at"] == TIME
+    assert mg.vertices["created_at"].null_count() == 3
+
+
+def test_identity_links_household_card_and_nat_hub() -> None:
+    nat = [(f"n{i:02d}", "ip", "NAT") for i in range(30)]
+    ident = [
+        ("h1", "address", "A1"),
+        ("h2", "address", "A1"),  # a household
+        ("c1", "payment", "P"),
+        ("c2", "payment", "P"),
+        ("c3", "payment", "P"),  # shared card
+        ("x1", "ip", "I"),
+        ("x2", "ip", "I"),
+        ("x1", "address", "A2"),
+        ("x2", "address", "A2"),
+        ("h1", "address", "A1"),  # a duplicate row counts once
+        *nat,
+    ]
+    idg = build_identity_graph(_ds([("h1", "s", 1, 1)], ident), max_accounts_per_value=20)
+    links = {(r["account_a"], r["account_b"]): r for r in idg.links.iter_rows(named=True)}
+    assert set(links) == {("h1", "h2"), ("c1", "c2"), ("c1", "c3"), ("c2", "c3"), ("x1", "x2")}
+    assert links[("h1", "h2")]["weight"] == pytest.approx(0.5)
+    assert links[("c1", "c3")]["weight"] == pytest.approx(1.0 / math.log2(3))
+    assert links[("x1", "x2")]["kinds"] == ["address", "ip"]
+    assert links[("x1", "x2")]["n_shared"] == 2
+    assert links[("x1", "x2")]["weight"] == pytest.approx(0.8)
+    # the NAT address links nobody and is reported as a hub
+    assert idg.hubs.rows() == [("ip", "NAT", 30)]
+    assert not any(a.startswith("n") for a, _ in links)
+    assert idg.links.schema["n_shared"] == pl.Int64
+
+
+def test_identity_hub_cap_is_a_parameter() -> None:
+    ident = [(f"n{i}", "ip", "NAT") for i in range(5)]
+    ds = _ds([("n0", "s", 1, 1)], ident)
+    assert build_identity_graph(ds, max_accounts_per_value=4).links.is_empty()
+    assert build_identity_graph(ds, max_accounts_per_value=5).links.height == 10
+
+
+def test_identity_between_is_order_insensitive() -> None:
+    idg = build_identity_graph(_ds([("a", "s", 1, 1)], [("a", "phone", "T"), ("b", "phone", "T")]))
+    out = idg.between(pl.DataFrame({"account_a": ["b", "a", "a"], "account_b": ["a", "b", "z"]}))
+    assert out["weight"].to_list() == [pytest.approx(0.9), pytest.approx(0.9), None]
+
+
+def test_identity_graph_empty_without_table() -> None:
+    idg = build_identity_graph(_ds([("a", "s", 1, 1)]))
+    assert idg.links.is_empty()
+    assert idg.hubs.is_empty()
+    assert idg.links.columns == ["account_a", "account_b", "kinds", "n_shared", "weight"]
