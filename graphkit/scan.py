@@ -96,6 +96,28 @@ class ScanResult:
             .sort("rule_id")
         )
 
+    def finding(self, finding_id: str, *, dataset: Dataset | None = None) -> Any:
+        """Return one finding as a notebook view (:func:`graphkit.notebook.finding`)."""
+        from graphkit.notebook import finding
+
+        return finding(self, finding_id, dataset=dataset)
+
+    def group(self, group_id: str, *, dataset: Dataset | None = None) -> Any:
+        """Return one group as a notebook view (:func:`graphkit.notebook.group`)."""
+        from graphkit.notebook import group
+
+        return group(self, group_id, dataset=dataset)
+
+    def __repr__(self) -> str:
+        from graphkit.notebook.render import scan_text
+
+        return scan_text(self)
+
+    def _repr_html_(self) -> str:
+        from graphkit.notebook.render import scan_html
+
+        return scan_html(self)
+
     def write(
         self, out_dir: str | Path, *, report: bool = True, dataset: Dataset | None = None
     ) -> Path:
