@@ -369,7 +369,7 @@ def _ring_candidates(
     comm = pl.DataFrame({"vid": mg.vertices["vid"], "community": memb})
     v = mg.vertices.select("vid", "account_id", "kind").join(comm, on="vid")
     sellers = v.filter(pl.col("kind") == "seller")
-    n_sell = sellers.group_by("community").agg(pl.len().alias("n_sellers"))
+    n_sell = sellers.group_by("community").agg(pl.len().cast(pl.Int64).alias("n_sellers"))
     ok = n_sell.filter(pl.col("n_sellers") <= p.ring_max_sellers)
     ring_sellers = sellers.join(ok, on="community", how="semi").select(
         pl.col("vid").alias("seller_vid"), "community"
@@ -385,7 +385,7 @@ def _ring_candidates(
         .join(total, on="buyer_vid")
         .filter(pl.col("inside") >= p.min_concentration * pl.col("total"))
     )
-    sizes = buyers.group_by("community").agg(pl.len().alias("nb"))
+    sizes = buyers.group_by("community").agg(pl.len().cast(pl.Int64).alias("nb"))
     sizes = sizes.filter(pl.col("nb").is_between(p.ring_min_buyers, p.ring_max_buyers))
     members = pl.concat(
         [
@@ -512,10 +512,10 @@ def score_groups(
     )
     m_edges = float(max(e.height, 1))
     bdeg = e.group_by("buyer_id").agg(
-        pl.len().alias("bdeg"), pl.col("n_orders").sum().alias("b_orders")
+        pl.len().cast(pl.Int64).alias("bdeg"), pl.col("n_orders").sum().alias("b_orders")
     )
     sdeg = e.group_by("seller_id").agg(
-        pl.len().alias("sdeg"),
+        pl.len().cast(pl.Int64).alias("sdeg"),
         pl.col("n_orders").sum().alias("s_orders"),
         pl.col("amount").sum().alias("s_amount"),
         pl.col("n_feedback").sum().alias("s_feedback"),
@@ -538,7 +538,7 @@ def score_groups(
         )
     )
     g_inner = inner.group_by("gid").agg(
-        pl.len().alias("n_edges"),
+        pl.len().cast(pl.Int64).alias("n_edges"),
         pl.col("n_orders").sum().alias("g_orders"),
         pl.col("amount").sum().alias("g_amount"),
         pl.col("n_feedback").sum().alias("g_feedback"),
@@ -549,13 +549,16 @@ def score_groups(
     g_b = (
         gb.join(bdeg, on="buyer_id", how="left")
         .group_by("gid")
-        .agg(pl.len().alias("n_buyers"), pl.col("bdeg").fill_null(0).sum().alias("sum_bdeg"))
+        .agg(
+            pl.len().cast(pl.Int64).alias("n_buyers"),
+            pl.col("bdeg").fill_null(0).sum().alias("sum_bdeg"),
+        )
     )
     g_s = (
         gs.join(sdeg, on="seller_id", how="left")
         .group_by("gid")
         .agg(
-            pl.len().alias("n_sellers"),
+            pl.len().cast(pl.Int64).alias("n_sellers"),
             pl.col("sdeg").fill_null(0).sum().alias("sum_sdeg"),
             pl.col("s_orders").sum().alias("s_orders"),
             pl.col("s_amount").sum().alias("s_amount"),
@@ -576,7 +579,7 @@ def score_groups(
         gb.join(both, left_on="buyer_id", right_on="x")
         .join(acc, left_on=["gid", "y"], right_on=["gid", "account_id"], how="semi")
         .group_by("gid")
-        .agg(pl.col("buyer_id").n_unique().alias("n_linked"))
+        .agg(pl.col("buyer_id").n_unique().cast(pl.Int64).alias("n_linked"))
     )
     top_share_pop = float(e["n_top_ratings"].sum()) / max(float(e["n_feedback"].sum()), 1.0)
     has_age = mg.vertices["created_at"].is_not_null().any()
@@ -736,9 +739,9 @@ def _score_linked(members: pl.DataFrame, mg: MarketGraph, strong: pl.DataFrame) 
         .group_by("gid", "seller_id")
         .agg(pl.col("buyer_id").n_unique().alias("nb"))
         .group_by("gid")
-        .agg(pl.col("nb").max().alias("max_common"))
+        .agg(pl.col("nb").max().cast(pl.Int64).alias("max_common"))
     )
-    size = acc.group_by("gid").agg(pl.len().alias("n"))
+    size = acc.group_by("gid").agg(pl.len().cast(pl.Int64).alias("n"))
     g = (
         size.join(lstats, on="gid", how="left")
         .join(self_deal, on="gid", how="left")
@@ -829,8 +832,8 @@ def detect_groups(
     scored = [score_groups(bs.select("gid", "account_id", "role"), mg, strong, params=p)]
     scored.append(
         _score_linked(keyed.filter(pl.col("kind") == "linked_accounts"), mg, strong).with_columns(
-            pl.lit(None, dtype=pl.UInt32).alias("n_buyers"),
-            pl.lit(None, dtype=pl.UInt32).alias("n_sellers"),
+            pl.lit(None, dtype=pl.Int64).alias("n_buyers"),
+            pl.lit(None, dtype=pl.Int64).alias("n_sellers"),
         )
     )
     scores = pl.concat(
