@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import numpy as np
 import polars as pl
 import pytest
 
 from graphkit.contract import SCENARIOS
 from graphkit.simulate import SimulationConfig, simulate
+from graphkit.simulate import text as T
 
 N = 40_000
 COUNT = 6
@@ -111,8 +113,11 @@ def test_shill_ring_small_amounts_burst_new_accounts(m, t):
     age = first.join(t["accounts"], left_on="buyer_id", right_on="account_id").select(
         (pl.col("first") - pl.col("created_at")).alias("age")
     )
-    # registered at most new_account_days before the ring starts; it lasts time_spread_days
-    assert age["age"].max() <= timedelta(days=cfg.new_account_days + cfg.time_spread_days)
+    # registered at most new_account_days before the ring starts (it lasts time_spread_days),
+    # except the aged accounts
+    young = (age["age"] <= timedelta(days=cfg.new_account_days + cfg.time_spread_days)).mean()
+    assert young >= 1 - cfg.aged_share - 0.2
+    assert young < 1.0 or cfg.aged_share == 0
     assert age["age"].median() < timedelta(days=cfg.new_account_days)
     # shill ring buyers spend only on their seller
     buyers = orders["buyer_id"].unique().implode()
@@ -193,7 +198,6 @@ def test_extortion_threat_then_feedback(m, t):
     assert threats.height >= COUNT
     assert threats["text"].str.contains(FEEDBACK_WORDS).all()
     assert threats["text"].n_unique() >= min(8, threats.height)  # varied wording
-    assert threats["text"].str.contains(r"[^\x00-\x7F]").any()  # not only English
     fb = t["feedback"].join(threats.select("order_id", "sent_at"), on="order_id")
     fb = fb.filter(pl.col("author_id").is_in(_acc(m, "feedback_extortion")["entity_id"].implode()))
     assert fb.height == threats.height
@@ -201,14 +205,29 @@ def test_extortion_threat_then_feedback(m, t):
     assert (fb["rating"] <= 2).mean() > 0.5  # mostly refused, then punished
 
 
-def test_organic_messages_never_mention_feedback(m, t):
+def test_threat_wording_varies_across_languages():
+    texts = T.compose_threats(np.random.default_rng(4), 400)
+    assert texts.n_unique() > 150
+    assert texts.str.contains(r"[^\x00-\x7F]").mean() > 0.1  # not only English
+    assert texts.str.contains(FEEDBACK_WORDS).all()
+
+
+def test_organic_messages_mention_feedback_but_never_threaten(m, t):
     planted_orders = m.labels.filter(pl.col("entity_kind") == "order")["entity_id"].implode()
     organic = t["messages"].filter(
         ~pl.col("sender_id").is_in(_labelled_accounts(m))
         & ~pl.col("order_id").fill_null("").is_in(planted_orders)  # victims' replies
     )
     assert organic.height > 1000
-    assert not organic["text"].str.contains(FEEDBACK_WORDS).any()
+    mentions = organic.filter(pl.col("text").str.contains(FEEDBACK_WORDS))
+    assert mentions.height > 20  # honest near misses: notes, sellers asking for ratings
+    threats = set(
+        T.compose_threats(np.random.default_rng(0), 5000).str.replace_all(r"\d+", "N").to_list()
+    )
+    normalized = set(organic["text"].str.replace_all(r"\d+", "N").to_list())
+    assert not normalized & threats
+    demand = r"(?i)(unless|otherwise|only if|or I |if you don.t|si no|se n[aã]o|иначе|sinon|sonst)"
+    assert not mentions["text"].str.contains(demand).any()
 
 
 def test_unpaid_serial_vs_organic(m, t):

@@ -94,6 +94,12 @@ class OrganicConfig:
         Share of accounts seen behind a carrier NAT IP, and accounts per NAT IP.
     warehouse_share
         Share of sellers using a shared fulfilment-centre address.
+    loyal_share
+        Share of buyers who buy most of the time from one small favourite store
+        (honest concentration of spend).
+    flash_sale_share
+        Share of sellers with a flash sale: a quarter of their orders within 12 hours
+        (honest time burst).
     """
 
     start: str = "2025-01-06"
@@ -121,6 +127,8 @@ class OrganicConfig:
     nat_share: float = 0.25
     nat_accounts_per_ip: int = 300
     warehouse_share: float = 0.2
+    loyal_share: float = 0.03
+    flash_sale_share: float = 0.02
 
 
 @dataclass(frozen=True)
@@ -172,6 +180,9 @@ class RingConfig(ScenarioConfig):
         Share of ring orders the ring buyer rates.
     new_account_days
         Ring accounts register at most this many days before the ring starts.
+    aged_share
+        Share of ring accounts that are old accounts (registered 200-1500 days before),
+        so "new account" is not a sure signal.
     camouflage_orders
         Honest-looking purchases per ring account from popular sellers.
     honest_orders
@@ -186,6 +197,7 @@ class RingConfig(ScenarioConfig):
     top_rating_share: float = 0.9
     feedback_rate: float = 0.95
     new_account_days: float = 30.0
+    aged_share: float = 0.15
     camouflage_orders: IntRange = (0, 0)
     honest_orders: IntRange = (10, 60)
 
@@ -338,6 +350,7 @@ class SimulationConfig:
             top_rating_share=0.75,
             camouflage_orders=(3, 15),
             new_account_days=120.0,
+            aged_share=0.3,
         )
     )
     feedback_trading: TradingConfig = field(default_factory=TradingConfig)

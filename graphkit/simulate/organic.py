@@ -177,6 +177,10 @@ def organic_trade(world: World, pop: Population, n: int, coupons: pl.DataFrame) 
     both = (b_pos >= kb) & (s_pos >= k)
     if both.any():
         s_pos[both] = pop.sample_sellers(rng, int(both.sum()))
+    # loyal fans: some honest buyers buy most of the time from one small favourite store
+    fav = pop.buyer_favorite[b_pos]
+    loyal = (fav >= 0) & (rng.random(n) < 0.6)
+    s_pos[loyal] = fav[loyal]
     seller = pop.sellers[s_pos]
     buyer = pop.buyers[b_pos]
     s_created = pop.seller_created[s_pos]
@@ -189,6 +193,12 @@ def organic_trade(world: World, pop: Population, n: int, coupons: pl.DataFrame) 
         created[new] = base + ((end - base) * rng.random(int(new.sum())) ** (1 / 3)).astype(
             np.int64
         )
+    # flash sales: a few honest sellers sell a quarter of their orders within 12 hours
+    flash_at = pop.seller_flash[s_pos]
+    flash = (flash_at >= 0) & (rng.random(n) < 0.25)
+    created[flash] = np.maximum(
+        flash_at[flash] + (rng.random(int(flash.sum())) * 12 * HOUR).astype(np.int64), lo[flash]
+    )
 
     # ---- what and how much --------------------------------------------------------
     items = pop.seller_items[s_pos]
@@ -302,6 +312,31 @@ def organic_trade(world: World, pop: Population, n: int, coupons: pl.DataFrame) 
             oid=oid[rows],
         )
     refused = rq
+
+    # feedback mentioned without any condition: buyer notes, sellers asking for ratings
+    note = np.flatnonzero(ok & (rng.random(n) < 0.02))
+    t_note = paid_at[note] + world.days(delivery[note] + rng.uniform(0, 3, len(note)))
+    note, t_note = note[t_note <= end], t_note[t_note <= end]
+    add_messages(
+        world,
+        buyer[note],
+        seller[note],
+        t_note,
+        T.fill(T.BUYER_FEEDBACK_NOTES, T.pick(rng, T.BUYER_FEEDBACK_NOTES, len(note))),
+        oid=oid[note],
+    )
+    asking = rng.random(k) < 0.05
+    ask = np.flatnonzero(ok & np.isin(s_pos, np.flatnonzero(asking)) & (rng.random(n) < 0.5))
+    t_ask = paid_at[ask] + world.days(delivery[ask])
+    ask, t_ask = ask[t_ask <= end], t_ask[t_ask <= end]
+    add_messages(
+        world,
+        seller[ask],
+        buyer[ask],
+        t_ask,
+        T.fill(T.SELLER_FEEDBACK_REQUESTS, T.pick(rng, T.SELLER_FEEDBACK_REQUESTS, len(ask))),
+        oid=oid[ask],
+    )
 
     # templated thank-you from a few sellers to every paying buyer (solicited bulk)
     thank_sellers = np.flatnonzero(rng.random(k) < org.thank_you_seller_share)

@@ -62,6 +62,8 @@ class Population:
     buyers: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     buyer_weight: np.ndarray = field(default_factory=lambda: np.empty(0))
     buyer_created: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    buyer_favorite: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    seller_flash: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     organic_sellers: int = 0
     organic_buyers: int = 0
 
@@ -75,6 +77,7 @@ class Population:
         created: np.ndarray,
     ) -> None:
         """Add sellers with their expected honest orders and traits."""
+        self.seller_flash = np.concatenate([self.seller_flash, np.full(len(acc), -1)])
         self.sellers = np.concatenate([self.sellers, acc])
         self.seller_weight = np.concatenate([self.seller_weight, weight])
         self.seller_quality = np.concatenate([self.seller_quality, quality])
@@ -83,7 +86,8 @@ class Population:
         self.seller_created = np.concatenate([self.seller_created, created]).astype(np.int64)
 
     def add_buyers(self, acc: np.ndarray, weight: np.ndarray, created: np.ndarray) -> None:
-        """Add buyers with their expected honest orders."""
+        """Add buyers with their expected honest orders (no favourite store)."""
+        self.buyer_favorite = np.concatenate([self.buyer_favorite, np.full(len(acc), -1)])
         self.buyers = np.concatenate([self.buyers, acc])
         self.buyer_weight = np.concatenate([self.buyer_weight, weight])
         self.buyer_created = np.concatenate([self.buyer_created, created]).astype(np.int64)
@@ -182,4 +186,13 @@ def build_population(world: World) -> Population:
     pop.add_buyers(buyers, activity, b_created)
     pop.organic_sellers = n_sellers
     pop.organic_buyers = n_buyers
+    # loyal fans of small stores (concentrated spend, honest) and flash-sale bursts
+    small = np.flatnonzero(rank > n_sellers // 10)
+    fans = rng.random(n_buyers) < org.loyal_share
+    pop.buyer_favorite[fans] = rng.choice(small, int(fans.sum()))
+    flash = (rng.random(n_sellers) < org.flash_sale_share) & (created < world.end - 20 * DAY)
+    lo_flash = np.maximum(created[flash], world.start) + DAY
+    pop.seller_flash[np.flatnonzero(flash)] = world.uniform_times(
+        int(flash.sum()), lo_flash, world.end - 5 * DAY
+    )
     return pop

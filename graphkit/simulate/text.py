@@ -24,6 +24,7 @@ import polars as pl
 
 __all__ = [
     "BUYER_COMPLAINTS",
+    "BUYER_FEEDBACK_NOTES",
     "BUYER_QUESTIONS",
     "BUYER_REQUESTS",
     "COMPLY_REPLIES",
@@ -34,11 +35,16 @@ __all__ = [
     "REFUSALS",
     "SELLER_ANSWERS",
     "SELLER_COMPLAINT_REPLIES",
+    "SELLER_FEEDBACK_REQUESTS",
     "SELLER_NEG",
     "SELLER_POS",
     "SPAM",
     "THANK_YOU",
     "THREATS",
+    "THREAT_CONSEQUENCES",
+    "THREAT_DEMANDS",
+    "THREAT_FORMS",
+    "compose_threats",
     "fill",
     "pick",
 ]
@@ -137,7 +143,25 @@ COMPLY_REPLIES = [
     "Fine, we will add the extra item to your parcel.",
 ]
 
+#: Honest messages that mention feedback without making it conditional on anything
+#: outside the listing (near misses for extortion detection).
+BUYER_FEEDBACK_NOTES = [
+    "Received today, thank you! I left 5 stars.",
+    "Everything fine, I will leave positive feedback when I try it.",
+    "Item arrived broken. I am disappointed and will leave honest feedback.",
+    "Recibido, muchas gracias, ya dejé 5 estrellas.",
+    "Chegou certinho, vou deixar avaliação positiva.",
+    "Got it, great seller, 5 stars from me",
+]
+SELLER_FEEDBACK_REQUESTS = [
+    "If you are satisfied, please leave us 5-star feedback :)",
+    "Please do not leave negative feedback, contact us first and we will solve any problem.",
+    "If anything is wrong, tell us before leaving a review, we always help.",
+    "Thank you! A 5-star review would help our small shop a lot.",
+]
+
 #: Feedback extortion: a good rating made conditional on something not in the listing.
+#: Fixed phrasings in several languages ...
 THREATS = [
     "If you don't send me another one for free I will leave 1 star feedback.",
     "Refund me {pct}% or I leave negative feedback and bad DSR.",
@@ -149,14 +173,39 @@ THREATS = [
     "want good feedback? then refund {pct} percent",
     "Si no me devuelves el {pct}% dejaré una valoración negativa.",
     "Quiero {amount} dólares o pongo 1 estrella.",
-    "Se não me mandar outro {item} de graça vou deixar feedback negativo.",
+    "Se não me mandar outro igual de graça vou deixar feedback negativo.",
     "Me devolve {pct}% ou dou avaliação negativa.",
     "Верните {pct}% или я поставлю отрицательный отзыв.",
-    "Пришлите бесплатно ещё {item}, иначе будет плохой отзыв.",
-    "Envoyez-moi un {item} gratuit sinon je laisse un avis négatif.",
+    "Пришлите бесплатно ещё один, иначе будет плохой отзыв.",
+    "Envoyez-moi un article gratuit sinon je laisse un avis négatif.",
     "Schicken Sie mir {amount} Dollar, sonst gebe ich eine negative Bewertung.",
 ]
 THREAT_ITEMS = ["item", "pair", "case", "charger", "one", "unit", "set"]
+
+#: ... plus composed ones: a demand, a condition and a consequence, in any order.
+THREAT_DEMANDS = [
+    "send me a free {item}",
+    "refund {pct}% of the price",
+    "give me ${amount} back",
+    "add a free gift to my next order",
+    "pay me {amount} USD compensation",
+    "give me a {pct}% discount",
+]
+THREAT_CONSEQUENCES = [
+    "I will leave negative feedback",
+    "you get 1 star and bad DSR",
+    "I will write a bad review about your store",
+    "my rating will be 1 star",
+    "I leave negative feedback and report you",
+]
+THREAT_FORMS = [
+    "{Demand} or {consequence}.",
+    "{Demand}, otherwise {consequence}!",
+    "Unless you {demand}, {consequence}.",
+    "If you don't {demand} {consequence}",
+    "Last chance: {demand}. If not, {consequence}.",
+    "Hello. I want you to {demand}. Otherwise {consequence}. Thanks",
+]
 
 #: Unsolicited bulk messages; each campaign uses one template with small variations.
 SPAM = [
@@ -168,6 +217,41 @@ SPAM = [
 ]
 SPAM_GREETS = ["Hi!", "Hello friend,", "Dear customer,", "HI", "Hey,", "Hello dear,", ""]
 SPAM_EMOJI = ["🔥", "💰", "🎁", "!!!", "✨", "", "👉"]
+
+
+def compose_threats(rng: np.random.Generator, n: int) -> pl.Series:
+    """Return ``n`` threats: fixed multilingual phrasings or composed demand/condition/consequence.
+
+    Examples
+    --------
+    >>> compose_threats(np.random.default_rng(0), 3).len()
+    3
+    """
+    fixed = fill(
+        THREATS,
+        pick(rng, THREATS, n),
+        pct=rng.choice(np.arange(20, 80, 10), n),
+        amount=rng.choice(np.array([5, 10, 15, 20, 30, 50]), n),
+        item=rng.choice(np.array(THREAT_ITEMS), n),
+    )
+    demand = fill(
+        THREAT_DEMANDS,
+        pick(rng, THREAT_DEMANDS, n),
+        pct=rng.choice(np.arange(20, 80, 10), n),
+        amount=rng.choice(np.array([5, 10, 15, 20, 30, 50]), n),
+        item=rng.choice(np.array(THREAT_ITEMS), n),
+    )
+    consequence = fill(THREAT_CONSEQUENCES, pick(rng, THREAT_CONSEQUENCES, n))
+    capital = demand.str.slice(0, 1).str.to_uppercase() + demand.str.slice(1)
+    composed = fill(
+        THREAT_FORMS,
+        pick(rng, THREAT_FORMS, n),
+        demand=demand.to_numpy(),
+        Demand=capital.to_numpy(),
+        consequence=consequence.to_numpy(),
+    )
+    use_fixed = pl.Series(rng.random(n) < 0.5)
+    return pl.select(pl.when(use_fixed).then(fixed).otherwise(composed).alias("text")).to_series()
 
 
 def pick(rng: np.random.Generator, templates: list[str], n: int) -> np.ndarray:

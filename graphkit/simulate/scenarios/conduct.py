@@ -43,13 +43,7 @@ def plant_extortion(world: World, pop: Population, cfg: CampaignConfig) -> None:
         return
     n = len(ev.g)
     t_threat = ev.paid + world.days(rng.uniform(4, 16, n))
-    threat_text = T.fill(
-        T.THREATS,
-        T.pick(rng, T.THREATS, n),
-        pct=rng.choice(np.arange(20, 80, 10), n),
-        amount=rng.choice(np.array([5, 10, 15, 20, 30, 50]), n),
-        item=rng.choice(np.array(T.THREAT_ITEMS), n),
-    )
+    threat_text = T.compose_threats(rng, n)
     threats = add_messages(world, ev.buyer, ev.seller, t_threat, threat_text, oid=ev.oid)
     comply = rng.random(n) < cfg.comply_share
     t_reply = t_threat + (rng.uniform(1, 30, n) * HOUR).astype(np.int64)

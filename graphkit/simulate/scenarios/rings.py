@@ -63,7 +63,13 @@ def plant_ring(world: World, pop: Population, cfg: RingConfig, scenario: str) ->
     size = ranged(rng, cfg.size, r)
     g = np.repeat(np.arange(r), size)
     m = len(g)
-    created = t0[g] - world.days(rng.uniform(0.2, max(cfg.new_account_days, 0.3), m))
+    # most ring accounts are registered for the ring; ``aged_share`` are old (bought) accounts
+    aged = rng.random(m) < cfg.aged_share
+    created = t0[g] - world.days(
+        np.where(
+            aged, rng.uniform(200, 1500, m), rng.uniform(0.2, max(cfg.new_account_days, 0.3), m)
+        )
+    )
     linked = rng.random(m) < cfg.linked_share
     members = new_buyers(
         world,
