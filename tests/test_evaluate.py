@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -240,3 +241,50 @@ def test_missing_inputs(tmp_path, labels):
     with pytest.raises(InputNotFoundError, match="labels"):
         evaluate_run(tmp_path / "run", tmp_path / "nope.parquet")
     assert main(["evaluate", str(tmp_path / "nowhere"), str(tmp_path)]) == 2
+
+
+def test_oracle_findings_from_simulated_labels_score_perfectly():
+    """Findings built from the labels themselves: the scenario->rule mapping is consistent."""
+    from graphkit.simulate import simulate
+
+    m = simulate(6_000, seed=4)
+    lab = m.labels
+    acc = lab.filter(pl.col("entity_kind") == "account")
+    ent = lab.filter(pl.col("entity_kind") != "account")
+    findings = (
+        acc.group_by("scenario", "group_id")
+        .agg(pl.col("entity_id").sort().alias("subject_ids"))
+        .join(
+            ent.group_by("scenario", "group_id").agg(
+                pl.col("entity_id").sort().alias("evidence_ids")
+            ),
+            on=["scenario", "group_id"],
+            how="left",
+        )
+        .with_columns(
+            pl.col("scenario")
+            .replace_strict({s: r[0] for s, r in SCENARIO_RULES.items()})
+            .alias("rule_id"),
+            pl.col("evidence_ids").fill_null([]),
+        )
+        .sort("group_id")
+    )
+    everyone = m.tables["accounts"]["account_id"]
+    scores = pl.DataFrame(
+        {
+            "account_id": everyone,
+            "risk_score": everyone.is_in(acc["entity_id"].implode()).cast(pl.Float64),
+        }
+    )
+    ev = evaluate(findings, lab, account_scores=scores)
+    for row in ev.scenarios.iter_rows(named=True):
+        assert row["precision"] == 1.0, row["scenario"]
+        assert row["recall"] == 1.0, row["scenario"]
+        assert row["entity_recall"] == 1.0, row["scenario"]
+        assert row["mean_best_jaccard"] == 1.0, row["scenario"]
+        assert row["auc"] == 1.0, row["scenario"]
+    assert ev.auc == 1.0
+    # and random scores are no better than chance
+    rng = np.random.default_rng(0)
+    noise = scores.with_columns(pl.Series("risk_score", rng.random(scores.height)))
+    assert abs(evaluate(findings, lab, account_scores=noise).auc - 0.5) < 0.1

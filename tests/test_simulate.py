@@ -129,3 +129,12 @@ def test_config_errors(tmp_path, text, match):
     p.write_text(text)
     with pytest.raises(ConfigError, match=match):
         load_config(p)
+
+
+def test_committed_sample_is_reproducible(tmp_path):
+    """data/sample is exactly what the command in data/README.md writes."""
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    readme = (sample.parent / "README.md").read_text()
+    assert "python -m graphkit simulate --orders 20000 --seed 0 --out data/sample" in readme
+    out = simulate(20_000, seed=0).write(tmp_path / "sample")
+    assert _digests(out) == _digests(sample)
