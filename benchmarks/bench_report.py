@@ -160,6 +160,20 @@ def run_from_labels(ds, labels: pl.DataFrame, out: Path) -> Path:
     return write_run(out, findings=findings, groups=groups, meta=meta)
 
 
+def markdown(doc: dict) -> str:
+    """Return the RESULTS.md row of a result document (pasted by script, never typed)."""
+    load = doc["machine"]["load_avg_before"][0], doc["machine"]["load_avg_after"][0]
+    busy = "yes" if max(load) > doc["machine"]["cpus"] else "no"
+    return (
+        f"| {doc['date'][:16].replace('T', ' ')} UTC | {doc['row_counts'].get('orders', 0):,} "
+        f"| {doc['run']} ({doc['findings']} findings, {doc['groups']} groups) "
+        f"| {', '.join(f'{t:.2f}' for t in doc['write_report_seconds'])} "
+        f"| {', '.join(f'{t:.2f}' for t in doc['write_report_cpu_seconds'])} "
+        f"| {doc['report_bytes'] / 1e6:.2f} MB | {load[0]:.1f} -> {load[1]:.1f} ({busy}) "
+        f"| `{doc['command']}` |"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--orders", type=int, default=1_000_000)
@@ -226,6 +240,7 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     print(f"written: {out}")
+    print(markdown(doc))
 
 
 if __name__ == "__main__":
