@@ -333,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
     started = datetime.now(UTC).isoformat(timespec="seconds")
+    machine = _machine()  # load average taken before the run
     result = (
         run_speed(args.messages, args.seed)
         if args.mode == "speed"
@@ -341,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     result.update(
         started=started,
         command="python " + " ".join([sys.argv[0], *(argv or sys.argv[1:])]),
-        machine=_machine(),
+        machine=machine,
         load_avg_at_end=os.getloadavg(),
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -395,10 +395,14 @@ def normalize_for_cues(text: pl.Expr) -> pl.Expr:
     >>> df.select(normalize_for_cues(pl.col("t"))).item()
     'negative feed back wont 1 star then 5 stars'
     """
+    return _finish(_unleet(_prenormalize(text)))
+
+
+def _prenormalize(text: pl.Expr) -> pl.Expr:
     folded = fold_confusables(
         text.fill_null("").str.normalize("NFKD").str.replace_all(r"\p{M}+", "").str.to_lowercase()
     )
-    base = (
+    return (
         folded.str.replace_all(r"<[^>]{0,200}>", " ")
         .str.replace_all(r"['’‘`´]", "")
         .str.replace_all(r"[★☆⭐✩✪✫✬✭✮✯✰]", " star ")
@@ -407,16 +411,30 @@ def normalize_for_cues(text: pl.Expr) -> pl.Expr:
         .str.replace_all(r"\s*(?:=+>?|-+>|→|⇒)\s*", " then ")
         .str.replace_all(r"[\s,;:.!?()\[\]{}\"/\\*+=_~^&#-]+", " ")
     )
-    tokens = base.str.split(" ").list.eval(
-        pl.when(
-            pl.element().str.contains(r"[a-z]")
-            & pl.element().str.contains(r"[013457@$!|]")
-            & ~pl.element().str.contains(r"^\$?\d+[a-z]{0,6}$")
+
+
+#: a token mixing letters and leetspeak characters (only such rows need :func:`_unleet`)
+_LEET_TOKEN = r"[a-z][^ ]*[013457@$!|]|[013457@$!|][^ ]*[a-z]"
+
+
+def _unleet(pre: pl.Expr) -> pl.Expr:
+    return (
+        pre.str.split(" ")
+        .list.eval(
+            pl.when(
+                pl.element().str.contains(r"[a-z]")
+                & pl.element().str.contains(r"[013457@$!|]")
+                & ~pl.element().str.contains(r"^\$?\d+[a-z]{0,6}$")
+            )
+            .then(pl.element().str.replace_many(_LEET_FROM, _LEET_TO))
+            .otherwise(pl.element())
         )
-        .then(pl.element().str.replace_many(_LEET_FROM, _LEET_TO))
-        .otherwise(pl.element())
+        .list.join(" ")
     )
-    return tokens.list.join(" ").str.replace_all(r"[^\p{L}\p{N}$€£%]+", " ").str.strip_chars()
+
+
+def _finish(text: pl.Expr) -> pl.Expr:
+    return text.str.replace_all(r"[^\p{L}\p{N}$€£%]+", " ").str.strip_chars()
 
 
 def _strength(norm: pl.Expr, cues: tuple[Cue, ...]) -> pl.Expr:
@@ -479,7 +497,15 @@ def threat_scores(
     (True, 'unless', '50%')
     """
     norm = pl.col("_norm")
-    lf = messages.lazy().select(id_col, _norm=normalize_for_cues(pl.col(text_col)))
+    # normalize_for_cues, with the costly leetspeak step only on the rows that need it
+    pre = messages.lazy().select(id_col, _pre=_prenormalize(pl.col(text_col)))
+    leet = pl.col("_pre").str.contains(_LEET_TOKEN)
+    lf = pl.concat(
+        [
+            pre.filter(leet).select(id_col, _norm=_finish(_unleet(pl.col("_pre")))),
+            pre.filter(~leet).select(id_col, _norm=_finish(pl.col("_pre"))),
+        ]
+    )
     negated = norm.str.count_matches(_NEGATED)
     negative_words = norm.str.count_matches(_NEGATIVE_WORDS)
     # the negative family only counts when some negative word is not negated
