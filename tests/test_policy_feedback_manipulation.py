@@ -93,6 +93,13 @@ def frames() -> dict[str, pl.DataFrame]:
     return market()
 
 
+@pytest.fixture(autouse=True)
+def _rating_signals_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Judge the check on the rating signals alone: group detection on this tiny, very
+    regular marketplace is not what these tests are about (it is tested on its own)."""
+    monkeypatch.setattr(ScanContext, "has_groups", lambda self: False)
+
+
 def _run(frames: dict[str, pl.DataFrame], **overrides: object) -> pl.DataFrame:
     ds = dataset_from_frames(frames, as_of=t(120))
     cfg = ScanConfig.from_mapping(

@@ -134,8 +134,11 @@ def frames() -> dict[str, pl.DataFrame]:
 
 
 def _run(frames: dict[str, pl.DataFrame], **overrides: object) -> pl.DataFrame:
+    # this micro-marketplace has no feedback trading: keep the rating module's trading
+    # detection out of these tests (the skip is tested on its own below)
+    overrides.setdefault("skip_trading_sellers", False)
     ds = dataset_from_frames(frames, as_of=t(120))
-    cfg = ScanConfig.from_mapping({"rules": {"SHILL_PURCHASE": overrides}} if overrides else {})
+    cfg = ScanConfig.from_mapping({"rules": {"SHILL_PURCHASE": overrides}})
     ctx = ScanContext(ds, cfg)
     return get_check("SHILL_PURCHASE")(ctx, ctx.params("SHILL_PURCHASE")).sort("seller_id")
 
@@ -152,9 +155,11 @@ def test_ring_and_relative_fire_near_misses_do_not(frames: dict[str, pl.DataFram
     assert fam["n_linked"] == 1
 
 
-def test_ring_without_identity_still_fires_but_only_warns(
-    frames: dict[str, pl.DataFrame],
+def test_ring_on_behaviour_alone_fires_but_only_warns(
+    frames: dict[str, pl.DataFrame], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # no identity link and no group detection: behaviour alone
+    monkeypatch.setattr(ScanContext, "has_groups", lambda self: False)
     f = dict(frames)
     f["identifiers"] = frames["identifiers"].filter(pl.col("account_id") != "r0")
     out = _run(f)
@@ -196,3 +201,18 @@ def test_pair_evidence_columns(frames: dict[str, pl.DataFrame]) -> None:
     assert not loyal["new_account"]
     assert not loyal["small_amounts"]
     assert loyal["suspicious"]  # suspicious as a pair, cleared by the seller-level share
+
+
+def test_trading_circle_sellers_are_left_to_feedback_manipulation(
+    frames: dict[str, pl.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from types import SimpleNamespace
+
+    from graphkit.policy.context import ScanContext as Ctx
+
+    fake = SimpleNamespace(
+        trading_pairs=pl.DataFrame({"seller_a": ["other"], "seller_b": ["ring_s"]})
+    )
+    monkeypatch.setattr(Ctx, "ratings", fake)
+    assert _run(frames, skip_trading_sellers=True)["seller_id"].to_list() == ["fam_s"]
+    assert "ring_s" in _run(frames, skip_trading_sellers=False)["seller_id"].to_list()

@@ -147,10 +147,10 @@ def check_case_after_refund(ctx: ScanContext, params: Mapping[str, Any]) -> pl.D
     >>> check_case_after_refund.tables
     ('orders', 'disputes', 'refunds')
     """
-    cases = cases_with_orders(ctx.ds.table("disputes"), ctx.ds.orders)
+    cases = cases_with_orders(ctx.frame("disputes").lazy(), ctx.frame("orders").lazy())
     hits = cases_after_refund(
         cases,
-        ctx.ds.table("refunds"),
+        ctx.frame("refunds").lazy(),
         min_refund_share=float(params["min_refund_share"]),
         min_gap_hours=float(params["min_gap_hours"]),
     ).with_columns(
@@ -322,12 +322,14 @@ def check_retaliation(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFra
     >>> check_retaliation.optional_tables
     ('messages',)
     """
-    cases = cases_with_orders(ctx.ds.table("disputes"), ctx.ds.orders)
-    messages = ctx.ds.get("messages") if params["use_refusals"] else None
+    cases = cases_with_orders(ctx.frame("disputes").lazy(), ctx.frame("orders").lazy())
+    messages = (
+        ctx.frame("messages").lazy() if params["use_refusals"] and ctx.ds.has("messages") else None
+    )
     hits = (
         retaliation_cases(
             cases,
-            ctx.ds.feedback,
+            ctx.frame("feedback").lazy(),
             messages,
             window_days=float(params["window_days"]),
             max_conflict_rating=int(params["max_conflict_rating"]),
@@ -483,10 +485,10 @@ def check_false_claims(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFr
     >>> check_false_claims.rule_id
     'BPP_FALSE_CLAIMS'
     """
-    cases = cases_with_orders(ctx.ds.table("disputes"), ctx.ds.orders)
+    cases = cases_with_orders(ctx.frame("disputes").lazy(), ctx.frame("orders").lazy())
     per = false_claim_buyers(
         cases,
-        ctx.ds.orders,
+        ctx.frame("orders").lazy(),
         min_rejected=int(params["min_rejected"]),
         min_sellers=int(params["min_sellers"]),
         min_rejected_rate=float(params["min_rejected_rate"]),

@@ -236,7 +236,12 @@ def check_coupon_abuse(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFr
     ('identity',)
     """
     # rechunked: polars 2.1 string formatting can panic on multi-chunk filtered columns
-    red = coupon_redemptions(ctx.ds.orders, ctx.ds.table("coupons")).collect().rechunk().lazy()
+    red = (
+        coupon_redemptions(ctx.frame("orders").lazy(), ctx.frame("coupons").lazy())
+        .collect()
+        .rechunk()
+        .lazy()
+    )
     kinds = [k.strip() for k in str(params["person_kinds"]).split(",") if k.strip()]
     persons = _persons(ctx, kinds)
     parts = []

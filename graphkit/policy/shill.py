@@ -158,7 +158,6 @@ def pair_evidence(
         pair_median=pl.col("amount").median(),
         first_order=pl.col("created_at").min(),
         last_order=pl.col("created_at").max(),
-        order_ids=pl.col("order_id").sort(),
         coupon_share=pl.col("coupon").mean(),
     )
     # the seller's usual amount: median over its *buyers* (each buyer's median), so that a
@@ -175,7 +174,6 @@ def pair_evidence(
     ).agg(
         n_feedback=pl.len().cast(pl.Int64),
         n_top=(pl.col("rating") == 5).sum().cast(pl.Int64),
-        feedback_ids=pl.col("feedback_id").sort(),
     )
     df = (
         pairs.join(seller_med, on="seller_id", how="left")
@@ -193,7 +191,6 @@ def pair_evidence(
     df = (
         df.with_columns(
             pl.col("n_feedback", "n_top").fill_null(0),
-            feedback_ids=pl.col("feedback_ids").fill_null(pl.lit([], dtype=pl.List(pl.String))),
             order_share=pl.col("n_orders") / pl.col("buyer_orders"),
             amount_ratio=pl.when(pl.col("seller_median") > 0)
             .then(pl.col("pair_median") / pl.col("seller_median"))
@@ -271,10 +268,35 @@ def pair_evidence(
         )
     else:
         pdf = pdf.with_columns(linked_to_cobuyer=pl.lit(False))
-    return (
+    pdf = (
         pdf.with_columns(points=pl.sum_horizontal(_points(list(EVIDENCE_POINTS))).cast(pl.Int64))
         .with_columns(suspicious=pl.col("points") >= int(params["min_points"]))
         .drop("_pts")
+    )
+    # evidence ids, gathered for the suspicious pairs only (lists for every pair are costly)
+    keys = pdf.filter("suspicious").select("buyer_id", "seller_id").lazy()
+    ids = (
+        orders.select("order_id", "buyer_id", "seller_id")
+        .join(keys, on=["buyer_id", "seller_id"], how="semi")
+        .group_by("buyer_id", "seller_id")
+        .agg(order_ids=pl.col("order_id").sort())
+    )
+    fids = (
+        feedback.select(
+            "feedback_id",
+            pl.col("author_id").alias("buyer_id"),
+            pl.col("target_id").alias("seller_id"),
+        )
+        .join(keys, on=["buyer_id", "seller_id"], how="semi")
+        .group_by("buyer_id", "seller_id")
+        .agg(feedback_ids=pl.col("feedback_id").sort())
+    )
+    ids, fids = pl.collect_all([ids, fids])
+    empty = pl.lit([], dtype=pl.List(pl.String))
+    return (
+        pdf.join(ids, on=["buyer_id", "seller_id"], how="left")
+        .join(fids, on=["buyer_id", "seller_id"], how="left")
+        .with_columns(pl.col("order_ids", "feedback_ids").fill_null(empty))
         .sort("seller_id", "buyer_id")
     )
 
@@ -343,9 +365,9 @@ def check_shill_purchase(ctx: ScanContext, params: Mapping[str, Any]) -> pl.Data
         except ImportError:
             skip = []
     pairs = pair_evidence(
-        ctx.ds.orders,
-        ctx.ds.feedback,
-        accounts=ctx.ds.get("accounts"),
+        ctx.frame("orders").lazy(),
+        ctx.frame("feedback").lazy(),
+        accounts=ctx.frame("accounts").lazy() if ctx.ds.has("accounts") else None,
         links=ctx.identity_links,
         members=members,
         params=params,
