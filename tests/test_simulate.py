@@ -138,3 +138,80 @@ def test_committed_sample_is_reproducible(tmp_path):
     assert "python -m graphkit simulate --orders 20000 --seed 0 --out data/sample" in readme
     out = simulate(20_000, seed=0).write(tmp_path / "sample")
     assert _digests(out) == _digests(sample)
+
+
+def test_difficulty_moves_the_knobs_and_the_data():
+    easy = SimulationConfig().at_difficulty(0.0)
+    hard = SimulationConfig().at_difficulty(1.0)
+    assert easy.shill_ring.linked_share > hard.shill_ring.linked_share
+    assert easy.spam.events[0] > hard.spam.events[1]
+    with pytest.raises(ConfigError, match="difficulty"):
+        SimulationConfig().at_difficulty(1.5)
+    m_easy = simulate(8_000, seed=3, config=easy)
+    m_hard = simulate(8_000, seed=3, config=hard)
+    for m in (m_easy, m_hard):
+        dataset_from_frames(m.tables)  # valid at both ends
+
+    def spam_per_sender(m):
+        lab = m.labels.filter((pl.col("scenario") == "spam") & (pl.col("entity_kind") == "message"))
+        return lab.group_by("group_id").len()["len"].mean()
+
+    def ring_size(m):
+        lab = m.labels.filter(
+            (pl.col("scenario") == "shill_ring") & (pl.col("entity_kind") == "account")
+        )
+        return lab.group_by("group_id").len()["len"].mean()
+
+    assert spam_per_sender(m_easy) > 4 * spam_per_sender(m_hard)
+    assert ring_size(m_easy) > ring_size(m_hard)
+
+
+def test_cli_difficulty_then_config(tmp_path, capsys):
+    from graphkit.cli import main
+
+    toml = tmp_path / "s.toml"
+    toml.write_text("[spam]\ncount = 1\nevents = [5, 5]\n")
+    out = tmp_path / "ds"
+    code = main(
+        [
+            "simulate",
+            "--orders",
+            "3000",
+            "--seed",
+            "2",
+            "--out",
+            str(out),
+            "--difficulty",
+            "1",
+            "--config",
+            str(toml),
+        ]
+    )
+    assert code == 0
+    assert "wrote" in capsys.readouterr().out
+    labels = pl.read_parquet(out / "labels.parquet")
+    spam = labels.filter((pl.col("scenario") == "spam") & (pl.col("entity_kind") == "message"))
+    assert spam.height == 5  # the file's knob wins over the difficulty's
+    ring = labels.filter(
+        (pl.col("scenario") == "shill_ring") & (pl.col("entity_kind") == "account")
+    )
+    assert ring.group_by("group_id").len()["len"].max() <= 7  # hard: 3-6 buyers + the seller
+    p = tmp_path / "d.toml"
+    p.write_text("difficulty = 0.0\n[shill_ring]\nlinked_share = 0.5\n")
+    cfg = load_config(p)
+    assert cfg.shill_ring.linked_share == 0.5
+    assert cfg.shill_ring.size == (8, 15)
+    assert (
+        main(
+            [
+                "simulate",
+                "--orders",
+                "10",
+                "--out",
+                str(tmp_path / "x"),
+                "--config",
+                str(tmp_path / "missing.toml"),
+            ]
+        )
+        == 2
+    )

@@ -22,6 +22,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="scenario and organic-behaviour settings (tables [organic], [shill_ring], ...)",
     )
     parser.add_argument(
+        "--difficulty",
+        type=float,
+        metavar="D",
+        help="set every scenario's knobs for a difficulty in [0, 1] (0 easy, 1 hard; "
+        "defaults are about 0.5); applied before --config",
+    )
+    parser.add_argument(
         "--format",
         choices=("parquet", "csv", "ndjson"),
         default="parquet",
@@ -36,7 +43,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.orders < 0:
         raise ConfigError(f"--orders must be >= 0; got {args.orders}")
-    config = load_config(args.config) if args.config else SimulationConfig()
+    config = SimulationConfig()
+    if args.difficulty is not None:
+        config = config.at_difficulty(args.difficulty)
+    if args.config:
+        config = load_config(args.config, base=config)
     started = time.perf_counter()
     market = simulate(args.orders, seed=args.seed, config=config)
     out = market.write(args.out, format=args.format)

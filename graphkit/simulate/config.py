@@ -11,7 +11,9 @@ from a TOML file whose tables mirror the dataclasses::
     count = 5
     linked_share = 0.3
 
-Ranges are written as two-element arrays ``[low, high]`` (inclusive).
+Ranges are written as two-element arrays ``[low, high]`` (inclusive). A top-level
+``difficulty = 0.7`` first sets every scenario's knobs for that difficulty
+(:meth:`SimulationConfig.at_difficulty`); the tables then override single knobs.
 
 Examples
 --------
@@ -34,6 +36,7 @@ from typing import Any
 from graphkit.errors import ConfigError
 
 __all__ = [
+    "DIFFICULTY",
     "CampaignConfig",
     "CaseConfig",
     "CouponAbuseConfig",
@@ -393,9 +396,84 @@ class SimulationConfig:
         except TypeError as err:
             raise ConfigError(f"invalid setting for [{name}]: {err}") from None
 
+    def at_difficulty(self, level: float) -> SimulationConfig:
+        """Return a copy whose scenario knobs are set for a difficulty in ``[0, 1]``.
+
+        0 is easy (big dense rings, every account linked, bursts, tiny amounts, loud
+        campaigns), 1 is hard (small sparse rings, few links, aged and camouflaged
+        accounts, amounts and timing close to honest trade, quiet campaigns). Knobs are
+        interpolated linearly between the two ends (see :data:`DIFFICULTY`); about 0.5
+        is close to the defaults. Counts and organic settings are left unchanged.
+
+        Examples
+        --------
+        >>> hard = SimulationConfig().at_difficulty(1.0)
+        >>> hard.shill_ring.linked_share, hard.camouflage.camouflage_orders
+        (0.15, (10, 30))
+        """
+        if not 0.0 <= level <= 1.0:
+            raise ConfigError(f"difficulty must be in [0, 1]; got {level}")
+        cfg = self
+        for section, knobs in DIFFICULTY.items():
+            changes = {k: _lerp(easy, hard, level) for k, (easy, hard) in knobs.items()}
+            cfg = cfg.with_scenario(section, **changes)
+        return cfg
+
     def scenario_names(self) -> list[str]:
         """Names of the planted scenarios, in generation order."""
         return [f.name for f in fields(self) if f.name != "organic"]
+
+
+def _lerp(easy: Any, hard: Any, t: float) -> Any:
+    if isinstance(easy, tuple):
+        return tuple(_lerp(a, b, t) for a, b in zip(easy, hard, strict=True))
+    value = easy + (hard - easy) * t
+    return round(value) if isinstance(easy, int) else round(value, 4)
+
+
+_RING_EASY_HARD: dict[str, tuple[Any, Any]] = {
+    "size": ((8, 15), (3, 6)),
+    "orders_per_account": ((5, 10), (1, 3)),
+    "linked_share": (0.95, 0.15),
+    "time_spread_days": (7.0, 90.0),
+    "amount_factor": (0.2, 0.9),
+    "top_rating_share": (0.98, 0.6),
+    "aged_share": (0.0, 0.5),
+}
+
+#: Difficulty knobs per scenario: ``knob -> (value at 0 = easy, value at 1 = hard)``.
+DIFFICULTY: dict[str, dict[str, tuple[Any, Any]]] = {
+    "shill_ring": {**_RING_EASY_HARD, "camouflage_orders": ((0, 0), (0, 4))},
+    "camouflage": {**_RING_EASY_HARD, "camouflage_orders": ((2, 5), (10, 30))},
+    "feedback_trading": {
+        "linked_share": (0.95, 0.2),
+        "orders_per_account": ((4, 8), (1, 2)),
+        "time_spread_days": (14.0, 120.0),
+    },
+    "dsr_manipulation": {
+        "reviewers": ((20, 40), (4, 8)),
+        "burst_days": (2.0, 20.0),
+        "refund_share": (1.0, 0.4),
+        "background_orders": ((0, 0), (3, 10)),
+    },
+    "feedback_extortion": {"events": ((3, 6), (1, 1)), "comply_share": (0.0, 0.6)},
+    "case_after_refund": {"events": ((3, 5), (1, 1)), "background_orders": ((0, 2), (10, 30))},
+    "retaliation_case": {"events": ((3, 5), (1, 1)), "background_orders": ((0, 2), (10, 30))},
+    "false_claims": {
+        "events": ((10, 20), (5, 8)),
+        "case_share": (0.9, 0.35),
+        "rejected_share": (0.95, 0.45),
+        "background_orders": ((0, 0), (10, 25)),
+    },
+    "unpaid_serial": {
+        "events": ((6, 12), (3, 3)),
+        "overdue_share": (1.0, 0.6),
+        "background_orders": ((0, 2), (10, 30)),
+    },
+    "spam": {"events": ((150, 300), (15, 30)), "spread_days": (1.0, 20.0)},
+    "coupon_multi_account": {"accounts": ((6, 10), (2, 3))},
+    "coupon_self_dealing": {"accounts": ((5, 8), (1, 2)), "out_of_terms_share": (0.8, 0.1)},
+}
 
 
 def _coerce(value: Any, default: Any) -> Any:
@@ -408,13 +486,16 @@ def _coerce(value: Any, default: Any) -> Any:
     return value
 
 
-def load_config(path: str | Path) -> SimulationConfig:
+def load_config(path: str | Path, *, base: SimulationConfig | None = None) -> SimulationConfig:
     r"""Load a :class:`SimulationConfig` from a TOML file (missing keys keep defaults).
 
     Parameters
     ----------
     path
-        A TOML file with optional tables ``[organic]``, ``[shill_ring]``, ...
+        A TOML file with optional tables ``[organic]``, ``[shill_ring]``, ... and an
+        optional top-level ``difficulty``.
+    base
+        The settings the file changes (default :class:`SimulationConfig`).
 
     Returns
     -------
@@ -435,7 +516,12 @@ def load_config(path: str | Path) -> SimulationConfig:
         raise ConfigError(f"simulation config {path} does not exist") from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"simulation config {path} is not valid TOML: {err}") from None
-    cfg = SimulationConfig()
+    cfg = SimulationConfig() if base is None else base
+    if "difficulty" in raw:
+        level = raw.pop("difficulty")
+        if not isinstance(level, int | float) or isinstance(level, bool):
+            raise ConfigError(f"{path}: difficulty must be a number in [0, 1]; got {level!r}")
+        cfg = cfg.at_difficulty(float(level))
     for section, values in raw.items():
         if not isinstance(values, dict):
             raise ConfigError(f"{path}: [{section}] must be a table of settings")
