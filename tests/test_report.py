@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -233,3 +234,13 @@ def test_every_scan_writes_the_report(tmp_path):
     assert "<title>graphkit report: scan-run</title>" in page  # the final name, not the temp one
     assert SCRIPT not in page
     assert re.search(r"(src|href)=\"https?:", page) is None
+
+
+def test_heavy_imports_load_late():
+    code = (
+        "import sys, graphkit, graphkit.report; "
+        "heavy = ('matplotlib', 'jinja2', 'bagit', 'networkx'); "
+        "print(sorted(m for m in heavy if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

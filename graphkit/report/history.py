@@ -256,6 +256,10 @@ class HistoryDiff:
                 f"  {r['id']} {r['key']} ({r['n']} subjects)"
                 for r in crit.head(50).iter_rows(named=True)
             ]
+        for r in self.groups.filter(pl.col("status") == "new").head(50).iter_rows(named=True):
+            lines.append(
+                f"new group {r['key']} {r['id']}: {r['n']} members: {_ids(r['added_ids'])}"
+            )
         for what, df in (("group", self.groups), ("finding", self.findings)):
             for r in df.filter(pl.col("status") == "grown").head(50).iter_rows(named=True):
                 lines.append(
