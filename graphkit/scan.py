@@ -400,10 +400,13 @@ def _priors(ctx: ScanContext, unavailable: dict[str, str]) -> pl.DataFrame | Non
     parts: list[pl.DataFrame] = []
     if "groups" not in unavailable and ctx.group_members.height and ctx.group_table.height:
         members, groups = ctx.group_members, ctx.group_table
+        # half the group score; a linked-accounts cluster (a household, one person's
+        # accounts) is not misconduct by itself: a quarter
+        weight = pl.when(pl.col("kind") == "linked_accounts").then(0.25).otherwise(0.5)
         parts.append(
-            members.join(groups.select("group_id", "score"), on="group_id")
+            members.join(groups.select("group_id", "kind", "score"), on="group_id")
             .group_by("account_id")
-            .agg(prior=pl.col("score").max().cast(pl.Float64) * 0.5)
+            .agg(prior=(pl.col("score").cast(pl.Float64) * weight).max())
         )
     ratings = ctx.ratings if "ratings" not in unavailable else None
     for frame, key in ((getattr(ratings, "sellers", None), "seller_id"),):
