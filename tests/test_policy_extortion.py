@@ -260,7 +260,8 @@ def test_min_threat_score_is_configurable() -> None:
     oid = m.order("buyer", "store", 0)
     m.say(oid, 3, "si refund bad note")  # weak cues only: 0.625
     assert m.run().height == 0
-    assert m.run(min_threat_score=0.6).height == 1
+    assert m.run(min_threat_score=0.6).height == 0  # three weak cues
+    assert m.run(min_threat_score=0.6, max_weak_cues=3).height == 1
 
 
 def test_findings_are_typed_and_deterministic() -> None:

@@ -36,6 +36,8 @@ THREATS = [
     "Unless you send a fr\u0435\u0435 gift, my r\u0435vi\u0435w will be n\u0435gativ\u0435",
     "neg\u200bative feedback unless partial refund",
     "Either a 20% discount or a one star review, your call.",
+    "Quiero 10 euros de vuelta o te pongo una estrella.",
+    "You want a positive review? Then send 15 dollars.",
     "Ｉｆ ｙｏｕ ｄｏｎ'ｔ ｓｅｎｄ ａ ｆｒｅｅ ｇｉｆｔ，ｎｅｇａｔｉｖｅ ｆｅｅｄｂａｃｋ",
 ]
 
@@ -59,6 +61,8 @@ NOT_THREATS = [
     "I hope your reviews stay positive, great seller!",
     "Either blue or red is fine, thank you.",
     "Could you tell me if the item has a warranty? I left a good review already.",
+    "If you refund me I will give 5 stars.",
+    "I will leave positive feedback once it arrives.",
     "If possible, please add a small gift wrap, it is a present. Thanks!",
 ]
 
@@ -126,7 +130,17 @@ def test_min_score_is_a_real_threshold() -> None:
     text = "si refund bad note"
     assert not _scores([text])["is_threat"].item()
     msgs = pl.DataFrame({"message_id": ["m"], "text": [text]})
-    assert threat_scores(msgs, min_score=0.6)["is_threat"].item()
+    assert not threat_scores(msgs, min_score=0.6)["is_threat"].item()  # 3 weak cues
+    assert threat_scores(msgs, min_score=0.6, max_weak_cues=3)["is_threat"].item()
+
+
+def test_two_weak_cues_do_not_make_a_threat() -> None:
+    # a remedy (refund, weak) and a promised good rating (weak): no threat by default
+    msgs = pl.DataFrame({"message_id": ["m"], "text": ["If you refund me I will give 5 stars"]})
+    row = threat_scores(msgs).row(0, named=True)
+    assert row["threat_score"] >= 0.75
+    assert not row["is_threat"]
+    assert threat_scores(msgs, max_weak_cues=2)["is_threat"].item()
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,9 @@ column at once (no Python loop over messages). The text is normalised first
 apostrophes, leetspeak inside words, ``=``/``->`` as "then", punctuation), so
 word order, filler words, accents and spelling games do not matter. The
 vocabulary covers English plus common Spanish, French, German, Portuguese and
-Italian words. A message is a threat when all four families are present and
-their mean strength reaches ``min_score``; a negative word that is itself
+Italian words. A message is a threat when all four families are present,
+their mean strength reaches ``min_score`` and at most ``max_weak_cues`` of
+them rest on a weak cue; a negative word that is itself
 negated ("I won't leave negative feedback") does not count.
 
 The output names the cues that fired and the words that fired them, so an
@@ -117,6 +118,8 @@ _CONDITION = (
     Cue(r"\b(?:o|ou|oder|oppure) (?:te|le|je|ich|eu|ti|vous|sie|dejo|pongo)\b", 0.9),
     # "no refund, no 5 stars" / "no gift = bad review"
     Cue(r"\bno \w+(?: \w+)? (?:no|then)\b", 0.9),
+    # "want good feedback? then ...": a wish, then the price
+    Cue(r"\b(?:want|wanna|need|like|expect)\b(?: \w+){0,5} (?:then|so)\b", 0.9),
     Cue(r"\bthen\b", 0.6),
     # imperative demand + promised consequence: "refund 50% and I will remove my review"
     Cue(
@@ -222,6 +225,13 @@ _NEGATIVE = (
         r"(?:5|five|good|positive|high|great|full|nice) "
         r"(?:stars?|feedback|review|rating|dsrs?)\b",
         0.8,
+    ),
+    # a good rating offered or wished for in exchange: "want good feedback? then ...",
+    # "... and I will leave positive feedback" (implies withholding it); weak on its own
+    Cue(
+        r"\b(?:want|wanna|need|like|expect|get|leave|give|write|post|rate you)(?: \w+){0,2} "
+        r"(?:good|positive|5|five|great|high|nice) (?:stars?|feedback|review|rating|dsrs?)\b",
+        0.6,
     ),
     # a veiled threat: "want my review to stay positive? ..."
     Cue(
@@ -331,7 +341,12 @@ _DEMAND = (
         1.0,
     ),
     # money: "$20", "20 usd", "50%", "€5"
-    Cue(r"(?:[$€£] ?\d+|\d+ ?(?:[$€£%]|(?:usd|dollars?|bucks|eur|euros?|gbp|percent|pct)\b))", 1.0),
+    Cue(
+        r"(?:[$€£¥₹₽] ?\d+|\d+ ?(?:[$€£¥₹₽%]|(?:usd|dollars?|dolar(?:es)?|bucks|eur|euros?|gbp|"
+        r"pounds?|reais|real|pesos?|yuan|rmb|rubles?|roubles?|rupees?|lira|zloty|percent|pct|"
+        r"por ?ciento|pour ?cent|prozent|por ?cento|per ?cento)\b))",
+        1.0,
+    ),
     Cue(
         _words(
             "refund",
@@ -372,6 +387,9 @@ THREAT_SCHEMA: dict[str, pl.DataType] = {
     "is_threat": pl.Boolean(),
     "explanation": pl.String(),
 }
+
+#: a cue weaker than this is "weak" (see ``max_weak_cues``)
+_WEAK = 0.7
 
 _LEET_FROM = ["0", "1", "3", "4", "5", "7", "@", "$", "!", "|"]
 _LEET_TO = ["o", "i", "e", "a", "s", "t", "a", "s", "i", "l"]
@@ -461,6 +479,7 @@ def threat_scores(
     messages: pl.LazyFrame | pl.DataFrame,
     *,
     min_score: float = 0.75,
+    max_weak_cues: int = 1,
     id_col: str = "message_id",
     text_col: str = "text",
 ) -> pl.DataFrame:
@@ -475,6 +494,11 @@ def threat_scores(
         family must also be present. At 0.75 a message needs mostly strong cues
         (e.g. "if" + "review" + "bad" + "refund" = 0.85 fires; "si" + "note" +
         "bad" + "refund" = 0.625 does not).
+    max_weak_cues
+        How many of the four families may be present only through a weak cue
+        (strength below 0.7: "si", "then", a bare "refund", a good rating offered
+        in exchange). With 1, "if you refund me I will give 5 stars" (two weak
+        cues: a remedy and a promise, no threat) does not fire.
     id_col, text_col
         Names of the id and text columns.
 
@@ -545,7 +569,14 @@ def threat_scores(
             **matches,
             threat_score=score,
         )
-        .with_columns(is_threat=all_present & (pl.col("threat_score") >= min_score))
+        .with_columns(
+            is_threat=all_present
+            & (pl.col("threat_score") >= min_score)
+            & (
+                pl.sum_horizontal([(pl.col(c) < _WEAK).cast(pl.Int32) for c in cue_cols])
+                <= max_weak_cues
+            )
+        )
         .with_columns(explanation=explanation)
         .select(id_col, *THREAT_SCHEMA)
         .sort(id_col)

@@ -52,6 +52,12 @@ THRESHOLDS = (
         "all four cue families present and mostly strong (see detect.threats.threat_scores)",
     ),
     Threshold(
+        "max_weak_cues",
+        1,
+        "at most one cue family may rest on a weak cue (a bare 'refund', 'then', a promised "
+        "good rating); two weak ones read as a remedy request, not a threat",
+    ),
+    Threshold(
         "negative_rating_max",
         2,
         "ratings 1-2 of 5 are negative feedback on the marketplace's star scale",
@@ -237,7 +243,9 @@ def check_feedback_extortion(ctx: ScanContext, params: Mapping[str, Any]) -> pl.
     """
     msgs = buyer_seller_messages(ctx.ds.table("messages"), ctx.ds.orders).collect()
     scores = threat_scores(
-        msgs.select("message_id", "text"), min_score=float(params["min_threat_score"])
+        msgs.select("message_id", "text"),
+        min_score=float(params["min_threat_score"]),
+        max_weak_cues=int(params["max_weak_cues"]),
     ).filter(pl.col("is_threat"))
     threats = msgs.drop("text").join(scores, on="message_id")
     per_order = extortion_orders(
