@@ -223,6 +223,11 @@ def organic_trade(world: World, pop: Population, n: int, coupons: pl.DataFrame) 
     cancelled[c_paid] = paid_at[c_paid] + world.days(rng.uniform(0.05, 2, int(c_paid.sum())))
     cancelled = np.where(cancelled > end, -1, cancelled)
     ok = ~unpaid & (cancelled < 0)  # paid and not cancelled
+    # troubled orders (more often at low-quality sellers) get worse ratings and are the
+    # ones honest buyers open cases on
+    quality = pop.seller_quality[s_pos]
+    p_case = org.dispute_rate * (1.0 - quality) / max(float(np.mean(1.0 - quality)), 1e-6)
+    troubled = ok & (rng.random(n) < p_case)
 
     coupon, discount = _redeem(world, coupons, buyer, seller, created, gross, ok)
     amount = np.where(coupon >= 0, gross - np.nan_to_num(discount), gross)
@@ -247,7 +252,7 @@ def organic_trade(world: World, pop: Population, n: int, coupons: pl.DataFrame) 
     delay = np.clip(delivery[fb] + rng.exponential(3.0, len(fb)), 3.0, 30.0)
     t_fb = paid_at[fb] + world.days(delay)
     fb, t_fb = fb[t_fb <= end], t_fb[t_fb <= end]
-    r = honest_ratings(rng, pop.seller_quality[s_pos[fb]], delivery[fb])
+    r = honest_ratings(rng, np.where(troubled[fb], 0.3, 1.0) * quality[fb], delivery[fb])
     add_feedback(
         world,
         oid[fb],
@@ -403,9 +408,8 @@ def organic_trade(world: World, pop: Population, n: int, coupons: pl.DataFrame) 
             "seller": seller[np.concatenate([quarrel, refused])],
         }
     ).unique()
-    cand = ok.copy()
+    cand = troubled.copy()
     cand[sr] = False  # never a case on an order the seller already refunded
-    cand &= rng.random(n) < org.dispute_rate
     rows = np.flatnonzero(cand)
     rows = (
         pl.DataFrame({"row": rows, "buyer": buyer[rows], "seller": seller[rows]})
