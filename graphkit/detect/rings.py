@@ -107,7 +107,8 @@ class DetectParams:
     ring_max_sellers
         A community with more sellers is a market segment, not a ring (3).
     ring_min_buyers
-        Smallest ring reported (3: a pair can be friends).
+        Smallest ring (3: a pair can be friends); a community seller belongs to
+        the ring only when at least this many concentrated buyers buy from it.
     ring_max_buyers
         Largest ring candidate (200: rings are tens of accounts).
     ring_min_orders
@@ -382,17 +383,33 @@ def _ring_candidates(
     )
     e = mg.edges.select("buyer_vid", "seller_vid", "n_orders")
     total = e.group_by("buyer_vid").agg(pl.col("n_orders").sum().alias("total"))
-    buyers = (
+    inside = (
         e.join(ring_sellers, on="seller_vid")
         .join(comm.rename({"vid": "buyer_vid", "community": "bc"}), on="buyer_vid")
         .filter(pl.col("bc") == pl.col("community"))
-        .group_by("community", "buyer_vid")
+        .drop("bc")
+    )
+    concentrated = (
+        inside.group_by("community", "buyer_vid")
         .agg(pl.col("n_orders").sum().alias("inside"))
         .join(total, on="buyer_vid")
         .filter(
             (pl.col("inside") >= p.min_concentration * pl.col("total"))
             & (pl.col("inside") >= p.ring_min_orders)
         )
+    )
+    # a ring seller is one that several concentrated buyers of its community buy from
+    pairs = inside.join(
+        concentrated.select("community", "buyer_vid"), on=["community", "buyer_vid"]
+    )
+    kept = (
+        pairs.group_by("community", "seller_vid")
+        .agg(pl.len().alias("nb"))
+        .filter(pl.col("nb") >= p.ring_min_buyers)
+        .select("community", "seller_vid")
+    )
+    buyers = (
+        pairs.join(kept, on=["community", "seller_vid"]).select("community", "buyer_vid").unique()
     )
     sizes = buyers.group_by("community").agg(pl.len().cast(pl.Int64).alias("nb"))
     sizes = sizes.filter(pl.col("nb").is_between(p.ring_min_buyers, p.ring_max_buyers))
@@ -403,7 +420,7 @@ def _ring_candidates(
                 pl.col("buyer_vid").alias("vid"),
                 pl.lit("buyer").alias("role"),
             ),
-            ring_sellers.join(sizes, on="community", how="semi").select(
+            kept.join(sizes, on="community", how="semi").select(
                 pl.col("community").alias("cand"),
                 pl.col("seller_vid").alias("vid"),
                 pl.lit("seller").alias("role"),

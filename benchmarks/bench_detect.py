@@ -1,0 +1,230 @@
+"""Time and peak memory of graph building and of each detector, plus Leiden vs networkx Louvain.
+
+Each stage runs in a fresh child process (so peak RSS is that stage's, not the
+sum of everything before it): the child loads the dataset lazily from parquet,
+builds the buyer–seller graph (timed as ``build_s``), then runs the stage
+(timed as ``stage_s``) and reports its peak RSS (``ru_maxrss``; it includes the
+graph build, which every detector needs).
+
+Stages: ``market_graph`` (build only), ``igraph`` (the igraph object from the
+edge arrays), ``identity_graph``, ``leiden`` (igraph Leiden, default
+resolution 5), ``dense_blocks`` (FRAUDAR, 5 blocks), ``lockstep``,
+``detect_groups`` (everything, scoring included).
+
+Louvain comparison: on the first N orders of a dataset, the same undirected
+buyer–seller graph (unit weights) goes to ``networkx.community.louvain_communities``
+(seed 0) and to igraph's ``community_leiden`` (modularity, resolution 1,
+until stable); time and modularity of both. networkx runs under a 300 s
+timeout; sizes that do not finish are reported as such.
+
+Run::
+
+    python benchmarks/bench_detect.py --data benchmarks/_work/scan_1000000_s0 \
+        --data benchmarks/_work/validate_10000000_6000000_s0 \
+        --louvain-data benchmarks/_work/scan_1000000_s0 --louvain-sizes 100000,300000,1000000 \
+        --out benchmarks/results/detect.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+STAGES = (
+    "market_graph",
+    "igraph",
+    "identity_graph",
+    "leiden",
+    "dense_blocks",
+    "lockstep",
+    "detect_groups",
+)
+
+
+def _dataset(folder: str, n_orders: int | None = None):
+    import polars as pl
+
+    from graphkit.dataset import Dataset
+
+    tables = {}
+    for p in sorted(Path(folder).glob("*.parquet")):
+        if p.stem in ("labels",) or p.stem.startswith("_"):
+            continue
+        tables[p.stem] = pl.scan_parquet(p)
+    if n_orders is not None:
+        tables["orders"] = tables["orders"].head(n_orders)
+    as_of = tables["orders"].select(pl.col("created_at").max()).collect().item()
+    return Dataset(tables=tables, as_of=as_of)
+
+
+def _peak_gib() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3)
+
+
+def child_stage(folder: str, stage: str) -> dict[str, object]:
+    from datetime import timedelta
+
+    from graphkit.detect import detect_groups
+    from graphkit.detect.communities import leiden_membership
+    from graphkit.detect.dense import dense_blocks
+    from graphkit.detect.lockstep import lockstep_groups
+    from graphkit.graph import build_identity_graph, build_market_graph
+
+    ds = _dataset(folder)
+    out: dict[str, object] = {"stage": stage}
+    if stage == "detect_groups":
+        t0 = time.perf_counter()
+        det = detect_groups(ds, seed=0)
+        out["stage_s"] = round(time.perf_counter() - t0, 2)
+        out["groups"] = det.groups.group_by("kind").len().sort("kind").rows()
+        out["peak_rss_gib"] = _peak_gib()
+        return out
+    if stage == "identity_graph":
+        t0 = time.perf_counter()
+        idg = build_identity_graph(ds)
+        out["stage_s"] = round(time.perf_counter() - t0, 2)
+        out["links"] = idg.links.height
+        out["hubs"] = idg.hubs.height
+        out["has_identifiers"] = ds.has("identifiers")
+        out["peak_rss_gib"] = _peak_gib()
+        return out
+    t0 = time.perf_counter()
+    mg = build_market_graph(ds)
+    out["build_s"] = round(time.perf_counter() - t0, 2)
+    out["vertices"] = mg.vertices.height
+    out["edges"] = mg.edges.height
+    t0 = time.perf_counter()
+    if stage == "igraph":
+        _ = mg.graph
+    elif stage == "leiden":
+        _ = mg.graph
+        out["igraph_s"] = round(time.perf_counter() - t0, 2)
+        t0 = time.perf_counter()
+        memb = leiden_membership(mg, resolution=5.0, seed=0)
+        out["communities"] = int(memb.max()) + 1
+    elif stage == "dense_blocks":
+        out["blocks"] = dense_blocks(mg, n_blocks=5)["block"].n_unique()
+    elif stage == "lockstep":
+        lock = lockstep_groups(
+            ds.orders.select("buyer_id", "seller_id", "created_at"), window=timedelta(days=3)
+        )
+        out["groups"] = lock["group"].n_unique()
+    out["stage_s"] = round(time.perf_counter() - t0, 2)
+    out["peak_rss_gib"] = _peak_gib()
+    return out
+
+
+def child_louvain(folder: str, n_orders: int, which: str) -> dict[str, object]:
+    import numpy as np
+
+    from graphkit.graph import build_market_graph
+
+    mg = build_market_graph(_dataset(folder, n_orders))
+    b = mg.edges["buyer_vid"].to_numpy()
+    s = mg.edges["seller_vid"].to_numpy()
+    g = mg.graph.as_undirected(mode="each")
+    out: dict[str, object] = {"which": which, "orders": n_orders, "edges": len(b)}
+    t0 = time.perf_counter()
+    if which == "networkx":
+        import networkx as nx
+
+        G = nx.Graph()
+        G.add_nodes_from(range(mg.vertices.height))
+        G.add_edges_from(zip(b.tolist(), s.tolist(), strict=True))
+        out["convert_s"] = round(time.perf_counter() - t0, 2)
+        t0 = time.perf_counter()
+        comms = nx.community.louvain_communities(G, seed=0)
+        memb = np.empty(mg.vertices.height, dtype=np.int64)
+        for i, c in enumerate(comms):  # loop over communities, to score with igraph
+            memb[list(c)] = i
+    else:
+        import random
+
+        import igraph
+
+        igraph.set_random_number_generator(random.Random(0))
+        memb = np.asarray(
+            g.community_leiden(objective_function="modularity", n_iterations=-1).membership
+        )
+    out["seconds"] = round(time.perf_counter() - t0, 2)
+    out["communities"] = len(np.unique(memb))
+    out["modularity"] = round(g.modularity(memb.tolist()), 4)
+    out["peak_rss_gib"] = _peak_gib()
+    return out
+
+
+def _run_child(args: list[str], timeout: float | None = None) -> dict[str, object]:
+    cmd = [sys.executable, __file__, *args]
+    t0 = time.perf_counter()
+    try:
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return {"args": args, "timeout_s": timeout, "finished": False}
+    if res.returncode != 0:
+        return {"args": args, "error": res.stderr[-2000:], "finished": False}
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    out["wall_s"] = round(time.perf_counter() - t0, 2)
+    out["finished"] = True
+    return out
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "_child":
+        print(json.dumps(child_stage(sys.argv[2], sys.argv[3])))
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "_louvain":
+        print(json.dumps(child_louvain(sys.argv[2], int(sys.argv[3]), sys.argv[4])))
+        return
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", action="append", default=[])
+    ap.add_argument("--stages", default=",".join(STAGES))
+    ap.add_argument("--louvain-data")
+    ap.add_argument("--louvain-sizes", default="")
+    ap.add_argument("--louvain-timeout", type=float, default=300.0)
+    ap.add_argument("--out", default="benchmarks/results/detect.json")
+    args = ap.parse_args()
+    report: dict[str, object] = {
+        "benchmark": "detect",
+        "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+        },
+        "loadavg_before": [round(x, 2) for x in os.getloadavg()],
+        "stages": [],
+        "louvain": [],
+    }
+    for folder in args.data:
+        for stage in args.stages.split(","):
+            row = {"data": folder, **_run_child(["_child", folder, stage])}
+            print(json.dumps(row), flush=True)
+            report["stages"].append(row)  # type: ignore[union-attr]
+    if args.louvain_data:
+        for n in [int(x) for x in args.louvain_sizes.split(",") if x]:
+            for which in ("igraph_leiden", "networkx"):
+                timeout = args.louvain_timeout if which == "networkx" else None
+                row = {
+                    "data": args.louvain_data,
+                    **_run_child(["_louvain", args.louvain_data, str(n), which], timeout),
+                }
+                print(json.dumps(row), flush=True)
+                report["louvain"].append(row)  # type: ignore[union-attr]
+    report["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
+    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+    with open(args.out, "w") as fh:
+        json.dump(report, fh, indent=1)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
