@@ -154,14 +154,13 @@ def build_population(world: World) -> Population:
         world.start - world.days(rng.gamma(1.5, 500.0, n_buyers)) - DAY,
     )
     buyers = new_accounts(world, n_buyers, "buyer", b_created)
-    in_house = rng.random(n_buyers) < org.household_share
-    members = np.flatnonzero(in_house)
-    house = np.full(n_buyers, -1, dtype=np.int64)
-    # households of 2-4 consecutive members of a random permutation
+    # households: runs of 2-4 of the (randomly chosen) members share an address and a
+    # home IP; about a third of households also share a device
+    members = np.flatnonzero(rng.random(n_buyers) < org.household_share)
     sizes = rng.integers(2, 5, max(1, len(members) // 2))
-    house_of = np.repeat(np.arange(len(sizes)), sizes)[: len(members)]
-    house[members] = house_of
-    n_house = int(house_of.max()) + 1 if len(members) else 0
+    house = np.full(n_buyers, -1, dtype=np.int64)
+    house[members] = np.repeat(np.arange(len(sizes)), sizes)[: len(members)]
+    n_house = len(sizes)
     h_addr, h_ip, h_dev = fresh(world, n_house), fresh(world, n_house), fresh(world, n_house)
     shares_device = rng.random(n_house) < 0.35
     hh = house >= 0
@@ -170,15 +169,8 @@ def build_population(world: World) -> Population:
         world,
         buyers,
         b_created,
-        overrides={
-            "address": np.where(hh, h_addr[hidx] if n_house else -1, -1),
-            "ip": np.where(hh, h_ip[hidx] if n_house else -1, -1),
-        },
-        extra={
-            "device": np.where(
-                hh & (shares_device[hidx] if n_house else False), h_dev[hidx] if n_house else -1, -1
-            )
-        },
+        overrides={"address": np.where(hh, h_addr[hidx], -1), "ip": np.where(hh, h_ip[hidx], -1)},
+        extra={"device": np.where(hh & shares_device[hidx], h_dev[hidx], -1)},
     )
 
     pop = Population()
