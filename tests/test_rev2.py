@@ -49,7 +49,7 @@ def test_goodness_orders_sellers_and_contrarian_is_least_fair() -> None:
 
 
 def test_result_satisfies_the_rev2_fixed_point_equations() -> None:
-    p = RatingParams()
+    p = RatingParams(rev2_tolerance=1e-10, rev2_iterations=500)
     edges = _edges(_consensus(), anomaly={"u0": 1.0})
     res = rev2(edges, params=p)
     e = (

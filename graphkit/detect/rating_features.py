@@ -79,7 +79,7 @@ def buyer_feedback(ds: Dataset) -> pl.LazyFrame:
             *DSR_COLUMNS,
             "created_at",
         )
-        .join(orders, on="order_id", how="inner")
+        .join(orders, on="order_id", how="inner", maintain_order="left")
         .filter(
             (pl.col("author_id") == pl.col("buyer_id"))
             & (pl.col("target_id") == pl.col("seller_id"))
@@ -165,7 +165,7 @@ def flag_feedback(
             pl.col("account_id").alias("author_id"), pl.col("created_at").alias("_acct_created")
         )
         out = (
-            out.join(ages, on="author_id", how="left")
+            out.join(ages, on="author_id", how="left", maintain_order="left")
             .with_columns(
                 from_new_account=(
                     (pl.col("order_created_at") - pl.col("_acct_created")).dt.total_microseconds()
@@ -191,7 +191,7 @@ def flag_feedback(
             .filter(pl.col("_ref") >= params.refund_min_fraction * pl.col("amount"))
             .select("feedback_id", pl.lit(True).alias("refunded_after"))
         )
-        out = out.join(after, on="feedback_id", how="left").with_columns(
+        out = out.join(after, on="feedback_id", how="left", maintain_order="left").with_columns(
             pl.col("refunded_after").fill_null(False)
         )
 
@@ -209,8 +209,13 @@ def flag_feedback(
         )
         grouped = gm.select(pl.col("account_id").alias("author_id")).unique()
         out = (
-            out.join(same, on="feedback_id", how="left")
-            .join(grouped.with_columns(in_any_group=pl.lit(True)), on="author_id", how="left")
+            out.join(same, on="feedback_id", how="left", maintain_order="left")
+            .join(
+                grouped.with_columns(in_any_group=pl.lit(True)),
+                on="author_id",
+                how="left",
+                maintain_order="left",
+            )
             .with_columns(pl.col("in_group_with_target", "in_any_group").fill_null(False))
         )
 
@@ -234,9 +239,9 @@ def flag_feedback(
             .unique()
             .with_columns(linked_to_target=pl.lit(True))
         )
-        out = out.join(both, on=["author_id", "target_id"], how="left").with_columns(
-            pl.col("linked_to_target").fill_null(False)
-        )
+        out = out.join(
+            both, on=["author_id", "target_id"], how="left", maintain_order="left"
+        ).with_columns(pl.col("linked_to_target").fill_null(False))
     return out
 
 
@@ -441,7 +446,7 @@ def in_burst_flag(fb: pl.LazyFrame, burst_ends: pl.LazyFrame, params: RatingPara
     )
     return (
         fb.with_columns(_day=pl.col("created_at").dt.epoch("d").cast(pl.Int32))
-        .join(covered, on=["target_id", "_day"], how="left")
+        .join(covered, on=["target_id", "_day"], how="left", maintain_order="left")
         .with_columns(in_burst=pl.col("in_burst").fill_null(False) & pl.col("top"))
         .drop("_day")
     )

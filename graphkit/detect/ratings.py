@@ -493,21 +493,17 @@ def _raters(fb: pl.DataFrame, fairness: pl.DataFrame) -> pl.DataFrame:
         pl.col("_strong").sum().cast(pl.Int64).alias("n_strong_flags"),
         pl.col("reliability").min().alias("min_reliability"),
     )
-    return (
-        fairness.join(per, on="account_id", how="left")
-        .select(
-            "account_id",
-            "fairness",
-            "anomaly",
-            "n_ratings",
-            "n_top",
-            "n_sellers",
-            "n_strong_flags",
-            "n_suspicious",
-            "min_reliability",
-        )
-        .sort("account_id")
-    )
+    return fairness.join(per, on="account_id", how="left", maintain_order="left").select(
+        "account_id",
+        "fairness",
+        "anomaly",
+        "n_ratings",
+        "n_top",
+        "n_sellers",
+        "n_strong_flags",
+        "n_suspicious",
+        "min_reliability",
+    )  # fairness is sorted by account_id already
 
 
 def rating_signals(
@@ -555,9 +551,14 @@ def rating_signals(
     if identity_links is None:
         notes.append("identity-linked share (no identity_links given)")
 
-    fb = flag_feedback(
-        buyer_feedback(ds), ds, p, group_members=group_members, identity_links=identity_links
-    ).collect()
+    # one collect of the flagged feedback, in feedback-id order from here on (joins keep it)
+    fb = (
+        flag_feedback(
+            buyer_feedback(ds), ds, p, group_members=group_members, identity_links=identity_links
+        )
+        .sort("feedback_id")
+        .collect()
+    )
 
     # feedback trading (whole-graph stage: needs every seller's side)
     sellers = fb.get_column("target_id").unique()
@@ -572,27 +573,27 @@ def rating_signals(
         .cast(TRADING_SCHEMA)  # type: ignore[arg-type]
     )
     traded = pairs.select(pl.col("feedback_ids").explode().alias("feedback_id")).unique()
-    fb_lazy = (
-        fb.lazy()
-        .join(traded.lazy().with_columns(traded=pl.lit(True)), on="feedback_id", how="left")
-        .with_columns(pl.col("traded").fill_null(False))
-    )
+    fb = fb.join(
+        traded.with_columns(traded=pl.lit(True)),
+        on="feedback_id",
+        how="left",
+        maintain_order="left",
+    ).with_columns(pl.col("traded").fill_null(False))
 
     # bursts against the seller's own baseline
-    burst_sellers, burst_ends = seller_bursts(fb_lazy, p, seller_origins(ds, p))
-    fb_lazy = _score_and_flags(in_burst_flag(fb_lazy, burst_ends, p), p)
-    fb = fb_lazy.collect()
+    burst_lazy, ends_lazy = seller_bursts(fb.lazy(), p, seller_origins(ds, p))
+    burst_sellers, burst_ends = pl.collect_all([burst_lazy, ends_lazy])
+    fb = _score_and_flags(in_burst_flag(fb.lazy(), burst_ends.lazy(), p), p).collect()
 
     # REV2 (whole-graph stage), behavioural prior = the flags
     res = rev2(fb.select("feedback_id", "author_id", "target_id", "score", "anomaly"), params=p)
-    fb = (
-        fb.join(res.reliability, on="feedback_id", how="left")
-        .with_columns(_unreliable=pl.col("reliability") < p.min_reliability)
-        .with_columns(
-            suspicious=pl.col("positive")
-            & (pl.col("_strong") | pl.col("_weak") | pl.col("_unreliable"))
-        )
-        .sort("feedback_id")
+    if res.reliability["feedback_id"].equals(fb["feedback_id"]):  # both in feedback-id order
+        fb = fb.with_columns(res.reliability["reliability"])
+    else:  # pragma: no cover - defensive
+        fb = fb.join(res.reliability, on="feedback_id", how="left", maintain_order="left")
+    fb = fb.with_columns(_unreliable=pl.col("reliability") < p.min_reliability).with_columns(
+        suspicious=pl.col("positive")
+        & (pl.col("_strong") | pl.col("_weak") | pl.col("_unreliable"))
     )
 
     counts = seller_counts(fb.lazy()).collect()
@@ -600,7 +601,7 @@ def rating_signals(
     tot_pos = int(counts["n_positive"].sum())
     pop["unreliable"] = float(counts["n_suspicious"].sum()) / tot_pos if tot_pos else 0.0
 
-    seller_table = _sellers(counts, burst_sellers, pairs, res.goodness, pop, tuple(notes), p)
+    seller_table = _sellers(counts, burst_sellers.lazy(), pairs, res.goodness, pop, tuple(notes), p)
     feedback = fb.select(
         "feedback_id",
         "order_id",

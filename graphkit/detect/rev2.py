@@ -66,6 +66,34 @@ class Rev2Result:
     converged: bool
 
 
+def _dense_ids(values: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Dense ids numbered by first appearance, and the first row of each id.
+
+    Rows are grouped by a 64-bit hash of the string (cheap, multi-threaded);
+    the grouping is then checked exactly (every row equals the first row of its
+    group), falling back to grouping the strings themselves on a collision.
+    Numbering by first appearance makes the ids, and every float sum over them,
+    independent of the hash values.
+    """
+    for key in (values.hash(seed=0), values):
+        first = key.arg_unique()
+        ids = (
+            pl.DataFrame({"k": key})
+            .join(
+                pl.DataFrame({"k": key.gather(first), "id": pl.int_range(len(first), eager=True)}),
+                on="k",
+                how="left",
+                maintain_order="left",
+            )
+            .get_column("id")
+            .to_numpy()
+        )
+        first_np = first.cast(pl.Int64).to_numpy()
+        if (values.gather(first_np[ids]) == values).all():
+            break
+    return ids.astype(np.int64), first_np
+
+
 def rev2(edges: pl.DataFrame, *, params: RatingParams | None = None) -> Rev2Result:
     """Compute REV2 fairness, goodness and reliability on a rating graph.
 
@@ -93,24 +121,18 @@ def rev2(edges: pl.DataFrame, *, params: RatingParams | None = None) -> Rev2Resu
     p = params or RatingParams()
     if "anomaly" not in edges.columns:
         edges = edges.with_columns(anomaly=pl.lit(0.0))
-    # Dense ids from the sorted strings (order independent); edges sorted by integers so that
-    # every float sum below runs in one fixed order (byte-identical results across runs).
-    e = (
-        edges.select(
-            "feedback_id",
-            "author_id",
-            "target_id",
-            pl.col("score").cast(pl.Float64),
-            pl.col("anomaly").cast(pl.Float64).fill_null(0.0),
-        )
-        .with_columns(
-            u=(pl.col("author_id").rank("dense") - 1).cast(pl.Int64),
-            t=(pl.col("target_id").rank("dense") - 1).cast(pl.Int64),
-        )
-        .sort("t", "u", "score", "anomaly")
-    )
-    u = e["u"].to_numpy()
-    t = e["t"].to_numpy()
+    # Edges in feedback-id order, so that every float sum below runs in one fixed order
+    # (byte-identical results across runs and input orders). Dense ids come from
+    # string hashes, checked and renumbered by first appearance (see _dense_ids).
+    e = edges.select(
+        "feedback_id",
+        "author_id",
+        "target_id",
+        pl.col("score").cast(pl.Float64),
+        pl.col("anomaly").cast(pl.Float64).fill_null(0.0),
+    ).sort("feedback_id")
+    u, u_first = _dense_ids(e["author_id"])
+    t, t_first = _dense_ids(e["target_id"])
     s = e["score"].to_numpy()
     n_u = int(u.max()) + 1 if len(u) else 0
     n_t = int(t.max()) + 1 if len(t) else 0
@@ -142,27 +164,22 @@ def rev2(edges: pl.DataFrame, *, params: RatingParams | None = None) -> Rev2Resu
             converged = True
             break
 
-    raters = (
-        e.group_by("u")
-        .agg(pl.col("author_id").first().alias("account_id"))
-        .sort("u")
-        .with_columns(
-            fairness=pl.Series(f),
-            anomaly=pl.Series(ibs),
-            n_ratings=pl.Series(deg_u.astype(np.int64)),
-        )
-        .drop("u")
-        .sort("account_id")
-    )
-    targets = (
-        e.group_by("t")
-        .agg(pl.col("target_id").first().alias("seller_id"))
-        .sort("t")
-        .with_columns(goodness=pl.Series(g), n_ratings=pl.Series(deg_t.astype(np.int64)))
-        .drop("t")
-        .sort("seller_id")
-    )
-    reliability = e.select("feedback_id", reliability=pl.Series(r)).sort("feedback_id")
+    raters = pl.DataFrame(
+        {
+            "account_id": e["author_id"].gather(u_first),
+            "fairness": f,
+            "anomaly": ibs,
+            "n_ratings": deg_u.astype(np.int64),
+        }
+    ).sort("account_id")
+    targets = pl.DataFrame(
+        {
+            "seller_id": e["target_id"].gather(t_first),
+            "goodness": g,
+            "n_ratings": deg_t.astype(np.int64),
+        }
+    ).sort("seller_id")
+    reliability = e.select("feedback_id", reliability=pl.Series(r, dtype=pl.Float64))
     return Rev2Result(
         fairness=raters,
         goodness=targets,

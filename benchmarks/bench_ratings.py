@@ -1,0 +1,377 @@
+"""Benchmark the rating signals: speed/memory at scale, and detection quality on simulated data.
+
+``speed``: runs :func:`graphkit.detect.ratings.rating_signals` on a Parquet
+dataset (default: the 10M orders / 6M feedback dataset of
+``bench_validate.py`` in ``benchmarks/_work/``, generated with its seeded
+generator when missing) in a fresh child process per repeat, with a synthetic
+table of identity links (random buyer-seller and buyer-buyer pairs) so that
+the link and trading joins do real work. Measures wall time and the child's
+peak RSS. The dataset is read with ``scan_parquet`` (no validation: that is
+``bench_validate``'s job), so the time includes reading the columns used.
+
+``quality``: simulates marketplaces (``graphkit.simulate``), builds the
+identity links with ``graphkit.graph.build.build_identity_graph``, runs the
+rating signals, and scores them against the labels: per scenario
+(``shill_ring``, ``camouflage``, ``feedback_trading``, ``dsr_manipulation``)
+the recall of the planted sellers at ``manipulation_score >= 0.5`` (the
+FEEDBACK_MANIPULATION policy's default) and of the planted buyer -> seller
+feedback marked ``suspicious``; their precision; and the false-positive rate on
+honest fast-growing sellers (unlabelled stores registered inside the data, or
+whose ratings in the last 60 days are at least twice those of the 60 days
+before, with at least 20 ratings).
+
+Usage::
+
+    python benchmarks/bench_ratings.py speed --repeat 2
+    python benchmarks/bench_ratings.py quality --orders 1000000 --seeds 0 1
+
+Each writes a JSON into ``benchmarks/results/`` with the machine, the load
+average before and after, the exact command and every number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shlex
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE / "_work"
+RESULTS = HERE / "results"
+TARGET_SECONDS = 15.0
+RATING_SCENARIOS = ("shill_ring", "camouflage", "feedback_trading", "dsr_manipulation")
+
+
+def _machine() -> dict:
+    import polars as pl
+
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "nproc": os.cpu_count(),
+        "memory_gib": round(mem, 1),
+        "python": platform.python_version(),
+        "polars": pl.__version__,
+        "platform": platform.platform(),
+    }
+
+
+def _write(name: str, payload: dict, out: str | None) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = Path(out) if out else RESULTS / f"{name}.json"
+    path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    print(f"wrote {path}")
+    return path
+
+
+# --------------------------------------------------------------------------------------- speed
+def _dataset_dir(n_orders: int, n_feedback: int) -> Path:
+    folder = WORK / f"validate_{n_orders}_{n_feedback}_s0"
+    if not (folder / "feedback.parquet").exists():
+        sys.path.insert(0, str(HERE))
+        from bench_validate import generate  # the shared seeded generator
+
+        folder.mkdir(parents=True, exist_ok=True)
+        generate(folder, n_orders, n_feedback, seed=0)
+    return folder
+
+
+def _child(folder: str, n_links: int) -> None:
+    """Run once in this (child) process and print a JSON line with the numbers."""
+    import numpy as np
+    import polars as pl
+
+    from graphkit.dataset import Dataset
+    from graphkit.detect.ratings import rating_signals
+
+    t_import = time.perf_counter()
+    tables = {
+        p.stem: pl.scan_parquet(p)
+        for p in sorted(Path(folder).glob("*.parquet"))
+        if not p.stem.startswith("_")
+    }
+    as_of = tables["feedback"].select(pl.col("created_at").max()).collect().item()
+    ds = Dataset(tables=tables, as_of=as_of)
+    rng = np.random.default_rng(0)
+    sellers = tables["orders"].select("seller_id").unique().sort("seller_id").collect()["seller_id"]
+    buyers = tables["orders"].select("buyer_id").unique().sort("buyer_id").collect()["buyer_id"]
+    half = n_links // 2
+    links = pl.DataFrame(
+        {
+            "account_a": pl.concat(
+                [
+                    buyers.gather(rng.integers(0, len(buyers), half)),
+                    buyers.gather(rng.integers(0, len(buyers), n_links - half)),
+                ]
+            ),
+            "account_b": pl.concat(
+                [
+                    sellers.gather(rng.integers(0, len(sellers), half)),
+                    buyers.gather(rng.integers(0, len(buyers), n_links - half)),
+                ]
+            ),
+        }
+    ).filter(pl.col("account_a") != pl.col("account_b"))
+    prep = time.perf_counter() - t_import
+    t0, ru0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
+    sig = rating_signals(ds, identity_links=links)
+    seconds = time.perf_counter() - t0
+    ru1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    print(
+        json.dumps(
+            {
+                "rating_signals_seconds": round(seconds, 3),
+                "rating_signals_cpu_seconds": round(cpu, 3),
+                "prep_seconds": round(prep, 3),
+                "peak_rss_gib": round(peak, 3),
+                "rows": {
+                    "sellers": sig.sellers.height,
+                    "raters": sig.raters.height,
+                    "feedback": sig.feedback.height,
+                    "trading_pairs": sig.trading_pairs.height,
+                    "links": links.height,
+                },
+                "sellers_score_ge_0_5": int((sig.sellers["manipulation_score"] >= 0.5).sum()),
+            }
+        )
+    )
+
+
+def speed(args: argparse.Namespace) -> None:
+    folder = _dataset_dir(args.orders, args.feedback)
+    sizes = (
+        json.loads((folder / "_sizes.json").read_text())
+        if (folder / "_sizes.json").exists()
+        else {}
+    )
+    load_before = os.getloadavg()
+    runs = []
+    for _ in range(args.repeat):
+        cmd = [sys.executable, __file__, "_child", str(folder), str(args.links)]
+        t0 = time.perf_counter()
+        res = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        wall = time.perf_counter() - t0
+        if res.returncode != 0:
+            print(res.stderr, file=sys.stderr)
+            raise SystemExit(res.returncode)
+        run = json.loads(res.stdout.strip().splitlines()[-1])
+        run["process_wall_seconds"] = round(wall, 3)
+        run["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+        runs.append(run)
+        print(run)
+    secs = sorted(r["rating_signals_seconds"] for r in runs)
+    payload = {
+        "benchmark": "ratings_speed",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
+        "machine": _machine(),
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "dataset": {"folder": str(folder.relative_to(HERE.parent)), "sizes": sizes},
+        "runs": runs,
+        "rating_signals_seconds_min": secs[0],
+        "rating_signals_seconds_median": secs[len(secs) // 2],
+        "peak_rss_gib_max": max(r["peak_rss_gib"] for r in runs),
+        "target_seconds": TARGET_SECONDS,
+        "meets_target": secs[0] <= TARGET_SECONDS,
+    }
+    _write(f"ratings_speed_{args.orders}_{args.feedback}", payload, args.out)
+
+
+# ------------------------------------------------------------------------------------- quality
+def _fast_growing(sig_sellers, labelled, accounts, fb, start):  # type: ignore[no-untyped-def]
+    import polars as pl
+
+    end = fb["created_at"].max()
+    last = fb.filter(pl.col("created_at") > end - pl.duration(days=60))
+    prev = fb.filter(
+        (pl.col("created_at") <= end - pl.duration(days=60))
+        & (pl.col("created_at") > end - pl.duration(days=120))
+    )
+    growth = (
+        last.group_by("target_id")
+        .len("n_last")
+        .join(prev.group_by("target_id").len("n_prev"), on="target_id", how="left")
+        .filter(pl.col("n_last") >= 2 * pl.col("n_prev").fill_null(0))
+        .select(pl.col("target_id").alias("seller_id"))
+    )
+    new = accounts.filter(pl.col("created_at") > start).select(
+        pl.col("account_id").alias("seller_id")
+    )
+    return (
+        sig_sellers.join(pl.concat([growth, new]).unique(), on="seller_id", how="semi")
+        .join(labelled, left_on="seller_id", right_on="entity_id", how="anti")
+        .filter(pl.col("n_ratings") >= 20)
+    )
+
+
+def quality_one(n_orders: int, seed: int, min_score: float) -> dict:
+    import polars as pl
+
+    from graphkit.detect.ratings import rating_signals
+    from graphkit.graph.build import build_identity_graph
+    from graphkit.io import dataset_from_frames
+    from graphkit.simulate import simulate
+
+    t0 = time.perf_counter()
+    m = simulate(n_orders, seed=seed)
+    ds = dataset_from_frames(m.tables)
+    links = build_identity_graph(ds).links
+    t1 = time.perf_counter()
+    sig = rating_signals(ds, identity_links=links)
+    t2 = time.perf_counter()
+    labels = m.labels
+    acct = labels.filter(pl.col("entity_kind") == "account").select("entity_id", "scenario")
+    fbl = labels.filter(pl.col("entity_kind") == "feedback").select("entity_id", "scenario")
+    sellers = sig.sellers.join(acct, left_on="seller_id", right_on="entity_id", how="left")
+    flagged = sellers.filter(pl.col("manipulation_score") >= min_score)
+    fb = sig.feedback.join(fbl, left_on="feedback_id", right_on="entity_id", how="left")
+    sus = fb.filter(pl.col("suspicious"))
+    out: dict = {"n_orders": n_orders, "seed": seed, "scenarios": {}}
+    for sc in RATING_SCENARIOS:
+        planted = sellers.filter(pl.col("scenario") == sc)
+        pfb = fb.filter(pl.col("scenario") == sc)
+        out["scenarios"][sc] = {
+            "sellers_planted": planted.height,
+            "sellers_flagged": int((planted["manipulation_score"] >= min_score).sum()),
+            "seller_recall": (
+                round(float((planted["manipulation_score"] >= min_score).mean()), 3)
+                if planted.height
+                else None
+            ),
+            "feedback_planted": pfb.height,
+            "feedback_suspicious": int(pfb["suspicious"].sum()),
+            "feedback_recall": round(float(pfb["suspicious"].mean()), 3) if pfb.height else None,
+        }
+    rating_sc = pl.col("scenario").is_in(list(RATING_SCENARIOS))
+    out["sellers_flagged"] = flagged.height
+    out["seller_precision_rating_scenarios"] = (
+        round(float(flagged.select(rating_sc.fill_null(False).mean()).item()), 3)
+        if flagged.height
+        else None
+    )
+    out["seller_precision_any_label"] = (
+        round(float(flagged["scenario"].is_not_null().mean()), 3) if flagged.height else None
+    )
+    out["honest_sellers"] = int(sellers["scenario"].is_null().sum())
+    out["honest_sellers_flagged"] = int(
+        (sellers["scenario"].is_null() & (sellers["manipulation_score"] >= min_score)).sum()
+    )
+    out["feedback_suspicious"] = sus.height
+    out["feedback_precision_rating_scenarios"] = (
+        round(float(sus.select(rating_sc.fill_null(False).mean()).item()), 3)
+        if sus.height
+        else None
+    )
+    start = m.tables["orders"]["created_at"].min()
+    growing = _fast_growing(
+        sig.sellers,
+        acct.select("entity_id").unique(),
+        m.tables["accounts"].filter(pl.col("kind") == "seller"),
+        sig.feedback,
+        start,
+    )
+    out["fast_growing_honest_sellers"] = growing.height
+    out["fast_growing_flagged"] = int((growing["manipulation_score"] >= min_score).sum())
+    out["fast_growing_fp_rate"] = (
+        round(float((growing["manipulation_score"] >= min_score).mean()), 4)
+        if growing.height
+        else None
+    )
+    out["fast_growing_any_signal_rate"] = (
+        round(float((growing["manipulation_score"] > 0).mean()), 4) if growing.height else None
+    )
+    out["seconds"] = {
+        "simulate_validate_links": round(t1 - t0, 2),
+        "rating_signals": round(t2 - t1, 2),
+    }
+    return out
+
+
+def quality(args: argparse.Namespace) -> None:
+    load_before = os.getloadavg()
+    runs = []
+    for seed in args.seeds:
+        r = quality_one(args.orders, seed, args.min_score)
+        print(json.dumps(r, indent=1))
+        runs.append(r)
+    totals: dict = {}
+    for sc in RATING_SCENARIOS:
+        planted = sum(r["scenarios"][sc]["sellers_planted"] for r in runs)
+        got = sum(r["scenarios"][sc]["sellers_flagged"] for r in runs)
+        fp = sum(r["scenarios"][sc]["feedback_planted"] for r in runs)
+        fs = sum(r["scenarios"][sc]["feedback_suspicious"] for r in runs)
+        totals[sc] = {
+            "seller_recall": round(got / planted, 3) if planted else None,
+            "sellers": f"{got}/{planted}",
+            "feedback_recall": round(fs / fp, 3) if fp else None,
+            "feedback": f"{fs}/{fp}",
+        }
+    g = sum(r["fast_growing_honest_sellers"] for r in runs)
+    gf = sum(r["fast_growing_flagged"] for r in runs)
+    fl = sum(r["sellers_flagged"] for r in runs)
+    hf = sum(r["honest_sellers_flagged"] for r in runs)
+    payload = {
+        "benchmark": "ratings_quality",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
+        "machine": _machine(),
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "min_score": args.min_score,
+        "runs": runs,
+        "totals": {
+            "scenarios": totals,
+            "sellers_flagged": fl,
+            "honest_sellers_flagged": hf,
+            "seller_precision_any_label": round(1 - hf / fl, 3) if fl else None,
+            "fast_growing_honest_sellers": g,
+            "fast_growing_flagged": gf,
+            "fast_growing_fp_rate": round(gf / g, 4) if g else None,
+        },
+    }
+    print(json.dumps(payload["totals"], indent=1))
+    _write(f"ratings_quality_{args.orders}", payload, args.out)
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "_child":
+        _child(sys.argv[2], int(sys.argv[3]))
+        return
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="mode", required=True)
+    s = sub.add_parser("speed", help="time and memory at scale")
+    s.add_argument("--orders", type=int, default=10_000_000)
+    s.add_argument("--feedback", type=int, default=6_000_000)
+    s.add_argument("--links", type=int, default=200_000)
+    s.add_argument("--repeat", type=int, default=2)
+    s.add_argument("--out")
+    q = sub.add_parser("quality", help="precision / recall on simulated marketplaces")
+    q.add_argument("--orders", type=int, default=1_000_000)
+    q.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    q.add_argument("--min-score", type=float, default=0.5)
+    q.add_argument("--out")
+    args = ap.parse_args()
+    speed(args) if args.mode == "speed" else quality(args)
+
+
+if __name__ == "__main__":
+    main()
