@@ -164,3 +164,29 @@ def test_circle_raters_are_accounts_rating_several_circle_stores() -> None:
     assert out["feedback_id"].to_list() == ["f0", "f1", "f2"]
     assert circle_raters(fb, tp, min_ratings=2)["author_id"].unique().sort().to_list() == ["h", "w"]
     assert circle_raters(fb, tp.clear()).height == 0
+
+
+def test_circles_widen_to_stores_their_raters_share_but_not_to_popular_ones() -> None:
+    from graphkit.policy.feedback_manipulation import circle_raters
+
+    tp = pl.DataFrame({"seller_a": ["A"], "seller_b": ["B"]})
+    rows = [(w, s) for w in ("w1", "w2", "w3") for s in ("A", "A", "E", "P")]  # 3 co-raters
+    rows += [(f"x{i}", "P") for i in range(20)]  # P is popular: 3 of 23 raters
+    rows += [("x0", "E")]  # E: 3 of 4 raters come from the circle
+    fb = pl.DataFrame(
+        {
+            "feedback_id": [f"f{i:02d}" for i in range(len(rows))],
+            "order_id": [f"o{i}" for i in range(len(rows))],
+            "author_id": [r[0] for r in rows],
+            "target_id": [r[1] for r in rows],
+            "rating": [5] * len(rows),
+            "created_at": list(range(len(rows))),
+            "reasons": [[] for _ in rows],
+        },
+        schema_overrides={"reasons": pl.List(pl.String)},
+    )
+    out = circle_raters(fb, tp)
+    # w1..w3 rate A and E (two circle stores after widening) three times each, P not counted
+    assert sorted(out["target_id"].unique().to_list()) == ["A", "E"]
+    assert sorted(out["author_id"].unique().to_list()) == ["w1", "w2", "w3"]
+    assert circle_raters(fb, tp, expand_min_coraters=4).height == 0

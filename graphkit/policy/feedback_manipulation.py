@@ -86,6 +86,8 @@ def circle_raters(
     *,
     min_sellers: int = 2,
     min_ratings: int = 3,
+    expand_min_coraters: int = 3,
+    expand_min_share: float = 0.2,
 ) -> pl.DataFrame:
     """Return the positive ratings of accounts that work for a feedback-trading circle.
 
@@ -93,6 +95,11 @@ def circle_raters(
     (``RatingSignals.trading_pairs``); an account (not one of the circle's sellers)
     that gave at least ``min_ratings`` positive ratings to at least ``min_sellers``
     of the circle's stores rates for the circle, linked to a seller or not.
+
+    Circles are first widened by one step: a store joins a circle when at least
+    ``expand_min_coraters`` accounts that positively rated the circle also positively
+    rated it, and they are at least ``expand_min_share`` of its raters (so a popular
+    store, rated by everyone, does not join).
 
     Returns
     -------
@@ -116,7 +123,23 @@ def circle_raters(
     circles = linked_persons(
         trading_pairs.select(account_a="seller_a", account_b="seller_b")
     ).rename({"account_id": "target_id", "person_id": "circle"})
-    into = feedback.filter(pl.col("rating") >= 4).join(circles, on="target_id", how="inner")
+    pos = feedback.filter(pl.col("rating") >= 4)
+    raters = pos.join(circles, on="target_id", how="inner").select("author_id", "circle").unique()
+    n_raters = pos.group_by("target_id").agg(n_raters=pl.col("author_id").n_unique())
+    joins = (
+        pos.join(raters, on="author_id", how="inner")
+        .join(circles, on="target_id", how="anti")
+        .group_by("target_id", "circle")
+        .agg(n_co=pl.col("author_id").n_unique())
+        .join(n_raters, on="target_id", how="left")
+        .filter(
+            (pl.col("n_co") >= expand_min_coraters)
+            & (pl.col("n_co") >= expand_min_share * pl.col("n_raters"))
+        )
+        .select("target_id", "circle")
+    )
+    circles = pl.concat([circles, joins]).unique(keep="first").sort("target_id", "circle")
+    into = pos.join(circles, on="target_id", how="inner")
     into = into.join(
         circles.rename({"target_id": "author_id", "circle": "own"}), on="author_id", how="anti"
     )
@@ -179,6 +202,7 @@ def manipulation_findings(
         .agg(
             n_suspicious=pl.len().cast(pl.Int64),
             n_strong=strong.sum().cast(pl.Int64),
+            n_circle=pl.col("reasons").list.contains("trading_circle").sum().cast(pl.Int64),
             feedback_ids=pl.col("feedback_id"),
             order_ids=pl.col("order_id"),
             raters=pl.col("author_id").filter(pl.col("named")).unique().sort(),
@@ -189,15 +213,27 @@ def manipulation_findings(
             last_seen=pl.col("created_at").max(),
         )
     )
-    flagged = sellers.filter(pl.col("manipulation_score") >= min_score).select(
+    # a store rated by a trading circle's workers is flagged even when its own rating
+    # signals stay low (its partners' side of the trade is where the evidence is)
+    circle_score = 0.6
+    flagged = sellers.select(
         "seller_id",
         score=pl.col("manipulation_score").cast(pl.Float64),
         seller_signals=pl.col("signals").cast(pl.List(SIGNAL)),
         seller_explanation=pl.col("explanation"),
     )
+    in_circle = pl.col("n_circle") >= min_suspicious
     return (
         flagged.join(per, on="seller_id", how="inner")
-        .filter(pl.col("n_suspicious") >= min_suspicious)
+        .filter(
+            ((pl.col("score") >= min_score) | in_circle)
+            & (pl.col("n_suspicious") >= min_suspicious)
+        )
+        .with_columns(
+            score=pl.when(in_circle)
+            .then(pl.max_horizontal("score", pl.lit(circle_score)))
+            .otherwise("score")
+        )
         .sort("seller_id")
     )
 
@@ -267,6 +303,12 @@ def check_feedback_manipulation(ctx: ScanContext, params: Mapping[str, Any]) -> 
                     "suspicious_ratings", "n_suspicious", threshold=float(params["min_suspicious"])
                 ),
                 signal("named_raters", pl.col("raters").list.len()),
+                signal(
+                    "trading_circle_ratings",
+                    "n_circle",
+                    threshold=float(params["min_suspicious"]),
+                    detail=pl.lit("positive ratings from accounts working for a trading circle"),
+                ),
             ),
         ),
     )
