@@ -38,6 +38,8 @@ THREATS = [
     "Either a 20% discount or a one star review, your call.",
     "Quiero 10 euros de vuelta o te pongo una estrella.",
     "You want a positive review? Then send 15 dollars.",
+    "Add a bonus item to the box. If not, negative review from me.",
+    "Give 20% back; if no refund, negative feedback.",
     "Ｉｆ ｙｏｕ ｄｏｎ'ｔ ｓｅｎｄ ａ ｆｒｅｅ ｇｉｆｔ，ｎｅｇａｔｉｖｅ ｆｅｅｄｂａｃｋ",
 ]
 
@@ -62,6 +64,7 @@ NOT_THREATS = [
     "Either blue or red is fine, thank you.",
     "Could you tell me if the item has a warranty? I left a good review already.",
     "If you refund me I will give 5 stars.",
+    "No bad review from me, but could you add a free sticker next time if possible?",
     "I will leave positive feedback once it arrives.",
     "If possible, please add a small gift wrap, it is a present. Thanks!",
 ]

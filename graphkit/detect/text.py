@@ -338,7 +338,10 @@ def near_duplicate_clusters(
     component = _components(texts.height, left[keep], right[keep])
 
     per_message = df.join(
-        texts.with_columns(comp=pl.Series(component, dtype=pl.Int64)), on=key_cols, how="left"
+        texts.with_columns(comp=pl.Series(component, dtype=pl.Int64)),
+        on=key_cols,
+        how="left",
+        maintain_order="left",
     )
     out = per_message.with_columns(
         cluster_id=pl.col(id_col).min().over("comp"),

@@ -272,11 +272,11 @@ _NEGATIVE = (
     ),
 )
 
-# a negative word that is itself negated: "I will not leave negative feedback"
-_NEGATED = (
-    r"\b(?:not|never|wont|dont|nor|wouldnt|without|no need)(?: \w+){0,2} "
-    r"(?:negative|neg|bad|poor|low|[01] stars?|one stars?)\b"
-)
+# a negative word that is itself negated: "I will not leave negative feedback", "no bad
+# review"; but "if not, (I leave) negative feedback" is the condition, not a negation
+_NEG_WORD = r"(?:negative|neg|bad|poor|low|[01] stars?|one stars?)\b"
+_NEGATED = r"\b(?:(?:not|never|wont|dont|wouldnt|without|no need)(?: \w+){0,2}|no|nor) " + _NEG_WORD
+_CONDITION_NOT = r"\b(?:if|or|whether|otherwise) not(?: \w+){0,2} " + _NEG_WORD
 _NEGATIVE_WORDS = r"\b(?:negative|neg|bad|poor|low|[01] stars?|one stars?)\b"
 
 _DEMAND = (
@@ -530,7 +530,7 @@ def threat_scores(
             pre.filter(~leet).select(id_col, _norm=_finish(pl.col("_pre"))),
         ]
     )
-    negated = norm.str.count_matches(_NEGATED)
+    negated = norm.str.count_matches(_NEGATED) - norm.str.count_matches(_CONDITION_NOT)
     negative_words = norm.str.count_matches(_NEGATIVE_WORDS)
     # the negative family only counts when some negative word is not negated
     # (or when the consequence is a withheld good rating / a revision promise)

@@ -203,7 +203,9 @@ def extortion_orders(
         rating=pl.col("rating").cast(pl.Int64),
         feedback_at=pl.col("created_at"),
     ).collect()
-    out = per_order.join(fb, on=["order_id", "buyer_id"], how="left").with_columns(
+    out = per_order.join(
+        fb, on=["order_id", "buyer_id"], how="left", maintain_order="left"
+    ).with_columns(
         negative_after=(
             (pl.col("rating") <= negative_rating_max)
             & (pl.col("feedback_at") >= pl.col("first_threat_at"))
@@ -218,7 +220,7 @@ def extortion_orders(
             .group_by("order_id")
             .agg(refunded_after=pl.col("amount").sum())
         )
-        out = out.join(paid, on="order_id", how="left")
+        out = out.join(paid, on="order_id", how="left", maintain_order="left")
     else:
         out = out.with_columns(refunded_after=pl.lit(None, dtype=pl.Float64))
     return out.with_columns(pl.col("refunded_after").fill_null(0.0)).sort("buyer_id", "order_id")

@@ -152,7 +152,7 @@ def unsolicited_messages(messages: pl.LazyFrame, orders: pl.LazyFrame) -> pl.Laz
     )
     return (
         messages.with_columns(**_pair("sender_id", "recipient_id"))
-        .join(first, on=["_lo", "_hi"], how="left")
+        .join(first, on=["_lo", "_hi"], how="left", maintain_order="left")
         .with_columns(
             unsolicited=pl.col("first_order_at").is_null()
             | (pl.col("first_order_at") > pl.col("sent_at"))
@@ -315,7 +315,7 @@ def _reply_rate(messages: pl.DataFrame, senders: pl.DataFrame) -> pl.DataFrame:
         sender_id=pl.col("recipient_id"), recipient_id=pl.col("sender_id"), replied=pl.lit(True)
     ).unique()
     return (
-        pairs.join(back, on=["sender_id", "recipient_id"], how="left")
+        pairs.join(back, on=["sender_id", "recipient_id"], how="left", maintain_order="left")
         .group_by("sender_id")
         .agg(reply_rate=pl.col("replied").fill_null(False).mean())
     )
@@ -361,9 +361,9 @@ def check_comm_spam(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFrame
         example=defang(pl.col("text"), max_chars=int(params["example_chars"])),
     )
     senders = (
-        senders.join(examples, on="example_id", how="left")
-        .join(_campaign_groups(campaigns), on="sender_id", how="left")
-        .join(_reply_rate(messages, senders), on="sender_id", how="left")
+        senders.join(examples, on="example_id", how="left", maintain_order="left")
+        .join(_campaign_groups(campaigns), on="sender_id", how="left", maintain_order="left")
+        .join(_reply_rate(messages, senders), on="sender_id", how="left", maintain_order="left")
     )
     n = pl.col("n_recipients")
     c = pl.col("n_campaigns")
