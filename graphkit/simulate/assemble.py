@@ -3,7 +3,7 @@
 Internal ids become stable strings numbered in time order (accounts by
 registration, orders by Buy Now time, feedback by creation, ...), so an id
 never reveals whether a row is organic or planted, and the same seed gives the
-same ids. Identifier serials become opaque hashed values. Every table gets the
+same ids. Identifier serials become opaque scrambled values. Every table gets the
 contract's column order and canonical dtypes and a deterministic row order.
 """
 
@@ -36,13 +36,14 @@ _TIME_KEY = {
     "coupons": "valid_from",
 }
 _VALUE_PREFIX = {
-    "email": "em_",
-    "phone": "ph_",
-    "device": "dv_",
-    "address": "ad_",
-    "payment": "pm_",
-    "ip": "ip_",
+    "email": "e",
+    "phone": "t",
+    "device": "d",
+    "address": "a",
+    "payment": "p",
+    "ip": "i",
 }
+_VALUE_MASK = (1 << 36) - 1
 _LABEL_TABLE = {
     "account": "accounts",
     "order": "orders",
@@ -83,11 +84,10 @@ def _times(*cols: str) -> list[pl.Expr]:
     return [pl.col(c).cast(pl.Datetime("us")).dt.replace_time_zone("UTC").alias(c) for c in cols]
 
 
-def _finish(frame: pl.DataFrame, table: str, order: np.ndarray | None = None) -> pl.DataFrame:
-    """Put rows in ``order`` (positions) and columns in contract order and dtypes."""
+def _finish(frame: pl.DataFrame, table: str) -> pl.DataFrame:
+    """Put columns in contract order with contract dtypes."""
     schema = canonical_schema(table)
-    out = frame.select(pl.col(c).cast(t) for c, t in schema.items())
-    return out if order is None else out[order]
+    return frame.select(pl.col(c).cast(t) for c, t in schema.items())
 
 
 def assemble(world: World) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
@@ -108,11 +108,10 @@ def assemble(world: World) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
     tables: dict[str, pl.DataFrame] = {}
 
     tables["accounts"] = _finish(
-        world.take("accounts").with_columns(
+        world.take("accounts")[order["accounts"]].with_columns(
             _ref(acc, "acc").alias("account_id"), *_times("created_at")
         ),
         "accounts",
-        order["accounts"],
     )
 
     ident = world.take("identifiers")
@@ -130,8 +129,12 @@ def assemble(world: World) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
     )
     # an account holds each (kind, value) once: drop repeats (sorted, so they are adjacent)
     ident = ident.filter(pl.col("key") != pl.col("key").shift(1).fill_null(-1))
-    salt = np.int64(world.seed * 1_000_003 + 17)
-    hashed = splitmix64(ident["serial"].to_numpy() ^ salt)
+    # a seeded bijection of the serial mod 2**36: opaque, collision-free, and short enough
+    # (one letter + at most 11 digits) to be stored inline by polars
+    serial = ident["serial"].to_numpy().astype(np.uint64)
+    mult = np.uint64(int(splitmix64(np.array([world.seed]))[0]) | 1)
+    salt = np.uint64(int(splitmix64(np.array([world.seed + 1]))[0]))
+    hashed = ((serial * mult + salt) & np.uint64(_VALUE_MASK)).astype(np.int64)
     tables["identifiers"] = _finish(
         ident.with_columns(
             _ref(acc, "acc").alias("account_id"),
@@ -147,7 +150,7 @@ def assemble(world: World) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
     )
 
     tables["orders"] = _finish(
-        world.take("orders").with_columns(
+        world.take("orders")[order["orders"]].with_columns(
             _ref(ids["orders"], "oid").alias("order_id"),
             _ref(acc, "buyer").alias("buyer_id"),
             _ref(acc, "seller").alias("seller_id"),
@@ -162,11 +165,10 @@ def assemble(world: World) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
             *_times("created_at", "paid_at", "cancelled_at"),
         ),
         "orders",
-        order["orders"],
     )
 
     tables["feedback"] = _finish(
-        world.take("feedback").with_columns(
+        world.take("feedback")[order["feedback"]].with_columns(
             _ref(ids["feedback"], "fid").alias("feedback_id"),
             _ref(ids["orders"], "oid").alias("order_id"),
             _ref(acc, "author").alias("author_id"),
@@ -174,11 +176,10 @@ def assemble(world: World) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
             *_times("created_at"),
         ),
         "feedback",
-        order["feedback"],
     )
 
     tables["messages"] = _finish(
-        world.take("messages").with_columns(
+        world.take("messages")[order["messages"]].with_columns(
             _ref(ids["messages"], "mid").alias("message_id"),
             _ref(acc, "sender").alias("sender_id"),
             _ref(acc, "recipient").alias("recipient_id"),
@@ -186,32 +187,29 @@ def assemble(world: World) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
             *_times("sent_at"),
         ),
         "messages",
-        order["messages"],
     )
 
     tables["disputes"] = _finish(
-        world.take("disputes").with_columns(
+        world.take("disputes")[order["disputes"]].with_columns(
             _ref(ids["disputes"], "cid").alias("case_id"),
             _ref(ids["orders"], "oid").alias("order_id"),
             _ref(acc, "opened_by").alias("opened_by"),
             *_times("opened_at", "closed_at"),
         ),
         "disputes",
-        order["disputes"],
     )
 
     tables["refunds"] = _finish(
-        world.take("refunds").with_columns(
+        world.take("refunds")[order["refunds"]].with_columns(
             _ref(ids["refunds"], "rid").alias("refund_id"),
             _ref(ids["orders"], "oid").alias("order_id"),
             *_times("refunded_at"),
         ),
         "refunds",
-        order["refunds"],
     )
 
     tables["coupons"] = _finish(
-        world.take("coupons").with_columns(
+        world.take("coupons")[order["coupons"]].with_columns(
             _ref(ids["coupons"], "cpid").alias("coupon_id"),
             pl.when(pl.col("issuer") >= 0)
             .then(_ref(acc, "issuer"))
@@ -220,7 +218,6 @@ def assemble(world: World) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
             *_times("valid_from", "valid_to"),
         ),
         "coupons",
-        order["coupons"],
     )
 
     lab = world.take("labels")
