@@ -49,6 +49,7 @@ def _load() -> list[float]:
 def run_one(n: int, seed: int, workdir: Path) -> dict:
     out = workdir / f"sim_{n}"
     load_before = _load()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-c", CHILD, str(n), str(seed), str(out)],
@@ -57,7 +58,8 @@ def run_one(n: int, seed: int, workdir: Path) -> dict:
         text=True,
     )
     wall = time.perf_counter() - started
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     size = sum(p.stat().st_size for p in out.iterdir())
     shutil.rmtree(out, ignore_errors=True)
@@ -66,7 +68,7 @@ def run_one(n: int, seed: int, workdir: Path) -> dict:
         "seed": seed,
         "wall_seconds_total": round(wall, 2),
         **result,
-        "cpu_seconds_children_cumulative": round(usage.ru_utime + usage.ru_stime, 2),
+        "cpu_seconds": round(cpu, 2),  # user + system time of this run's child process
         "output_mib": round(size / 2**20, 1),
         "load_before": load_before,
         "load_after": _load(),
@@ -88,6 +90,7 @@ def main() -> None:
         "mem_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
     }
     Path(args.outdir).mkdir(parents=True, exist_ok=True)
+    rows: list[str] = []
     with tempfile.TemporaryDirectory(prefix="bench_sim_") as tmp:
         for n in args.sizes:
             r = run_one(n, args.seed, Path(tmp))
@@ -101,11 +104,24 @@ def main() -> None:
             }
             path = Path(args.outdir) / f"simulate_{n}.json"
             path.write_text(json.dumps(doc, indent=2) + "\n")
+            busy = "yes" if max(r["load_before"][0], r["load_after"][0]) > 2.5 else "no"
+            stages = ", ".join(f"{k} {v:.1f}" for k, v in r["stages"].items())
+            rows.append(
+                f"| {doc['date'][:16].replace('T', ' ')} UTC | {n:,d} | {r['rows']['feedback']:,d} "
+                f"| {r['simulate_seconds']:.1f} ({stages}) | {r['write_seconds']:.1f} "
+                f"| {r['cpu_seconds']:.1f} | {r['peak_rss_gib']:.2f} "
+                f"| {r['output_mib']:.0f} | {r['load_before'][0]:.1f} -> {r['load_after'][0]:.1f} "
+                f"({busy}) | `{doc['command']}` |"
+            )
             print(
                 f"{n:>11,d} orders: simulate {r['simulate_seconds']:.1f} s "
                 f"+ write {r['write_seconds']:.1f} s, peak RSS {r['peak_rss_gib']:.2f} GiB, "
                 f"load {r['load_before']} -> {r['load_after']}  ({path})"
             )
+
+    print("\nRESULTS.md rows (date | orders | feedback | simulate s (stages) | write s | CPU s |")
+    print("peak RSS GiB | output MiB | load 1-min before -> after (busy?) | command):")
+    print("\n".join(rows))
 
 
 if __name__ == "__main__":
