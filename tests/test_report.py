@@ -127,6 +127,21 @@ def test_findings_table_is_capped_with_a_note(case):
     assert "1 more findings are not shown" in page
 
 
+def test_group_ratings_add_a_plot_to_the_group_panel(case, html):
+    import base64
+    import struct
+
+    def panel_width(page: str) -> int:
+        uri = page.split('alt="subgraph and timeline of G-ring-1" src="')[1].split('"')[0]
+        png = base64.b64decode(uri.removeprefix("data:image/png;base64,"))
+        return struct.unpack(">I", png[16:20])[0]
+
+    page = render_report(case.run_dir, dataset=case.dataset, group_ratings=True)
+    assert page.count("data:image/png;base64,") == html.count("data:image/png;base64,")
+    assert panel_width(html) == 880  # 11 in at 80 dpi: subgraph + timeline
+    assert panel_width(page) == 1200  # 15 in: + the group's ratings
+
+
 def test_report_without_dataset_says_so(case):
     page = render_report(case.run_dir)
     assert "dataset was not available" in page

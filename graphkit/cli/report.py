@@ -35,6 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-rows", type=int, default=500, help="findings listed (default: %(default)s)"
     )
+    parser.add_argument(
+        "--group-ratings",
+        action="store_true",
+        help="also plot each drawn group's seller ratings against the population (slower)",
+    )
     parser.add_argument("--out", metavar="FILE", help="write here instead of RUN/report.html")
 
 
@@ -57,7 +62,12 @@ def run(args: argparse.Namespace) -> int:
             print(f"graphkit report: {err}; reporting findings only", file=sys.stderr)
     history = history_for(args.history, run_) if args.history else None
     html = render_report(
-        run_, dataset=dataset, history=history, top_groups=args.top, max_rows=args.max_rows
+        run_,
+        dataset=dataset,
+        history=history,
+        top_groups=args.top,
+        max_rows=args.max_rows,
+        group_ratings=args.group_ratings,
     )
     target = Path(args.out) if args.out else Path(args.run) / "report.html"
     with atomic_write(target) as tmp:

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from graphkit.dataset import Dataset
     from graphkit.report.history import HistoryDiff
 
+_ALL = "\x00all implicated"  # a cohort key no group id can be
 _EMPTY_ORDERS = pl.DataFrame(
     schema={"order_id": pl.String, "buyer_id": pl.String, "seller_id": pl.String}
 )
@@ -244,13 +245,13 @@ def _group_sections(
     top_groups: int,
     seed: int,
     max_messages: int,
-) -> tuple[list[dict[str, Any]], set[str]]:
+    ratings: Mapping[str, Any],
+) -> list[dict[str, Any]]:
     from graphkit.report.plots import figure_png, subgraph_plot, timeline_plot
 
-    groups = run.groups.sort(["score", "group_id"], descending=[True, False]).head(top_groups)
-    implicated: set[str] = set(run.groups["seller_ids"].explode().drop_nulls().to_list())
+    groups = _top_groups(run, top_groups)
     if groups.height == 0:
-        return [], implicated
+        return []
     gf = run.findings.filter(is_in("group_id", groups["group_id"]))
     ev_by_group = {
         g: [e for lst in sub["evidence"].to_list() for e in (lst or [])]
@@ -299,8 +300,12 @@ def _group_sections(
                 title=f"{gid}: orders among members",
             )
             tl = timeline_plot(rows, title="activity")
-            # one figure per group: one PNG encoding instead of two
-            section["panel_png"] = data_uri(figure_png(sg, tl, size=(11.0, 3.8), widths=(1.2, 1.0)))
+            # one figure per group: one PNG encoding instead of three
+            if gid in ratings:
+                png = figure_png(sg, tl, ratings[gid], size=(15.0, 3.8), widths=(1.1, 1.0, 1.2))
+            else:
+                png = figure_png(sg, tl, size=(11.0, 3.8), widths=(1.2, 1.0))
+            section["panel_png"] = data_uri(png)
             if "messages" in rows:
                 msgs = rows["messages"].sort("sent_at", "message_id")
                 section["n_messages"] = msgs.height
@@ -315,7 +320,11 @@ def _group_sections(
                     for m in msgs.head(max_messages).iter_rows(named=True)
                 ]
         sections.append(section)
-    return sections, implicated
+    return sections
+
+
+def _top_groups(run: Run, n: int) -> pl.DataFrame:
+    return run.groups.sort(["score", "group_id"], descending=[True, False]).head(n)
 
 
 def _truncate(text: str, n: int) -> str:
@@ -330,6 +339,7 @@ def render_report(
     top_groups: int = 8,
     max_rows: int = 500,
     max_messages: int = 10,
+    group_ratings: bool = False,
     seed: int = 0,
 ) -> str:
     """Render the self-contained HTML report of a run.
@@ -352,6 +362,9 @@ def render_report(
         Findings shown in the table (most severe first); the rest are counted.
     max_messages
         Messages shown per group.
+    group_ratings
+        Also draw, in each top group's panel, the ratings its sellers received
+        against the population (one more plot per group: slower).
     seed
         Layout seed of the subgraph drawings.
 
@@ -371,7 +384,12 @@ def render_report(
     >>> "http" in html  # doctest: +SKIP
     False
     """
-    from graphkit.report.plots import figure_png, findings_trend_plot, rating_distribution_plot
+    from graphkit.report.plots import (
+        DistributionPlot,
+        figure_png,
+        findings_trend_plot,
+        rating_distribution_plots,
+    )
 
     run = run if isinstance(run, Run) else load_run(run)
     if dataset is not None:
@@ -387,14 +405,39 @@ def render_report(
             quotes.setdefault(c.rule_id, policy_quotes([c.rule_id], run.findings)[c.rule_id])
     except (ImportError, OSError, KeyError, ValueError):
         pass
-    groups, implicated = _group_sections(
-        run, dataset, top_groups=top_groups, seed=seed, max_messages=max_messages
+    implicated = set(run.groups["seller_ids"].explode().drop_nulls().to_list()) | set(
+        run.findings["subject_ids"].explode().drop_nulls().to_list()
     )
-    implicated |= set(run.findings["subject_ids"].explode().drop_nulls().to_list())
     distribution_png = None
+    ratings: dict[str, Any] = {}
     if dataset is not None and implicated:
-        dist = rating_distribution_plot(dataset.feedback, dataset.orders, seller_ids=implicated)
+        # one pass: every implicated seller, and each top group's sellers, vs the population
+        cohorts = {
+            gid: sellers
+            for gid, sellers in _top_groups(run, top_groups).select("group_id", "seller_ids").rows()
+            if sellers and group_ratings
+        }
+        ratings = rating_distribution_plots(
+            dataset.feedback,
+            dataset.orders,
+            cohorts={**cohorts, _ALL: sorted(implicated)},
+            population_excludes=implicated,
+            title="ratings received: its sellers vs non-implicated sellers",
+        )
+        everyone = ratings.pop(_ALL)
+        dist = DistributionPlot(
+            everyone.counts,
+            "Ratings and DSRs received: implicated sellers vs all other sellers",
+        )
         distribution_png = data_uri(figure_png(dist, size=(7.5, 3.0)))
+    groups = _group_sections(
+        run,
+        dataset,
+        top_groups=top_groups,
+        seed=seed,
+        max_messages=max_messages,
+        ratings=ratings,
+    )
     trend_png = None
     if run.findings["first_seen"].drop_nulls().len():
         trend_png = data_uri(figure_png(findings_trend_plot(run.findings), size=(7.0, 2.6)))

@@ -45,6 +45,7 @@ __all__ = [
     "figure_png",
     "findings_trend_plot",
     "rating_distribution_plot",
+    "rating_distribution_plots",
     "subgraph_plot",
     "timeline_events",
     "timeline_plot",
@@ -365,48 +366,104 @@ def rating_distribution_plot(
     >>> p.counts.filter(pl.col("n") > 0).select("cohort", "value").rows()
     [('implicated', 5), ('population', 1)]
     """
-    sellers = pl.Series(sorted(set(seller_ids)), dtype=pl.String)
+    sellers = sorted(set(seller_ids))
+    plots = rating_distribution_plots(
+        feedback, orders, cohorts={"": sellers}, population_excludes=sellers, title=title
+    )
+    return plots[""]
+
+
+def rating_distribution_plots(
+    feedback: pl.DataFrame | pl.LazyFrame,
+    orders: pl.DataFrame | pl.LazyFrame,
+    *,
+    cohorts: Mapping[str, Iterable[str]],
+    population_excludes: Iterable[str] = (),
+    title: str = "{key}: ratings received vs all other sellers",
+) -> dict[str, DistributionPlot]:
+    """Star distributions of several seller cohorts against one population, in one pass.
+
+    Parameters
+    ----------
+    feedback, orders
+        The dataset's tables (see :func:`rating_distribution_plot`).
+    cohorts
+        Key (e.g. a group id) -> its sellers; a seller may be in several cohorts.
+    population_excludes
+        Sellers left out of the population (e.g. every implicated seller); the
+        population is every other seller.
+    title
+        Axes title, formatted with ``key``.
+
+    Returns
+    -------
+    dict
+        Key -> :class:`DistributionPlot` (cohort ``implicated`` = the key's sellers).
+
+    Examples
+    --------
+    >>> o = pl.DataFrame({"order_id": ["o1", "o2", "o3"], "seller_id": ["s1", "s2", "s3"]})
+    >>> f = pl.DataFrame({"target_id": ["s1", "s2", "s3"], "rating": [5, 4, 1]})
+    >>> ps = rating_distribution_plots(f, o, cohorts={"G1": ["s1"], "G2": ["s2"]},
+    ...                                population_excludes=["s1", "s2"])
+    >>> ps["G2"].counts.filter(pl.col("n") > 0).select("cohort", "value").rows()
+    [('implicated', 4), ('population', 1)]
+    """
     fb = feedback.lazy() if isinstance(feedback, pl.DataFrame) else feedback
     od = orders.lazy() if isinstance(orders, pl.DataFrame) else orders
     cols = fb.collect_schema().names()
     measures = [m for m in _MEASURES if m in cols]
+    members = pl.DataFrame(
+        [(k, s) for k, ids in cohorts.items() for s in sorted(set(ids))],
+        schema={"key": pl.String, "target_id": pl.String},
+        orient="row",
+    )
+    excluded = sorted(set(population_excludes))
     # feedback to a seller is feedback from a buyer: a semi-join on the (few) seller ids
     # is much cheaper than joining every feedback row to its order
     all_sellers = od.select(target_id=pl.col("seller_id")).unique()
     long = (
         fb.select("target_id", *measures)
         .join(all_sellers, on="target_id", how="semi")
-        .with_columns(
-            cohort=pl.when(is_in("target_id", sellers))
-            .then(pl.lit("implicated"))
-            .otherwise(pl.lit("population"))
-        )
-        .unpivot(index="cohort", on=measures, variable_name="measure", value_name="value")
+        .unpivot(index="target_id", on=measures, variable_name="measure", value_name="value")
         .drop_nulls("value")
-        .group_by("cohort", "measure", "value")
-        .agg(n=pl.len().cast(pl.Int64))
-        .collect()
+        .with_columns(pl.col("value").cast(pl.Int64))
     )
-    grid = (
-        pl.DataFrame({"cohort": ["implicated", "population"]})
-        .join(pl.DataFrame({"measure": measures}, schema={"measure": pl.String}), how="cross")
-        .join(pl.DataFrame({"value": list(range(1, 6))}, schema={"value": pl.Int64}), how="cross")
+    cohort_counts, population = pl.collect_all(
+        [
+            long.join(members.lazy(), on="target_id", how="inner")
+            .group_by("key", "measure", "value")
+            .agg(n=pl.len().cast(pl.Int64)),
+            long.filter(~is_in("target_id", excluded))
+            .group_by("measure", "value")
+            .agg(n=pl.len().cast(pl.Int64)),
+        ]
     )
-    counts = (
-        grid.join(
-            long.with_columns(pl.col("value").cast(pl.Int64)),
-            on=["cohort", "measure", "value"],
+    grid = pl.DataFrame({"measure": measures}, schema={"measure": pl.String}).join(
+        pl.DataFrame({"value": list(range(1, 6))}, schema={"value": pl.Int64}), how="cross"
+    )
+    pop = grid.join(population, on=["measure", "value"], how="left").with_columns(
+        cohort=pl.lit("population")
+    )
+    out = {}
+    for key in cohorts:
+        mine = grid.join(
+            cohort_counts.filter(pl.col("key") == key).drop("key"),
+            on=["measure", "value"],
             how="left",
+        ).with_columns(cohort=pl.lit("implicated"))
+        counts = (
+            pl.concat([mine, pop])
+            .select("cohort", "measure", "value", n=pl.col("n").fill_null(0))
+            .with_columns(
+                share=(pl.col("n") / pl.col("n").sum().over("cohort", "measure"))
+                .fill_nan(0.0)
+                .fill_null(0.0)
+            )
+            .sort("measure", "cohort", "value")
         )
-        .with_columns(n=pl.col("n").fill_null(0))
-        .with_columns(
-            share=(pl.col("n") / pl.col("n").sum().over("cohort", "measure"))
-            .fill_nan(0.0)
-            .fill_null(0.0)
-        )
-        .sort("measure", "cohort", "value")
-    )
-    return DistributionPlot(counts=counts, title=title)
+        out[key] = DistributionPlot(counts=counts, title=title.format(key=key))
+    return out
 
 
 # --- timelines --------------------------------------------------------------------------------
