@@ -204,3 +204,27 @@ def test_cli_scan_bad_input_exits_2(dataset_dir: Path, tmp_path: Path) -> None:
     cfg.write_text("[rules.NOPE]\nx = 1\n")
     assert main(["scan", str(dataset_dir), "--out", str(tmp_path / "r"), "--config", str(cfg)]) == 2
     assert not (tmp_path / "r").exists()
+
+
+def test_cli_scan_writes_the_report(dataset_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert main(["scan", str(dataset_dir), "--out", str(out), "--quiet"]) == 0
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "UNPAID_ITEMS" in html
+    assert "<script src=" not in html  # self-contained
+
+
+def test_cli_scan_lenient_keeps_going_and_writes_rejects(tmp_path: Path) -> None:
+    tables = _tables()
+    bad = tables["orders"].head(1).with_columns(order_id=pl.lit("bad"), amount=pl.lit(-5.0))
+    tables["orders"] = pl.concat([tables["orders"], bad])
+    d = tmp_path / "ds"
+    write_dataset(tables, d)
+    assert main(["scan", str(d), "--out", str(tmp_path / "strict"), "--no-report"]) == 2
+    assert not (tmp_path / "strict").exists()
+    out = tmp_path / "lenient"
+    code = main(["scan", str(d), "--out", str(out), "--no-report", "--lenient", "--quiet"])
+    assert code == 0
+    rejects = pl.read_csv(out / "rejects.csv")
+    assert rejects.height >= 1
+    assert json.loads((out / "run.json").read_text())["rejected_rows"] == rejects.height
