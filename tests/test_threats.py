@@ -40,6 +40,9 @@ THREATS = [
     "You want a positive review? Then send 15 dollars.",
     "Add a bonus item to the box. If not, negative review from me.",
     "Give 20% back; if no refund, negative feedback.",
+    "Если не дадите скидку, я оставлю плохой отзыв.",
+    "Сделайте частичный возврат, иначе поставлю одну звезду.",
+    "Quero um brinde, senão dou uma estrela.",
     "Ｉｆ ｙｏｕ ｄｏｎ'ｔ ｓｅｎｄ ａ ｆｒｅｅ ｇｉｆｔ，ｎｅｇａｔｉｖｅ ｆｅｅｄｂａｃｋ",
 ]
 
@@ -64,6 +67,9 @@ NOT_THREATS = [
     "Either blue or red is fine, thank you.",
     "Could you tell me if the item has a warranty? I left a good review already.",
     "If you refund me I will give 5 stars.",
+    "Спасибо, отличный продавец, пять звезд!",
+    "Если посылка не придет, оставлю отрицательный отзыв.",
+    "Obrigado, chegou tudo certo, cinco estrelas.",
     "No bad review from me, but could you add a free sticker next time if possible?",
     "I will leave positive feedback once it arrives.",
     "If possible, please add a small gift wrap, it is a present. Thanks!",

@@ -48,6 +48,7 @@ import polars as pl
 
 __all__ = [
     "CLUSTER_SCHEMA",
+    "CONFUSABLES",
     "estimated_jaccard",
     "fold_confusables",
     "minhash_signatures",
@@ -68,8 +69,12 @@ _CHUNK_TEXTS = 200_000
 
 
 # Cyrillic and Greek letters that look like Latin ones (a spammer's way around exact matching)
-_CONFUSABLE_FROM = list("аеорсухіјѕԁɡһӏոԛѵԝαεικνοτυχ")
-_CONFUSABLE_TO = list("aeopcyxijsdghlnqvwaeiknotux")
+#: Lower-case Cyrillic / Greek letters that look like Latin ones -> the Latin letter.
+CONFUSABLES: dict[str, str] = dict(
+    zip("аеорсухіјѕԁɡһӏոԛѵԝαεικνοτυχ", "aeopcyxijsdghlnqvwaeiknotux", strict=True)
+)
+_CONFUSABLE_FROM = list(CONFUSABLES)
+_CONFUSABLE_TO = list(CONFUSABLES.values())
 
 
 def fold_confusables(text: pl.Expr) -> pl.Expr:

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from graphkit.detect.text import fold_confusables
+from graphkit.detect.text import CONFUSABLES
 
 __all__ = [
     "CUE_FAMILIES",
@@ -64,6 +64,37 @@ class Cue:
 def _words(*words: str) -> str:
     return r"\b(?:" + "|".join(words) + r")\b"
 
+
+#: strongly negative rating words, multilingual (after NFKD + diacritics removal)
+_STRONG_NEGATIVE = (
+    "negative",
+    "negativ[aeo]?s?",
+    "negatif",
+    "neg",
+    "[01] stars?",
+    "one stars?",
+    "zero stars?",
+    "lowest",
+    "worst",
+    "terrible",
+    "horrible",
+    "malas?",
+    "malos?",
+    "mauvaise?s?",
+    "schlechte?[nrs]?",
+    "ruim",
+    "pessim[ao]",
+    "cattiva",
+    "una estrella",
+    "une etoile",
+    "einen stern",
+    "uma estrela",
+    "[01] (?:estrellas?|etoiles?|sterne?|estrelas?|stelle|stella|звезд\\w*)",
+    "отрицательн\\w*",
+    "негативн\\w*",
+    "плох\\w*",
+    "одну звезду",
+)
 
 _CONDITION = (
     Cue(
@@ -104,6 +135,11 @@ _CONDITION = (
             "altrimenti",
             "se non",
             "a meno che",
+            "se nao",
+            "если",
+            "иначе",
+            "а то",
+            "пока не",
         ),
         1.0,
     ),
@@ -112,10 +148,19 @@ _CONDITION = (
         r"\bor (?:i|ill|id|im|we|well|you|youll|your|expect|get|its|there|my|a|1|one|zero)\b",
         0.9,
     ),
-    Cue(r"\bor(?: \w+){0,3} (?:negative|neg|bad|low|poor|worst|[01]|one|zero)\b", 0.9),
+    # "or" in any covered language, then a negative rating within a few words
+    Cue(
+        r"\b(?:or|o|ou|oder|oppure|или)(?: \w+){0,4} "
+        r"(?:" + "|".join(_STRONG_NEGATIVE) + r"|bad|low|poor|1|one|zero)\b",
+        0.9,
+    ),
     Cue(r"\bor(?: \w+){0,5} (?:feedbacks?|reviews?|ratings?|stars?|dsrs?)\b", 0.8),
     Cue(r"\beither\b", 0.8),
-    Cue(r"\b(?:o|ou|oder|oppure) (?:te|le|je|ich|eu|ti|vous|sie|dejo|pongo)\b", 0.9),
+    Cue(
+        r"\b(?:o|ou|oder|oppure|или) (?:te|le|je|j|ich|eu|ti|vous|sie|dejo|pongo|doy|voy|dou|"
+        r"deixo|vou|laisse|mets|gebe|lascio|metto|do|я)\b",
+        0.9,
+    ),
     # "no refund, no 5 stars" / "no gift = bad review"
     Cue(r"\bno \w+(?: \w+)? (?:no|then)\b", 0.9),
     # "want good feedback? then ...": a wish, then the price
@@ -162,6 +207,10 @@ _FEEDBACK = (
             "recension[ei]",
             "valutazione",
             "stelle|stella",
+            "отзыв\\w*",
+            "оценк\\w*",
+            "звезд\\w*",
+            "рейтинг\\w*",
         ),
         1.0,
     ),
@@ -170,34 +219,7 @@ _FEEDBACK = (
 )
 
 _NEGATIVE = (
-    Cue(
-        _words(
-            "negative",
-            "negativ[aeo]?",
-            "negatif",
-            "neg",
-            "[01] stars?",
-            "one stars?",
-            "zero stars?",
-            "lowest",
-            "worst",
-            "terrible",
-            "horrible",
-            "malas?",
-            "malos?",
-            "mauvaise?s?",
-            "schlechte?[nrs]?",
-            "ruim",
-            "pessim[ao]",
-            "cattiva",
-            "una estrella",
-            "une etoile",
-            "einen stern",
-            "uma estrela",
-            "[01] (?:estrella|etoile|stern|estrela|stella)",
-        ),
-        1.0,
-    ),
+    Cue(_words(*_STRONG_NEGATIVE), 1.0),
     Cue(
         _words(
             "bad",
@@ -337,6 +359,15 @@ _DEMAND = (
             "omaggio",
             "soldi",
             "rimborso parziale",
+            "de graca",
+            "outr[oa]",
+            "скидк\\w*",
+            "бесплатн\\w*",
+            "подар\\w*",
+            "компенсац\\w*",
+            "деньг\\w*",
+            "еще (?:один|одну|одно)",
+            "частичн\\w*",
         ),
         1.0,
     ),
@@ -360,6 +391,8 @@ _DEMAND = (
             "rimborso",
             "devuelv\\w*",
             "devolu\\w*",
+            "возврат\\w*",
+            "верн\\w*",
         ),
         0.6,
     ),
@@ -398,8 +431,10 @@ _LEET_TO = ["o", "i", "e", "a", "s", "t", "a", "s", "i", "l"]
 def normalize_for_cues(text: pl.Expr) -> pl.Expr:
     """Return ``text`` normalised for cue matching (a polars expression).
 
-    NFKD with diacritics removed, lower case, invisible characters removed and
-    look-alike Cyrillic/Greek letters folded, markup tags dropped, apostrophes
+    NFKD with diacritics removed, lower case, invisible characters removed,
+    look-alike Cyrillic/Greek letters folded to Latin inside words that mix
+    scripts (``rеviеw`` with Cyrillic ``е``; Russian words stay Russian),
+    markup tags dropped, apostrophes
     removed (``won't`` -> ``wont``), star symbols and ``1*`` spelled as
     ``star``, ``=``/``->`` read as ``then``, leetspeak undone inside words that
     mix letters and digits (``n3gat1ve`` -> ``negative``, but ``5stars`` and
@@ -417,8 +452,12 @@ def normalize_for_cues(text: pl.Expr) -> pl.Expr:
 
 
 def _prenormalize(text: pl.Expr) -> pl.Expr:
-    folded = fold_confusables(
-        text.fill_null("").str.normalize("NFKD").str.replace_all(r"\p{M}+", "").str.to_lowercase()
+    folded = (
+        text.fill_null("")
+        .str.normalize("NFKD")
+        .str.replace_all(r"\p{M}+", "")
+        .str.to_lowercase()
+        .str.replace_all(r"\p{Cf}+", "")
     )
     return (
         folded.str.replace_all(r"<[^>]{0,200}>", " ")
@@ -431,21 +470,27 @@ def _prenormalize(text: pl.Expr) -> pl.Expr:
     )
 
 
-#: a token mixing letters and leetspeak characters (only such rows need :func:`_unleet`)
-_LEET_TOKEN = r"[a-z][^ ]*[013457@$!|]|[013457@$!|][^ ]*[a-z]"
+#: a token mixing Latin letters with leetspeak characters or with look-alike Cyrillic /
+#: Greek letters (only rows holding one need the costly token pass of :func:`_unleet`)
+_MIXED = r"[\p{Cyrillic}\p{Greek}013457@$!|]"
+_LEET_TOKEN = r"[a-z][^ ]*" + _MIXED + "|" + _MIXED + r"[^ ]*[a-z]"
 
 
 def _unleet(pre: pl.Expr) -> pl.Expr:
+    e = pl.element()
+    mixed_script = e.str.contains(r"[a-z]") & e.str.contains(r"[\p{Cyrillic}\p{Greek}]")
+    leet = (
+        e.str.contains(r"[a-z]")
+        & e.str.contains(r"[013457@$!|]")
+        & ~e.str.contains(r"^\$?\d+[a-z]{0,6}$")
+    )
+    folded = pl.when(mixed_script).then(e.str.replace_many(CONFUSABLES)).otherwise(e)
     return (
         pre.str.split(" ")
         .list.eval(
-            pl.when(
-                pl.element().str.contains(r"[a-z]")
-                & pl.element().str.contains(r"[013457@$!|]")
-                & ~pl.element().str.contains(r"^\$?\d+[a-z]{0,6}$")
-            )
-            .then(pl.element().str.replace_many(_LEET_FROM, _LEET_TO))
-            .otherwise(pl.element())
+            pl.when(leet | mixed_script)
+            .then(folded.str.replace_many(_LEET_FROM, _LEET_TO))
+            .otherwise(e)
         )
         .list.join(" ")
     )
