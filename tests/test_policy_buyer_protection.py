@@ -269,3 +269,15 @@ def test_bpp_checks_need_their_tables() -> None:
     ds = dataset_from_frames(frames, as_of=t(10))
     for rule in ("BPP_CASE_AFTER_REFUND", "BPP_RETALIATION", "BPP_FALSE_CLAIMS"):
         assert "no disputes table" in get_check(rule).not_evaluated_reason(ds)
+
+
+def test_false_claims_leave_retaliation_cases_to_their_own_rule() -> None:
+    orders = [(f"o{i}", "avenger", f"s{i}", i, 10.0) for i in range(4)]
+    orders += [("ox", "avenger", "s0", 9, 10.0)]
+    feedback = [(f"neg{i}", f"o{i}", f"s{i}", "avenger", 1, 20 + i) for i in range(4)]
+    disputes = [(f"c{i}", f"o{i}", "avenger", 20.5 + i, "rejected") for i in range(4)]
+    m = _market(orders, feedback=feedback, disputes=disputes)
+    assert _run("BPP_FALSE_CLAIMS", m).height == 0
+    assert _run("BPP_RETALIATION", m)["buyer_id"].to_list() == ["avenger"]
+    both = _run("BPP_FALSE_CLAIMS", m, exclude_retaliation=False)
+    assert both["buyer_id"].to_list() == ["avenger"]

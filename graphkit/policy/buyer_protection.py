@@ -427,6 +427,12 @@ FALSE_CLAIMS_THRESHOLDS = (
         0.15,
         "rejected cases on at least 15% of the buyer's orders, ~10x an honest buyer's case rate",
     ),
+    Threshold(
+        "exclude_retaliation",
+        True,
+        "a case opened right after a conflict is reported as BPP_RETALIATION (with that "
+        "rule's settings); counting it again as a false claim double-reports one conduct",
+    ),
     Threshold("suspend_at", 6, "six rejected claims are a sustained pattern"),
     Threshold("terminate_at", 10, "ten rejected claims: the buyer uses cases as a business"),
 )
@@ -475,6 +481,7 @@ def false_claim_buyers(
 @register(
     rule_id="BPP_FALSE_CLAIMS",
     tables=("orders", "disputes"),
+    optional_tables=("feedback", "messages"),
     thresholds=FALSE_CLAIMS_THRESHOLDS,
 )
 def check_false_claims(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFrame:
@@ -486,6 +493,18 @@ def check_false_claims(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFr
     'BPP_FALSE_CLAIMS'
     """
     cases = cases_with_orders(ctx.frame("disputes").lazy(), ctx.frame("orders").lazy())
+    if params["exclude_retaliation"]:
+        rp = ctx.params("BPP_RETALIATION")
+        messages = ctx.frame("messages").lazy() if ctx.ds.has("messages") else None
+        retaliation = retaliation_cases(
+            cases,
+            ctx.frame("feedback").lazy(),
+            messages if rp["use_refusals"] else None,
+            window_days=float(rp["window_days"]),
+            max_conflict_rating=int(rp["max_conflict_rating"]),
+            exclude_upheld=False,
+        ).select("case_id")
+        cases = cases.join(retaliation, on="case_id", how="anti")
     per = false_claim_buyers(
         cases,
         ctx.frame("orders").lazy(),
