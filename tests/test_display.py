@@ -264,6 +264,16 @@ def test_group_view_collects_the_findings_citing_it():
     assert "SHILL_PURCHASE-aaa [critical, 0.966]" in text
 
 
+def test_group_view_collects_findings_whose_subjects_are_all_inside():
+    f = _findings().with_columns(group_id=pl.lit(None, dtype=pl.String))
+    f = f.with_columns(
+        subject_ids=pl.Series([["s9", "b9"], ["b9", "b3"]], dtype=pl.List(pl.String))
+    )
+    g = group(_result(findings=f), "G-ring-2")  # members b9, sellers s9
+    assert [x.finding_id for x in g.findings] == ["SHILL_PURCHASE-aaa"]  # b3 is outside: no
+    assert group(_result(findings=f), "G-ring-1").findings == ()
+
+
 def test_group_html_with_drawn_subgraph_escapes_and_embeds_one_png():
     sub = subgraph_plot(_orders(), account_ids=["s1", IMG, "b2"], evidence_ids=["o1"])
     g = GroupView.from_row(_groups().row(0, named=True), subgraph=sub)

@@ -217,7 +217,7 @@ class FindingView:
 
 @dataclass(frozen=True)
 class GroupView:
-    """One detected group (ring / linked-account cluster) with the findings that cite it."""
+    """One detected group (ring / linked-account cluster) with the findings about it."""
 
     group_id: str
     kind: str | None
@@ -404,7 +404,10 @@ def finding(
 def group(
     result: Any, group_id: str, *, dataset: Dataset | None = None, seed: int = 0
 ) -> GroupView:
-    """Return the view of one group of a scan result, with the findings that name it.
+    """Return the view of one group of a scan result, with the findings about it.
+
+    A finding is about the group when it cites the group's id, or when every one
+    of its subjects is a member or seller of the group.
 
     Parameters
     ----------
@@ -414,7 +417,7 @@ def group(
         The group's id.
     dataset
         When given, the view also holds the group's drawn subgraph (members,
-        sellers and the orders its findings cite as evidence).
+        sellers and the orders the findings about it cite as evidence).
     seed
         Layout seed of the subgraph.
 
@@ -437,7 +440,15 @@ def group(
         known = result.groups["group_id"].head(3).to_list()
         raise KeyError(f"no group {group_id!r} in this result (e.g. {known})")
     row = matches[0]
-    cited = _rows(result.findings, pl.col("group_id") == group_id)
+    accounts = pl.Series(
+        sorted(set(row.get("member_ids") or []) | set(row.get("seller_ids") or [])),
+        dtype=pl.String,
+    )
+    inside = pl.col("subject_ids").list.eval(pl.element().is_in(pl.lit(accounts).implode()))
+    about = (pl.col("group_id") == group_id).fill_null(False) | (
+        (pl.col("subject_ids").list.len() > 0) & inside.list.all()
+    )
+    cited = _rows(result.findings, about)
     sub = None
     if dataset is not None:
         sub = case_subgraph(
