@@ -1,7 +1,9 @@
 """Time and peak memory of graph building and of each detector, plus Leiden vs networkx Louvain.
 
 Each stage runs in a fresh child process (so peak RSS is that stage's, not the
-sum of everything before it): the child loads the dataset lazily from parquet,
+sum of everything before it); wall and CPU seconds (``*_cpu_s``: user + system
+time of the child, all threads) are both reported, because the 2-core machine
+is shared and wall time inflates with its load: the child loads the dataset lazily from parquet,
 builds the buyer–seller graph (timed as ``build_s``), then runs the stage
 (timed as ``stage_s``) and reports its peak RSS (``ru_maxrss``; it includes the
 graph build, which every detector needs).
@@ -69,6 +71,23 @@ def _peak_gib() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3)
 
 
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+class _Timer:
+    """Wall and CPU seconds (this process, all threads) of a block."""
+
+    def __enter__(self) -> _Timer:
+        self.w0, self.c0 = time.perf_counter(), _cpu()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall = round(time.perf_counter() - self.w0, 2)
+        self.cpu = round(_cpu() - self.c0, 2)
+
+
 def child_stage(folder: str, stage: str) -> dict[str, object]:
     from datetime import timedelta
 
@@ -81,43 +100,44 @@ def child_stage(folder: str, stage: str) -> dict[str, object]:
     ds = _dataset(folder)
     out: dict[str, object] = {"stage": stage}
     if stage == "detect_groups":
-        t0 = time.perf_counter()
-        det = detect_groups(ds, seed=0)
-        out["stage_s"] = round(time.perf_counter() - t0, 2)
+        with _Timer() as tm:
+            det = detect_groups(ds, seed=0)
+        out["stage_s"], out["stage_cpu_s"] = tm.wall, tm.cpu
         out["groups"] = det.groups.group_by("kind").len().sort("kind").rows()
         out["peak_rss_gib"] = _peak_gib()
         return out
     if stage == "identity_graph":
-        t0 = time.perf_counter()
-        idg = build_identity_graph(ds)
-        out["stage_s"] = round(time.perf_counter() - t0, 2)
+        with _Timer() as tm:
+            idg = build_identity_graph(ds)
+        out["stage_s"], out["stage_cpu_s"] = tm.wall, tm.cpu
         out["links"] = idg.links.height
         out["hubs"] = idg.hubs.height
         out["has_identifiers"] = ds.has("identifiers")
         out["peak_rss_gib"] = _peak_gib()
         return out
-    t0 = time.perf_counter()
-    mg = build_market_graph(ds)
-    out["build_s"] = round(time.perf_counter() - t0, 2)
+    with _Timer() as tm:
+        mg = build_market_graph(ds)
+    out["build_s"], out["build_cpu_s"] = tm.wall, tm.cpu
     out["vertices"] = mg.vertices.height
     out["edges"] = mg.edges.height
-    t0 = time.perf_counter()
-    if stage == "igraph":
-        _ = mg.graph
-    elif stage == "leiden":
-        _ = mg.graph
-        out["igraph_s"] = round(time.perf_counter() - t0, 2)
-        t0 = time.perf_counter()
-        memb = leiden_membership(mg, resolution=5.0, seed=0)
-        out["communities"] = int(memb.max()) + 1
-    elif stage == "dense_blocks":
-        out["blocks"] = dense_blocks(mg, n_blocks=5)["block"].n_unique()
-    elif stage == "lockstep":
-        lock = lockstep_groups(
-            ds.orders.select("buyer_id", "seller_id", "created_at"), window=timedelta(days=3)
-        )
-        out["groups"] = lock["group"].n_unique()
-    out["stage_s"] = round(time.perf_counter() - t0, 2)
+    if stage == "leiden":
+        with _Timer() as tm:
+            _ = mg.graph
+        out["igraph_s"], out["igraph_cpu_s"] = tm.wall, tm.cpu
+    with _Timer() as tm:
+        if stage == "igraph":
+            _ = mg.graph
+        elif stage == "leiden":
+            memb = leiden_membership(mg, resolution=5.0, seed=0)
+            out["communities"] = int(memb.max()) + 1
+        elif stage == "dense_blocks":
+            out["blocks"] = dense_blocks(mg, n_blocks=5)["block"].n_unique()
+        elif stage == "lockstep":
+            lock = lockstep_groups(
+                ds.orders.select("buyer_id", "seller_id", "created_at"), window=timedelta(days=3)
+            )
+            out["groups"] = lock["group"].n_unique()
+    out["stage_s"], out["stage_cpu_s"] = tm.wall, tm.cpu
     out["peak_rss_gib"] = _peak_gib()
     return out
 
@@ -132,16 +152,16 @@ def child_louvain(folder: str, n_orders: int, which: str) -> dict[str, object]:
     s = mg.edges["seller_vid"].to_numpy()
     g = mg.graph.as_undirected(mode="each")
     out: dict[str, object] = {"which": which, "orders": n_orders, "edges": len(b)}
-    t0 = time.perf_counter()
     if which == "networkx":
         import networkx as nx
 
-        G = nx.Graph()
-        G.add_nodes_from(range(mg.vertices.height))
-        G.add_edges_from(zip(b.tolist(), s.tolist(), strict=True))
-        out["convert_s"] = round(time.perf_counter() - t0, 2)
-        t0 = time.perf_counter()
-        comms = nx.community.louvain_communities(G, seed=0)
+        with _Timer() as tm:
+            G = nx.Graph()
+            G.add_nodes_from(range(mg.vertices.height))
+            G.add_edges_from(zip(b.tolist(), s.tolist(), strict=True))
+        out["convert_s"] = tm.wall
+        with _Timer() as tm:
+            comms = nx.community.louvain_communities(G, seed=0)
         memb = np.empty(mg.vertices.height, dtype=np.int64)
         for i, c in enumerate(comms):  # loop over communities, to score with igraph
             memb[list(c)] = i
@@ -151,10 +171,11 @@ def child_louvain(folder: str, n_orders: int, which: str) -> dict[str, object]:
         import igraph
 
         igraph.set_random_number_generator(random.Random(0))
-        memb = np.asarray(
-            g.community_leiden(objective_function="modularity", n_iterations=-1).membership
-        )
-    out["seconds"] = round(time.perf_counter() - t0, 2)
+        with _Timer() as tm:
+            memb = np.asarray(
+                g.community_leiden(objective_function="modularity", n_iterations=-1).membership
+            )
+    out["seconds"], out["cpu_s"] = tm.wall, tm.cpu
     out["communities"] = len(np.unique(memb))
     out["modularity"] = round(g.modularity(memb.tolist()), 4)
     out["peak_rss_gib"] = _peak_gib()

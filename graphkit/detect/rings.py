@@ -194,7 +194,8 @@ class DetectParams:
 #: ``account_age``: 1 - median buyer age at first group order / (3 * new_account_days);
 #: ``identity_sharing``: share of buyers identity-linked to another member;
 #: ``amount_size``: 1 - group mean order amount / sellers' mean order amount;
-#: ``rating_extremity``: (top share - population top share) / (1 - population share);
+#: ``rating_extremity``: (top share - population top share) / (1 - population share), the
+#: top share shrunk toward the population's with 5 pseudo-ratings (value: the raw share);
 #: ``time_concentration``: 1 - group's active span / sellers' active span;
 #: ``seller_rating_share``: share of the sellers' buyer feedback written by the group;
 #: ``buyer_concentration``: mean share of a member buyer's orders going to the group;
@@ -624,6 +625,8 @@ def score_groups(
     g_mean = pl.col("g_amount") / pl.col("g_orders")
     s_mean = pl.col("s_amount") / pl.col("s_orders")
     top = pl.col("g_top") / pl.col("g_feedback")
+    # shrink toward the population share with 5 pseudo-ratings: 2 of 2 is not 30 of 30
+    top_smooth = (pl.col("g_top") + 5.0 * top_share_pop) / (pl.col("g_feedback") + 5.0)
     span_g = (pl.col("g_last") - pl.col("g_first")).dt.total_seconds()
     span_s = (pl.col("s_last") - pl.col("s_first")).dt.total_seconds()
     fb_share = pl.col("g_feedback") / pl.col("s_feedback")
@@ -668,7 +671,7 @@ def score_groups(
         _signal(
             "rating_extremity",
             top,
-            (top - top_share_pop) / (1.0 - top_share_pop + 1e-9),
+            (top_smooth - top_share_pop) / (1.0 - top_share_pop + 1e-9),
             w["rating_extremity"],
             pl.format(
                 "{} of {} group ratings are top (population share {})",
