@@ -10,8 +10,9 @@ from test_report_case import RING, build_case, case_findings, case_groups
 
 from graphkit.cli import main
 from graphkit.report import RunStore, diff_runs, load_run, match_sets, record_and_diff
-from graphkit.report.history import EXIT_CLEAN, EXIT_NEW_CRITICAL, history_for
+from graphkit.report.history import EXIT_CLEAN, EXIT_NEW_CRITICAL
 from graphkit.report.run import write_run
+from graphkit.report.store import history_for
 
 
 def sets(rows):

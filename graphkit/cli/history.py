@@ -47,8 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Record the run, print the change, optionally log and re-render; return the exit code."""
     from graphkit.errors import ConfigError, InputNotFoundError
-    from graphkit.report.history import RunStore, record_and_diff
     from graphkit.report.run import load_run, load_run_dataset
+    from graphkit.report.store import RunStore, record_and_diff
 
     if args.run is None:
         if not args.store:

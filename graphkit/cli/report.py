@@ -47,9 +47,9 @@ def run(args: argparse.Namespace) -> int:
     """Render and write the report; return the exit code."""
     from graphkit.errors import InputNotFoundError
     from graphkit.io import atomic_write
-    from graphkit.report.history import history_for
     from graphkit.report.html import render_report
     from graphkit.report.run import load_run, load_run_dataset
+    from graphkit.report.store import history_for
 
     run_ = load_run(args.run)
     dataset = None

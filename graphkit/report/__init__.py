@@ -24,12 +24,13 @@ from graphkit.report.evidence import (
     ExportResult,
     VerifyResult,
     export_case,
-    pseudonymise,
     verify_case,
 )
-from graphkit.report.history import HistoryDiff, RunStore, diff_runs, match_sets, record_and_diff
+from graphkit.report.history import HistoryDiff, diff_runs, match_sets
 from graphkit.report.html import DatasetMismatchError, check_dataset, render_report, write_report
+from graphkit.report.pseudonyms import pseudonymise
 from graphkit.report.run import Run, RunFormatError, load_run
+from graphkit.report.store import RunStore, history_for, record_and_diff
 
 __all__ = [
     "DatasetMismatchError",
@@ -44,6 +45,7 @@ __all__ = [
     "check_dataset",
     "diff_runs",
     "export_case",
+    "history_for",
     "load_run",
     "match_sets",
     "pseudonymise",

@@ -33,10 +33,7 @@ True
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import re
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -47,38 +44,15 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from graphkit.errors import GraphkitError, InputNotFoundError
-from graphkit.report.cases import CASE_TABLES, case_rows, evidence_order_ids, is_in
+from graphkit.report.casegraph import case_graph, write_gexf, write_graphml
+from graphkit.report.cases import CASE_TABLES, case_rows, evidence_order_ids
+from graphkit.report.pseudonyms import pseudonymise, replace_ids
 from graphkit.report.run import Run, input_hashes, load_run
 
 if TYPE_CHECKING:
-    import networkx as nx
-
     from graphkit.dataset import Dataset
 
-__all__ = [
-    "ACCOUNT_COLUMNS",
-    "EvidenceError",
-    "ExportResult",
-    "VerifyResult",
-    "case_graph",
-    "export_case",
-    "pseudonym_ids",
-    "pseudonymise",
-    "verify_case",
-]
-
-#: Columns holding account ids, per table: what pseudonymisation replaces.
-ACCOUNT_COLUMNS: dict[str, tuple[str, ...]] = {
-    "orders": ("buyer_id", "seller_id"),
-    "feedback": ("author_id", "target_id"),
-    "messages": ("sender_id", "recipient_id"),
-    "disputes": ("opened_by",),
-    "coupons": ("issuer_id",),
-    "accounts": ("account_id",),
-    "identifiers": ("account_id",),
-}
-#: Free-text columns where account ids are also replaced (best effort: substring match).
-TEXT_COLUMNS: dict[str, tuple[str, ...]] = {"feedback": ("text",), "messages": ("text",)}
+__all__ = ["EvidenceError", "ExportResult", "VerifyResult", "export_case", "verify_case"]
 
 
 class EvidenceError(GraphkitError, ValueError):
@@ -119,86 +93,6 @@ class VerifyResult:
     files: int = 0
 
 
-# --- pseudonymisation -------------------------------------------------------------------------
-
-
-def pseudonym_ids(ids: Iterable[str], key: bytes, *, prefix: str = "acct-") -> dict[str, str]:
-    """Return ``{id: prefix + HMAC-SHA256(key, id)[:16 hex]}`` for the unique ``ids``.
-
-    Examples
-    --------
-    >>> pseudonym_ids(["b1"], b"k")["b1"]
-    'acct-cce3906dd88a81cf'
-    """
-    return {
-        i: prefix + hmac.new(key, i.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
-        for i in sorted(set(ids))
-    }
-
-
-def _replace_in_text(col: pl.Expr, mapping: Mapping[str, str]) -> pl.Expr:
-    if not mapping:
-        return col
-    pats = sorted(mapping, key=lambda s: (-len(s), s))  # longest first
-    return col.str.replace_many(pats, [mapping[p] for p in pats], leftmost=True)
-
-
-def pseudonymise(
-    rows: Mapping[str, pl.DataFrame], key: bytes, *, extra_ids: Iterable[str] = ()
-) -> tuple[dict[str, pl.DataFrame], dict[str, str]]:
-    """Replace account ids in case rows by keyed pseudonyms.
-
-    Parameters
-    ----------
-    rows
-        Table -> rows (:func:`~graphkit.report.cases.case_rows`).
-    key
-        The HMAC key.
-    extra_ids
-        More account ids to map (group members without rows, finding subjects).
-
-    Returns
-    -------
-    tuple
-        The pseudonymised rows and the mapping ``{id: pseudonym}`` (for the
-        caller to apply elsewhere; never write it into a bag).
-
-    Examples
-    --------
-    >>> o = pl.DataFrame({"order_id": ["o1"], "buyer_id": ["b1"], "seller_id": ["s1"]})
-    >>> out, m = pseudonymise({"orders": o}, b"k")
-    >>> out["orders"]["buyer_id"][0] == m["b1"]
-    True
-    """
-    ids: set[str] = set(extra_ids)
-    for table, cols in ACCOUNT_COLUMNS.items():
-        if table in rows:
-            for c in cols:
-                if c in rows[table].columns:
-                    ids.update(rows[table][c].drop_nulls().to_list())
-    ids.discard("platform")  # the coupon issuer that is not an account
-    mapping = pseudonym_ids(ids, key)
-    values = pseudonym_ids(
-        rows["identifiers"]["value"].drop_nulls().to_list() if "identifiers" in rows else [],
-        key,
-        prefix="ident-",
-    )
-    out: dict[str, pl.DataFrame] = {}
-    for table, df in rows.items():
-        exprs = [
-            pl.col(c).replace(mapping) for c in ACCOUNT_COLUMNS.get(table, ()) if c in df.columns
-        ]
-        exprs += [
-            _replace_in_text(pl.col(c), mapping)
-            for c in TEXT_COLUMNS.get(table, ())
-            if c in df.columns
-        ]
-        if table == "identifiers" and "value" in df.columns:
-            exprs.append(pl.col("value").replace(values))
-        out[table] = df.with_columns(exprs) if exprs else df
-    return out, mapping
-
-
 def _map_list(values: Iterable[str] | None, mapping: Mapping[str, str]) -> list[str]:
     return sorted(mapping.get(v, v) for v in (values or []))
 
@@ -207,77 +101,7 @@ def _map_text(text: str | None, mapping: Mapping[str, str]) -> str | None:
     if text is None or not mapping:
         return text
     df = pl.DataFrame({"t": [text]}, schema={"t": pl.String})
-    return df.select(_replace_in_text(pl.col("t"), mapping)).item()
-
-
-# --- the subgraph -----------------------------------------------------------------------------
-
-
-def case_graph(
-    orders: pl.DataFrame,
-    *,
-    account_ids: Iterable[str],
-    seller_ids: Iterable[str] = (),
-    evidence_ids: Iterable[str] = (),
-) -> nx.DiGraph:
-    """Build the case's buyer -> seller graph (one edge per pair, orders aggregated).
-
-    Nodes carry ``kind`` (buyer/seller) and ``member`` (in the case); edges
-    ``n_orders``, ``amount``, ``evidence`` (any evidence order) and
-    ``order_ids`` (space separated). Nodes and edges are added in sorted
-    order, so the same rows write the same files.
-
-    Examples
-    --------
-    >>> o = pl.DataFrame({"order_id": ["o1"], "buyer_id": ["b"], "seller_id": ["s"],
-    ...                   "amount": [3.0]})
-    >>> g = case_graph(o, account_ids=["b", "s"])
-    >>> sorted(g.nodes(data="kind"))
-    [('b', 'buyer'), ('s', 'seller')]
-    """
-    import networkx as nx
-
-    accts = pl.Series(sorted(set(account_ids)), dtype=pl.String)
-    ev = pl.Series(sorted(set(evidence_ids)), dtype=pl.String)
-    amount = pl.col("amount") if "amount" in orders.columns else pl.lit(0.0)
-    edges = (
-        orders.with_columns(is_ev=is_in("order_id", ev), amt=amount.cast(pl.Float64))
-        .filter((is_in("buyer_id", accts) & is_in("seller_id", accts)) | pl.col("is_ev"))
-        .group_by("buyer_id", "seller_id")
-        .agg(
-            n_orders=pl.len().cast(pl.Int64),
-            amount=pl.col("amt").sum().round(2),
-            evidence=pl.col("is_ev").any(),
-            order_ids=pl.col("order_id").sort().str.join(" "),
-        )
-        .sort("buyer_id", "seller_id")
-    )
-    sellers = set(seller_ids) | set(edges["seller_id"].to_list())
-    members = set(accts.to_list())
-    nodes = sorted(
-        members | set(edges["buyer_id"].to_list()) | sellers & set(edges["seller_id"].to_list())
-    )
-    g = nx.DiGraph()
-    for n in nodes:
-        g.add_node(n, kind="seller" if n in sellers else "buyer", member=n in members)
-    for b, s, n, amt, is_ev, oids in edges.iter_rows():
-        g.add_edge(b, s, n_orders=int(n), amount=float(amt), evidence=bool(is_ev), order_ids=oids)
-    return g
-
-
-def _write_graphml(g: nx.DiGraph, path: Path) -> None:
-    import networkx as nx
-
-    nx.write_graphml(g, path, encoding="utf-8", prettyprint=True)
-
-
-def _write_gexf(g: nx.DiGraph, path: Path, *, day: str) -> None:
-    import networkx as nx
-
-    text = "\n".join(nx.generate_gexf(g, encoding="utf-8", prettyprint=True))
-    # networkx stamps today's date; use the run's date so the same case gives the same bytes
-    text = re.sub(r'lastmodifieddate="[0-9-]+"', f'lastmodifieddate="{day}"', text, count=1)
-    path.write_text(text + "\n", encoding="utf-8")
+    return df.select(replace_ids(pl.col("t"), mapping)).item()
 
 
 # --- export -----------------------------------------------------------------------------------
@@ -409,10 +233,10 @@ def export_case(
                     .otherwise(pl.element().struct.field("id")),
                 )
             ),
-            explanation=_replace_in_text(pl.col("explanation"), mapping),
+            explanation=replace_ids(pl.col("explanation"), mapping),
             signals=pl.col("signals").list.eval(
                 pl.element().struct.with_fields(
-                    _replace_in_text(pl.field("detail"), mapping).alias("detail")
+                    replace_ids(pl.field("detail"), mapping).alias("detail")
                 )
             ),
         ).with_columns(evidence_ids=pl.col("evidence").list.eval(pl.element().struct.field("id")))
@@ -538,8 +362,8 @@ def export_case(
                 tmp / "evidence" / f"{table}.csv", datetime_format="%Y-%m-%dT%H:%M:%S%.fZ"
             )
             df.write_parquet(tmp / "evidence" / f"{table}.parquet", statistics=False)
-        _write_graphml(g, tmp / "graph" / "subgraph.graphml")
-        _write_gexf(g, tmp / "graph" / "subgraph.gexf", day=day)
+        write_graphml(g, tmp / "graph" / "subgraph.graphml")
+        write_gexf(g, tmp / "graph" / "subgraph.gexf", day=day)
         (tmp / "graph" / "subgraph.png").write_bytes(sub_png)
         (tmp / "graph" / "timeline.png").write_bytes(tl_png)
         bagit.make_bag(
