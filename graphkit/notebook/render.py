@@ -224,7 +224,7 @@ def findings_table_html(findings: pl.DataFrame, *, max_rows: int = 15) -> str:
     top = findings.sort(["score", "finding_id"], descending=[True, False]).head(max_rows)
     rows = [
         (
-            f"<code>{esc(r['finding_id'])}</code>",
+            f'<code style="white-space:nowrap">{esc(r["finding_id"])}</code>',
             severity_badge(r["severity"]),
             esc(num(r["score"])),
             ids_html(r["subject_ids"], limit=4),
@@ -253,7 +253,7 @@ def groups_table_html(groups: pl.DataFrame, *, max_rows: int = 10) -> str:
     top = groups.sort(["score", "group_id"], descending=[True, False]).head(max_rows)
     rows = [
         (
-            f"<code>{esc(r['group_id'])}</code>",
+            f'<code style="white-space:nowrap">{esc(r["group_id"])}</code>',
             esc(r["kind"]),
             esc(num(r["score"])),
             esc(num(len(r["member_ids"] or []))),
