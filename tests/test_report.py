@@ -15,6 +15,7 @@ from test_report_case import IMG, SCRIPT, build_case, case_tables
 
 from graphkit.cli import main
 from graphkit.report import DatasetMismatchError, load_run, render_report, write_report
+from graphkit.report.run import write_run
 
 CHROMIUM = Path("/usr/bin/chromium")
 RESOURCE_ATTRS = {"src", "href", "srcset", "action", "poster", "data", "background", "formaction"}
@@ -259,3 +260,18 @@ def test_heavy_imports_load_late():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_empty_run_renders(tmp_path, case):
+    from graphkit.findings import empty_findings, empty_groups
+
+    run_dir = write_run(
+        tmp_path / "empty",
+        findings=empty_findings(),
+        groups=empty_groups(),
+        meta=dict(load_run(case.run_dir).meta),
+    )
+    page = render_report(run_dir, dataset=case.dataset)
+    assert "No groups were detected." in page
+    assert "No findings." in page
+    assert "data:image/png" not in page  # nothing to draw, nothing implicated
