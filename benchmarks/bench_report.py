@@ -1,8 +1,8 @@
 """Benchmark: report generation time (``write_report``) at 1M orders.
 
 A seeded simulated marketplace (``graphkit.simulate``) is written once to
-``benchmarks/_work/report_<n>_s<seed>/`` (gitignored; the scan benchmark's
-``scan_<n>_s<seed>/`` is reused when present). The run the report is made from
+``benchmarks/_work/report_<n>_s<seed>/`` (gitignored; copied from the scan
+benchmark's ``scan_<n>_s<seed>/`` when present). The run the report is made from
 is either a real ``graphkit scan`` run (``--run DIR``) or, by default, a run
 built from the simulator's planted labels: one group per planted ring or
 campaign (members = its labelled accounts) and one finding per group plus one
@@ -18,6 +18,9 @@ machine, load average, date, the exact command and every number.
 Usage::
 
     python benchmarks/bench_report.py --orders 1000000 --repeat 3
+    graphkit scan benchmarks/_work/report_1000000_s0 --out benchmarks/_work/run_scan_report_1M
+    python benchmarks/bench_report.py --run benchmarks/_work/run_scan_report_1M \\
+        --out benchmarks/results/report_1000000_scan.json
 
 Target (issue 7): <= 5 s at 1M orders.
 """
@@ -29,6 +32,7 @@ import json
 import os
 import platform
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -66,11 +70,19 @@ KIND_OF = {
 
 
 def dataset(n_orders: int, seed: int) -> Path:
-    """Return a simulated dataset folder of ``n_orders`` (simulated once, then reused)."""
-    for name in (f"scan_{n_orders}_s{seed}", f"report_{n_orders}_s{seed}"):
-        if (WORK / name / "orders.parquet").exists() and (WORK / name / "labels.parquet").exists():
-            return WORK / name
+    """Return this benchmark's own simulated dataset folder (made once, then reused).
+
+    Copied from the scan benchmark's folder when that exists (same simulator call;
+    written atomically, so it is complete), else simulated. A private copy keeps
+    other benchmarks that re-simulate from changing the data under a run.
+    """
     out = WORK / f"report_{n_orders}_s{seed}"
+    if (out / "orders.parquet").exists() and (out / "labels.parquet").exists():
+        return out
+    shared = WORK / f"scan_{n_orders}_s{seed}"
+    if (shared / "orders.parquet").exists() and (shared / "labels.parquet").exists():
+        shutil.copytree(shared, out)
+        return out
     code = (
         "import sys; from graphkit.simulate import simulate; "
         f"simulate({n_orders}, seed={seed}).write(sys.argv[1])"
