@@ -244,6 +244,22 @@ def test_repeat_across_sellers_escalates_to_suspend() -> None:
     assert rows[0]["score"] > rows[1]["score"]
 
 
+def test_plain_refund_demand_is_left_to_review() -> None:
+    m = Market()
+    oid = m.order("buyer", "store", 0)
+    m.say(oid, 3, "The lamp came broken. If you don't refund me I will leave negative feedback.")
+    m.rate(oid, 6, 1)
+    strong = Market()
+    oid2 = strong.order("buyer", "store", 0)
+    strong.say(oid2, 3, "If you don't refund me 50% I will leave negative feedback.")
+    strong.rate(oid2, 6, 1)
+    row, row2 = m.run().row(0, named=True), strong.run().row(0, named=True)
+    assert row["recommended_action"] == "review"
+    assert "review before acting" in row["explanation"]
+    assert row2["recommended_action"] == "restrict_buying"
+    assert row["score"] < row2["score"]
+
+
 def test_refund_after_the_threat_is_reported() -> None:
     m = Market()
     oid = m.order("buyer", "store", 0)

@@ -18,7 +18,9 @@ threat are reported as a signal (the seller gave in).
 
 Ladder: warning (one threat) -> restrict_buying (negative feedback followed,
 or ``restrict_at_orders`` threatened orders) -> suspend (``suspend_at_sellers``
-distinct sellers threatened).
+distinct sellers threatened). When the only demand is a plain refund (which
+may be the buyer's remedy for a faulty item, not something outside the
+listing) the action is ``review`` and the score lower: a person decides.
 
 Examples
 --------
@@ -44,6 +46,9 @@ __all__ = [
     "check_feedback_extortion",
     "extortion_orders",
 ]
+
+#: a demand cue below this is a plain refund request (see detect.threats)
+WEAK_DEMAND = 0.7
 
 THRESHOLDS = (
     Threshold(
@@ -165,7 +170,8 @@ def extortion_orders(
         first_threat_at, last_threat_at, threat_score`` (max), ``strongest_id`` and its
         ``cues``, ``feedback_id, rating, negative_after`` (negative feedback created at
         or after the first threat), ``refunded_after`` (amount refunded after the first
-        threat, 0 without a refunds table).
+        threat, 0 without a refunds table), ``demand_strength`` (strongest demand cue of the
+        order's threats; 1.0 when ``threats`` has no ``cue_demand`` column).
 
     Examples
     --------
@@ -184,6 +190,7 @@ def extortion_orders(
         "condition '{}', feedback '{}', negative '{}', demand '{}'",
         *[pl.col(f"match_{n}") for n in ("condition", "feedback", "negative", "demand")],
     )
+    demand = pl.col("cue_demand").max() if "cue_demand" in threats.columns else pl.lit(1.0).first()
     per_order = (
         threats.sort("threat_score", "message_id", descending=[True, False])
         .group_by("buyer_id", "seller_id", "order_id", maintain_order=True)
@@ -194,6 +201,7 @@ def extortion_orders(
             threat_score=pl.col("threat_score").first(),
             strongest_id=pl.col("message_id").first(),
             cues=cues.first(),
+            demand_strength=demand,
         )
     )
     fb = feedback.select(
@@ -264,6 +272,7 @@ def check_feedback_extortion(ctx: ScanContext, params: Mapping[str, Any]) -> pl.
             n_sellers=pl.col("seller_id").n_unique().cast(pl.Int64),
             n_messages=pl.col("message_ids").list.len().sum().cast(pl.Int64),
             n_negative_after=pl.col("negative_after").sum().cast(pl.Int64),
+            demand_strength=pl.col("demand_strength").max(),
             max_threat=pl.col("threat_score").first(),
             strongest_id=pl.col("strongest_id").first(),
             cues=pl.col("cues").first(),
@@ -280,8 +289,13 @@ def check_feedback_extortion(ctx: ScanContext, params: Mapping[str, Any]) -> pl.
     neg = pl.col("n_negative_after") > 0
     suspend = pl.col("n_sellers") >= params["suspend_at_sellers"]
     restrict = neg | (pl.col("n_orders") >= params["restrict_at_orders"])
+    # only a plain refund was demanded: possibly the buyer's remedy for a faulty item,
+    # which the policy does not forbid asking for; a person decides
+    remedy_only = pl.col("demand_strength") < WEAK_DEMAND
     action = (
-        pl.when(suspend)
+        pl.when(remedy_only)
+        .then(pl.lit("review"))
+        .when(suspend)
         .then(pl.lit("suspend"))
         .when(restrict)
         .then(pl.lit("restrict_buying"))
@@ -291,7 +305,11 @@ def check_feedback_extortion(ctx: ScanContext, params: Mapping[str, Any]) -> pl.
     # repeated over orders adds up to 0.1 more
     repeat = ((pl.col("n_orders") - 1).clip(0, 2).cast(pl.Float64)) * 0.05
     score = (
-        0.45 + 0.2 * pl.col("max_threat") + pl.when(neg).then(0.2).otherwise(0.0) + repeat
+        0.45
+        + 0.2 * pl.col("max_threat")
+        + pl.when(neg).then(0.2).otherwise(0.0)
+        + repeat
+        - pl.when(remedy_only).then(0.2).otherwise(0.0)
     ).clip(0.0, 1.0)
     return per_buyer.with_columns(
         subject_ids=pl.concat_list(pl.col("buyer_id")),
@@ -307,7 +325,7 @@ def check_feedback_extortion(ctx: ScanContext, params: Mapping[str, Any]) -> pl.
             "Buyer {} sent {} message(s) making feedback conditional on something the listing "
             "did not include, on {} order(s) with {} seller(s). Strongest ({}): {} "
             "(threat score {}). {} threatened order(s) then got negative feedback "
-            "(rating <= {}) from the buyer{}. Refunded after the threat: {}.",
+            "(rating <= {}) from the buyer{}. Refunded after the threat: {}.{}",
             pl.col("buyer_id"),
             pl.col("n_messages"),
             pl.col("n_orders"),
@@ -321,6 +339,14 @@ def check_feedback_extortion(ctx: ScanContext, params: Mapping[str, Any]) -> pl.
             .then(pl.format(": {}", pl.col("negative_ids").list.join(", ")))
             .otherwise(pl.lit("")),
             pl.col("refunded_after").round(2),
+            pl.when(remedy_only)
+            .then(
+                pl.lit(
+                    " The only demand is a plain refund, which may be the buyer's remedy for a "
+                    "faulty item: review before acting."
+                )
+            )
+            .otherwise(pl.lit("")),
         ),
         signals=pl.concat_list(
             signal(
@@ -346,5 +372,11 @@ def check_feedback_extortion(ctx: ScanContext, params: Mapping[str, Any]) -> pl.
                 threshold=float(params["suspend_at_sellers"]),
             ),
             signal("refunded_after_threat", pl.col("refunded_after")),
+            signal(
+                "demand_strength",
+                pl.col("demand_strength"),
+                threshold=WEAK_DEMAND,
+                detail=pl.lit("below the threshold: only a plain refund was demanded"),
+            ),
         ),
     )
