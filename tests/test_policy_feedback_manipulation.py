@@ -170,7 +170,7 @@ def test_circles_widen_to_stores_their_raters_share_but_not_to_popular_ones() ->
     from graphkit.policy.feedback_manipulation import circle_raters
 
     tp = pl.DataFrame({"seller_a": ["A"], "seller_b": ["B"]})
-    rows = [(w, s) for w in ("w1", "w2", "w3") for s in ("A", "A", "E", "P")]  # 3 co-raters
+    rows = [(w, s) for w in ("w1", "w2", "w3") for s in ("A", "B", "E", "P")]  # 3 workers
     rows += [(f"x{i}", "P") for i in range(20)]  # P is popular: 3 of 23 raters
     rows += [("x0", "E")]  # E: 3 of 4 raters come from the circle
     fb = pl.DataFrame(
@@ -186,7 +186,8 @@ def test_circles_widen_to_stores_their_raters_share_but_not_to_popular_ones() ->
         schema_overrides={"reasons": pl.List(pl.String)},
     )
     out = circle_raters(fb, tp)
-    # w1..w3 rate A and E (two circle stores after widening) three times each, P not counted
-    assert sorted(out["target_id"].unique().to_list()) == ["A", "E"]
+    # w1..w3 work for circle A-B; E (3 of its 4 raters are workers) joins, P does not
+    assert sorted(out["target_id"].unique().to_list()) == ["A", "B", "E"]
     assert sorted(out["author_id"].unique().to_list()) == ["w1", "w2", "w3"]
+    # without E the workers have two ratings each, below circle_min_ratings
     assert circle_raters(fb, tp, expand_min_coraters=4).height == 0

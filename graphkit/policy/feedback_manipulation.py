@@ -99,7 +99,8 @@ def circle_raters(
     Circles are first widened by one step: a store joins a circle when at least
     ``expand_min_coraters`` accounts that positively rated the circle also positively
     rated it, and they are at least ``expand_min_share`` of its raters (so a popular
-    store, rated by everyone, does not join).
+    store, rated by everyone, does not join); only accounts that already rate two or
+    more of the circle's stores count as co-raters.
 
     Returns
     -------
@@ -124,7 +125,15 @@ def circle_raters(
         trading_pairs.select(account_a="seller_a", account_b="seller_b")
     ).rename({"account_id": "target_id", "person_id": "circle"})
     pos = feedback.filter(pl.col("rating") >= 4)
-    raters = pos.join(circles, on="target_id", how="inner").select("author_id", "circle").unique()
+    # the co-raters that can pull a store into a circle are the circle's *workers*: accounts
+    # with positive ratings for at least ``min_sellers`` of its stores
+    raters = (
+        pos.join(circles, on="target_id", how="inner")
+        .group_by("author_id", "circle")
+        .agg(n_sellers=pl.col("target_id").n_unique())
+        .filter(pl.col("n_sellers") >= min_sellers)
+        .select("author_id", "circle")
+    )
     n_raters = pos.group_by("target_id").agg(n_raters=pl.col("author_id").n_unique())
     joins = (
         pos.join(raters, on="author_id", how="inner")
