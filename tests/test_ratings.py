@@ -387,6 +387,21 @@ def test_linked_and_group_raters() -> None:
     assert row["n_top_group"] == 8
     assert {"linked_accounts", "group_members"} <= _fired(sig, "s")
     assert _flagged(sig, "suspicious") == linked | grouped
+    reasons = dict(sig.feedback.select("feedback_id", "reasons").iter_rows())
+    assert all("linked_to_target" in reasons[f] for f in linked)
+    assert all("in_group_with_target" in reasons[f] for f in grouped)
+    assert all(
+        reasons[f] == []
+        for f in sig.feedback.filter(pl.col("author_id").str.starts_with("h"))["feedback_id"]
+    )
+    raters = sig.raters.filter(pl.col("account_id").is_in(["sock0", "ring0", "s-b0"]))
+    assert raters.select(
+        "account_id", "n_ratings", "n_sellers", "n_strong_flags", "n_suspicious"
+    ).rows() == [
+        ("ring0", 2, 2, 1, 1),
+        ("s-b0", 1, 1, 0, 0),
+        ("sock0", 1, 1, 1, 1),
+    ]
     assert row["manipulation_score"] > 0.8
     assert "Not computed" not in row["explanation"]
 

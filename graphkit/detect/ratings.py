@@ -135,12 +135,27 @@ def _score_and_flags(fb: pl.LazyFrame, p: RatingParams) -> pl.LazyFrame:
     )
 
 
-def _reasons() -> pl.Expr:
-    names = [*FEEDBACK_FLAGS, "unreliable"]
+def _reasons(fb: pl.DataFrame) -> pl.Series:
+    """Return the names of the flags each rating carries (``unreliable`` included).
+
+    Built only for rows with evidence beyond a perfect DSR triple (most honest
+    ratings are perfect and carry nothing else); the others get an empty list.
+    """
     exprs = [pl.when(_flag(f)).then(pl.lit(f)) for f in FEEDBACK_FLAGS]
     exprs.append(pl.when(pl.col("_unreliable")).then(pl.lit("unreliable")))
-    assert len(exprs) == len(names)
-    return pl.concat_list(exprs).list.drop_nulls().alias("reasons")
+    evidence = pl.any_horizontal(
+        [_flag(f) for f in FEEDBACK_FLAGS if f != "perfect_dsr"] + [_flag("_unreliable")]
+    )
+    rows = fb.with_row_index("_i")
+    listed = rows.filter(evidence).select(
+        "_i", pl.concat_list(exprs).list.drop_nulls().alias("reasons")
+    )
+    return (
+        rows.select("_i")
+        .join(listed, on="_i", how="left", maintain_order="left")
+        .get_column("reasons")
+        .fill_null(pl.lit([], dtype=pl.List(pl.String)))
+    )
 
 
 # ----------------------------------------------------------------------------- seller signals
@@ -486,24 +501,24 @@ def _sellers(
 
 
 def _raters(fb: pl.DataFrame, fairness: pl.DataFrame) -> pl.DataFrame:
-    per = fb.group_by(pl.col("author_id").alias("account_id")).agg(
-        pl.col("top").sum().cast(pl.Int64).alias("n_top"),
-        pl.col("target_id").n_unique().cast(pl.Int64).alias("n_sellers"),
-        pl.col("suspicious").sum().cast(pl.Int64).alias("n_suspicious"),
-        pl.col("_strong").sum().cast(pl.Int64).alias("n_strong_flags"),
-        pl.col("reliability").min().alias("min_reliability"),
+    # per-rater totals come from REV2's dense ids; only the (few) suspicious rows are grouped here
+    sus = (
+        fb.filter(pl.col("suspicious"))
+        .group_by(pl.col("author_id").alias("account_id"))
+        .agg(pl.len().cast(pl.Int64).alias("n_suspicious"))
     )
-    return fairness.join(per, on="account_id", how="left", maintain_order="left").select(
+    return fairness.join(sus, on="account_id", how="left", maintain_order="left").select(
         "account_id",
         "fairness",
         "anomaly",
         "n_ratings",
         "n_top",
-        "n_sellers",
-        "n_strong_flags",
-        "n_suspicious",
-        "min_reliability",
-    )  # fairness is sorted by account_id already
+        pl.col("n_targets").alias("n_sellers"),
+        pl.col("n__strong").alias("n_strong_flags"),
+        pl.col("n__weak").alias("n_weak_flag_pairs"),
+        pl.col("n_suspicious").fill_null(0),
+        "mean_reliability",
+    )
 
 
 def rating_signals(
@@ -586,12 +601,20 @@ def rating_signals(
     fb = _score_and_flags(in_burst_flag(fb.lazy(), burst_ends.lazy(), p), p).collect()
 
     # REV2 (whole-graph stage), behavioural prior = the flags
-    res = rev2(fb.select("feedback_id", "author_id", "target_id", "score", "anomaly"), params=p)
+    res = rev2(
+        fb.select(
+            "feedback_id", "author_id", "target_id", "score", "anomaly", "top", "_strong", "_weak"
+        ),
+        params=p,
+        rater_totals=("top", "_strong", "_weak"),
+    )
     if res.reliability["feedback_id"].equals(fb["feedback_id"]):  # both in feedback-id order
         fb = fb.with_columns(res.reliability["reliability"])
     else:  # pragma: no cover - defensive
         fb = fb.join(res.reliability, on="feedback_id", how="left", maintain_order="left")
-    fb = fb.with_columns(_unreliable=pl.col("reliability") < p.min_reliability).with_columns(
+    fb = fb.with_columns(
+        _unreliable=pl.col("positive") & (pl.col("reliability") < p.min_reliability)
+    ).with_columns(
         suspicious=pl.col("positive")
         & (pl.col("_strong") | pl.col("_weak") | pl.col("_unreliable"))
     )
@@ -614,7 +637,7 @@ def rating_signals(
         "reliability",
         "anomaly",
         *FEEDBACK_FLAGS,
-        _reasons(),
+        _reasons(fb),
         "suspicious",
     )
     return RatingSignals(

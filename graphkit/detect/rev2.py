@@ -48,7 +48,9 @@ class Rev2Result:
     Attributes
     ----------
     fairness
-        ``account_id, fairness, anomaly, n_ratings`` per rater, sorted by ``account_id``.
+        ``account_id, fairness, anomaly, n_ratings, n_targets`` (distinct accounts
+        rated), ``mean_reliability`` and the requested ``n_<column>`` totals per
+        rater, sorted by ``account_id``.
     goodness
         ``seller_id, goodness, n_ratings`` per rated account, sorted by ``seller_id``.
     reliability
@@ -94,7 +96,12 @@ def _dense_ids(values: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     return ids.astype(np.int64), first_np
 
 
-def rev2(edges: pl.DataFrame, *, params: RatingParams | None = None) -> Rev2Result:
+def rev2(
+    edges: pl.DataFrame,
+    *,
+    params: RatingParams | None = None,
+    rater_totals: tuple[str, ...] = (),
+) -> Rev2Result:
     """Compute REV2 fairness, goodness and reliability on a rating graph.
 
     Parameters
@@ -105,6 +112,9 @@ def rev2(edges: pl.DataFrame, *, params: RatingParams | None = None) -> Rev2Resu
         [0, 1], the rating's behavioural anomaly; 0 when absent).
     params
         Priors and iteration limits (``rev2_*`` fields of :class:`RatingParams`).
+    rater_totals
+        Boolean or integer edge columns to total per rater (``n_<column>`` in
+        ``fairness``), computed on the same dense ids at no extra grouping cost.
 
     Returns
     -------
@@ -130,6 +140,7 @@ def rev2(edges: pl.DataFrame, *, params: RatingParams | None = None) -> Rev2Resu
         "target_id",
         pl.col("score").cast(pl.Float64),
         pl.col("anomaly").cast(pl.Float64).fill_null(0.0),
+        *[pl.col(c).cast(pl.Int64).fill_null(0) for c in rater_totals],
     ).sort("feedback_id")
     u, u_first = _dense_ids(e["author_id"])
     t, t_first = _dense_ids(e["target_id"])
@@ -164,12 +175,19 @@ def rev2(edges: pl.DataFrame, *, params: RatingParams | None = None) -> Rev2Resu
             converged = True
             break
 
+    pairs = np.unique(u * max(n_t, 1) + t) // max(n_t, 1) if len(u) else u
     raters = pl.DataFrame(
         {
             "account_id": e["author_id"].gather(u_first),
             "fairness": f,
             "anomaly": ibs,
             "n_ratings": deg_u.astype(np.int64),
+            "n_targets": np.bincount(pairs, minlength=n_u).astype(np.int64),
+            "mean_reliability": np.bincount(u, weights=r, minlength=n_u) / np.maximum(deg_u, 1.0),
+            **{
+                f"n_{c}": np.bincount(u, weights=e[c].to_numpy(), minlength=n_u).astype(np.int64)
+                for c in rater_totals
+            },
         }
     ).sort("account_id")
     targets = pl.DataFrame(
