@@ -430,3 +430,23 @@ def test_output_dir_defaults_to_gitignored_runs(tmp_path, monkeypatch):
     (tmp_path / "data" / "sample" / "orders.parquet").write_bytes(b"")
     out = output_dir("01-quickstart", tmp_path)
     assert out == tmp_path / "runs" / "notebooks" / "01-quickstart"
+
+
+def test_text_repr_wraps_long_explanations_and_details():
+    long = "Seller s1: " + "9 of 25 top ratings from accounts linked to the seller; " * 6
+    f = _findings(explanation=long).with_columns(
+        signals=pl.lit(
+            [_signal("linked_accounts", 0.36, 0.1, 0.8, long)],
+            dtype=pl.List(pl.Struct(dict(FINDINGS_SCHEMA["signals"].inner))),
+        )
+    )
+    text = repr(finding(_result(findings=f), "SHILL_PURCHASE-aaa"))
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 100
+    assert "  explanation:" in lines
+    assert any(
+        line.startswith("    linked_accounts = 0.36 (threshold 0.1) -> +0.8: ") for line in lines
+    )
+    assert any(line.startswith("        ") for line in lines)  # hanging indent of a detail
+    # nothing lost in the wrapping
+    assert " ".join(text.split()).count("9 of 25 top ratings") == 12

@@ -41,6 +41,7 @@ __all__ = [
     "severity_badge",
     "signals_html",
     "signals_text",
+    "wrap",
 ]
 
 #: Badge colours per severity (white text on each).
@@ -81,6 +82,29 @@ def plain(value: object) -> str:
         return ""
     text = str(value).replace("\r\n", " ").replace("\n", " ").replace("\t", " ")
     return _CONTROL.sub("\ufffd", text)
+
+
+def wrap(text: object, *, indent: str = "    ", hanging: str = "", width: int = 100) -> str:
+    """Return terminal-safe text wrapped at ``width`` columns, every line indented.
+
+    ``hanging`` is added to the indent of the continuation lines.
+
+    Examples
+    --------
+    >>> print(wrap("a b c", indent="  ", width=5))
+      a b
+      c
+    """
+    import textwrap
+
+    return textwrap.fill(
+        plain(text),
+        width=width,
+        initial_indent=indent,
+        subsequent_indent=indent + hanging,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
 
 
 def num(value: object) -> str:
@@ -194,14 +218,14 @@ def signals_text(signals: Iterable[Mapping[str, Any]] | None, *, indent: str = "
     """
     lines = []
     for s in signals or []:
-        line = f"{indent}{plain(s.get('name'))} = {num(s.get('value'))}"
+        line = f"{plain(s.get('name'))} = {num(s.get('value'))}"
         if s.get("threshold") is not None:
             line += f" (threshold {num(s.get('threshold'))})"
         if s.get("contribution") is not None:
             line += f" -> +{num(s.get('contribution'))}"
         if s.get("detail"):
             line += f": {plain(s.get('detail'))}"
-        lines.append(line)
+        lines.append(wrap(line, indent=indent, hanging="    "))
     return "\n".join(lines) if lines else f"{indent}(no signals)"
 
 

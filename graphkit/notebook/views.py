@@ -38,6 +38,7 @@ from graphkit.notebook.render import (
     severity_badge,
     signals_html,
     signals_text,
+    wrap,
 )
 
 if TYPE_CHECKING:
@@ -188,7 +189,7 @@ class FindingView:
             f"  evidence ({len(self.evidence_ids)}): {ids_text(self.evidence_ids, limit=6)}"
             + (f"\n  group: {plain(self.group_id)}" if self.group_id else "")
             + when
-            + f"\n  explanation: {plain(self.explanation)}\n  signals:\n"
+            + f"\n  explanation:\n{wrap(self.explanation)}\n  signals:\n"
             + signals_text([s.as_dict() for s in self.signals])
         )
 
