@@ -197,7 +197,65 @@ def _run_child(args: list[str], timeout: float | None = None) -> dict[str, objec
     return out
 
 
+def render(path: str) -> str:
+    """Markdown rows of a results JSON (pasted into RESULTS.md, never typed)."""
+    with open(path) as fh:
+        res = json.load(fh)
+    out = [
+        "| data | stage | vertices / edges | build wall s (CPU s) | stage wall s (CPU s) | "
+        "peak RSS GiB | notes |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in res["stages"]:
+        if not r.get("finished"):
+            out.append(f"| {Path(r['data']).name} | {r['args'][2]} | | | | | failed |")
+            continue
+        build = f"{r['build_s']} ({r['build_cpu_s']})" if "build_s" in r else "-"
+        size = f"{r['vertices']:,} / {r['edges']:,}" if "edges" in r else "-"
+        notes = {
+            k: r[k]
+            for k in (
+                "igraph_s",
+                "communities",
+                "blocks",
+                "groups",
+                "links",
+                "hubs",
+                "has_identifiers",
+            )
+            if k in r
+        }
+        out.append(
+            f"| {Path(r['data']).name} | {r['stage']} | {size} | {build} | "
+            f"{r['stage_s']} ({r['stage_cpu_s']}) | {r['peak_rss_gib']} | {notes} |"
+        )
+    if res["louvain"]:
+        out += [
+            "",
+            "| orders | edges | algorithm | wall s (CPU s) | communities | modularity "
+            "| peak RSS GiB |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for r in res["louvain"]:
+            if not r.get("finished"):
+                why = f"not finished in {r['timeout_s']} s" if "timeout_s" in r else "failed"
+                out.append(f"| {r['args'][2]} | | {r['args'][3]} | {why} | | | |")
+                continue
+            out.append(
+                f"| {r['orders']:,} | {r['edges']:,} | {r['which']} | {r['seconds']} "
+                f"({r['cpu_s']}) | {r['communities']:,} | {r['modularity']} | {r['peak_rss_gib']} |"
+            )
+    out.append(
+        f"\nStarted {res['started']}; load average before {res['loadavg_before']}, after "
+        f"{res['loadavg_after']}; command `{res['command']}`."
+    )
+    return "\n".join(out)
+
+
 def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--render":
+        print(render(sys.argv[2]))
+        return
     if len(sys.argv) > 1 and sys.argv[1] == "_child":
         print(json.dumps(child_stage(sys.argv[2], sys.argv[3])))
         return

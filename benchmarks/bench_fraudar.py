@@ -20,7 +20,8 @@ fraud buyer's orders, block and camouflage: one 3-day campaign) and
 :func:`fraudar_peel_windows` peels each 3-day window (two offsets), whole-graph
 column weights; the 3 densest window-blocks are compared.
 
-Run: ``python benchmarks/bench_fraudar.py --out benchmarks/results/fraudar.json``
+Run: ``python benchmarks/bench_fraudar.py --out benchmarks/results/fraudar.json``;
+markdown rows: ``python benchmarks/bench_fraudar.py --render benchmarks/results/fraudar.json``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 from datetime import UTC, datetime
 
@@ -119,7 +121,7 @@ def run(n_edges: int, seed: int, eps: float) -> list[dict[str, object]]:
             b, s, fraud = inject(rng, b0, s0, density, camouflage)
             times = order_times(rng, b)
             for signal in ("structure", "structure+time"):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 if signal == "structure":
                     blocks = fraudar_peel(
                         b,
@@ -143,6 +145,7 @@ def run(n_edges: int, seed: int, eps: float) -> list[dict[str, object]]:
                     blocks = [blk for _, blk in found[:N_BLOCKS]]
                     n_peels = 1  # every edge is peeled twice (two window offsets) in total
                 dt = time.perf_counter() - t0
+                cpu = time.process_time() - c0
                 truth = np.concatenate([truth_b, truth_s + 10**9])
                 scores = [f1(np.concatenate([x.buyers, x.sellers + 10**9]), truth) for x in blocks]
                 best = int(np.argmax(scores))
@@ -161,13 +164,40 @@ def run(n_edges: int, seed: int, eps: float) -> list[dict[str, object]]:
                         "best_block_size": [len(blk.buyers), len(blk.sellers)],
                         "seconds_all_blocks": round(dt, 3),
                         "edges_per_s": int(len(b) * n_peels / dt),
+                        "edges_per_cpu_s": int(len(b) * n_peels / cpu),
                     }
                 )
                 print(json.dumps(rows[-1]), flush=True)
     return rows
 
 
+def render(path: str) -> str:
+    """Markdown rows of a results JSON (pasted into RESULTS.md, never typed)."""
+    with open(path) as fh:
+        res = json.load(fh)
+    lines = [
+        "| camouflage | density | signal | F1 first block | F1 best of 3 (rank) | "
+        "buyer F1 (best) | block size (best) | edges/s wall | edges/s CPU |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in res["rows"]:
+        lines.append(
+            f"| {r['camouflage']} | {r['density']:.2f} | {r['signal']} | "
+            f"{r['f1_first_block']:.3f} | {r['f1_best_block']:.3f} ({r['best_block_rank']}) | "
+            f"{r['f1_buyers_best']:.3f} | {r['best_block_size'][0]}x{r['best_block_size'][1]} | "
+            f"{r['edges_per_s']:,} | {r.get('edges_per_cpu_s', 0):,} |"
+        )
+    lines.append(
+        f"\nStarted {res['started']}; load average before {res['loadavg_before']}, "
+        f"after {res['loadavg_after']}; command `{res['command']}`."
+    )
+    return "\n".join(lines)
+
+
 def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--render":
+        print(render(sys.argv[2]))
+        return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--edges", type=int, default=1_000_000)
     ap.add_argument("--seed", type=int, default=0)

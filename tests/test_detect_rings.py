@@ -139,6 +139,9 @@ def test_planted_ring_is_found_and_explained(det: GroupDetection) -> None:
     assert signals["amount_size"]["value"] < 0.5
     assert signals["identity_sharing"]["value"] >= 0.5
     assert sum(s["contribution"] for s in best["signals"]) > 0
+    # found by two detectors (Leiden ring and lockstep): informational, not scored
+    assert signals["corroboration"]["value"] >= 1
+    assert signals["corroboration"]["contribution"] == 0.0
 
 
 def test_no_honest_buyer_seller_group_scores_high(det: GroupDetection) -> None:

@@ -868,6 +868,7 @@ def detect_groups(
     scores = pl.concat(
         [s.select("gid", "score", "signals", "n_buyers") for s in scored], how="vertical_relaxed"
     )
+    scores = _with_corroboration(scores, keyed)
     per = keyed.group_by("gid").agg(
         pl.col("kind").first(),
         pl.col("account_id").sort().alias("member_ids"),
@@ -911,6 +912,43 @@ def detect_groups(
         params=p,
         seed=seed,
     )
+
+
+def _with_corroboration(scores: pl.DataFrame, keyed: pl.DataFrame) -> pl.DataFrame:
+    """Append a ``corroboration`` signal: other detector kinds that found about the same group.
+
+    Two groups of different kinds corroborate each other when their member sets
+    have Jaccard >= 0.5. Informational: contribution 0, the score is unchanged.
+    """
+    m = keyed.select("gid", "kind", "account_id")
+    size = m.group_by("gid").agg(pl.len().cast(pl.Int64).alias("n"))
+    shared = (
+        m.join(m.rename({"gid": "gid_b", "kind": "kind_b"}), on="account_id")
+        .filter(pl.col("kind") != pl.col("kind_b"))
+        .group_by("gid", "gid_b", "kind_b")
+        .agg(pl.len().cast(pl.Int64).alias("shared"))
+        .join(size, on="gid")
+        .join(size.rename({"gid": "gid_b", "n": "n_b"}), on="gid_b")
+        .filter(pl.col("shared") >= 0.5 * (pl.col("n") + pl.col("n_b") - pl.col("shared")))
+        .group_by("gid")
+        .agg(pl.col("kind_b").unique().sort().alias("also"))
+    )
+    out = scores.join(shared, on="gid", how="left").with_columns(
+        pl.col("also").fill_null(pl.lit([], dtype=pl.List(pl.String)))
+    )
+    sig = pl.struct(
+        pl.lit("corroboration").alias("name"),
+        pl.col("also").list.len().cast(pl.Float64).alias("value"),
+        pl.lit(None, dtype=pl.Float64).alias("threshold"),
+        pl.lit(0.0).alias("contribution"),
+        pl.when(pl.col("also").list.len() > 0)
+        .then(pl.format("also found as {}", pl.col("also").list.join(", ")))
+        .otherwise(pl.lit("found by this detector only"))
+        .alias("detail"),
+    ).cast(SIGNAL)
+    return out.with_columns(
+        pl.concat_list(pl.col("signals"), pl.concat_list(sig)).alias("signals")
+    ).drop("also")
 
 
 def _account_signals(
