@@ -88,6 +88,8 @@ def circle_raters(
     min_ratings: int = 3,
     expand_min_coraters: int = 3,
     expand_min_share: float = 0.2,
+    max_store_raters_quantile: float = 0.95,
+    min_worker_share: float = 0.5,
 ) -> pl.DataFrame:
     """Return the positive ratings of accounts that work for a feedback-trading circle.
 
@@ -101,6 +103,11 @@ def circle_raters(
     rated it, and they are at least ``expand_min_share`` of its raters (so a popular
     store, rated by everyone, does not join); only accounts that already rate two or
     more of the circle's stores count as co-raters.
+
+    Two guards keep popular stores and ordinary customers out: stores above the
+    ``max_store_raters_quantile`` of raters per store are never circle stores (a store
+    rated by everyone shares raters with every store), and a worker must give at least
+    ``min_worker_share`` of all its positive ratings to the circle.
 
     Returns
     -------
@@ -121,10 +128,18 @@ def circle_raters(
     cols = ["feedback_id", "order_id", "author_id", "target_id", "created_at", "reasons"]
     if trading_pairs.height == 0:
         return feedback.select(cols).clear()
-    circles = linked_persons(
-        trading_pairs.select(account_a="seller_a", account_b="seller_b")
-    ).rename({"account_id": "target_id", "person_id": "circle"})
     pos = feedback.filter(pl.col("rating") >= 4)
+    n_raters = pos.group_by("target_id").agg(n_raters=pl.col("author_id").n_unique())
+    cap = n_raters["n_raters"].quantile(max_store_raters_quantile, "higher")
+    popular = n_raters.filter(pl.col("n_raters") > cap).select("target_id")
+    tp = trading_pairs.join(
+        popular.rename({"target_id": "seller_a"}), on="seller_a", how="anti"
+    ).join(popular.rename({"target_id": "seller_b"}), on="seller_b", how="anti")
+    if tp.height == 0:
+        return feedback.select(cols).clear()
+    circles = linked_persons(tp.select(account_a="seller_a", account_b="seller_b")).rename(
+        {"account_id": "target_id", "person_id": "circle"}
+    )
     # the co-raters that can pull a store into a circle are the circle's *workers*: accounts
     # with positive ratings for at least ``min_sellers`` of its stores
     raters = (
@@ -134,13 +149,13 @@ def circle_raters(
         .filter(pl.col("n_sellers") >= min_sellers)
         .select("author_id", "circle")
     )
-    n_raters = pos.group_by("target_id").agg(n_raters=pl.col("author_id").n_unique())
     joins = (
         pos.join(raters, on="author_id", how="inner")
         .join(circles, on="target_id", how="anti")
         .group_by("target_id", "circle")
         .agg(n_co=pl.col("author_id").n_unique())
         .join(n_raters, on="target_id", how="left")
+        .join(popular, on="target_id", how="anti")
         .filter(
             (pl.col("n_co") >= expand_min_coraters)
             & (pl.col("n_co") >= expand_min_share * pl.col("n_raters"))
@@ -152,10 +167,16 @@ def circle_raters(
     into = into.join(
         circles.rename({"target_id": "author_id", "circle": "own"}), on="author_id", how="anti"
     )
+    n_given = pos.group_by("author_id").agg(n_given=pl.len())
     workers = (
         into.group_by("author_id", "circle")
         .agg(n=pl.len(), n_sellers=pl.col("target_id").n_unique())
-        .filter((pl.col("n_sellers") >= min_sellers) & (pl.col("n") >= min_ratings))
+        .join(n_given, on="author_id", how="left")
+        .filter(
+            (pl.col("n_sellers") >= min_sellers)
+            & (pl.col("n") >= min_ratings)
+            & (pl.col("n") >= min_worker_share * pl.col("n_given"))
+        )
         .select("author_id", "circle")
     )
     return (
