@@ -294,3 +294,19 @@ class _Dom(HTMLParser):
     def handle_data(self, data):
         if self._in_title:
             self.title_text += data
+
+
+def test_display_bundle_has_widget_and_static_fallback():
+    from graphkit.widgets import GraphView
+
+    view = GraphView.from_subgraph(_plot())
+    data, _ = view._repr_mimebundle_()
+    assert data["application/vnd.jupyter.widget-view+json"]["model_id"] == view.model_id
+    assert base64.b64decode(data["image/png"])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert data["text/plain"].startswith("<GraphView: 5 accounts")
+    # near misses: no picture without a subgraph, or when asked not to
+    bare = GraphView(nodes=[])._repr_mimebundle_()
+    bare_data = bare[0] if isinstance(bare, tuple) else bare
+    assert "image/png" not in bare_data
+    off = GraphView.from_subgraph(_plot(), static_fallback=False)._repr_mimebundle_()
+    assert "image/png" not in (off[0] if isinstance(off, tuple) else off)

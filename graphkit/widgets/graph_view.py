@@ -18,8 +18,9 @@ Examples
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anywidget
 import traitlets
@@ -71,6 +72,10 @@ class GraphView(anywidget.AnyWidget):
     dropped_nodes = traitlets.Int(0).tag(sync=True)
     selected = traitlets.Unicode(None, allow_none=True).tag(sync=True)
 
+    #: The static picture shown where no widget manager runs (GitHub, nbviewer, a
+    #: notebook opened without its kernel): the matplotlib drawing of the same subgraph.
+    _fallback: SubgraphPlot | None = None
+
     @classmethod
     def from_subgraph(
         cls,
@@ -79,6 +84,7 @@ class GraphView(anywidget.AnyWidget):
         layout: Layout = "kk",
         height: int = 420,
         title: str | None = None,
+        static_fallback: bool = True,
     ) -> GraphView:
         """Build the view of a computed subgraph (the same one the report draws).
 
@@ -94,6 +100,9 @@ class GraphView(anywidget.AnyWidget):
             Drawing height in pixels.
         title
             Defaults to the plot's title.
+        static_fallback
+            Also offer the matplotlib picture (``image/png``) in the display
+            bundle, for viewers without a widget manager.
 
         Returns
         -------
@@ -104,13 +113,31 @@ class GraphView(anywidget.AnyWidget):
         >>> GraphView.from_subgraph(case.subgraph, height=360)  # doctest: +SKIP
         """
         nodes, edges = graph_payload(plot, layout=layout)
-        return cls(
+        view = cls(
             nodes=nodes,
             edges=edges,
             title=plot.title if title is None else title,
             height=int(height),
             dropped_nodes=int(plot.dropped_nodes),
         )
+        view._fallback = plot if static_fallback else None
+        return view
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """Return the widget's display bundle plus the static PNG fallback, when there is one.
+
+        Front ends with a widget manager (JupyterLab, Notebook 7, VS Code) rank the
+        widget above ``image/png`` and show the interactive view; the others show
+        the picture.
+        """
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is None or self._fallback is None:
+            return bundle
+        data, meta = bundle if isinstance(bundle, tuple) else (bundle, {})
+        from graphkit.report.plots import figure_png
+
+        png = figure_png(self._fallback, size=(6.4, 4.6), dpi=80)
+        return {**data, "image/png": base64.b64encode(png).decode("ascii")}, meta
 
     def __repr__(self) -> str:
         n_ev = sum(1 for e in self.edges if e.get("evidence"))
