@@ -11,7 +11,7 @@ from graphkit.evaluate import evaluate
 from graphkit.findings import FINDINGS_SCHEMA
 from graphkit.io import dataset_from_frames, load_dataset
 from graphkit.policy import ScanContext, finalize_findings, get_check
-from graphkit.policy.spam import defang, unsolicited_messages
+from graphkit.policy.spam import defang, spam_campaigns, spam_senders, unsolicited_messages
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
@@ -127,6 +127,24 @@ def test_bulk_unsolicited_near_duplicates_fire() -> None:
     assert "Best replica sneakers" in row["explanation"]
     names = [s["name"] for s in row["signals"]]
     assert names[:3] == ["unsolicited_recipients", "campaigns", "share_unsolicited"]
+
+
+def test_loose_variants_of_a_flagged_campaign_join_it() -> None:
+    m = Market()
+    ids = [
+        m.message("spammer", f"x{i}", 1, PROMO.format(n="friend", c=f"{i:03d}")) for i in range(12)
+    ]
+    # Jaccard ~0.4 to the template: below `similarity`, above `variant_similarity`
+    variant = "Yo!! replica sneakers + bags 70% off, this week only -> www.kqzvtrplm/xhwq code K"
+    v = m.message("spammer", "y0", 2, variant)
+    # the same loose variant from a sender with no campaign is not evidence of anything
+    m.message("bystander", "y1", 2, variant)
+    out = m.run()
+    assert out["sender_id"].to_list() == ["spammer"]
+    assert sorted(out["message_ids"][0]) == sorted([*ids, v])
+    assert out["n_recipients"][0] == 13
+    disabled = m.run(variant_similarity=0.5)
+    assert sorted(disabled["message_ids"][0]) == ids
 
 
 def test_just_under_the_recipient_threshold_does_not_fire() -> None:
@@ -279,6 +297,37 @@ def test_unsolicited_is_judged_at_send_time_in_both_directions() -> None:
     )
     out = unsolicited_messages(msgs, orders).collect()
     assert out["unsolicited"].to_list() == [True, False, False, False, True]
+
+
+def test_flagged_senders_copies_in_anothers_campaign_are_kept() -> None:
+    rows = (
+        [("A", "c1", f"a{i}") for i in range(12)]
+        + [("B", "c2", f"b{i}") for i in range(11)]
+        + [("B", "c1", f"bx{i}") for i in range(3)]
+        + [("C", "c1", f"cx{i}") for i in range(3)]  # C is not flagged on its own
+    )
+    msgs = pl.DataFrame(
+        {
+            "sender_id": [r[0] for r in rows],
+            "cluster_id": [r[1] for r in rows],
+            "message_id": [r[2] for r in rows],
+            "recipient_id": [f"r{i}" for i in range(len(rows))],
+            "sent_at": [T0] * len(rows),
+            "unsolicited": [True] * len(rows),
+        }
+    )
+    camp = spam_campaigns(msgs)
+    assert camp.select("sender_id", "cluster_id", "own_campaign").rows() == [
+        ("A", "c1", True),
+        ("B", "c1", False),
+        ("B", "c2", True),
+    ]
+    senders = spam_senders(camp)
+    b = senders.filter(pl.col("sender_id") == "B").row(0, named=True)
+    assert b["n_campaigns"] == 1
+    assert b["n_recipients"] == 14
+    assert b["largest_cluster"] == "c2"
+    assert len(b["message_ids"]) == 14
 
 
 def test_defang_makes_text_inert() -> None:

@@ -38,6 +38,7 @@ from graphkit.policy.registry import Threshold, evidence, register, severity_fro
 
 __all__ = [
     "THRESHOLDS",
+    "absorb_variants",
     "check_comm_spam",
     "defang",
     "spam_campaigns",
@@ -63,6 +64,12 @@ THRESHOLDS = (
         0.5,
         "estimated Jaccard of character 5-gram sets: copies with a changed name, price or "
         "a few words stay above 0.5, different messages on one topic fall below",
+    ),
+    Threshold(
+        "variant_similarity",
+        0.3,
+        "a flagged spammer's looser variants (per-recipient codes and links) of a campaign "
+        "text join it down to this similarity; set >= similarity to disable",
     ),
     Threshold("shingle_chars", 5, "5-character shingles keep word order, survive typos"),
     Threshold("num_perm", 64, "64 MinHash rows: Jaccard estimate within ~0.06 (1 s.d.)"),
@@ -169,8 +176,8 @@ def spam_campaigns(
 ) -> pl.DataFrame:
     """Return the (sender, near-duplicate cluster) pairs that are bulk unsolicited campaigns.
 
-    A function of the rows of each sender (partition-ready by ``sender_id`` when the
-    clusters were computed with ``by="sender_id"``).
+    Per sender, except that a flagged sender's copies in a cluster that is another
+    sender's campaign are kept too (a function of the rows of each cluster and sender).
 
     Parameters
     ----------
@@ -188,7 +195,10 @@ def spam_campaigns(
         One row per campaign, sorted by sender and cluster: ``sender_id``, ``cluster_id``,
         ``n_messages``, ``n_unsolicited``, ``n_recipients``, ``n_unsolicited_recipients``,
         ``share_unsolicited``, ``message_ids`` (the unsolicited ones, sorted),
-        ``recipient_ids`` (unsolicited, sorted), ``example_id``, ``first_seen``, ``last_seen``.
+        ``recipient_ids`` (unsolicited, sorted), ``example_id``, ``first_seen``, ``last_seen``,
+        ``own_campaign`` (the pair passes both thresholds itself; false for a flagged
+        sender's smaller share of a cluster that is another sender's campaign, kept as
+        evidence of the same spamming).
 
     Examples
     --------
@@ -216,10 +226,26 @@ def spam_campaigns(
             last_seen=pl.col("sent_at").filter(unsol).max(),
         )
         .with_columns(share_unsolicited=pl.col("n_unsolicited") / pl.col("n_messages"))
-        .filter(
-            (pl.col("n_unsolicited_recipients") >= min_recipients)
+        .with_columns(
+            own_campaign=(pl.col("n_unsolicited_recipients") >= min_recipients)
             & (pl.col("share_unsolicited") >= min_unsolicited_share)
         )
+        .with_columns(
+            campaign_cluster=pl.col("own_campaign").any().over("cluster_id"),
+            flagged_sender=pl.col("own_campaign").any().over("sender_id"),
+        )
+        # a flagged sender's copies of a campaign text that landed in another sender's
+        # campaign cluster belong to the same spamming (near-duplicate clusters split a
+        # sender's copies when the clustering links them to others' first)
+        .filter(
+            pl.col("own_campaign")
+            | (
+                pl.col("campaign_cluster")
+                & pl.col("flagged_sender")
+                & (pl.col("share_unsolicited") >= min_unsolicited_share)
+            )
+        )
+        .drop("campaign_cluster", "flagged_sender")
         .sort("sender_id", "cluster_id")
     )
 
@@ -244,17 +270,22 @@ def spam_senders(campaigns: pl.DataFrame, *, max_evidence: int = 500) -> pl.Data
     ...     "n_messages": [10, 12], "n_unsolicited": [10, 12], "n_recipients": [10, 12],
     ...     "n_unsolicited_recipients": [10, 12], "share_unsolicited": [1.0, 1.0],
     ...     "message_ids": [["m1"], ["m9"]], "recipient_ids": [["a"], ["a", "b"]],
-    ...     "example_id": ["m1", "m9"], "first_seen": [t, t], "last_seen": [t, t]})
+    ...     "example_id": ["m1", "m9"], "first_seen": [t, t], "last_seen": [t, t],
+    ...     "own_campaign": [True, True]})
     >>> spam_senders(c)[["n_campaigns", "n_recipients", "largest_cluster"]].row(0)
     (2, 2, 'm9')
     """
     ranked = campaigns.sort(
-        "sender_id", "n_unsolicited_recipients", "cluster_id", descending=[False, True, False]
+        "sender_id",
+        "own_campaign",
+        "n_unsolicited_recipients",
+        "cluster_id",
+        descending=[False, True, True, False],
     )
     return (
         ranked.group_by("sender_id", maintain_order=True)
         .agg(
-            n_campaigns=pl.len().cast(pl.Int64),
+            n_campaigns=pl.col("own_campaign").sum().cast(pl.Int64),
             n_messages=pl.col("n_unsolicited").sum().cast(pl.Int64),
             n_all=pl.col("n_messages").sum(),
             n_recipients=pl.col("recipient_ids")
@@ -275,6 +306,73 @@ def spam_senders(campaigns: pl.DataFrame, *, max_evidence: int = 500) -> pl.Data
         .with_columns(share_unsolicited=pl.col("n_messages") / pl.col("n_all"))
         .drop("n_all")
         .sort("sender_id")
+    )
+
+
+def absorb_variants(
+    messages: pl.DataFrame,
+    campaigns: pl.DataFrame,
+    *,
+    threshold: float = 0.3,
+    k: int = 5,
+    seed: int = 0,
+) -> pl.DataFrame:
+    """Move a flagged sender's looser variants of a campaign text into that campaign.
+
+    Copies of a template that carry per-recipient random codes or links sit near the
+    similarity threshold, so a few fall out of the campaign's cluster. Once a sender is
+    established as a bulk spammer, their other unsolicited messages are clustered again,
+    per sender, at the looser ``threshold`` (32 bands of 2 rows, so candidates are
+    found down to ~0.2); a message linked to one of the sender's campaign messages takes
+    that campaign's ``cluster_id``. A function of the rows of each sender.
+
+    Parameters
+    ----------
+    messages
+        Messages with ``sender_id``, ``text``, ``unsolicited`` and ``cluster_id``.
+    campaigns
+        Output of :func:`spam_campaigns` on ``messages``.
+    threshold
+        Looser Jaccard similarity for variants of a flagged sender's campaign.
+    k, seed
+        Shingle length and MinHash seed.
+
+    Returns
+    -------
+    DataFrame
+        ``messages`` with ``cluster_id`` updated for the absorbed variants.
+
+    Examples
+    --------
+    >>> absorb_variants.__name__
+    'absorb_variants'
+    """
+    flagged = campaigns.select("sender_id").unique()
+    pool = messages.join(flagged, on="sender_id").filter(pl.col("unsolicited"))
+    if pool.height == 0:
+        return messages
+    loose = near_duplicate_clusters(
+        pool.select("message_id", "sender_id", "text"),
+        by="sender_id",
+        k=k,
+        num_perm=64,
+        bands=32,
+        threshold=threshold,
+        seed=seed,
+    ).rename({"cluster_id": "_loose"})
+    in_campaign = campaigns.select("cluster_id", message_id=pl.col("message_ids")).explode(
+        "message_id"
+    )
+    moved = (
+        loose.join(in_campaign, on="message_id", how="left", maintain_order="left")
+        .with_columns(_campaign=pl.col("cluster_id").min().over("_loose"))
+        .filter(pl.col("_campaign").is_not_null() & pl.col("cluster_id").is_null())
+        .select("message_id", "_campaign")
+    )
+    return (
+        messages.join(moved, on="message_id", how="left", maintain_order="left")
+        .with_columns(cluster_id=pl.coalesce("_campaign", "cluster_id"))
+        .drop("_campaign")
     )
 
 
@@ -350,11 +448,25 @@ def check_comm_spam(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFrame
         threshold=float(params["similarity"]),
         seed=ctx.seed,
     )
+    clustered = candidates.join(clusters.select("message_id", "cluster_id"), on="message_id")
     campaigns = spam_campaigns(
-        candidates.join(clusters.select("message_id", "cluster_id"), on="message_id"),
+        clustered,
         min_recipients=int(params["min_recipients"]),
         min_unsolicited_share=float(params["min_unsolicited_share"]),
     )
+    if float(params["variant_similarity"]) < float(params["similarity"]):
+        clustered = absorb_variants(
+            clustered,
+            campaigns,
+            threshold=float(params["variant_similarity"]),
+            k=int(params["shingle_chars"]),
+            seed=ctx.seed,
+        )
+        campaigns = spam_campaigns(
+            clustered,
+            min_recipients=int(params["min_recipients"]),
+            min_unsolicited_share=float(params["min_unsolicited_share"]),
+        )
     senders = spam_senders(campaigns, max_evidence=int(params["max_evidence"]))
     examples = messages.select(
         example_id=pl.col("message_id"),
