@@ -55,17 +55,22 @@ def run_scan(data: Path, run_dir: Path, *, report: bool) -> dict:
     cmd = [sys.executable, "-m", "graphkit", "scan", str(data), "--out", str(run_dir), "--quiet"]
     if not report:
         cmd.append("--no-report")
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before = r0.ru_maxrss
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - t0
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak_kib = r1.ru_maxrss
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
     if proc.returncode != 0:
         raise RuntimeError(f"scan failed ({proc.returncode}): {proc.stderr[-2000:]}")
     meta = json.loads((run_dir / "run.json").read_text())
     return {
         "command": shlex.join(cmd),
         "wall_seconds": round(wall, 2),
+        # user + system CPU of the child (all threads): what the scan costs, load or not
+        "cpu_seconds": round(cpu, 2),
         # ru_maxrss of children is the max over all children so far: only meaningful when it grew
         "peak_rss_gib": round(peak_kib / 2**20, 3) if peak_kib > before else None,
         "row_counts": meta["row_counts"],
@@ -96,8 +101,8 @@ def main() -> None:
                 target_peak_gib=TARGET_PEAK_GIB,
             )
             print(
-                f"n_orders={n:>10,} repeat={rep}: {r['wall_seconds']:7.2f} s, "
-                f"peak {r['peak_rss_gib']} GiB"
+                f"n_orders={n:>10,} repeat={rep}: {r['wall_seconds']:7.2f} s wall, "
+                f"{r['cpu_seconds']:7.2f} s CPU, peak {r['peak_rss_gib']} GiB"
             )
             runs.append(r)
     doc = {
