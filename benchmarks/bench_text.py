@@ -388,7 +388,8 @@ def _quality_lines(name: str, quality: dict[str, Any]) -> list[str]:
     lines = [
         "",
         f"### Quality ({name}): precision / recall on simulated marketplaces "
-        f"({quality['orders']:,} orders, seeds {', '.join(map(str, quality['seeds']))}, default settings)",
+        f"({quality['orders']:,} orders, seeds {', '.join(map(str, quality['seeds']))}, "
+        "default settings)",
         "",
         f"Started {quality['started']}; load before -> after "
         f"{_load_flag(quality['machine']['load_avg_at_start'])} -> "
