@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,12 +69,22 @@ def run_one(n_orders: int, seed: int) -> dict:
     }
 
 
+def git_state() -> dict:
+    """HEAD commit and the tracked files modified in the (shared) working tree."""
+
+    def git(*a: str) -> str:
+        return subprocess.run(["git", *a], capture_output=True, text=True).stdout.strip()
+
+    return {"head": git("rev-parse", "HEAD"), "modified": git("diff", "--name-only").split()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[20_000, 100_000])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--out", default="benchmarks/results/quality.json")
     args = ap.parse_args()
+    git_before = git_state()
     runs = []
     for n in args.sizes:
         for seed in args.seeds:
@@ -94,6 +105,7 @@ def main() -> None:
         "command": "python benchmarks/bench_quality.py "
         + " ".join(["--sizes", *map(str, args.sizes), "--seeds", *map(str, args.seeds)])
         + f" --out {args.out}",
+        "git_at_start": git_before,
         "runs": runs,
     }
     out = Path(args.out)
