@@ -195,10 +195,29 @@ const node = host.querySelector('[data-index="0"]');
 node.dispatchEvent(new PointerEvent("pointerenter", { clientX: 20, clientY: 20 }));
 node.dispatchEvent(new MouseEvent("click", { bubbles: true }));
 document.body.dataset.selected = String(state.selected);
+document.body.dataset.class0 = node.getAttribute("class");
+document.body.dataset.class1 = host.querySelector('[data-index="1"]').getAttribute("class");
 document.body.dataset.shapes = host.querySelectorAll("circle").length + "," +
   host.querySelectorAll("rect.gk-node").length + "," + host.querySelectorAll("line").length +
   "," + host.querySelectorAll("line.gk-evidence").length;
 document.body.dataset.tip = host.querySelector(".gk-tip").textContent;
+const svg = host.querySelector("svg.gk-svg");
+const viewport = host.querySelector("g.gk-viewport");
+const box = svg.getBoundingClientRect();
+svg.dispatchEvent(new WheelEvent("wheel", { deltaY: -400, clientX: box.x + box.width / 2,
+  clientY: box.y + box.height / 2, bubbles: true, cancelable: true }));
+document.body.dataset.zoomed = viewport.getAttribute("transform");
+const bg = host.querySelector("rect.gk-bg");
+bg.dispatchEvent(new PointerEvent("pointerdown", { clientX: box.x + 10, clientY: box.y + 10,
+  bubbles: true }));
+svg.dispatchEvent(new PointerEvent("pointermove", { clientX: box.x + 60, clientY: box.y + 10,
+  bubbles: true }));
+svg.dispatchEvent(new PointerEvent("pointerup", { bubbles: true }));
+document.body.dataset.panned = viewport.getAttribute("transform");
+host.querySelector("button.gk-reset").click();
+document.body.dataset.reset = viewport.getAttribute("transform");
+bg.dispatchEvent(new MouseEvent("click", { bubbles: true }));
+document.body.dataset.deselected = String(state.selected);
 </script></body></html>"""
 
 
@@ -255,8 +274,20 @@ def test_widget_renders_in_chromium_and_never_runs_data(tmp_path):
     assert "img" not in probe.tags
     assert "script" not in probe.host_tags
     assert probe.title_text == SCRIPT  # the title is shown as text
-    assert "gk-selected" in probe.classes_of_index["0"]
-    assert "gk-selected" not in probe.classes_of_index["1"]  # near miss: not clicked
+    assert "gk-selected" in body["data-class0"].split()
+    assert "gk-selected" not in body["data-class1"].split()  # near miss: not clicked
+    # wheel zooms in around the pointer, dragging the background pans, reset restores
+    zoom = re.fullmatch(r"translate\((\S+) (\S+)\) scale\((\S+)\)", body["data-zoomed"])
+    assert zoom is not None
+    assert float(zoom.group(3)) > 1.5
+    pan = re.fullmatch(r"translate\((\S+) (\S+)\) scale\((\S+)\)", body["data-panned"])
+    assert pan is not None
+    assert float(pan.group(1)) > float(zoom.group(1))  # moved right with the pointer
+    assert pan.group(2) == zoom.group(2)
+    assert pan.group(3) == zoom.group(3)
+    assert body["data-reset"] == "translate(0 0) scale(1)"
+    assert body["data-deselected"] == "null"  # a click on the background clears the selection
+    assert not [i for i, c in probe.classes_of_index.items() if "gk-selected" in c.split()]
 
 
 class _Dom(HTMLParser):
