@@ -95,9 +95,10 @@ class RatingSignals:
     sellers
         One row per seller with buyer feedback, sorted by ``seller_id``.
     raters
-        One row per account that rated a seller, sorted by ``account_id``.
+        One row per account that rated a seller, in the order of its first rating.
     feedback
-        One row per buyer -> seller feedback, sorted by ``feedback_id``.
+        One row per buyer -> seller feedback, in the order of the feedback table
+        (sorting millions of string ids costs seconds; sort when you need it).
     trading_pairs
         Reciprocal feedback between accounts tied to different sellers.
     population
@@ -566,14 +567,11 @@ def rating_signals(
     if identity_links is None:
         notes.append("identity-linked share (no identity_links given)")
 
-    # one collect of the flagged feedback, in feedback-id order from here on (joins keep it)
-    fb = (
-        flag_feedback(
-            buyer_feedback(ds), ds, p, group_members=group_members, identity_links=identity_links
-        )
-        .sort("feedback_id")
-        .collect()
-    )
+    # one collect of the flagged feedback, in the feedback table's order from here on (every
+    # join keeps the left order): deterministic without sorting millions of strings
+    fb = flag_feedback(
+        buyer_feedback(ds), ds, p, group_members=group_members, identity_links=identity_links
+    ).collect()
 
     # feedback trading (whole-graph stage: needs every seller's side)
     sellers = fb.get_column("target_id").unique()
@@ -608,7 +606,7 @@ def rating_signals(
         params=p,
         rater_totals=("top", "_strong", "_weak"),
     )
-    if res.reliability["feedback_id"].equals(fb["feedback_id"]):  # both in feedback-id order
+    if res.reliability["feedback_id"].equals(fb["feedback_id"]):  # both in input order
         fb = fb.with_columns(res.reliability["reliability"])
     else:  # pragma: no cover - defensive
         fb = fb.join(res.reliability, on="feedback_id", how="left", maintain_order="left")

@@ -50,11 +50,11 @@ class Rev2Result:
     fairness
         ``account_id, fairness, anomaly, n_ratings, n_targets`` (distinct accounts
         rated), ``mean_reliability`` and the requested ``n_<column>`` totals per
-        rater, sorted by ``account_id``.
+        rater, in the order of the rater's first rating.
     goodness
         ``seller_id, goodness, n_ratings`` per rated account, sorted by ``seller_id``.
     reliability
-        ``feedback_id, reliability`` per rating, sorted by ``feedback_id``.
+        ``feedback_id, reliability`` per rating, in the input order.
     iterations
         Iterations run.
     converged
@@ -131,8 +131,8 @@ def rev2(
     p = params or RatingParams()
     if "anomaly" not in edges.columns:
         edges = edges.with_columns(anomaly=pl.lit(0.0))
-    # Edges in feedback-id order, so that every float sum below runs in one fixed order
-    # (byte-identical results across runs and input orders). Dense ids come from
+    # Edges in input order, so that every float sum below runs in one fixed order
+    # (byte-identical results across runs on the same input). Dense ids come from
     # string hashes, checked and renumbered by first appearance (see _dense_ids).
     e = edges.select(
         "feedback_id",
@@ -141,7 +141,7 @@ def rev2(
         pl.col("score").cast(pl.Float64),
         pl.col("anomaly").cast(pl.Float64).fill_null(0.0),
         *[pl.col(c).cast(pl.Int64).fill_null(0) for c in rater_totals],
-    ).sort("feedback_id")
+    )
     u, u_first = _dense_ids(e["author_id"])
     t, t_first = _dense_ids(e["target_id"])
     s = e["score"].to_numpy()
@@ -175,7 +175,7 @@ def rev2(
             converged = True
             break
 
-    pairs = np.unique(u * max(n_t, 1) + t) // max(n_t, 1) if len(u) else u
+    pairs = pl.Series(u * max(n_t, 1) + t).unique().to_numpy() // max(n_t, 1)  # rater per pair
     raters = pl.DataFrame(
         {
             "account_id": e["author_id"].gather(u_first),
@@ -189,7 +189,7 @@ def rev2(
                 for c in rater_totals
             },
         }
-    ).sort("account_id")
+    )
     targets = pl.DataFrame(
         {
             "seller_id": e["target_id"].gather(t_first),
