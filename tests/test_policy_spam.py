@@ -243,6 +243,8 @@ def test_escalation_ladder(n: int, campaigns: int, action: str) -> None:
     out = m.run()
     assert out["recommended_action"].to_list() == [action]
     assert out["n_campaigns"].to_list() == [campaigns]
+    severity = {"warning": "medium", "restrict_buying": "high", "suspend": "critical"}
+    assert out["severity"].to_list() == [severity[action]]
 
 
 def test_score_grows_with_volume() -> None:

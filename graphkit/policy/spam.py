@@ -488,10 +488,25 @@ def check_comm_spam(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFrame
         .then(pl.lit("restrict_buying"))
         .otherwise(pl.lit("warning"))
     )
-    # 0.5 at the threshold, rising with strangers reached (x2 of the threshold -> ~0.69)
-    # and with repeated campaigns
-    over = (n - params["min_recipients"]).cast(pl.Float64) / float(params["min_recipients"])
-    score = (1.0 - 0.5 * (0.7**over) * (0.6 ** (c - 1).cast(pl.Float64))).clip(0.0, 1.0)
+    # the score follows the ladder, so severity and action agree: warning 0.5-0.7
+    # (medium), restrict 0.75-0.85 (high), suspend 0.9-1.0 (critical), rising within a
+    # step with the strangers reached
+    lo, mid, hi = (
+        float(params["min_recipients"]),
+        float(params["restrict_at_recipients"]),
+        float(params["suspend_at_recipients"]),
+    )
+
+    def progress(a: float, b: float) -> pl.Expr:
+        return ((n.cast(pl.Float64) - a) / max(b - a, 1.0)).clip(0.0, 1.0)
+
+    score = (
+        pl.when(suspend)
+        .then(0.9 + 0.1 * progress(hi, 2 * hi))
+        .when(restrict)
+        .then(0.75 + 0.1 * progress(mid, hi))
+        .otherwise(0.5 + 0.2 * progress(lo, mid))
+    )
     df = senders.with_columns(
         subject_ids=pl.concat_list(pl.col("sender_id")),
         evidence=evidence("message", pl.col("message_ids")),
