@@ -108,7 +108,8 @@ def test_shill_ring_small_amounts_burst_new_accounts(m, t):
     )
     assert orders["amount"].median() < 0.6 * honest["amount"].median()
     span = orders.group_by("group_id").agg(pl.col("created_at").max() - pl.col("created_at").min())
-    assert span["created_at"].max() <= timedelta(days=cfg.time_spread_days)
+    # windows are whole days (times follow the daily cycle inside their day)
+    assert span["created_at"].max() <= timedelta(days=cfg.time_spread_days + 1)
     first = orders.group_by("buyer_id").agg(pl.col("created_at").min().alias("first"))
     age = first.join(t["accounts"], left_on="buyer_id", right_on="account_id").select(
         (pl.col("first") - pl.col("created_at")).alias("age")
@@ -187,7 +188,7 @@ def test_dsr_manipulation_perfect_then_refunded(m, t):
         .group_by("seller_id")
         .agg((pl.col("created_at").max() - pl.col("created_at").min()).alias("span"))
     )
-    assert burst["span"].max() <= timedelta(days=SimulationConfig().dsr_manipulation.burst_days)
+    assert burst["span"].max() <= timedelta(days=SimulationConfig().dsr_manipulation.burst_days + 1)
 
 
 # ----------------------------------------------------------------------------- conduct
@@ -449,3 +450,28 @@ def test_new_honest_sellers_grow_fast(m, t):
     per = sales.group_by("seller_id").len()
     median_all = t["orders"].group_by("seller_id").len()["len"].median()
     assert per["len"].max() > 5 * median_all
+
+
+def test_one_price_per_listing_for_everyone(m, t):
+    """Planted orders pay the listed unit price like everybody (amount = price x quantity)."""
+    o = t["orders"].filter(pl.col("coupon_id").is_null())
+    per_item = o.with_columns(pl.col("amount").min().over("item_id").alias("unit"))
+    # quantities are 1-3, so amount / (the listing's smallest amount) is k/j with j, k <= 3
+    ratio = per_item["amount"] / per_item["unit"] * 6
+    assert ((ratio - ratio.round()).abs() < 1e-6).all()
+    planted = m.labels.filter(pl.col("entity_kind") == "order")["entity_id"].implode()
+    shared = per_item.group_by("item_id").agg(
+        pl.col("order_id").is_in(planted).any().alias("p"),
+        (~pl.col("order_id").is_in(planted)).any().alias("h"),
+    )
+    assert shared.filter(pl.col("p") & pl.col("h")).height > 10  # listings both buy
+
+
+def test_planted_orders_follow_the_daily_cycle(m, t):
+    planted = m.labels.filter(pl.col("entity_kind") == "order")["entity_id"].implode()
+    o = t["orders"].with_columns(
+        pl.col("order_id").is_in(planted).alias("planted"),
+        (pl.col("created_at").dt.hour() < 6).alias("night"),
+    )
+    share = o.group_by("planted").agg(pl.col("night").mean()).sort("planted")["night"].to_list()
+    assert abs(share[0] - share[1]) < 0.06

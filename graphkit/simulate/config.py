@@ -174,9 +174,11 @@ class RingConfig(ScenarioConfig):
         Share of ring accounts sharing a device/address/payment/IP with the seller or
         with the ring's operator; the rest are not linked at all.
     time_spread_days
-        The ring's orders fall within this many days (smaller = burstier).
-    amount_factor
-        Ring order amounts relative to the seller's honest prices (small orders).
+        The ring's orders fall within this many days, counted in whole days (times follow
+        the daily cycle inside their day); smaller = burstier.
+    cheap_share
+        Share of ring orders on the store's cheap accessory listings (small orders; honest
+        buyers buy those listings too, about 6% of the time, at the same price).
     top_rating_share
         Share of ring feedback that is 5 stars with perfect DSRs (the rest are 4-5).
     feedback_rate
@@ -196,7 +198,7 @@ class RingConfig(ScenarioConfig):
     orders_per_account: IntRange = (2, 8)
     linked_share: float = 0.6
     time_spread_days: float = 21.0
-    amount_factor: float = 0.35
+    cheap_share: float = 0.8
     top_rating_share: float = 0.9
     feedback_rate: float = 0.95
     new_account_days: float = 30.0
@@ -349,7 +351,7 @@ class SimulationConfig:
             per_100k=0.6,
             linked_share=0.4,
             time_spread_days=60.0,
-            amount_factor=0.6,
+            cheap_share=0.5,
             top_rating_share=0.75,
             camouflage_orders=(3, 15),
             new_account_days=120.0,
@@ -436,7 +438,7 @@ _RING_EASY_HARD: dict[str, tuple[Any, Any]] = {
     "orders_per_account": ((5, 10), (1, 3)),
     "linked_share": (0.95, 0.15),
     "time_spread_days": (7.0, 90.0),
-    "amount_factor": (0.2, 0.9),
+    "cheap_share": (1.0, 0.15),
     "top_rating_share": (0.98, 0.6),
     "aged_share": (0.0, 0.5),
 }

@@ -24,7 +24,7 @@ import numpy as np
 import polars as pl
 
 from graphkit.simulate import text as T
-from graphkit.simulate.population import Population
+from graphkit.simulate.population import Population, draw_items, item_prices
 from graphkit.simulate.ratings import honest_ratings
 from graphkit.simulate.records import (
     add_cases,
@@ -33,10 +33,14 @@ from graphkit.simulate.records import (
     add_messages,
     add_orders,
     add_refunds,
+    payment_times,
 )
-from graphkit.simulate.world import DAY, HOUR, World, splitmix64
+from graphkit.simulate.world import DAY, HOUR, World
 
 __all__ = ["make_coupons", "organic_trade", "rating_texts"]
+
+#: Share of honest orders on a store's cheap accessory listings.
+ACCESSORY_SHARE = 0.06
 
 _NAMES = np.array(["friend", "Anna", "Carlos", "Olga", "John", "Maria", "Li", "customer", "Sam"])
 
@@ -201,11 +205,9 @@ def organic_trade(world: World, pop: Population, n: int, coupons: pl.DataFrame) 
     )
 
     # ---- what and how much --------------------------------------------------------
-    items = pop.seller_items[s_pos]
-    item = np.floor(items * rng.random(n) ** 2).astype(np.int64)
-    u = splitmix64(seller * 65_537 + item).astype(np.float64) / 2.0**64
+    item = draw_items(rng, pop, s_pos, ACCESSORY_SHARE)
     qty = 1 + (rng.random(n) < 0.12) * rng.integers(1, 3, n)
-    gross = np.round(pop.seller_price[s_pos] * np.exp(1.2 * (u - 0.5)) * qty + 0.99, 2)
+    gross = np.round(item_prices(pop, s_pos, item) * qty, 2)
 
     # ---- payment, cancellation ----------------------------------------------------
     flagged = np.flatnonzero(rng.random(n) < org.unpaid_rate)
@@ -213,7 +215,7 @@ def organic_trade(world: World, pop: Population, n: int, coupons: pl.DataFrame) 
     _, first = np.unique(buyer[by_time], return_index=True)
     unpaid = np.zeros(n, dtype=bool)
     unpaid[by_time[first]] = True  # at most one unpaid order per honest buyer
-    paid_at = created + (rng.lognormal(2.5, 1.3, n) * 60e6).astype(np.int64)
+    paid_at = payment_times(world, created)
     paid_at = np.where(unpaid, -1, np.minimum(paid_at, end))
     unpaid = paid_at < 0
     cancelled = np.full(n, -1, dtype=np.int64)

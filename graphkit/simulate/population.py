@@ -15,12 +15,50 @@ import numpy as np
 import polars as pl
 
 from graphkit.simulate.identities import add_identities, fresh, nat_ips, warehouse_addresses
-from graphkit.simulate.world import DAY, World
+from graphkit.simulate.world import DAY, World, splitmix64
 
-__all__ = ["COUNTRIES", "Population", "build_population", "new_accounts"]
+__all__ = [
+    "COUNTRIES",
+    "N_ACCESSORIES",
+    "Population",
+    "build_population",
+    "draw_items",
+    "item_prices",
+    "new_accounts",
+]
 
 COUNTRIES = np.array(["US", "BR", "RU", "ES", "FR", "DE", "PL", "GB", "IT", "NL", "KR", "IL"])
 _COUNTRY_P = np.array([22, 14, 14, 9, 7, 7, 6, 6, 5, 4, 3, 3], dtype=float)
+
+
+#: Cheap accessory listings every store has besides its catalogue (indices after it).
+N_ACCESSORIES = 3
+
+
+def item_prices(pop: Population, s_pos: np.ndarray, item: np.ndarray) -> np.ndarray:
+    """Return the unit price of ``item`` at seller position ``s_pos`` (one price per listing).
+
+    Catalogue items cost about the store's price level (x0.55-1.8); accessory listings
+    (indices at or after the catalogue size) cost 12-37% of it. Every order of a listing,
+    honest or planted, pays the same unit price.
+    """
+    seller = pop.sellers[s_pos]
+    base = pop.seller_price[s_pos]
+    u = splitmix64(seller * 65_537 + item).astype(np.float64) / 2.0**64
+    regular = base * np.exp(1.2 * (u - 0.5))
+    accessory = base * (0.12 + 0.25 * u)
+    return np.round(np.where(item >= pop.seller_items[s_pos], accessory, regular) + 0.49, 2)
+
+
+def draw_items(
+    rng: np.random.Generator, pop: Population, s_pos: np.ndarray, accessory_share: float
+) -> np.ndarray:
+    """Draw listings: popular catalogue items mostly, accessories with ``accessory_share``."""
+    n = len(s_pos)
+    n_reg = pop.seller_items[s_pos]
+    regular = np.floor(n_reg * rng.random(n) ** 2).astype(np.int64)
+    accessory = n_reg + rng.integers(0, N_ACCESSORIES, n)
+    return np.where(rng.random(n) < accessory_share, accessory, regular)
 
 
 def new_accounts(

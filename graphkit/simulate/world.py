@@ -104,7 +104,35 @@ ID_COLUMN = {
     "coupons": "cpid",
 }
 
-_M = np.uint64(0xFFFFFFFFFFFFFFFF)
+#: Relative order volume per hour of the day (UTC): quiet nights, evening peak.
+_HOURS = np.array(
+    [
+        0.4,
+        0.25,
+        0.15,
+        0.1,
+        0.1,
+        0.15,
+        0.3,
+        0.55,
+        0.8,
+        0.95,
+        1.0,
+        1.05,
+        1.1,
+        1.05,
+        1.0,
+        1.0,
+        1.05,
+        1.1,
+        1.25,
+        1.45,
+        1.6,
+        1.5,
+        1.1,
+        0.7,
+    ]
+)
 
 
 def splitmix64(x: np.ndarray) -> np.ndarray:
@@ -223,6 +251,14 @@ class World:
         """Convert days (float) to microseconds (int64)."""
         return (np.asarray(x, dtype=np.float64) * DAY).astype(np.int64)
 
+    def diurnal(self, t: np.ndarray) -> np.ndarray:
+        """Move times to a random hour of the same day, drawn from the daily cycle."""
+        t = np.asarray(t, dtype=np.int64)
+        n = len(t)
+        hour = self.rng.choice(24, size=n, p=_HOURS / _HOURS.sum())
+        within = (self.rng.random(n) * HOUR).astype(np.int64)
+        return t - t % DAY + hour.astype(np.int64) * HOUR + within
+
     def order_times(self, n: int, lo: np.ndarray | int | None = None) -> np.ndarray:
         """Order times with a weekly cycle, a diurnal cycle and mild growth.
 
@@ -237,34 +273,7 @@ class World:
         dow = (weekday.astype(np.int64) + 3) % 7  # 0 = Monday
         w = np.where(dow >= 5, org.weekend_factor, 1.0) * (1.0 + 0.4 * day_idx / org.days)
         days = self.rng.choice(org.days, size=n, p=w / w.sum())
-        hours = np.array(
-            [
-                0.4,
-                0.25,
-                0.15,
-                0.1,
-                0.1,
-                0.15,
-                0.3,
-                0.55,
-                0.8,
-                0.95,
-                1.0,
-                1.05,
-                1.1,
-                1.05,
-                1.0,
-                1.0,
-                1.05,
-                1.1,
-                1.25,
-                1.45,
-                1.6,
-                1.5,
-                1.1,
-                0.7,
-            ]
-        )
+        hours = _HOURS
         hour = self.rng.choice(24, size=n, p=hours / hours.sum())
         t = (
             self.start

@@ -12,7 +12,7 @@ import numpy as np
 
 from graphkit.simulate.config import CampaignConfig
 from graphkit.simulate.identities import LINK_KINDS, add_identities, fresh
-from graphkit.simulate.population import Population, new_accounts
+from graphkit.simulate.population import Population, draw_items, item_prices, new_accounts
 from graphkit.simulate.records import add_orders, payment_times
 from graphkit.simulate.world import DAY, World
 
@@ -201,13 +201,11 @@ def actor_events(
         t = t0[g] + (rng.random(n) * world.days(cfg.spread_days)).astype(np.int64)
     else:
         t = world.uniform_times(n, created_range[0][g], created_range[1][g])
-    t = np.maximum(t, created[g] + DAY // 24)
+    t = np.maximum(world.diurnal(t), created[g] + DAY // 24)
     spos = pop.sample_sellers(rng, n)
     seller = pop.sellers[spos]
-    items = pop.seller_items[spos]
-    amount = pop.seller_price[spos] * rng.uniform(0.6, 1.6, n) + 0.99
+    item = draw_items(rng, pop, spos, 0.06)
+    amount = item_prices(pop, spos, item)
     paid_at = payment_times(world, t) if paid else np.full(n, -1, dtype=np.int64)
-    oid = add_orders(
-        world, actors[g], seller, t, amount, paid_at=paid_at, item=rng.integers(0, items)
-    )
-    return ActorEvents(names, actors, g, actors[g], seller, t, paid_at, np.round(amount, 2), oid)
+    oid = add_orders(world, actors[g], seller, t, amount, paid_at=paid_at, item=item)
+    return ActorEvents(names, actors, g, actors[g], seller, t, paid_at, amount, oid)

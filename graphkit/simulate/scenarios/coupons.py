@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphkit.simulate.config import CouponAbuseConfig
-from graphkit.simulate.population import Population
+from graphkit.simulate.population import N_ACCESSORIES, Population, draw_items, item_prices
 from graphkit.simulate.records import add_coupons, add_orders
 from graphkit.simulate.scenarios.common import (
     group_names,
@@ -29,6 +29,28 @@ from graphkit.simulate.scenarios.common import (
 from graphkit.simulate.world import HOUR, World
 
 __all__ = ["plant_coupon_multi_account", "plant_coupon_self_dealing"]
+
+
+def _basket(
+    rng: np.random.Generator,
+    pop: Population,
+    spos: np.ndarray,
+    min_spend: np.ndarray,
+    above: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return (listing, gross) of baskets at listed prices.
+
+    Where ``above``: enough units of a catalogue listing to reach ``min_spend``; elsewhere
+    one cheap accessory (usually below it).
+    """
+    n = len(spos)
+    item = draw_items(rng, pop, spos, 0.0)
+    price = item_prices(pop, spos, item)
+    qty = np.maximum(1.0, np.ceil(min_spend * rng.uniform(1.0, 1.3, n) / price))
+    accessory = pop.seller_items[spos] + rng.integers(0, N_ACCESSORIES, n)
+    item = np.where(above, item, accessory)
+    price = item_prices(pop, spos, item)
+    return item, np.round(price * np.where(above, qty, 1.0), 2)
 
 
 def plant_coupon_multi_account(world: World, pop: Population, cfg: CouponAbuseConfig) -> None:
@@ -71,17 +93,17 @@ def plant_coupon_multi_account(world: World, pop: Population, cfg: CouponAbuseCo
     a = np.repeat(np.arange(m), per)
     n = len(a)
     gg = g[a]
-    t = np.maximum(world.uniform_times(n, valid_from[gg], valid_to[gg]), created[a] + HOUR)
-    t = np.minimum(t, valid_to[gg])
+    t = world.diurnal(world.uniform_times(n, valid_from[gg], valid_to[gg]))
+    t = np.minimum(np.maximum(t, np.maximum(created[a], valid_from[gg]) + HOUR), valid_to[gg])
     spos = pop.sample_sellers(rng, n, top=200)
-    gross = min_spend[gg] * rng.uniform(1.0, 1.6, n) + 0.5
+    item, gross = _basket(rng, pop, spos, min_spend[gg], np.ones(n, dtype=bool))
     oid = add_orders(
         world,
         accounts[a],
         pop.sellers[spos],
         t,
         gross - value[gg],
-        item=rng.integers(0, pop.seller_items[spos]),
+        item=item,
         coupon=coupons[gg],
         discount=value[gg],
     )
@@ -136,14 +158,13 @@ def plant_coupon_self_dealing(world: World, pop: Population, cfg: CouponAbuseCon
     a = np.repeat(np.arange(m), per)
     n = len(a)
     gg = g[a]
-    t = world.uniform_times(n, valid_from[gg], valid_to[gg])
-    gross = min_spend[gg] * rng.uniform(1.0, 1.5, n) + 0.5
+    t = world.diurnal(world.uniform_times(n, valid_from[gg], valid_to[gg]))
     bad = rng.random(n) < cfg.out_of_terms_share
     how = rng.integers(0, 2, n)  # 0: outside validity, 1: below min_spend
     late = bad & (how == 0)
     t = np.where(late, valid_to[gg] + world.days(rng.uniform(1, 10, n)), t)
-    gross = np.where(bad & (how == 1), min_spend[gg] * rng.uniform(0.4, 0.9, n), gross)
-    t = np.maximum(t, created[a] + HOUR)
+    item, gross = _basket(rng, pop, spos[gg], min_spend[gg], ~(bad & (how == 1)))
+    t = np.maximum(t, np.maximum(created[a], valid_from[gg]) + HOUR)
     disc = np.minimum(value[gg], gross - 0.01)
     oid = add_orders(
         world,
@@ -151,7 +172,7 @@ def plant_coupon_self_dealing(world: World, pop: Population, cfg: CouponAbuseCon
         stores[gg],
         t,
         gross - disc,
-        item=rng.integers(0, pop.seller_items[spos][gg]),
+        item=item,
         coupon=coupons[gg],
         discount=disc,
     )

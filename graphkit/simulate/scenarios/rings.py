@@ -18,7 +18,7 @@ import numpy as np
 
 from graphkit.simulate.config import DsrConfig, RingConfig, TradingConfig
 from graphkit.simulate.organic import rating_texts
-from graphkit.simulate.population import Population
+from graphkit.simulate.population import Population, draw_items, item_prices
 from graphkit.simulate.ratings import top_ratings
 from graphkit.simulate.records import add_feedback, add_orders, add_refunds, payment_times
 from graphkit.simulate.scenarios.common import (
@@ -84,11 +84,11 @@ def plant_ring(world: World, pop: Population, cfg: RingConfig, scenario: str) ->
     n = len(og)
     spread = world.days(cfg.time_spread_days)
     t = t0[og] + (rng.random(n) * spread).astype(np.int64)
-    t = np.maximum(t, np.repeat(created, per) + DAY // 24)
+    t = np.maximum(world.diurnal(t), np.repeat(created, per) + DAY // 24)
     seller_pos = pop.seller_pos(sellers)
-    price = pop.seller_price[seller_pos][og]
-    amount = np.maximum(price * cfg.amount_factor * rng.uniform(0.5, 1.2, n), 0.5)
-    item = rng.integers(0, pop.seller_items[seller_pos][og])
+    # small orders: mostly the store's cheap accessory listings, at their listed price
+    item = draw_items(rng, pop, seller_pos[og], cfg.cheap_share)
+    amount = item_prices(pop, seller_pos[og], item)
     paid = payment_times(world, t)
     oid = add_orders(world, buyer, sellers[og], t, amount, item=item, paid_at=paid)
 
@@ -171,9 +171,10 @@ def plant_feedback_trading(world: World, pop: Population, cfg: TradingConfig) ->
     target_local = (local_own + 1 + rng.integers(0, np.maximum(k - 1, 1))) % k
     target = first_seller[circle] + target_local
     t = t0[circle] + (rng.random(n) * world.days(cfg.time_spread_days)).astype(np.int64)
-    t = np.maximum(t, created[a] + DAY // 12)
+    t = np.maximum(world.diurnal(t), created[a] + DAY // 12)
     tpos = pop.seller_pos(sellers[target])
-    amount = pop.seller_price[tpos] * rng.uniform(0.3, 0.9, n)
+    item = draw_items(rng, pop, tpos, 0.5)  # cheap listings half of the time
+    amount = item_prices(pop, tpos, item)
     paid = payment_times(world, t)
     oid = add_orders(
         world,
@@ -181,7 +182,7 @@ def plant_feedback_trading(world: World, pop: Population, cfg: TradingConfig) ->
         sellers[target],
         t,
         amount,
-        item=rng.integers(0, pop.seller_items[tpos]),
+        item=item,
         paid_at=paid,
     )
     t_fb = paid + world.days(rng.uniform(3, 14, n))
@@ -238,9 +239,11 @@ def plant_dsr_manipulation(world: World, pop: Population, cfg: DsrConfig) -> Non
     og = np.repeat(g, per)
     buyer = np.repeat(reviewers, per)
     n = len(og)
-    t = t0[og] + (rng.random(n) * world.days(cfg.burst_days)).astype(np.int64)
+    t = world.diurnal(t0[og] + (rng.random(n) * world.days(cfg.burst_days)).astype(np.int64))
+    t = np.maximum(t, np.repeat(created, per) + DAY // 24)
     spos = pop.seller_pos(sellers)[og]
-    amount = pop.seller_price[spos] * rng.uniform(0.6, 1.2, n)
+    item = draw_items(rng, pop, spos, 0.06)
+    amount = item_prices(pop, spos, item)
     paid = payment_times(world, t)
     oid = add_orders(
         world,
@@ -248,7 +251,7 @@ def plant_dsr_manipulation(world: World, pop: Population, cfg: DsrConfig) -> Non
         sellers[og],
         t,
         amount,
-        item=rng.integers(0, pop.seller_items[spos]),
+        item=item,
         paid_at=paid,
     )
     t_fb = paid + world.days(rng.uniform(1, 4, n))
