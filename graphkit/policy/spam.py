@@ -9,11 +9,14 @@ LSH, robust to small edits) in which the sender reached at least
 ``min_unsolicited_share`` of the sender's copies going to strangers. A seller's
 order-status template sent to its own buyers is solicited and never counts; a
 buyer asking a few stores the same pre-sale question stays under the
-recipient threshold.
+recipient threshold. Once a sender is flagged, their looser variants of a
+campaign text (per-recipient codes and links push copies below the
+similarity threshold) join the campaign (:func:`absorb_variants`).
 
 One finding per sender with at least one campaign; evidence is the
 unsolicited messages of its campaigns. The recommended action escalates
-with volume and repetition: warning -> restrict_buying -> suspend. Senders
+with volume and repetition: warning -> restrict_buying -> suspend, and the
+score follows that ladder (medium, high, critical severity). Senders
 sharing a campaign cluster with other flagged senders get a common
 ``group_id``.
 
