@@ -475,3 +475,23 @@ def test_planted_orders_follow_the_daily_cycle(m, t):
     )
     share = o.group_by("planted").agg(pl.col("night").mean()).sort("planted")["night"].to_list()
     assert abs(share[0] - share[1]) < 0.06
+
+
+def test_no_unintended_tells(m, t):
+    """Planted and honest records share what is not a designed signal."""
+    lab_fb = m.labels.filter(pl.col("entity_kind") == "feedback")
+    lab_fb = lab_fb.filter(pl.col("scenario") != "dsr_manipulation")  # DSRs are its point
+    buyers_fb = t["feedback"].join(
+        t["orders"].select("order_id", "buyer_id"),
+        left_on=["order_id", "author_id"],
+        right_on=["order_id", "buyer_id"],
+    )
+    planted = buyers_fb.filter(pl.col("feedback_id").is_in(lab_fb["entity_id"].implode()))
+    honest = buyers_fb.filter(~pl.col("author_id").is_in(_labelled_accounts(m)))
+    missing = [f["dsr_item_as_described"].is_null().mean() for f in (planted, honest)]
+    assert planted.height > 200
+    assert abs(missing[0] - missing[1]) < 0.05
+    per_acc = t["identifiers"].group_by("account_id").len()
+    p_ids = per_acc.filter(pl.col("account_id").is_in(_labelled_accounts(m)))["len"].mean()
+    h_ids = per_acc.filter(~pl.col("account_id").is_in(_labelled_accounts(m)))["len"].mean()
+    assert abs(p_ids - h_ids) / h_ids < 0.15

@@ -19,6 +19,7 @@ __all__ = [
     "add_orders",
     "add_refunds",
     "payment_times",
+    "recorded_dsr",
 ]
 
 
@@ -37,6 +38,11 @@ def _col(x: np.ndarray | None, n: int) -> pl.Series:
     if s.dtype.is_float():
         return s.fill_nan(None)
     return s
+
+
+def recorded_dsr(world: World, n: int) -> np.ndarray:
+    """Return whether each of ``n`` buyer ratings records its DSRs (some are not recorded)."""
+    return world.rng.random(n) >= world.config.organic.dsr_missing_rate
 
 
 def add_orders(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from graphkit.simulate.config import CampaignConfig
-from graphkit.simulate.identities import LINK_KINDS, add_identities, fresh
+from graphkit.simulate.identities import LINK_KINDS, add_identities, fresh, warehouse_addresses
 from graphkit.simulate.population import Population, draw_items, item_prices, new_accounts
 from graphkit.simulate.records import add_orders, payment_times
 from graphkit.simulate.world import DAY, World
@@ -141,7 +141,14 @@ def new_sellers(
     rng = world.rng
     n = len(created)
     acc = new_accounts(world, n, "seller", created)
-    add_identities(world, acc, created, overrides=overrides, nat_share=0.1)
+    # the same identifier mix as honest sellers: NAT IPs, shared warehouse addresses
+    overrides = dict(overrides or {})
+    wh = rng.random(n) < world.config.organic.warehouse_share
+    warehouse = np.where(wh, rng.choice(warehouse_addresses(world), n), -1)
+    overrides["address"] = np.where(
+        overrides.get("address", np.full(n, -1)) >= 0, overrides.get("address", -1), warehouse
+    )
+    add_identities(world, acc, created, overrides=overrides)
     q = rng.beta(3.0, 2.0, n) if quality is None else quality
     pop.add_sellers(
         acc,

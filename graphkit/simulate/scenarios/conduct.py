@@ -19,7 +19,7 @@ from graphkit.simulate import text as T
 from graphkit.simulate.config import CampaignConfig, UnpaidConfig
 from graphkit.simulate.population import Population
 from graphkit.simulate.ratings import negative_ratings, top_ratings
-from graphkit.simulate.records import add_feedback, add_messages, add_refunds
+from graphkit.simulate.records import add_feedback, add_messages, add_refunds, recorded_dsr
 from graphkit.simulate.scenarios.common import (
     actor_events,
     group_names,
@@ -62,7 +62,9 @@ def plant_extortion(world: World, pop: Population, cfg: CampaignConfig) -> None:
     top = top_ratings(rng, n, 0.9)
     ratings = tuple(np.where(comply, a, b).astype(np.int8) for a, b in zip(top, neg, strict=True))
     text = T.fill(T.FEEDBACK_NEG, T.pick(rng, T.FEEDBACK_NEG, n))
-    fids = add_feedback(world, ev.oid, ev.buyer, ev.seller, t_fb, ratings, text=text)
+    fids = add_feedback(
+        world, ev.oid, ev.buyer, ev.seller, t_fb, ratings, dsr=recorded_dsr(world, n), text=text
+    )
     c = np.flatnonzero(comply)
     add_refunds(
         world, ev.oid[c], t_reply[c] + HOUR, ev.amount[c] * rng.uniform(0.2, 0.6, len(c)), "seller"

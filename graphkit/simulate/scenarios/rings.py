@@ -20,7 +20,13 @@ from graphkit.simulate.config import DsrConfig, RingConfig, TradingConfig
 from graphkit.simulate.organic import rating_texts
 from graphkit.simulate.population import Population, draw_items, item_prices
 from graphkit.simulate.ratings import top_ratings
-from graphkit.simulate.records import add_feedback, add_orders, add_refunds, payment_times
+from graphkit.simulate.records import (
+    add_feedback,
+    add_orders,
+    add_refunds,
+    payment_times,
+    recorded_dsr,
+)
 from graphkit.simulate.scenarios.common import (
     group_names,
     link_overrides,
@@ -104,6 +110,7 @@ def plant_ring(world: World, pop: Population, cfg: RingConfig, scenario: str) ->
         sellers[og[rows]],
         t_fb[keep],
         rt,
+        dsr=recorded_dsr(world, len(rows)),
         text=rating_texts(rng, rt[0], 0.4),
     )
     back = rows[rng.random(len(rows)) < 0.6]
@@ -195,6 +202,7 @@ def plant_feedback_trading(world: World, pop: Population, cfg: TradingConfig) ->
         sellers[target[rows]],
         t_fb[rows],
         rt,
+        dsr=recorded_dsr(world, len(rows)),
         text=rating_texts(rng, rt[0], 0.5),
     )
     back = rows[rng.random(len(rows)) < 0.8]
