@@ -275,3 +275,17 @@ def test_empty_run_renders(tmp_path, case):
     assert "No groups were detected." in page
     assert "No findings." in page
     assert "data:image/png" not in page  # nothing to draw, nothing implicated
+
+
+def test_long_subject_lists_are_capped(tmp_path, case):
+    run = load_run(case.run_dir)
+    many = [f"x{i}" for i in range(7)]
+    findings = run.findings.with_columns(
+        subject_ids=pl.when(pl.col("rule_id") == "UNPAID_ITEMS")
+        .then(pl.lit(many))
+        .otherwise("subject_ids")
+    )
+    run_dir = write_run(tmp_path / "r", findings=findings, groups=run.groups, meta=dict(run.meta))
+    table = render_report(run_dir).split('id="findings"')[1]
+    assert "x0, x1, x2, x3, x4 … (+2 more)" in table
+    assert "x5" not in table

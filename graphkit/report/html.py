@@ -218,6 +218,20 @@ def _findings_rows(findings: pl.DataFrame, max_rows: int) -> list[dict[str, Any]
         )
         .sort(["_rank", "score", "finding_id"], descending=[True, True, False])
         .head(max_rows)
+        # only what is shown crosses into Python (evidence lists can be long)
+        .select(
+            "finding_id",
+            "rule_id",
+            "severity",
+            "score",
+            "recommended_action",
+            "group_id",
+            "explanation",
+            "signals",
+            n_evidence=pl.col("evidence_ids").list.len().fill_null(0),
+            n_subjects=pl.col("subject_ids").list.len().fill_null(0),
+            subject_ids=pl.col("subject_ids").list.head(5),
+        )
     )
     rows = []
     for r in top.iter_rows(named=True):
@@ -229,8 +243,9 @@ def _findings_rows(findings: pl.DataFrame, max_rows: int) -> list[dict[str, Any]
                 "score": f"{r['score']:.3f}" if r["score"] is not None else "",
                 "action": r["recommended_action"],
                 "group_id": r["group_id"] or "",
-                "subjects": _capped(r["subject_ids"], 5),
-                "n_evidence": len(r["evidence_ids"] or []),
+                "subjects": ", ".join(r["subject_ids"] or [])
+                + (f" … (+{r['n_subjects'] - 5} more)" if r["n_subjects"] > 5 else ""),
+                "n_evidence": r["n_evidence"],
                 "explanation": r["explanation"] or "",
                 "signals": [_fmt_signal(s) for s in (r["signals"] or [])],
             }
