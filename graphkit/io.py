@@ -28,13 +28,14 @@ from pathlib import Path
 
 import polars as pl
 
-from graphkit.contract import TABLES, TIME
+from graphkit.contract import TABLES
 from graphkit.dataset import Dataset, SourceFile
 from graphkit.errors import DataContractError, InputNotFoundError
 from graphkit.validation import (
+    LEVELS,
     PROBLEM_SCHEMA,
     ROW,
-    find_problems,
+    evaluate,
     normalise,
     problem,
     row_reasons,
@@ -64,14 +65,6 @@ REJECTS_SCHEMA: dict[str, pl.DataType] = {
 }
 _KNOWN_EXTRA = {"labels"}  # written by the simulator beside the tables; never read by detection
 _MAX_LENIENT_ROUNDS = 6
-#: Tables in reference order: rows are dropped level by level, so a row whose parent was
-#: dropped is rejected as a dangling reference, naming why.
-_LENIENT_LEVELS = (
-    ("accounts",),
-    ("coupons", "identifiers"),
-    ("orders",),
-    ("feedback", "messages", "disputes", "refunds"),
-)
 
 
 # --------------------------------------------------------------------------- atomic output
@@ -319,19 +312,6 @@ def _describe_read_error(err: Exception) -> str:
     return f"unreadable file ({text[:120]})"
 
 
-def _as_of(tables: Mapping[str, pl.LazyFrame]) -> datetime | None:
-    frames = []
-    for lf in tables.values():
-        cols = [n for n, t in lf.collect_schema().items() if t == TIME]
-        if cols:
-            frames.append(lf.select(pl.max_horizontal(pl.col(cols).max()).alias("m")))
-    if not frames:
-        return None
-    values = [df.item() for df in pl.collect_all(frames)]
-    values = [v for v in values if v is not None]
-    return max(values) if values else None
-
-
 def _coerce_as_of(as_of: datetime | str | None) -> datetime | None:
     if as_of is None or isinstance(as_of, datetime):
         if isinstance(as_of, datetime) and as_of.tzinfo is None:
@@ -367,6 +347,7 @@ def _validate_tables(
     sources: tuple[SourceFile, ...] = (),
     notes: tuple[str, ...] = (),
 ) -> ValidationReport:
+    moment = _coerce_as_of(as_of)  # a bad as_of fails before the long work
     raw_schemas = {k: v.collect_schema() for k, v in raw.items()}
     tables = {k: normalise(k, v) for k, v in raw.items()}
     counts_frames = pl.collect_all([lf.select(pl.len()) for lf in raw.values()])
@@ -375,35 +356,34 @@ def _validate_tables(
     for name in ("orders", "feedback"):
         if row_counts.get(name) == 0:
             table_level.append(problem(name, None, "no rows", 0, [], files.get(name, "")))
-    problems = find_problems(tables, raw_schemas=raw_schemas, files=files)
+    ev = evaluate(tables, raw_schemas=raw_schemas, files=files)
+    problems = ev.problems
     if table_level:
         problems = pl.concat([pl.DataFrame(table_level, schema=PROBLEM_SCHEMA), problems])
     fixable = problems.filter(pl.col("rows") > 0).height == problems.height
     rejects = None
     if problems.height and lenient and fixable:
-        tables, rejects = _drop_offending_rows(tables, files)
-        problems = find_problems(tables, files=files)
+        tables, rejects = _drop_offending_rows(tables)
+        ev = evaluate(tables, files=files)
+        problems = ev.problems
         fixable = problems.height == 0
     if problems.height and not (lenient and fixable):
         return ValidationReport(problems, notes, row_counts, rejects, None)
     clean = {k: strip_raw(v) for k, v in tables.items()}
-    moment = _coerce_as_of(as_of) or _as_of(clean)
-    if moment is None:
-        moment = datetime.now(tz=UTC)
+    moment = moment or ev.latest or datetime.now(tz=UTC)
     ds = Dataset(tables=clean, as_of=moment, source=source, files=sources, rejects=rejects)
     return ValidationReport(problems, notes, row_counts, rejects, ds)
 
 
 def _drop_offending_rows(
-    tables: dict[str, pl.LazyFrame], files: Mapping[str, str]
+    tables: dict[str, pl.LazyFrame],
 ) -> tuple[dict[str, pl.LazyFrame], pl.DataFrame]:
     """Lenient mode: remove rows that break rules, and then rows that depended on them."""
-    del files
     collected: list[pl.DataFrame] = []
     current = {k: v.collect().lazy() for k, v in tables.items()}
-    for _ in range(_MAX_LENIENT_ROUNDS * len(_LENIENT_LEVELS)):
+    for _ in range(_MAX_LENIENT_ROUNDS * len(LEVELS)):
         bad: dict[str, pl.DataFrame] = {}
-        for level in _LENIENT_LEVELS:  # upstream first, so dependents say why they go
+        for level in LEVELS:  # upstream first, so dependents say why they go
             names = [n for n in level if n in current]
             reasons = pl.collect_all([row_reasons(n, current) for n in names])
             bad = {n: r for n, r in zip(names, reasons, strict=True) if r.height}

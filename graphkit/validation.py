@@ -23,14 +23,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 import polars as pl
 
 from graphkit.contract import TABLES, TIME, Column, Table
 
 __all__ = [
+    "LEVELS",
     "PROBLEM_SCHEMA",
+    "Evaluation",
     "RowRule",
+    "evaluate",
     "find_problems",
     "normalise",
     "problem",
@@ -155,13 +159,20 @@ def strip_raw(lf: pl.LazyFrame) -> pl.LazyFrame:
 
 @dataclass(frozen=True)
 class RowRule:
-    """A per-row rule: ``broken`` is true on rows that break it."""
+    """A per-row rule: ``broken`` is true on rows that break it.
+
+    ``screen``, when given, is a cheap aggregate that is true whenever the rule
+    *may* be broken somewhere in the table (e.g. "fewer distinct key hashes than
+    keys"); ``broken`` is then evaluated only when the screen fires. A screen may
+    fire falsely (a hash collision) but never miss a broken row.
+    """
 
     table: str
     column: str
     rule: str
     broken: pl.Expr
     shows: tuple[str, ...]
+    screen: pl.Expr | None = None
 
 
 def _is_missing(col: Column) -> pl.Expr:
@@ -169,6 +180,11 @@ def _is_missing(col: Column) -> pl.Expr:
     if col.kind == "id":
         return raw.is_null() | (raw.cast(pl.String, strict=False).str.strip_chars() == "")
     return raw.is_null()
+
+
+def _fewer_distinct(expr: pl.Expr, keep: pl.Expr) -> pl.Expr:
+    """Aggregate: true when ``expr`` (rows where ``keep``) has fewer distinct hashes than rows."""
+    return expr.filter(keep).hash(0).n_unique() < keep.sum()
 
 
 def _column_rules(spec: Table, col: Column) -> list[RowRule]:
@@ -210,7 +226,16 @@ def _column_rules(spec: Table, col: Column) -> list[RowRule]:
             RowRule(t, n, f"not one of {', '.join(col.allowed)}", ~c.is_in(col.allowed), (n,))
         )
     if col.unique:
-        rules.append(RowRule(t, n, "duplicate key", c.is_not_null() & c.is_duplicated(), (n,)))
+        rules.append(
+            RowRule(
+                t,
+                n,
+                "duplicate key",
+                c.is_not_null() & c.is_duplicated(),
+                (n,),
+                screen=_fewer_distinct(c, c.is_not_null()),
+            )
+        )
     return rules
 
 
@@ -254,80 +279,131 @@ def _cross_rules(table: str) -> list[RowRule]:
             )
         ]
     if table == "feedback":
+        pair = pl.struct("order_id", "author_id")
         return [
             RowRule(
                 table,
                 "author_id",
                 "duplicate feedback for (order_id, author_id)",
-                c("order_id").is_not_null() & pl.struct("order_id", "author_id").is_duplicated(),
+                c("order_id").is_not_null() & pair.is_duplicated(),
                 ("feedback_id", "order_id", "author_id"),
+                screen=_fewer_distinct(pair, c("order_id").is_not_null()),
             )
         ]
     return []
 
 
-def _lookup(tables: Mapping[str, pl.LazyFrame], ref: tuple[str, str]) -> pl.LazyFrame | None:
-    other = tables.get(ref[0])
-    if other is None:
-        return None
-    return other.select(pl.col(ref[1]).alias("__ref")).filter(pl.col("__ref").is_not_null())
+#: What a table borrows from the table it references (beyond "the key exists").
+_PARENT_FIELDS: dict[tuple[str, str], dict[str, str]] = {
+    ("orders", "buyer_id"): {"kind": "__buyer_kind"},
+    ("orders", "seller_id"): {"kind": "__seller_kind"},
+    ("feedback", "order_id"): {
+        "buyer_id": "__o_buyer",
+        "seller_id": "__o_seller",
+        "created_at": "__o_created",
+    },
+    ("disputes", "order_id"): {"buyer_id": "__o_buyer"},
+}
 
 
-def _joined(table: str, lf: pl.LazyFrame, tables: Mapping[str, pl.LazyFrame]) -> pl.LazyFrame:
-    """Attach what cross-table rules need: reference flags and the parent order's fields."""
+def _attach(
+    out: pl.LazyFrame,
+    column: str,
+    tables: Mapping[str, pl.LazyFrame],
+    ref: tuple[str, str],
+    flag: str,
+    fields: Mapping[str, str],
+    *,
+    unique_keys: frozenset[str],
+    hashed_keys: frozenset[str],
+) -> pl.LazyFrame:
+    """Left-join the referenced table's key (as ``flag`` = True) and ``fields`` onto ``out``.
+
+    When the parent's key hashes are known to be distinct (``hashed_keys``), the join
+    runs on 64-bit hashes, much cheaper than on strings, and each match is verified
+    by comparing the strings, so a hash collision can never fake a match.
+    """
+    parent = tables[ref[0]].filter(pl.col(ref[1]).is_not_null())
+    extra = [pl.col(src).alias(dst) for src, dst in fields.items()]
+    if ref[0] in hashed_keys:
+        right = parent.select(
+            pl.col(ref[1]).hash(0).alias("__ref"), pl.col(ref[1]).alias("__refkey"), *extra
+        )
+        joined = out.with_columns(pl.col(column).hash(0).alias("__lkey")).join(
+            right, left_on="__lkey", right_on="__ref", how="left", maintain_order="left"
+        )
+        same = pl.col("__refkey") == pl.col(column)
+        return joined.with_columns(
+            pl.when(same).then(True).alias(flag),
+            *[pl.when(same).then(pl.col(dst)).alias(dst) for dst in fields.values()],
+        ).drop("__lkey", "__refkey")
+    right = parent.select(pl.col(ref[1]).alias("__ref"), pl.lit(True).alias(flag), *extra)
+    if ref[0] not in unique_keys:
+        # duplicate parent keys would multiply rows; keep the first (deterministic)
+        right = right.unique("__ref", keep="first")
+    return out.join(right, left_on=column, right_on="__ref", how="left", maintain_order="left")
+
+
+_NARROW_BASE = [ROW]
+#: Columns (besides the row number and the referencing columns) that reference rules use.
+_NARROW_EXTRA: dict[str, tuple[str, ...]] = {
+    "feedback": ("author_id", "target_id", "created_at"),
+    "disputes": ("opened_by",),
+    "coupons": ("issuer_id",),
+}
+
+
+def _narrow_columns(table: str) -> list[str]:
     spec = TABLES[table]
+    refs = [c.name for c in spec.columns if c.ref is not None]
+    names = [spec.key, *refs, *_NARROW_EXTRA.get(table, ())] if spec.key else refs
+    return list(dict.fromkeys(n for n in names if n))
+
+
+def _usable(tables: Mapping[str, pl.LazyFrame], parents: frozenset[str] | None) -> set[str]:
+    return set(tables) if parents is None else set(tables) & set(parents)
+
+
+def _joined(
+    table: str,
+    lf: pl.LazyFrame,
+    tables: Mapping[str, pl.LazyFrame],
+    *,
+    parents: frozenset[str] | None = None,
+    unique_keys: frozenset[str] = frozenset(),
+    hashed_keys: frozenset[str] = frozenset(),
+) -> pl.LazyFrame:
+    """Attach what cross-table rules need: one left join per reference.
+
+    Parameters
+    ----------
+    parents
+        Tables that may be referenced (default: all present); a table whose key column
+        is missing cannot be referenced meaningfully.
+    unique_keys
+        Tables whose key is known to be unique: joined without a de-duplication pass.
+    hashed_keys
+        Tables whose keys are known to have distinct 64-bit hashes: joined on hashes.
+    """
+    usable = _usable(tables, parents)
+    keys = {"unique_keys": unique_keys, "hashed_keys": hashed_keys}
     out = lf
-    for col in spec.columns:
-        if col.ref is None:
+    for col in TABLES[table].columns:
+        if col.ref is None or col.ref[0] not in usable:
             continue
-        keys = _lookup(tables, col.ref)
-        if keys is None:
-            continue
-        flag = f"__has_{col.name}"
-        out = out.join(
-            keys.unique().with_columns(pl.lit(True).alias(flag)),
-            left_on=col.name,
-            right_on="__ref",
-            how="left",
-            maintain_order="left",
-        )
-    accounts = tables.get("accounts")
-    if table == "orders" and accounts is not None:
-        kinds = accounts.select("account_id", "kind").unique("account_id", keep="first")
-        for role in ("buyer", "seller"):
-            out = out.join(
-                kinds.rename({"account_id": f"{role}_id", "kind": f"__{role}_kind"}),
-                on=f"{role}_id",
-                how="left",
-                maintain_order="left",
-            )
-    if table in ("feedback", "disputes") and "orders" in tables:
-        parent = (
-            tables["orders"]
-            .select(
-                pl.col("order_id"),
-                pl.col("buyer_id").alias("__o_buyer"),
-                pl.col("seller_id").alias("__o_seller"),
-                pl.col("created_at").alias("__o_created"),
-            )
-            .unique("order_id", keep="first")
-        )
-        out = out.join(parent, on="order_id", how="left", maintain_order="left")
-    if table == "coupons" and accounts is not None:
-        sellers = (
-            accounts.filter(pl.col("kind") == "seller")
-            .select(pl.col("account_id").alias("issuer_id"), pl.lit(True).alias("__issuer_seller"))
-            .unique("issuer_id")
-        )
-        out = out.join(sellers, on="issuer_id", how="left", maintain_order="left")
+        fields = _PARENT_FIELDS.get((table, col.name), {})
+        out = _attach(out, col.name, tables, col.ref, f"__has_{col.name}", fields, **keys)
+    if table == "coupons" and "accounts" in usable:
+        ref, fields = ("accounts", "account_id"), {"kind": "__issuer_kind"}
+        out = _attach(out, "issuer_id", tables, ref, "__has_issuer_id", fields, **keys)
     return out
 
 
-def _reference_rules(table: str, tables: Mapping[str, pl.LazyFrame]) -> list[RowRule]:
+def _reference_rules(table: str, usable: set[str]) -> list[RowRule]:
     spec = TABLES[table]
     rules = []
     for col in spec.columns:
-        if col.ref is None or col.ref[0] not in tables:
+        if col.ref is None or col.ref[0] not in usable:
             continue
         c = pl.col(col.name)
         rules.append(
@@ -338,23 +414,24 @@ def _reference_rules(table: str, tables: Mapping[str, pl.LazyFrame]) -> list[Row
                 c.is_not_null()
                 & (c.str.strip_chars() != "")
                 & pl.col(f"__has_{col.name}").is_null(),
-                (spec.key or col.name, col.name) if spec.key else (col.name,),
+                (spec.key, col.name) if spec.key else (col.name,),
             )
         )
     c = pl.col
-    if table == "orders" and "accounts" in tables:
+    if table == "orders" and "accounts" in usable:
         for role in ("buyer", "seller"):
+            kind = c(f"__{role}_kind")
             rules.append(
                 RowRule(
                     table,
                     f"{role}_id",
                     f"{role}_id is not a {role} account",
-                    c(f"__{role}_kind").is_not_null() & (c(f"__{role}_kind") != role),
+                    c(f"__has_{role}_id").is_not_null() & kind.is_not_null() & (kind != role),
                     ("order_id", f"{role}_id", f"__{role}_kind"),
                 )
             )
-    if table == "feedback" and "orders" in tables:
-        known = c("__o_buyer").is_not_null()
+    if table == "feedback" and "orders" in usable:
+        known = c("__has_order_id").is_not_null()
         buyer_side = (c("author_id") == c("__o_buyer")) & (c("target_id") == c("__o_seller"))
         seller_side = (c("author_id") == c("__o_seller")) & (c("target_id") == c("__o_buyer"))
         rules += [
@@ -373,38 +450,51 @@ def _reference_rules(table: str, tables: Mapping[str, pl.LazyFrame]) -> list[Row
                 ("feedback_id", "order_id", "created_at"),
             ),
         ]
-    if table == "disputes" and "orders" in tables:
+    if table == "disputes" and "orders" in usable:
         rules.append(
             RowRule(
                 table,
                 "opened_by",
                 "case not opened by the order's buyer",
-                c("__o_buyer").is_not_null() & (c("opened_by") != c("__o_buyer")),
+                c("__has_order_id").is_not_null() & (c("opened_by") != c("__o_buyer")),
                 ("case_id", "order_id", "opened_by"),
             )
         )
-    if table == "coupons" and "accounts" in tables:
+    if table == "coupons" and "accounts" in usable:
         rules.append(
             RowRule(
                 table,
                 "issuer_id",
                 "issuer is neither a seller nor 'platform'",
-                (c("issuer_id") != "platform") & c("__issuer_seller").is_null(),
+                (c("issuer_id") != "platform")
+                & (c("__issuer_kind").is_null() | (c("__issuer_kind") != "seller")),
                 ("coupon_id", "issuer_id"),
             )
         )
     return rules
 
 
-def row_rules(table: str, tables: Mapping[str, pl.LazyFrame]) -> list[RowRule]:
-    """Every per-row rule of ``table``, given the other (normalised) tables present."""
+def row_rules(
+    table: str,
+    tables: Mapping[str, pl.LazyFrame],
+    *,
+    parents: frozenset[str] | None = None,
+) -> list[RowRule]:
+    """Every per-row rule of ``table``, given the other (normalised) tables present.
+
+    Examples
+    --------
+    >>> rules = row_rules("refunds", {})
+    >>> [r.rule for r in rules if r.column == "amount"]
+    ['null value', 'wrong type', 'not a finite number', 'not strictly positive']
+    """
     spec = TABLES[table]
     rules = [r for col in spec.columns for r in _column_rules(spec, col)]
-    return rules + _cross_rules(table) + _reference_rules(table, tables)
+    return rules + _cross_rules(table) + _reference_rules(table, _usable(tables, parents))
 
 
-def _example(row: dict[str, object], shows: tuple[str, ...]) -> str:
-    parts = [f"row {int(row[ROW]) + 1}"]
+def _example(row: Mapping[str, object], shows: tuple[str, ...]) -> str:
+    parts = [f"row {int(row[ROW]) + 1}"]  # type: ignore[call-overload]
     for name in shows:
         value = row.get(name)
         text = repr(value) if isinstance(value, str) else str(value)
@@ -418,6 +508,164 @@ def _missing_columns(table: str, raw_schema: Mapping[str, pl.DataType]) -> list[
     spec = TABLES[table]
     missing = [c.name for c in spec.columns if c.required and c.name not in raw_schema]
     return [problem(table, name, "missing required column", 0, []) for name in missing]
+
+
+#: Evaluation order: a table is checked after the tables it references, so their key
+#: uniqueness is known (references to a unique key need no de-duplication pass).
+LEVELS: tuple[tuple[str, ...], ...] = (
+    ("accounts",),
+    ("coupons", "identifiers"),
+    ("orders",),
+    ("feedback", "messages", "disputes", "refunds"),
+)
+
+
+def _counts(rules: list[RowRule], idx: list[int]) -> list[pl.Expr]:
+    return [rules[i].broken.fill_null(False).sum().cast(pl.Int64).alias(f"n{i}") for i in idx]
+
+
+def _examples(rules: list[RowRule], idx: list[int], max_examples: int) -> list[pl.Expr]:
+    exprs: list[pl.Expr] = []
+    for i in idx:
+        rule = rules[i]
+        cols = list(dict.fromkeys((ROW, *rule.shows)))
+        broken = rule.broken.fill_null(False)
+        exprs.append(pl.struct(cols).filter(broken).head(max_examples).implode().alias(f"e{i}"))
+    return exprs
+
+
+def _latest(table: str) -> pl.Expr:
+    times = [c.name for c in TABLES[table].columns if c.kind == "datetime"]
+    return pl.max_horizontal([pl.col(t).max() for t in times]).alias("__latest")
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Every problem of a set of tables, plus their latest timestamp (the default ``as_of``)."""
+
+    problems: pl.DataFrame
+    latest: datetime | None
+
+
+def evaluate(
+    tables: Mapping[str, pl.LazyFrame],
+    *,
+    raw_schemas: Mapping[str, Mapping[str, pl.DataType]] | None = None,
+    files: Mapping[str, str] | None = None,
+    max_examples: int = 5,
+    engine: str = "auto",
+) -> Evaluation:
+    """Evaluate every contract rule on every table in as few passes as possible.
+
+    A first pass (one query per table; the tables of one :data:`LEVELS` level are
+    collected together) counts the rows breaking every rule and finds each table's
+    latest timestamp; expensive uniqueness rules are screened there with a hash count.
+    Only on bad data, a second pass evaluates the screens that fired exactly and
+    gathers the first ``max_examples`` offending rows of every broken rule. See
+    :func:`find_problems` for the other parameters; ``engine`` is passed to
+    :func:`polars.collect_all`.
+
+    Examples
+    --------
+    >>> lf = normalise("orders", pl.LazyFrame({"order_id": ["o1"], "buyer_id": ["b"],
+    ...     "seller_id": ["s"], "amount": [1.0], "created_at": ["2026-01-02"], "paid_at": [None]}))
+    >>> ev = evaluate({"orders": lf})
+    >>> ev.problems["rule"].to_list(), ev.latest.isoformat()
+    (['missing table'], '2026-01-02T00:00:00+00:00')
+    """
+    files = files or {}
+    found: dict[str, list[dict[str, object]]] = {name: [] for name in TABLES}
+    parents: set[str] = set()
+    for name, spec in TABLES.items():
+        if name not in tables:
+            if spec.required:
+                found[name].append(problem(name, None, "missing table", 0, []))
+            continue
+        missing = _missing_columns(name, raw_schemas[name]) if raw_schemas is not None else []
+        # rules on absent columns would only repeat the same problem
+        found[name].extend({**p, "file": files.get(name, "")} for p in missing)
+        if not missing:
+            parents.add(name)
+    usable = frozenset(parents)
+    unique_keys: set[str] = set()  # tables whose key is unique
+    hashed_keys: set[str] = set()  # ... and whose key hashes are distinct
+    latest: list[datetime] = []
+    for level in LEVELS:
+        names = [n for n in level if n in usable]
+        # per table: its own rules on the table itself, and its reference rules on a
+        # narrow frame (key + referencing columns) joined to its parents
+        plans: list[tuple[str, list[RowRule], pl.LazyFrame, bool]] = []
+        for name in names:
+            spec = TABLES[name]
+            local = [r for col in spec.columns for r in _column_rules(spec, col)]
+            plans.append((name, local + _cross_rules(name), tables[name], True))
+            refs = _reference_rules(name, set(usable))
+            if refs:
+                narrow = tables[name].select(_NARROW_BASE + _narrow_columns(name))
+                joined = _joined(
+                    name,
+                    narrow,
+                    tables,
+                    parents=usable,
+                    unique_keys=frozenset(unique_keys),
+                    hashed_keys=frozenset(hashed_keys),
+                )
+                plans.append((name, refs, joined, False))
+        # pass 1: counts of the plain rules, screens of the expensive ones, latest time
+        first = pl.collect_all(
+            [
+                frame.select(
+                    *([_latest(name)] if is_local else []),
+                    *[r.screen.alias(f"s{i}") for i, r in enumerate(rules) if r.screen is not None],
+                    *_counts(rules, [i for i, r in enumerate(rules) if r.screen is None]),
+                )
+                for name, rules, frame, is_local in plans
+            ],
+            engine=engine,
+        )
+        # pass 2 (only on bad data): exact counts of fired screens, examples of broken rules
+        fired, broken = [], []
+        for (_, rules, _, _), res in zip(plans, first, strict=True):
+            fired.append(
+                [i for i, r in enumerate(rules) if r.screen is not None and res[f"s{i}"].item()]
+            )
+            broken.append(
+                [i for i in range(len(rules)) if f"n{i}" in res.columns and res[f"n{i}"].item()]
+            )
+        todo = [k for k in range(len(plans)) if fired[k] or broken[k]]
+        second = pl.collect_all(
+            [
+                plans[k][2].select(
+                    *_counts(plans[k][1], fired[k]),
+                    *_examples(plans[k][1], fired[k] + broken[k], max_examples),
+                )
+                for k in todo
+            ],
+            engine=engine,
+        )
+        results = list(first)
+        for k, res in zip(todo, second, strict=True):
+            extra = res.select([c for c in res.columns if c not in results[k].columns])
+            results[k] = pl.concat([results[k], extra], how="horizontal")
+        for k, ((name, rules, _, is_local), res) in enumerate(zip(plans, results, strict=True)):
+            if is_local and res["__latest"].item() is not None:
+                latest.append(res["__latest"].item())
+            dup_key = False
+            for i, rule in enumerate(rules):
+                n = int(res[f"n{i}"].item()) if f"n{i}" in res.columns else 0
+                if n == 0:
+                    continue  # not broken (or screened out: cannot be broken)
+                dup_key |= rule.rule == "duplicate key"
+                examples = [_example(row, rule.shows) for row in res[f"e{i}"].item().to_list()]
+                found[name].append(
+                    problem(name, rule.column, rule.rule, n, examples, files.get(name, ""))
+                )
+            if is_local and TABLES[name].key and not dup_key:
+                unique_keys.add(name)
+                if not any(rules[i].rule == "duplicate key" for i in fired[k]):
+                    hashed_keys.add(name)
+    rows = [p for name in TABLES for p in found[name]]
+    return Evaluation(pl.DataFrame(rows, schema=PROBLEM_SCHEMA), max(latest, default=None))
 
 
 def find_problems(
@@ -435,7 +683,7 @@ def find_problems(
         Table name -> LazyFrame produced by :func:`normalise`.
     raw_schemas
         The schema each table had before normalisation (to report missing columns);
-        derived from the raw copies when omitted.
+        missing columns are not reported when omitted.
     files
         Table name -> file path, for the ``file`` column of the report.
     max_examples
@@ -444,51 +692,44 @@ def find_problems(
     Returns
     -------
     polars.DataFrame
-        One row per problem with :data:`PROBLEM_SCHEMA`; empty when the dataset is valid.
+        One row per problem with :data:`PROBLEM_SCHEMA`, in contract table order;
+        empty when the dataset is valid. Examples name 1-based data rows.
+
+    Examples
+    --------
+    >>> lf = normalise("refunds", pl.LazyFrame({"refund_id": ["r1", "r1"], "order_id": ["o", "o"],
+    ...     "refunded_at": ["2026-01-01"] * 2, "amount": [1.0, 0.0], "via": ["case"] * 2}))
+    >>> find_problems({"refunds": lf}).select("table", "rule", "rows").rows()[:2]
+    [('orders', 'missing table', 0), ('feedback', 'missing table', 0)]
     """
-    files = files or {}
-    problems: list[dict[str, object]] = []
-    for name, spec in TABLES.items():
-        if name not in tables:
-            if spec.required:
-                problems.append(problem(name, None, "missing table", 0, []))
-            continue
-        lf = tables[name]
-        missing = _missing_columns(name, raw_schemas[name]) if raw_schemas is not None else []
-        if missing:
-            problems.extend({**p, "file": files.get(name, "")} for p in missing)
-            continue  # rules on absent columns would only repeat the same problem
-        rules = row_rules(name, tables)
-        joined = _joined(name, lf, tables)
-        counts = joined.select(
-            [r.broken.fill_null(False).sum().alias(str(i)) for i, r in enumerate(rules)]
-        ).collect()
-        for i, rule in enumerate(rules):
-            n = int(counts[str(i)][0])
-            if n == 0:
-                continue
-            cols = list(dict.fromkeys((ROW, *rule.shows)))
-            sample = (
-                joined.filter(rule.broken.fill_null(False))
-                .select(cols)
-                .head(max_examples)
-                .collect()
-            )
-            examples = [_example(row, rule.shows) for row in sample.iter_rows(named=True)]
-            problems.append(problem(name, rule.column, rule.rule, n, examples, files.get(name, "")))
-    return pl.DataFrame(problems, schema=PROBLEM_SCHEMA)
+    return evaluate(
+        tables, raw_schemas=raw_schemas, files=files, max_examples=max_examples
+    ).problems
 
 
-def row_reasons(table: str, tables: Mapping[str, pl.LazyFrame]) -> pl.LazyFrame:
+def row_reasons(
+    table: str,
+    tables: Mapping[str, pl.LazyFrame],
+    *,
+    parents: frozenset[str] | None = None,
+) -> pl.LazyFrame:
     """Rows of ``table`` that break any rule, with every reason (for lenient mode).
 
     Returns a LazyFrame with ``__row`` (0-based row number in the input),
     ``key`` (the row's key value, if the table has one) and ``reasons`` (list
     of ``"column: rule"`` strings).
+
+    Examples
+    --------
+    >>> lf = normalise("coupons", pl.LazyFrame({"coupon_id": ["c1"], "issuer_id": ["platform"],
+    ...     "kind": ["store"], "value": [0.0], "min_spend": [0.0], "per_buyer_limit": [1],
+    ...     "valid_from": ["2026-01-01"], "valid_to": ["2026-02-01"]}))
+    >>> row_reasons("coupons", {"coupons": lf}).collect()["reasons"].to_list()
+    [['value: not strictly positive']]
     """
     spec = TABLES[table]
-    rules = row_rules(table, tables)
-    joined = _joined(table, tables[table], tables)
+    rules = row_rules(table, tables, parents=parents)
+    joined = _joined(table, tables[table], tables, parents=parents)
     reason_exprs = [
         pl.when(r.broken.fill_null(False)).then(pl.lit(f"{r.column}: {r.rule}")) for r in rules
     ]

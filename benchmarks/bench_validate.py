@@ -1,0 +1,329 @@
+"""Benchmark: validate a large Parquet dataset (default 10M orders, 6M feedback).
+
+Generates a synthetic *valid* dataset (vectorised numpy/polars, seeded) into
+``benchmarks/_work/`` (gitignored; reused when it already has the requested
+size), then validates it in a fresh child process, once per repeat, measuring
+wall time and the child's peak RSS (``ru_maxrss``). Writes one JSON file with
+the machine, the load average before/after, the exact command and every number.
+
+Usage::
+
+    python benchmarks/bench_validate.py                       # 10M orders / 6M feedback
+    python benchmarks/bench_validate.py --orders 1000000 --feedback 600000 --repeat 1
+
+Targets (issue 2): <= 15 s and <= 4 GiB peak RSS on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shlex
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE / "_work"
+RESULTS = HERE / "results"
+TARGET_SECONDS = 15.0
+TARGET_PEAK_GIB = 4.0
+
+
+# --------------------------------------------------------------------------- data generation
+def generate(out: Path, n_orders: int, n_feedback: int, seed: int = 0) -> dict[str, int]:
+    """Write a valid synthetic dataset (accounts, coupons, orders, feedback, messages,
+    disputes, refunds) as Parquet into ``out``; return rows per table."""
+    import numpy as np
+    import polars as pl
+
+    rng = np.random.default_rng(seed)
+    n_sellers = max(10, n_orders // 200)
+    n_buyers = max(10, n_orders // 5)
+    n_coupons = max(1, n_orders // 1000)
+    day = 86_400_000_000  # microseconds
+    base = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp() * 1_000_000)
+    tz = pl.Datetime("us", "UTC")
+
+    def ids(prefix: str, values: np.ndarray) -> pl.Series:
+        return pl.Series(values).cast(pl.String).str.replace(r"^", prefix)
+
+    accounts = pl.DataFrame(
+        {
+            "account_id": pl.concat(
+                [ids("s", np.arange(n_sellers)), ids("b", np.arange(n_buyers))]
+            ),
+            "kind": np.repeat(["seller", "buyer"], [n_sellers, n_buyers]),
+            "created_at": pl.Series(
+                base - rng.integers(0, 365 * day, n_sellers + n_buyers), dtype=pl.Int64
+            ).cast(tz),
+            "country": rng.choice(["ES", "FR", "CN", "US", "BR"], n_sellers + n_buyers),
+        }
+    )
+    coupons = pl.DataFrame(
+        {
+            "coupon_id": ids("c", np.arange(n_coupons)),
+            "issuer_id": ids("s", rng.integers(0, n_sellers, n_coupons)),
+            "kind": np.full(n_coupons, "store"),
+            "value": rng.integers(1, 20, n_coupons).astype(np.float64),
+            "min_spend": rng.integers(0, 50, n_coupons).astype(np.float64),
+            "per_buyer_limit": rng.integers(1, 3, n_coupons),
+            "valid_from": pl.Series(np.full(n_coupons, base - day), dtype=pl.Int64).cast(tz),
+            "valid_to": pl.Series(np.full(n_coupons, base + 400 * day), dtype=pl.Int64).cast(tz),
+        }
+    )
+    created = base + rng.integers(0, 180 * day, n_orders)
+    paid = created + rng.integers(0, 5 * day, n_orders)
+    unpaid = rng.random(n_orders) < 0.1
+    with_coupon = rng.random(n_orders) < 0.05
+    buyer = rng.integers(0, n_buyers, n_orders)
+    seller = rng.integers(0, n_sellers, n_orders)
+    orders = pl.DataFrame(
+        {
+            "order_id": ids("o", np.arange(n_orders)),
+            "buyer_id": ids("b", buyer),
+            "seller_id": ids("s", seller),
+            "item_id": ids("i", rng.integers(0, n_orders // 10 + 1, n_orders)),
+            "amount": np.round(rng.gamma(2.0, 15.0, n_orders), 2),
+            "created_at": pl.Series(created, dtype=pl.Int64).cast(tz),
+            "paid_at": pl.Series(np.where(unpaid, 0, paid), dtype=pl.Int64).cast(tz),
+            "cancelled_at": pl.Series([None] * n_orders, dtype=tz),
+            "coupon_id": ids("c", rng.integers(0, n_coupons, n_orders)),
+            "discount": np.where(with_coupon, 1.0, np.nan),
+        }
+    ).with_columns(
+        pl.when(pl.Series(unpaid)).then(None).otherwise(pl.col("paid_at")).alias("paid_at"),
+        pl.when(pl.Series(with_coupon)).then(pl.col("coupon_id")).alias("coupon_id"),
+        pl.col("discount").fill_nan(None),
+    )
+    # feedback: buyers rate the first n_buy orders, sellers rate the first n_sell orders
+    n_buy = min(n_orders, int(n_feedback * 0.8))
+    n_sell = min(n_orders, n_feedback - n_buy)
+    which = np.concatenate([np.arange(n_buy), np.arange(n_sell)])
+    by_buyer = np.arange(n_buy + n_sell) < n_buy
+    b_ids, s_ids = ids("b", buyer[which]), ids("s", seller[which])
+    dsr = [
+        pl.Series(np.where(by_buyer, rng.integers(1, 6, which.size), 0)).cast(pl.Int8)
+        for _ in range(3)
+    ]
+    feedback = pl.DataFrame(
+        {
+            "feedback_id": ids("f", np.arange(which.size)),
+            "order_id": ids("o", which),
+            "author_id": pl.select(pl.when(pl.Series(by_buyer)).then(b_ids).otherwise(s_ids))
+            .to_series()
+            .alias("author_id"),
+            "target_id": pl.select(pl.when(pl.Series(by_buyer)).then(s_ids).otherwise(b_ids))
+            .to_series()
+            .alias("target_id"),
+            "rating": rng.choice([1, 2, 3, 4, 5], which.size, p=[0.04, 0.02, 0.04, 0.1, 0.8]),
+            "dsr_item_as_described": dsr[0],
+            "dsr_communication": dsr[1],
+            "dsr_shipping_speed": dsr[2],
+            "created_at": pl.Series(
+                created[which] + rng.integers(day, 30 * day, which.size), dtype=pl.Int64
+            ).cast(tz),
+            "text": rng.choice(["great seller", "ok", "", "arrived late"], which.size),
+        }
+    ).with_columns(
+        pl.col("rating").cast(pl.Int8),
+        *[pl.col(c).replace(0, None) for c in ("dsr_item_as_described", "dsr_communication")],
+        pl.col("dsr_shipping_speed").replace(0, None),
+    )
+    n_msg = n_orders // 10
+    mo = rng.integers(0, n_orders, n_msg)
+    messages = pl.DataFrame(
+        {
+            "message_id": ids("m", np.arange(n_msg)),
+            "sender_id": ids("b", buyer[mo]),
+            "recipient_id": ids("s", seller[mo]),
+            "order_id": ids("o", mo),
+            "sent_at": pl.Series(created[mo] + day, dtype=pl.Int64).cast(tz),
+            "text": rng.choice(["where is it?", "thanks", "<b>hi</b>"], n_msg),
+        }
+    )
+    n_case = n_orders // 100
+    co = rng.choice(n_orders, n_case, replace=False)
+    disputes = pl.DataFrame(
+        {
+            "case_id": ids("k", np.arange(n_case)),
+            "order_id": ids("o", co),
+            "opened_by": ids("b", buyer[co]),
+            "opened_at": pl.Series(created[co] + 10 * day, dtype=pl.Int64).cast(tz),
+            "reason": rng.choice(["not_received", "not_as_described", "other"], n_case),
+            "outcome": rng.choice(["open", "refund_buyer", "rejected"], n_case),
+            "closed_at": pl.Series(created[co] + 20 * day, dtype=pl.Int64).cast(tz),
+        }
+    )
+    refunds = pl.DataFrame(
+        {
+            "refund_id": ids("r", np.arange(n_case)),
+            "order_id": ids("o", co),
+            "refunded_at": pl.Series(created[co] + 15 * day, dtype=pl.Int64).cast(tz),
+            "amount": np.round(rng.uniform(1, 50, n_case), 2),
+            "via": rng.choice(["seller", "case", "platform"], n_case),
+        }
+    )
+    tables = {
+        "accounts": accounts,
+        "coupons": coupons,
+        "orders": orders,
+        "feedback": feedback,
+        "messages": messages,
+        "disputes": disputes,
+        "refunds": refunds,
+    }
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.mkdir(parents=True, exist_ok=True)
+    for name, df in tables.items():
+        df.write_parquet(tmp / f"{name}.parquet", compression="zstd", statistics=True)
+    counts = {k: v.height for k, v in tables.items()}
+    (tmp / "_sizes.json").write_text(json.dumps(counts))
+    if out.exists():
+        import shutil
+
+        shutil.rmtree(out)
+    tmp.rename(out)
+    return counts
+
+
+# --------------------------------------------------------------------------- measurement
+def child(folder: str) -> None:
+    """Run in a fresh process: validate ``folder`` and print timings and peak RSS as JSON."""
+    t0 = time.perf_counter()
+    import graphkit  # noqa: F401  (import time is reported separately)
+    from graphkit.io import validate_dataset
+
+    t_import = time.perf_counter() - t0
+    rss_import = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t1 = time.perf_counter()
+    u1 = resource.getrusage(resource.RUSAGE_SELF)
+    report = validate_dataset(folder)
+    t_validate = time.perf_counter() - t1
+    u2 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (u2.ru_utime - u1.ru_utime) + (u2.ru_stime - u1.ru_stime)
+    peak_kib = u2.ru_maxrss
+    print(
+        json.dumps(
+            {
+                "ok": report.ok,
+                "problems": report.problems.height,
+                "row_counts": dict(report.row_counts),
+                "import_seconds": round(t_import, 3),
+                "validate_seconds": round(t_validate, 3),
+                # CPU seconds summed over threads: robust to other load on the machine;
+                # on an idle 2-core machine wall time is roughly cpu / 2 .. cpu
+                "validate_cpu_seconds": round(cpu, 3),
+                "peak_rss_gib": round(peak_kib / 2**20, 3),
+                "rss_after_import_gib": round(rss_import / 2**20, 3),
+            }
+        )
+    )
+
+
+def machine() -> dict[str, object]:
+    """Describe the machine: CPU model, cores, memory, Python and polars versions."""
+    import polars as pl
+
+    cpu = ""
+    with open("/proc/cpuinfo") as fh:
+        for line in fh:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as fh:
+        mem_kib = int(fh.readline().split()[1])
+    return {
+        "cpu": cpu,
+        "nproc": os.cpu_count(),
+        "memory_gib": round(mem_kib / 2**20, 1),
+        "python": platform.python_version(),
+        "polars": pl.__version__,
+        "platform": platform.platform(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Generate (if needed) and validate the benchmark dataset; write the JSON result."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=10_000_000)
+    parser.add_argument("--feedback", type=int, default=6_000_000)
+    parser.add_argument("--repeat", type=int, default=3, help="validation runs (fresh process)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, help="result JSON (default benchmarks/results/...)")
+    parser.add_argument("--child", metavar="DIR", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        child(args.child)
+        return 0
+
+    folder = WORK / f"validate_{args.orders}_{args.feedback}_s{args.seed}"
+    sizes = folder / "_sizes.json"
+    t_gen = None
+    if not sizes.exists():
+        print(f"generating {folder} ...", file=sys.stderr)
+        t0 = time.perf_counter()
+        # in a child so that the generator's memory is not mixed with anything measured
+        code = (
+            "import sys; sys.path.insert(0, {here!r}); import bench_validate as b; "
+            "from pathlib import Path; b.generate(Path({out!r}), {o}, {f}, {s})"
+        ).format(here=str(HERE), out=str(folder), o=args.orders, f=args.feedback, s=args.seed)
+        subprocess.run([sys.executable, "-c", code], check=True)
+        t_gen = round(time.perf_counter() - t0, 1)
+    disk_mib = sum(p.stat().st_size for p in folder.glob("*.parquet")) / 2**20
+
+    load_before = os.getloadavg()
+    runs = []
+    for i in range(args.repeat):
+        t0 = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, str(Path(__file__).resolve()), "--child", str(folder)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        wall = time.perf_counter() - t0
+        run = json.loads(proc.stdout.strip().splitlines()[-1])
+        run["process_wall_seconds"] = round(wall, 3)
+        runs.append(run)
+        print(f"run {i + 1}: {json.dumps(run)}", file=sys.stderr)
+    load_after = os.getloadavg()
+
+    best = min(r["validate_seconds"] for r in runs)
+    peak = max(r["peak_rss_gib"] for r in runs)
+    result = {
+        "benchmark": "validate",
+        "date": datetime.now(tz=UTC).isoformat(timespec="seconds"),
+        "command": "python "
+        + shlex.join(["benchmarks/bench_validate.py", *(argv or sys.argv[1:])]),
+        "machine": machine(),
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in load_after],
+        "dataset": {
+            "folder": str(folder.relative_to(HERE.parent)),
+            "rows": json.loads(sizes.read_text()),
+            "parquet_mib": round(disk_mib, 1),
+            "generate_seconds": t_gen,
+        },
+        "runs": runs,
+        "validate_seconds_min": best,
+        "validate_seconds_median": sorted(r["validate_seconds"] for r in runs)[len(runs) // 2],
+        "peak_rss_gib_max": peak,
+        "targets": {"seconds": TARGET_SECONDS, "peak_rss_gib": TARGET_PEAK_GIB},
+        "meets_targets": best <= TARGET_SECONDS and peak <= TARGET_PEAK_GIB,
+        "all_valid": all(r["ok"] for r in runs),
+    }
+    out = args.out or RESULTS / f"validate_{args.orders}_{args.feedback}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    return 0 if result["all_valid"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
