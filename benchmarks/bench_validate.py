@@ -269,10 +269,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"generating {folder} ...", file=sys.stderr)
         t0 = time.perf_counter()
         # in a child so that the generator's memory is not mixed with anything measured
+        sizes_args = f"{args.orders}, {args.feedback}, {args.seed}"
         code = (
-            "import sys; sys.path.insert(0, {here!r}); import bench_validate as b; "
-            "from pathlib import Path; b.generate(Path({out!r}), {o}, {f}, {s})"
-        ).format(here=str(HERE), out=str(folder), o=args.orders, f=args.feedback, s=args.seed)
+            f"import sys; sys.path.insert(0, {str(HERE)!r}); import bench_validate as b; "
+            f"from pathlib import Path; b.generate(Path({str(folder)!r}), {sizes_args})"
+        )
         subprocess.run([sys.executable, "-c", code], check=True)
         t_gen = round(time.perf_counter() - t0, 1)
     disk_mib = sum(p.stat().st_size for p in folder.glob("*.parquet")) / 2**20
