@@ -180,6 +180,22 @@ def test_replies_to_a_seller_the_member_bought_from_are_solicited() -> None:
     assert m.run().height == 0
 
 
+def test_store_answering_presale_questions_with_one_template_does_not_fire() -> None:
+    m = Market()
+    answer = "Hello {n}, yes we ship worldwide, delivery takes 10-20 days. Thank you!"
+    for i in range(30):
+        m.message(f"asker{i}", "store", i, f"Do you ship to country number {i}?")
+        m.message("store", f"asker{i}", i + 0.1, answer.format(n=f"asker{i}"))
+    assert m.run().height == 0
+    # the same template sent to 30 members who never wrote first is spam
+    spam = Market()
+    for i in range(30):
+        spam.message("store", f"asker{i}", i + 0.1, answer.format(n=f"asker{i}"))
+    assert spam.run()["sender_id"].to_list() == ["store"]
+    # and with replies counted as unsolicited (strictly the order-based definition)
+    assert m.run(replies_solicited=False)["sender_id"].to_list() == ["store"]
+
+
 def test_same_presale_question_to_a_few_stores_does_not_fire() -> None:
     m = Market()
     for i in range(4):

@@ -1,7 +1,8 @@
 """``COMM_SPAM``: unsolicited messages sent in bulk with near-duplicate text.
 
 A message is **unsolicited** when its sender and recipient had no order
-together (in either direction) created at or before the moment it was sent.
+together (in either direction) created at or before the moment it was sent,
+and the recipient had not written to the sender first (a reply is solicited).
 A **campaign** of a sender is a near-duplicate cluster of texts
 (:func:`graphkit.detect.text.near_duplicate_clusters`: shingles + MinHash +
 LSH, robust to small edits) in which the sender reached at least
@@ -69,6 +70,11 @@ THRESHOLDS = (
         "a few words stay above 0.5, different messages on one topic fall below",
     ),
     Threshold(
+        "replies_solicited",
+        True,
+        "a message to someone who wrote to the sender first is an answer, not spam",
+    ),
+    Threshold(
         "variant_similarity",
         0.3,
         "a flagged spammer's looser variants (per-recipient codes and links) of a campaign "
@@ -124,12 +130,16 @@ def _pair(a: str, b: str) -> dict[str, pl.Expr]:
     return {"_lo": lo, "_hi": hi}
 
 
-def unsolicited_messages(messages: pl.LazyFrame, orders: pl.LazyFrame) -> pl.LazyFrame:
-    """Mark each message solicited or not by the orders between its two parties.
+def unsolicited_messages(
+    messages: pl.LazyFrame, orders: pl.LazyFrame, *, replies_solicited: bool = True
+) -> pl.LazyFrame:
+    """Mark each message solicited or not by the orders (and messages) between its parties.
 
     A message is unsolicited when no order between sender and recipient, in either
-    direction, was created at or before ``sent_at``. A function of the rows of each
-    unordered account pair (partition-ready by pair).
+    direction, was created at or before ``sent_at`` and, with ``replies_solicited``,
+    the recipient had not written to the sender before (a reply answers a question:
+    a store answering pre-sale questions with one template is not spamming). A
+    function of the rows of each unordered account pair (partition-ready by pair).
 
     Parameters
     ----------
@@ -137,38 +147,49 @@ def unsolicited_messages(messages: pl.LazyFrame, orders: pl.LazyFrame) -> pl.Laz
         The messages table.
     orders
         The orders table (``buyer_id``, ``seller_id``, ``created_at``).
+    replies_solicited
+        Whether a message to someone who wrote to the sender earlier is solicited.
 
     Returns
     -------
     LazyFrame
-        ``messages`` with ``first_order_at`` (first order between the pair, null if none)
-        and ``unsolicited`` (bool).
+        ``messages`` with ``first_order_at`` (first order between the pair, null if none),
+        ``first_contact_at`` (first message from the recipient to the sender, null if
+        none) and ``unsolicited`` (bool).
 
     Examples
     --------
     >>> from datetime import UTC, datetime
-    >>> t = datetime(2026, 1, 2, tzinfo=UTC)
-    >>> o = pl.LazyFrame({"buyer_id": ["b"], "seller_id": ["s"], "created_at": [t]})
-    >>> m = pl.LazyFrame({"message_id": ["m1", "m2", "m3"], "sender_id": ["s", "s", "x"],
-    ...                   "recipient_id": ["b", "b", "b"],
-    ...                   "sent_at": [datetime(2026, 1, 1, tzinfo=UTC), t, t]})
+    >>> t = [datetime(2026, 1, d, tzinfo=UTC) for d in (1, 2, 3)]
+    >>> o = pl.LazyFrame({"buyer_id": ["b"], "seller_id": ["s"], "created_at": [t[1]]})
+    >>> m = pl.LazyFrame({"message_id": ["m1", "m2", "m3", "m4", "m5"],
+    ...                   "sender_id": ["s", "s", "x", "q", "x"],
+    ...                   "recipient_id": ["b", "b", "b", "x", "q"],
+    ...                   "sent_at": [t[0], t[1], t[1], t[1], t[2]]})
     >>> unsolicited_messages(m, o).collect()["unsolicited"].to_list()
-    [True, False, True]
+    [True, False, True, True, False]
     """
     first = (
         orders.select(**_pair("buyer_id", "seller_id"), created_at=pl.col("created_at"))
         .group_by("_lo", "_hi")
         .agg(first_order_at=pl.col("created_at").min())
     )
-    return (
+    contact = messages.group_by(
+        sender_id=pl.col("recipient_id"), recipient_id=pl.col("sender_id")
+    ).agg(first_contact_at=pl.col("sent_at").min())
+    out = (
         messages.with_columns(**_pair("sender_id", "recipient_id"))
         .join(first, on=["_lo", "_hi"], how="left", maintain_order="left")
-        .with_columns(
-            unsolicited=pl.col("first_order_at").is_null()
-            | (pl.col("first_order_at") > pl.col("sent_at"))
-        )
+        .join(contact, on=["sender_id", "recipient_id"], how="left", maintain_order="left")
         .drop("_lo", "_hi")
     )
+    ordered = pl.col("first_order_at").is_not_null() & (
+        pl.col("first_order_at") <= pl.col("sent_at")
+    )
+    replied = pl.col("first_contact_at").is_not_null() & (
+        pl.col("first_contact_at") < pl.col("sent_at")
+    )
+    return out.with_columns(unsolicited=~(ordered | (replied if replies_solicited else False)))
 
 
 def spam_campaigns(
@@ -438,7 +459,11 @@ def check_comm_spam(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFrame
     >>> check_comm_spam.rule_id
     'COMM_SPAM'
     """
-    messages = unsolicited_messages(ctx.ds.table("messages"), ctx.ds.orders).collect()
+    messages = unsolicited_messages(
+        ctx.ds.table("messages"),
+        ctx.ds.orders,
+        replies_solicited=bool(params["replies_solicited"]),
+    ).collect()
     # only senders who reached enough strangers at all can have a campaign: cluster their
     # messages (all of them, for the unsolicited share), not the whole table
     reach = pl.col("recipient_id").filter(pl.col("unsolicited")).n_unique().over("sender_id")
