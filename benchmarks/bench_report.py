@@ -208,8 +208,8 @@ Machine: {d["machine"]["platform"]}, Python {d["machine"]["python"]}, {d["machin
 (validation is not the report's cost; `graphkit scan` hands the report the dataset it has).
 The report draws the top 8 groups (subgraph + timeline each), the rating/DSR distributions of
 every implicated seller against all other sellers (all feedback), the trend, and up to 500
-findings. Runs: one built from the simulator's planted labels, one from `graphkit scan`
-on the same data.
+findings. Runs: one built from the simulator's planted labels, one from `graphkit scan
+benchmarks/_work/report_1000000_s0 --out benchmarks/_work/run_scan_report_1M` on the same data.
 
 {HEADER}
 {rows}
