@@ -270,3 +270,18 @@ def test_missing_or_extra_file_fails_verify(case, tmp_path):
     result = verify_case(out)
     assert not result.ok
     assert any("extra.csv" in p for p in result.problems)
+
+
+def test_minimal_dataset_report_and_export(tmp_path):
+    from test_report_case import case_tables
+
+    from graphkit.report import render_report
+
+    tables = {k: v for k, v in case_tables().items() if k in ("orders", "feedback")}
+    c = build_case(tmp_path, tables=tables)
+    page = render_report(c.run_dir, dataset=c.dataset)
+    assert "G-ring-1" in page
+    res = export_case(c.run_dir, dataset=c.dataset, group_id="G-ring-1", out=tmp_path / "bag")
+    evidence = sorted(p.name for p in (res.path / "data" / "evidence").iterdir())
+    assert evidence == ["feedback.csv", "feedback.parquet", "orders.csv", "orders.parquet"]
+    assert verify_case(res.path).ok
