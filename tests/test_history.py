@@ -170,6 +170,12 @@ def test_cli_history_exit_codes_log_and_report(tmp_path):
     assert 'id="history"' in page
     assert "grown" in page.split('id="history"')[1]
     assert main(["history", "--store", str(db)]) == 0
+    # graphkit report reads the history without recording anything
+    (run2.path / "report.html").unlink()
+    assert main(["report", str(run2.path), "--history", str(db), "--no-dataset"]) == 0
+    assert 'id="history"' in (run2.path / "report.html").read_text(encoding="utf-8")
+    with RunStore(db) as s:
+        assert s.runs().height == 2
     assert main(["history", str(tmp_path / "nope"), "--store", str(db)]) == 2
 
 
