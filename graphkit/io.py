@@ -285,22 +285,34 @@ def _read_raw(name: str, path: Path) -> pl.LazyFrame:
         df = pl.read_csv(path, infer_schema=False, encoding="utf8", raise_if_empty=True)
         dup = [c for c in df.columns if re.search(r"_duplicated_\d+$", c)]
         if dup:
-            raise _FileProblem(
-                "duplicate column name", [c.rsplit("_duplicated_", 1)[0] for c in dup]
-            )
+            names = sorted({c.rsplit("_duplicated_", 1)[0] for c in dup})
+            raise _FileProblem("duplicate column name", names, column=", ".join(names))
         if len(df.columns) == 1 and re.search(r"[;\t|]", df.columns[0]):
             raise _FileProblem("wrong delimiter (expected ',')", [df.columns[0][:60]])
         return df.lazy()
-    text = path.read_bytes()
-    if not text.strip():
+    size = path.stat().st_size
+    if size == 0 or (size < 1 << 20 and not path.read_bytes().strip()):
         raise _FileProblem("empty file", [path.name])
     return pl.read_ndjson(path, infer_schema_length=None).lazy()
 
 
 class _FileProblem(Exception):
-    def __init__(self, rule: str, examples: list[str]) -> None:
+    def __init__(self, rule: str, examples: list[str], column: str | None = None) -> None:
         super().__init__(rule)
-        self.rule, self.examples = rule, examples
+        self.rule, self.examples, self.column = rule, examples, column
+
+
+def _unreadable(
+    raw: Mapping[str, pl.LazyFrame], found: Mapping[str, Path]
+) -> list[dict[str, object]]:
+    """Find which table files cannot be read to the end (after a failure mid-validation)."""
+    out = []
+    for name, lf in raw.items():
+        try:
+            lf.select(pl.all().null_count()).collect()
+        except pl.exceptions.PolarsError as err:
+            out.append(problem(name, None, _describe_read_error(err), 0, [], str(found[name])))
+    return out
 
 
 def _describe_read_error(err: Exception) -> str:
@@ -357,7 +369,11 @@ def _validate_tables(
         if row_counts.get(name) == 0:
             table_level.append(problem(name, None, "no rows", 0, [], files.get(name, "")))
     ev = evaluate(tables, raw_schemas=raw_schemas, files=files)
-    problems = ev.problems
+    # a table whose file could not be read is not "missing" on top of that
+    unread = {str(p["table"]) for p in read_problems}
+    problems = ev.problems.filter(
+        ~((pl.col("rule") == "missing table") & pl.col("table").is_in(sorted(unread)))
+    )
     if table_level:
         problems = pl.concat([pl.DataFrame(table_level, schema=PROBLEM_SCHEMA), problems])
     fixable = problems.filter(pl.col("rows") > 0).height == problems.height
@@ -448,14 +464,15 @@ def validate_dataset(
     sources = []
     for name, file in sorted(found.items()):
         try:
-            raw[name] = _read_raw(name, file)
-            raw[name].collect_schema()
+            lf = _read_raw(name, file)
+            lf.collect_schema()
         except _FileProblem as fp:
-            read_problems.append(problem(name, None, fp.rule, 0, fp.examples, str(file)))
+            read_problems.append(problem(name, fp.column, fp.rule, 0, fp.examples, str(file)))
             continue
         except (pl.exceptions.PolarsError, OSError, ValueError) as err:
             read_problems.append(problem(name, None, _describe_read_error(err), 0, [], str(file)))
             continue
+        raw[name] = lf
         sources.append((name, file))
     report_files = {name: str(file) for name, file in found.items()}
     rows = dict.fromkeys(raw, 0)
@@ -469,11 +486,11 @@ def validate_dataset(
             source=folder,
             notes=tuple(notes),
         )
-    except pl.exceptions.PolarsError as err:  # a Parquet file whose data pages cannot be read
-        problems = pl.DataFrame(
-            [*read_problems, problem("", None, _describe_read_error(err), 0, [])],
-            schema=PROBLEM_SCHEMA,
-        )
+    except pl.exceptions.PolarsError:  # e.g. a Parquet file whose data pages cannot be read
+        unreadable = _unreadable(raw, found)
+        if not unreadable:  # not a file problem after all: an internal error
+            raise
+        problems = pl.DataFrame([*read_problems, *unreadable], schema=PROBLEM_SCHEMA)
         return ValidationReport(problems, tuple(notes), rows, None, None)
     if report.dataset is None:
         return report

@@ -102,6 +102,8 @@ def _parse_time(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
 
 def _cast(col: Column, expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     """Cast a raw column of ``dtype`` to the canonical dtype of ``col``; failures become null."""
+    if dtype.is_nested() or dtype in (pl.Binary, pl.Object, pl.Null):
+        return pl.lit(None, dtype=col.dtype)  # lists, structs, bytes: reported as wrong type
     if col.kind == "datetime":
         return _parse_time(expr, dtype)
     if col.kind in ("id", "str"):
