@@ -53,18 +53,19 @@ def buyer_feedback(ds: Dataset) -> pl.LazyFrame:
     Returns
     -------
     pl.LazyFrame
-        One row per feedback whose author is the order's buyer and whose target
-        is its seller: the feedback columns plus ``order_created_at``,
+        One row per feedback whose author is the order's buyer (its target is
+        then the seller: the contract makes it the other party), in the order of
+        the feedback table: the feedback columns plus ``order_created_at``,
         ``paid_at`` and ``amount``.
 
     Examples
     --------
     >>> fb = buyer_feedback(ds)  # doctest: +SKIP
     """
+    # the contract makes the target the other party of the order, so author == buyer is enough
     orders = ds.orders.select(
         "order_id",
-        pl.col("buyer_id"),
-        pl.col("seller_id"),
+        "buyer_id",
         pl.col("created_at").alias("order_created_at"),
         "paid_at",
         "amount",
@@ -80,11 +81,8 @@ def buyer_feedback(ds: Dataset) -> pl.LazyFrame:
             "created_at",
         )
         .join(orders, on="order_id", how="inner", maintain_order="left")
-        .filter(
-            (pl.col("author_id") == pl.col("buyer_id"))
-            & (pl.col("target_id") == pl.col("seller_id"))
-        )
-        .drop("buyer_id", "seller_id")
+        .filter(pl.col("author_id") == pl.col("buyer_id"))
+        .drop("buyer_id")
     )
 
 
