@@ -8,6 +8,8 @@ builds the buyer–seller graph (timed as ``build_s``), then runs the stage
 (timed as ``stage_s``) and reports its peak RSS (``ru_maxrss``; it includes the
 graph build, which every detector needs).
 
+Stage ``all`` runs every stage below except ``detect_groups`` in one process,
+building the graph once (used at 10M orders; peak RSS is then cumulative).
 Stages: ``market_graph`` (build only), ``igraph`` (the igraph object from the
 edge arrays), ``identity_graph``, ``leiden`` (igraph Leiden, default
 resolution 5), ``dense_blocks`` (FRAUDAR, 5 blocks), ``lockstep``,
@@ -15,8 +17,9 @@ resolution 5), ``dense_blocks`` (FRAUDAR, 5 blocks), ``lockstep``,
 
 Louvain comparison: on the first N orders of a dataset, the same undirected
 buyer–seller graph (unit weights) goes to ``networkx.community.louvain_communities``
-(seed 0) and to igraph's ``community_leiden`` (modularity, resolution 1,
-until stable); time and modularity of both. networkx runs under a 300 s
+(seed 0) and to igraph's ``community_leiden`` (modularity, resolution 1; 2
+iterations as graphkit runs it, and until stable); time and modularity of each,
+on the accounts with at least one order. networkx runs under a 300 s
 timeout; sizes that do not finish are reported as such.
 
 Run::
@@ -142,7 +145,51 @@ def child_stage(folder: str, stage: str) -> dict[str, object]:
     return out
 
 
+def child_all(folder: str) -> dict[str, object]:
+    """Every stage in one process (build once): for the largest size, where rebuilding the
+    graph per stage costs more than the stages. Peak RSS after each stage is cumulative."""
+    from datetime import timedelta
+
+    from graphkit.detect.communities import leiden_membership
+    from graphkit.detect.dense import dense_blocks
+    from graphkit.detect.lockstep import lockstep_groups
+    from graphkit.graph import build_identity_graph, build_market_graph
+
+    ds = _dataset(folder)
+    out: dict[str, object] = {"stage": "all_in_one_process"}
+    steps: list[dict[str, object]] = []
+
+    def step(name: str, fn: object) -> object:
+        with _Timer() as tm:
+            res = fn()  # type: ignore[operator]
+        steps.append(
+            {"step": name, "wall_s": tm.wall, "cpu_s": tm.cpu, "peak_rss_gib": _peak_gib()}
+        )
+        return res
+
+    mg = step("market_graph", lambda: build_market_graph(ds))
+    out["vertices"], out["edges"] = mg.vertices.height, mg.edges.height  # type: ignore[attr-defined]
+    step("igraph", lambda: mg.graph)  # type: ignore[attr-defined]
+    idg = step("identity_graph", lambda: build_identity_graph(ds))
+    out["links"] = idg.links.height  # type: ignore[attr-defined]
+    memb = step("leiden", lambda: leiden_membership(mg, resolution=5.0, seed=0))  # type: ignore[arg-type]
+    out["communities"] = int(memb.max()) + 1  # type: ignore[attr-defined]
+    step("dense_blocks", lambda: dense_blocks(mg, n_blocks=5))  # type: ignore[arg-type]
+    step(
+        "lockstep",
+        lambda: lockstep_groups(
+            ds.orders.select("buyer_id", "seller_id", "created_at"), window=timedelta(days=3)
+        ),
+    )
+    out["steps"] = steps
+    out["peak_rss_gib"] = _peak_gib()
+    return out
+
+
 def child_louvain(folder: str, n_orders: int, which: str) -> dict[str, object]:
+    """``which``: ``networkx`` (louvain_communities, seed 0), ``igraph_leiden`` (2
+    iterations, graphkit's default) or ``igraph_leiden_stable`` (until stable)."""
+    iters = -1 if which == "igraph_leiden_stable" else 2
     import numpy as np
 
     from graphkit.graph import build_market_graph
@@ -151,18 +198,30 @@ def child_louvain(folder: str, n_orders: int, which: str) -> dict[str, object]:
     b = mg.edges["buyer_vid"].to_numpy()
     s = mg.edges["seller_vid"].to_numpy()
     g = mg.graph.as_undirected(mode="each")
-    out: dict[str, object] = {"which": which, "orders": n_orders, "edges": len(b)}
+    # accounts without an order in the first N orders are left out (they would be
+    # singleton communities for both algorithms)
+    active = np.flatnonzero(np.asarray(g.degree()) > 0)
+    g = g.induced_subgraph(active.tolist())
+    remap = np.full(mg.vertices.height, -1, dtype=np.int64)
+    remap[active] = np.arange(len(active))
+    b, s = remap[b], remap[s]
+    out: dict[str, object] = {
+        "which": which,
+        "orders": n_orders,
+        "edges": len(b),
+        "vertices": g.vcount(),
+    }
     if which == "networkx":
         import networkx as nx
 
         with _Timer() as tm:
             G = nx.Graph()
-            G.add_nodes_from(range(mg.vertices.height))
+            G.add_nodes_from(range(g.vcount()))
             G.add_edges_from(zip(b.tolist(), s.tolist(), strict=True))
         out["convert_s"] = tm.wall
         with _Timer() as tm:
             comms = nx.community.louvain_communities(G, seed=0)
-        memb = np.empty(mg.vertices.height, dtype=np.int64)
+        memb = np.empty(g.vcount(), dtype=np.int64)
         for i, c in enumerate(comms):  # loop over communities, to score with igraph
             memb[list(c)] = i
     else:
@@ -173,7 +232,7 @@ def child_louvain(folder: str, n_orders: int, which: str) -> dict[str, object]:
         igraph.set_random_number_generator(random.Random(0))
         with _Timer() as tm:
             memb = np.asarray(
-                g.community_leiden(objective_function="modularity", n_iterations=-1).membership
+                g.community_leiden(objective_function="modularity", n_iterations=iters).membership
             )
     out["seconds"], out["cpu_s"] = tm.wall, tm.cpu
     out["communities"] = len(np.unique(memb))
@@ -209,6 +268,14 @@ def render(path: str) -> str:
     for r in res["stages"]:
         if not r.get("finished"):
             out.append(f"| {Path(r['data']).name} | {r['args'][2]} | | | | | failed |")
+            continue
+        if r["stage"] == "all_in_one_process":
+            size = f"{r['vertices']:,} / {r['edges']:,}"
+            for st in r["steps"]:
+                out.append(
+                    f"| {Path(r['data']).name} | {st['step']} (one process) | {size} | - | "
+                    f"{st['wall_s']} ({st['cpu_s']}) | {st['peak_rss_gib']} (cumulative) | |"
+                )
             continue
         build = f"{r['build_s']} ({r['build_cpu_s']})" if "build_s" in r else "-"
         size = f"{r['vertices']:,} / {r['edges']:,}" if "edges" in r else "-"
@@ -257,7 +324,9 @@ def main() -> None:
         print(render(sys.argv[2]))
         return
     if len(sys.argv) > 1 and sys.argv[1] == "_child":
-        print(json.dumps(child_stage(sys.argv[2], sys.argv[3])))
+        stage = sys.argv[3]
+        res = child_all(sys.argv[2]) if stage == "all" else child_stage(sys.argv[2], stage)
+        print(json.dumps(res))
         return
     if len(sys.argv) > 1 and sys.argv[1] == "_louvain":
         print(json.dumps(child_louvain(sys.argv[2], int(sys.argv[3]), sys.argv[4])))
@@ -290,7 +359,7 @@ def main() -> None:
             report["stages"].append(row)  # type: ignore[union-attr]
     if args.louvain_data:
         for n in [int(x) for x in args.louvain_sizes.split(",") if x]:
-            for which in ("igraph_leiden", "networkx"):
+            for which in ("igraph_leiden", "igraph_leiden_stable", "networkx"):
                 timeout = args.louvain_timeout if which == "networkx" else None
                 row = {
                     "data": args.louvain_data,

@@ -6,7 +6,12 @@ import numpy as np
 import polars as pl
 import pytest
 
-from graphkit.detect.dense import dense_blocks, fraudar_peel, fraudar_weights
+from graphkit.detect.dense import (
+    dense_blocks,
+    fraudar_peel,
+    fraudar_peel_windows,
+    fraudar_weights,
+)
 from graphkit.graph.build import market_graph_from_frames
 
 
@@ -119,3 +124,27 @@ def test_dense_blocks_on_market_graph() -> None:
     assert first["block_n_edges"].unique().to_list() == [50]
     assert out.equals(dense_blocks(mg, n_blocks=1))
     assert dense_blocks(mg, n_blocks=1, min_buyers=11).is_empty()
+
+
+def test_time_windows_find_a_block_hidden_by_the_organic_core() -> None:
+    """A sparse ring (each buyer 3 of 6 sellers) loses to a denser organic core over the
+    whole year, but it is the densest thing inside its 3-day campaign window."""
+    rng = np.random.default_rng(4)
+    core_b, core_s = np.meshgrid(np.arange(30), np.arange(8), indexing="ij")
+    ring_b = np.repeat(np.arange(30, 42), 3)
+    ring_s = 8 + np.concatenate([rng.choice(6, 3, replace=False) for _ in range(12)])
+    b = np.concatenate([core_b.ravel(), ring_b])
+    s = np.concatenate([core_s.ravel(), ring_s])
+    t = np.concatenate([rng.uniform(0, 365, core_b.size), 200 + rng.uniform(0, 2, len(ring_b))])
+    whole = fraudar_peel(b, s, n_buyers=42, n_sellers=14)[0]
+    assert whole.buyers.max() < 30  # the core wins on structure alone
+    found = fraudar_peel_windows(b, s, t, n_buyers=42, n_sellers=14, window=3.0)
+    start, blk = found[0]
+    assert blk.buyers.tolist() == list(range(30, 42))
+    assert blk.sellers.tolist() == list(range(8, 14))
+    assert 197 <= start <= 200
+    # near miss: the same ring spread over the year is not found in any window
+    t_spread = t.copy()
+    t_spread[core_b.size :] = rng.uniform(0, 365, len(ring_b))
+    spread = fraudar_peel_windows(b, s, t_spread, n_buyers=42, n_sellers=14, window=3.0)
+    assert all(len(set(x.buyers.tolist()) & set(range(30, 42))) < 6 for _, x in spread)

@@ -145,7 +145,7 @@ def from_networkx(G: nx.DiGraph | nx.Graph) -> MarketGraph:
     >>> mg2.edges.equals(mg.edges)  # doctest: +SKIP
     True
     """
-    from graphkit.graph.build import EDGE_SCHEMA, VERTEX_SCHEMA
+    from graphkit.graph.build import EDGE_SCHEMA
 
     sellers = {v for _, v in G.edges()}
     nodes = sorted(G.nodes(), key=str)
@@ -193,7 +193,6 @@ def from_networkx(G: nx.DiGraph | nx.Graph) -> MarketGraph:
     e = e.join(ids.rename({"account_id": "buyer_id", "vid": "buyer_vid"}), on="buyer_id").join(
         ids.rename({"account_id": "seller_id", "vid": "seller_vid"}), on="seller_id"
     )
-    del VERTEX_SCHEMA
     return market_graph_from_frames(v, e)
 
 
