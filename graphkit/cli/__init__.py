@@ -3,7 +3,8 @@
 One module per sub-command in this package; each defines ``HELP`` (one line),
 ``add_arguments(parser)`` and ``run(args) -> int``. Exit codes: 0 success,
 1 internal error, 2 invalid input or usage; commands may document more
-(``scan``: 3 = new critical findings).
+(``history``: 3 = new critical findings; ``verify``: 4 = bag altered). See
+``docs/scheduled-runs.md``.
 
 Examples
 --------
