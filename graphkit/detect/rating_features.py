@@ -30,6 +30,7 @@ __all__ = [
     "in_burst_flag",
     "kl_divergence",
     "population_stats",
+    "reliable_counts",
     "seller_bursts",
     "seller_counts",
     "seller_origins",
@@ -470,25 +471,24 @@ def seller_counts(fb: pl.LazyFrame) -> pl.LazyFrame:
     Parameters
     ----------
     fb
-        Flagged buyer feedback with ``suspicious`` and ``in_burst``.
+        Flagged buyer feedback with ``traded`` and ``in_burst``.
 
     Returns
     -------
     pl.LazyFrame
         One row per seller (``seller_id``) with ``n_ratings``, ``n_top``,
-        ``n_positive``, per dimension ``n_<dim>``, ``sum_<dim>``,
-        ``sum_<dim>_reliable``, ``n_<dim>_reliable`` and ``c<k>_<dim>`` (count
-        of rating ``k``), and the flag counts ``n_top_new``,
+        ``n_positive``, per dimension ``n_<dim>``, ``sum_<dim>`` and
+        ``c<k>_<dim>`` (count of rating ``k``), and the flag counts ``n_top_new``,
         ``n_top_group``, ``n_top_any_group``, ``n_top_linked``,
         ``n_top_refunded``, ``n_top_repeat``, ``n_top_traded``, ``n_early``, ``n_dsr_triples``,
-        ``n_perfect``, ``n_suspicious``, ``n_in_burst``.
+        ``n_perfect``, ``n_in_burst``. (The counts that depend on ``suspicious`` are
+        :func:`reliable_counts`.)
 
     Examples
     --------
     >>> counts = seller_counts(flagged).collect()  # doctest: +SKIP
     """
     top = pl.col("top")
-    reliable = ~pl.col("suspicious")
     aggs: list[pl.Expr] = [
         pl.len().cast(pl.Int64).alias("n_ratings"),
         _n(top).alias("n_top"),
@@ -499,8 +499,6 @@ def seller_counts(fb: pl.LazyFrame) -> pl.LazyFrame:
         aggs += [
             pl.col(d).count().cast(pl.Int64).alias(f"n_{d}"),
             v.sum().alias(f"sum_{d}"),
-            v.filter(reliable).sum().alias(f"sum_{d}_reliable"),
-            pl.col(d).filter(reliable).count().cast(pl.Int64).alias(f"n_{d}_reliable"),
         ]
         aggs += [_n(pl.col(d) == k).alias(f"c{k}_{d}") for k in range(1, 6)]
     aggs += [
@@ -514,9 +512,36 @@ def seller_counts(fb: pl.LazyFrame) -> pl.LazyFrame:
         _n(pl.col("too_early")).alias("n_early"),
         _n(pl.col("perfect_dsr").is_not_null()).alias("n_dsr_triples"),
         _n(pl.col("perfect_dsr")).alias("n_perfect"),
-        _n(pl.col("suspicious")).alias("n_suspicious"),
         _n(pl.col("in_burst")).alias("n_in_burst"),
     ]
+    return fb.group_by(pl.col("target_id").alias("seller_id")).agg(aggs)
+
+
+def reliable_counts(fb: pl.LazyFrame) -> pl.LazyFrame:
+    """Per seller: suspicious ratings, and sums over the reliable (not suspicious) ones.
+
+    Parameters
+    ----------
+    fb
+        Flagged buyer feedback with the boolean ``suspicious``.
+
+    Returns
+    -------
+    pl.LazyFrame
+        ``seller_id``, ``n_suspicious`` and per dimension ``sum_<dim>_reliable``
+        and ``n_<dim>_reliable``.
+
+    Examples
+    --------
+    >>> reliable_counts(flagged).collect()  # doctest: +SKIP
+    """
+    reliable = ~pl.col("suspicious")
+    aggs: list[pl.Expr] = [_n(pl.col("suspicious")).alias("n_suspicious")]
+    for d in DIMENSIONS:
+        aggs += [
+            pl.col(d).cast(pl.Int64).filter(reliable).sum().alias(f"sum_{d}_reliable"),
+            pl.col(d).filter(reliable).count().cast(pl.Int64).alias(f"n_{d}_reliable"),
+        ]
     return fb.group_by(pl.col("target_id").alias("seller_id")).agg(aggs)
 
 

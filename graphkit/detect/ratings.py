@@ -42,6 +42,7 @@ from graphkit.detect.rating_features import (
     in_burst_flag,
     kl_divergence,
     population_stats,
+    reliable_counts,
     seller_bursts,
     seller_counts,
     seller_origins,
@@ -54,6 +55,7 @@ from graphkit.detect.rev2 import rev2
 from graphkit.findings import SIGNAL
 
 __all__ = [
+    "CONTEXT_SIGNALS",
     "FEEDBACK_FLAGS",
     "STRONG_FLAGS",
     "WEAK_FLAGS",
@@ -74,16 +76,23 @@ FEEDBACK_FLAGS: tuple[str, ...] = (
     "traded",
     "in_burst",
 )
-#: Flags that mark a positive rating suspicious only when two of them agree.
-WEAK_FLAGS: tuple[str, ...] = ("from_new_account", "repeat_rater", "in_burst")
 #: Flags that mark a positive rating suspicious on their own (hard to explain honestly).
 STRONG_FLAGS: tuple[str, ...] = (
     "in_group_with_target",
     "linked_to_target",
     "too_early",
-    "refunded_after",
     "traded",
 )
+#: Flags that mark a positive rating suspicious only when two of them agree *and* the
+#: seller shows the pattern (its new-account, repeat-rater or burst signal fired): an honest
+#: new buyer who comes back three times is not a shill, one of forty such buyers may be.
+WEAK_FLAGS: tuple[str, ...] = ("from_new_account", "repeat_rater", "in_burst")
+#: ``refunded_after`` marks a positive rating suspicious when the seller's refunded-top
+#: signal fired (honest stores refund a few orders after a good rating too).
+CONTEXT_SIGNALS: dict[str, tuple[str, ...]] = {
+    "refunded_after": ("refunded_top",),
+    "weak_pair": ("new_accounts", "repeat_raters", "burst"),
+}
 
 
 @dataclass(frozen=True)
@@ -123,16 +132,16 @@ def _flag(name: str) -> pl.Expr:
 
 
 def _score_and_flags(fb: pl.LazyFrame, p: RatingParams) -> pl.LazyFrame:
-    strong = pl.any_horizontal(
-        [_flag(f) & pl.col("positive") if f == "refunded_after" else _flag(f) for f in STRONG_FLAGS]
-    )
+    strong = pl.any_horizontal([_flag(f) for f in STRONG_FLAGS])
     n_weak = pl.sum_horizontal([_flag(f).cast(pl.Int8) for f in WEAK_FLAGS])
     weak = n_weak >= 2
+    refunded = _flag("refunded_after") & pl.col("positive")
     return fb.with_columns(
         score=(pl.mean_horizontal("rating", *DSR_COLUMNS) - 3.0) / 2.0,
-        anomaly=pl.when(strong).then(1.0).when(weak).then(0.5).otherwise(0.0),
+        anomaly=pl.when(strong).then(1.0).when(weak | refunded).then(0.5).otherwise(0.0),
         _strong=strong,
         _weak=weak,
+        _refunded=refunded,
     )
 
 
@@ -349,10 +358,14 @@ def _signals(pop: dict[str, float], p: RatingParams) -> list[_Signal]:
     return sigs
 
 
+def _is_fired(s: _Signal) -> pl.Expr:
+    return (s.value >= s.threshold).fill_null(False) & s.fired.fill_null(False)
+
+
 def _signal_columns(sigs: list[_Signal], p: RatingParams) -> list[pl.Expr]:
     structs, contribs = [], []
     for s in sigs:
-        fired = (s.value >= s.threshold).fill_null(False) & s.fired.fill_null(False)
+        fired = _is_fired(s)
         strength = ((s.value - s.base) / (s.threshold - s.base)).clip(lower_bound=0.0)
         contrib = pl.when(fired).then(
             p.weight(s.name) * pl.min_horizontal(pl.lit(1.0), 0.5 + 0.5 * (strength - 1.0))
@@ -610,15 +623,42 @@ def rating_signals(
         fb = fb.with_columns(res.reliability["reliability"])
     else:  # pragma: no cover - defensive
         fb = fb.join(res.reliability, on="feedback_id", how="left", maintain_order="left")
-    fb = fb.with_columns(
-        _unreliable=pl.col("positive") & (pl.col("reliability") < p.min_reliability)
-    ).with_columns(
-        suspicious=pl.col("positive")
-        & (pl.col("_strong") | pl.col("_weak") | pl.col("_unreliable"))
-    )
-
     counts = seller_counts(fb.lazy()).collect()
     pop = population_stats(counts)
+    pop["unreliable"] = float("nan")  # set below, once suspicious is known
+
+    # seller context for the context-dependent flags (per seller: partition-ready)
+    by_name = {s.name: s for s in _signals(pop, p)}
+    context = (
+        counts.lazy()
+        .join(burst_sellers.lazy().rename({"target_id": "seller_id"}), on="seller_id", how="left")
+        .select(
+            pl.col("seller_id").alias("target_id"),
+            *[
+                pl.any_horizontal(
+                    [_is_fired(by_name[n]) for n in names if n in by_name] or [pl.lit(False)]
+                ).alias(f"_ctx_{flag}")
+                for flag, names in CONTEXT_SIGNALS.items()
+            ],
+        )
+    )
+    fb = (
+        fb.lazy()
+        .join(context, on="target_id", how="left", maintain_order="left")
+        .with_columns(
+            _unreliable=pl.col("positive") & (pl.col("reliability") < p.min_reliability),
+            _ctx=(pl.col("_refunded") & pl.col("_ctx_refunded_after").fill_null(False))
+            | (pl.col("_weak") & pl.col("_ctx_weak_pair").fill_null(False)),
+        )
+        .with_columns(
+            suspicious=pl.col("positive")
+            & (pl.col("_strong") | pl.col("_ctx") | pl.col("_unreliable"))
+        )
+        .collect()
+    )
+    counts = counts.join(
+        reliable_counts(fb.lazy()).collect(), on="seller_id", how="left", maintain_order="left"
+    )
     tot_pos = int(counts["n_positive"].sum())
     pop["unreliable"] = float(counts["n_suspicious"].sum()) / tot_pos if tot_pos else 0.0
 
