@@ -490,6 +490,11 @@ def evaluate_run(
     Returns
     -------
     Evaluation
+
+    Examples
+    --------
+    >>> ev = evaluate_run("runs/sample", "data/sample/labels.parquet")  # doctest: +SKIP
+    >>> print(ev.format_table())  # doctest: +SKIP
     """
     run = Path(run_dir)
     findings_path = _find(run, "findings") if run.is_dir() else None

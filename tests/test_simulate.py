@@ -215,3 +215,23 @@ def test_cli_difficulty_then_config(tmp_path, capsys):
         )
         == 2
     )
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "graphkit.simulate.config",
+        "graphkit.simulate.core",
+        "graphkit.simulate.text",
+        "graphkit.simulate.ratings",
+        "graphkit.simulate.scenarios.common",
+        "graphkit.evaluate",
+    ],
+)
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0
+    assert result.attempted > 0

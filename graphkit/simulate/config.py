@@ -507,7 +507,7 @@ def load_config(path: str | Path, *, base: SimulationConfig | None = None) -> Si
     --------
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "s.toml"
-    >>> _ = p.write_text("[spam]\\ncount = 4\\nevents = [10, 20]\\n")
+    >>> _ = p.write_text("[spam]\ncount = 4\nevents = [10, 20]\n")
     >>> load_config(p).spam.events
     (10, 20)
     """
