@@ -24,6 +24,7 @@ Usage::
 
     python benchmarks/bench_ratings.py speed --repeat 2
     python benchmarks/bench_ratings.py quality --orders 1000000 --seeds 0 1
+    python benchmarks/bench_ratings.py report   # rewrites this script's section of RESULTS.md
 
 Each writes a JSON into ``benchmarks/results/`` with the machine, the load
 average before and after, the exact command and every number.
@@ -276,6 +277,9 @@ def quality_one(n_orders: int, seed: int, min_score: float) -> dict:
         (sellers["scenario"].is_null() & (sellers["manipulation_score"] >= min_score)).sum()
     )
     out["feedback_suspicious"] = sus.height
+    out["feedback_precision_any_label"] = (
+        round(float(sus["scenario"].is_not_null().mean()), 4) if sus.height else None
+    )
     out["feedback_precision_rating_scenarios"] = (
         round(float(sus.select(rating_sc.fill_null(False).mean()).item()), 3)
         if sus.height
@@ -352,6 +356,123 @@ def quality(args: argparse.Namespace) -> None:
     _write(f"ratings_quality_{args.orders}", payload, args.out)
 
 
+# -------------------------------------------------------------------------------------- report
+BEGIN, END = "<!-- bench_ratings:begin -->", "<!-- bench_ratings:end -->"
+
+
+def _busy(load: list[float]) -> str:
+    return "yes" if max(load) > 2.0 else "no"
+
+
+def report(args: argparse.Namespace) -> None:
+    """Rewrite the rating-signals section of RESULTS.md from the JSON results (never typed)."""
+    speed_runs = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("ratings_speed_*.json"))]
+    quality_runs = [
+        json.loads(p.read_text()) for p in sorted(RESULTS.glob("ratings_quality_*.json"))
+    ]
+    lines = [
+        BEGIN,
+        "## Rating signals (issue 5): `rating_signals` speed at 10M orders, detection quality",
+        "",
+        "Script: `benchmarks/bench_ratings.py` (writes `benchmarks/results/ratings_*.json`; this",
+        "section is rewritten from those files by `python benchmarks/bench_ratings.py report`).",
+        "",
+        "### Speed and memory",
+        "",
+        "Target: all rating signals <= 15 s on 2 cores at 10M orders / 6M feedback. Dataset: the",
+        "seeded synthetic 10M-order dataset of `bench_validate.py` (4.8M buyer -> seller ratings,",
+        "1.2M seller -> buyer, 50k sellers, 2M buyers; uniform random, so few signals fire) read",
+        "with `scan_parquet`, plus 200k random identity links; each repeat in a fresh process.",
+        "Wall and CPU (user + system, all threads) of the `rating_signals` call; peak RSS of the",
+        "child process (includes reading the tables).",
+        "",
+        "| date | machine | orders / feedback | wall s (repeats) | CPU s (repeats) "
+        "| peak RSS GiB | load 1-min before -> after (busy?) | command |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in speed_runs:
+        m = r["machine"]
+        sizes = r["dataset"].get("sizes") or {}
+        lines.append(
+            f"| {r['date'][:16].replace('T', ' ')} UTC | {m['cpu']}, {m['nproc']} cores, "
+            f"{m['memory_gib']} GiB, polars {m['polars']} "
+            f"| {sizes.get('orders', '?'):,} / {sizes.get('feedback', '?'):,} "
+            f"| {', '.join(str(x['rating_signals_seconds']) for x in r['runs'])} "
+            f"| {', '.join(str(x.get('rating_signals_cpu_seconds', '?')) for x in r['runs'])} "
+            f"| {r['peak_rss_gib_max']} "
+            f"| {r['load_average_before'][0]} -> {r['load_average_after'][0]} "
+            f"({_busy(r['load_average_before'] + r['load_average_after'])}) "
+            f"| `{r['command']}` |"
+        )
+    lines += [
+        "",
+        "When busy (load far above the 2 cores: other engineers' tests and benchmarks running),",
+        "the wall time is inflated several-fold and says nothing about the 15 s target; the CPU",
+        "column is the work done. On an idle 2-core machine the wall time would be between",
+        "CPU / 2 and CPU (parts are single-threaded numpy): an inference, not a measurement.",
+        "",
+        "### Detection quality on simulated marketplaces",
+        "",
+        "`graphkit.simulate` plants the scenarios with labels; identity links come from",
+        "`graph.build.build_identity_graph`; no detected groups are passed (group signals not",
+        "computed). A seller counts as flagged at `manipulation_score >= min_score` (0.5, the",
+        "FEEDBACK_MANIPULATION default); a rating as flagged when `suspicious`. Honest",
+        "fast-growing sellers: unlabelled stores registered inside the data, or whose ratings in",
+        "the last 60",
+        "days are at least twice those of the 60 days before, with >= 20 ratings.",
+        "",
+        "| date | orders x seeds | scenario | sellers flagged / planted "
+        "| planted ratings suspicious | command |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in quality_runs:
+        n = r["runs"][0]["n_orders"] if r["runs"] else 0
+        seeds = ", ".join(str(x["seed"]) for x in r["runs"])
+        for sc, t in r["totals"]["scenarios"].items():
+            lines.append(
+                f"| {r['date'][:16].replace('T', ' ')} UTC | {n:,} x seeds {seeds} | {sc} "
+                f"| {t['sellers']} ({t['seller_recall']}) | {t['feedback']} "
+                f"({t['feedback_recall']}) | `{r['command']}` |"
+            )
+    lines += [
+        "",
+        "| date | sellers flagged | of them unlabelled (precision) | honest fast-growing sellers"
+        " flagged (FP rate) | suspicious ratings on honest rows / all suspicious | load (busy?) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in quality_runs:
+        t = r["totals"]
+        sus = sum(x["feedback_suspicious"] for x in r["runs"])
+        honest_sus = (
+            sum(
+                round(x["feedback_suspicious"] * (1 - (x["feedback_precision_any_label"] or 0)))
+                for x in r["runs"]
+            )
+            if all("feedback_precision_any_label" in x for x in r["runs"])
+            else "?"
+        )
+        lines.append(
+            f"| {r['date'][:16].replace('T', ' ')} UTC | {t['sellers_flagged']} "
+            f"| {t['honest_sellers_flagged']} ({t['seller_precision_any_label']}) "
+            f"| {t['fast_growing_flagged']} / {t['fast_growing_honest_sellers']} "
+            f"({t['fast_growing_fp_rate']}) | {honest_sus} / {sus} "
+            f"| {r['load_average_before'][0]} -> {r['load_average_after'][0]} "
+            f"({_busy(r['load_average_before'] + r['load_average_after'])}) |"
+        )
+    lines.append(END)
+    section = "\n".join(lines) + "\n"
+    path = HERE / "RESULTS.md"
+    text = path.read_text() if path.exists() else "# Benchmark results\n"
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        tail = rest.split(END, 1)[1].lstrip("\n")
+        text = head + section + ("\n" + tail if tail else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text)
+    print(section)
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_child":
         _child(sys.argv[2], int(sys.argv[3]))
@@ -369,8 +490,9 @@ def main() -> None:
     q.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     q.add_argument("--min-score", type=float, default=0.5)
     q.add_argument("--out")
+    sub.add_parser("report", help="rewrite this script's section of RESULTS.md from the JSON")
     args = ap.parse_args()
-    speed(args) if args.mode == "speed" else quality(args)
+    {"speed": speed, "quality": quality, "report": report}[args.mode](args)
 
 
 if __name__ == "__main__":
