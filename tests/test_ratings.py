@@ -567,3 +567,14 @@ def test_same_input_gives_byte_identical_output_and_row_order_only_moves_rows(tm
         ("trading_pairs", "account_a"),
     ):
         assert_frame_equal(getattr(a, name).sort(key), getattr(c, name).sort(key), abs_tol=1e-9)
+
+
+def test_no_buyer_feedback_gives_empty_tables() -> None:
+    m = Market()
+    m.rate("b1", "s1", 5, day=1)
+    m.feedback = []
+    m.seller_rates_buyer(0)  # only a seller -> buyer rating
+    sig = rating_signals(m.dataset())
+    assert sig.sellers.height == sig.raters.height == sig.feedback.height == 0
+    assert sig.trading_pairs.height == 0
+    assert sig.sellers.schema["signals"] == pl.List(SIGNAL)
