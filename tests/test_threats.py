@@ -129,6 +129,25 @@ def test_missing_family_is_explained() -> None:
     assert "missing demand" in row["explanation"]
 
 
+def test_structure_must_sit_in_adjacent_sentences() -> None:
+    out = _scores(
+        [
+            # the cues are all there, but scattered over an unrelated story
+            "I left a negative review for another shop last month. They never sent the free "
+            "gift they promised. Anyway, thanks for the quick reply. Hope this one is good. "
+            "If it ships fast I will be happy.",
+            # the threat spans two sentences; the demand is three sentences earlier
+            "I want a partial refund. The box was dented. Also the colour is off. "
+            "If you say no. I will leave negative feedback.",
+        ]
+    )
+    first, second = out.row(0, named=True), out.row(1, named=True)
+    assert not first["is_threat"]
+    assert "not within two adjacent sentences" in first["explanation"]
+    assert second["is_threat"], second["explanation"]
+    assert second["match_demand"] == "partial refund"
+
+
 def test_negated_negative_is_not_a_consequence() -> None:
     out = _scores(
         [

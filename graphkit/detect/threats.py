@@ -451,6 +451,10 @@ def normalize_for_cues(text: pl.Expr) -> pl.Expr:
     return _finish(_unleet(_prenormalize(text)))
 
 
+#: sentence boundary marker (a private-use character) kept until the last step
+_SENTENCE = "\ue000"
+
+
 def _prenormalize(text: pl.Expr) -> pl.Expr:
     folded = (
         text.fill_null("")
@@ -466,6 +470,7 @@ def _prenormalize(text: pl.Expr) -> pl.Expr:
         .str.replace_all(r"(\d)\s*\*+", "$1 star ")
         .str.replace_all(r"(\d)(stars?|usd|eur|dollars?|bucks|pcs)\b", "$1 $2")
         .str.replace_all(r"\s*(?:=+>?|-+>|→|⇒)\s*", " then ")
+        .str.replace_all(r"(?:[.!?;]+(?:\s|$)|[\n\r])+", " " + _SENTENCE + " ")
         .str.replace_all(r"[\s,;:.!?()\[\]{}\"/\\*+=_~^&#-]+", " ")
     )
 
@@ -496,8 +501,9 @@ def _unleet(pre: pl.Expr) -> pl.Expr:
     )
 
 
-def _finish(text: pl.Expr) -> pl.Expr:
-    return text.str.replace_all(r"[^\p{L}\p{N}$€£%]+", " ").str.strip_chars()
+def _finish(text: pl.Expr, *, keep_sentences: bool = False) -> pl.Expr:
+    keep = _SENTENCE if keep_sentences else ""
+    return text.str.replace_all(r"[^\p{L}\p{N}$€£%" + keep + "]+", " ").str.strip_chars()
 
 
 def _strength(norm: pl.Expr, cues: tuple[Cue, ...]) -> pl.Expr:
@@ -506,6 +512,22 @@ def _strength(norm: pl.Expr, cues: tuple[Cue, ...]) -> pl.Expr:
         for c in cues
     ]
     return pl.max_horizontal(parts).cast(pl.Float64)
+
+
+def _structure_cues(norm: pl.Expr) -> dict[str, pl.Expr]:
+    """Strengths of the condition, feedback and negative families over ``norm``."""
+    negated = norm.str.count_matches(_NEGATED) - norm.str.count_matches(_CONDITION_NOT)
+    negative_words = norm.str.count_matches(_NEGATIVE_WORDS)
+    # the negative family only counts when some negative word is not negated
+    # (or when the consequence is a withheld good rating / a revision promise)
+    only_negated = (negated > 0) & (negated >= negative_words)
+    return {
+        "condition": _strength(norm, _CONDITION),
+        "feedback": _strength(norm, _FEEDBACK),
+        "negative": pl.when(only_negated)
+        .then(_strength(norm, _NEGATIVE[2:]))
+        .otherwise(_strength(norm, _NEGATIVE)),
+    }
 
 
 def _first_match(norm: pl.Expr, cues: tuple[Cue, ...]) -> pl.Expr:
@@ -565,27 +587,62 @@ def threat_scores(
     >>> row["is_threat"], row["match_condition"], row["match_demand"]
     (True, 'unless', '50%')
     """
-    norm = pl.col("_norm")
-    # normalize_for_cues, with the costly leetspeak step only on the rows that need it
+    # normalize_for_cues, with the costly leetspeak step only on the rows that need it,
+    # keeping the sentence boundaries
     pre = messages.lazy().select(id_col, _pre=_prenormalize(pl.col(text_col)))
     leet = pl.col("_pre").str.contains(_LEET_TOKEN)
+    keep = {"keep_sentences": True}
     lf = pl.concat(
         [
-            pre.filter(leet).select(id_col, _norm=_finish(_unleet(pl.col("_pre")))),
-            pre.filter(~leet).select(id_col, _norm=_finish(pl.col("_pre"))),
+            pre.filter(leet).select(id_col, _sent=_finish(_unleet(pl.col("_pre")), **keep)),
+            pre.filter(~leet).select(id_col, _sent=_finish(pl.col("_pre"), **keep)),
         ]
+    ).with_columns(
+        _norm=pl.col("_sent")
+        .str.replace_all(_SENTENCE, " ", literal=True)
+        .str.replace_all(" +", " ")
     )
-    negated = norm.str.count_matches(_NEGATED) - norm.str.count_matches(_CONDITION_NOT)
-    negative_words = norm.str.count_matches(_NEGATIVE_WORDS)
-    # the negative family only counts when some negative word is not negated
-    # (or when the consequence is a withheld good rating / a revision promise)
-    neg_strength = _strength(norm, _NEGATIVE)
-    only_negated = (negated > 0) & (negated >= negative_words)
-    withheld_or_revision = _strength(norm, _NEGATIVE[2:])
+    norm = pl.col("_norm")
+    # condition, feedback and consequence must sit in one window of two adjacent
+    # sentences (a long complaint mentioning "if", "review" and "bad" far apart is no
+    # threat); the demand may be anywhere in the message
+    windows = (
+        lf.select(id_col, _s=pl.col("_sent").str.split(_SENTENCE))
+        .explode("_s")
+        .with_columns(pl.col("_s").str.strip_chars())
+        .filter(pl.col("_s").str.len_chars() > 0)
+        .with_columns(_i=pl.int_range(pl.len()).over(id_col))
+        .with_columns(_next=pl.col("_s").shift(-1).over(id_col))
+        .with_columns(
+            _w=pl.when(pl.col("_next").is_null())
+            .then(pl.col("_s"))
+            .otherwise(pl.col("_s") + pl.lit(" ") + pl.col("_next"))
+        )
+    )
+    w = pl.col("_w")
+    window_cues = {f"w_{n}": e for n, e in _structure_cues(w).items()}
+    best = (
+        windows.with_columns(**window_cues)
+        .with_columns(
+            _ok=pl.all_horizontal([pl.col(c) > 0 for c in window_cues]),
+            _sum=pl.sum_horizontal(list(window_cues)),
+        )
+        .sort(id_col, "_ok", "_sum", "_i", descending=[False, True, True, False])
+        .group_by(id_col, maintain_order=True)
+        .agg(pl.all().first())
+        .select(
+            id_col,
+            "_ok",
+            *window_cues,
+            **{
+                f"wm_{n}": _first_match(w, CUE_FAMILIES[n])
+                for n in ("condition", "feedback", "negative")
+            },
+        )
+    )
+    message_cues = _structure_cues(norm)
     cols = {
-        "cue_condition": _strength(norm, _CONDITION),
-        "cue_feedback": _strength(norm, _FEEDBACK),
-        "cue_negative": pl.when(only_negated).then(withheld_or_revision).otherwise(neg_strength),
+        **{f"cue_{n}": e for n, e in message_cues.items()},
         "cue_demand": _strength(norm, _DEMAND),
     }
     matches = {f"match_{name}": _first_match(norm, cues) for name, cues in CUE_FAMILIES.items()}
@@ -608,21 +665,39 @@ def threat_scores(
         pl.concat_str(missing, separator=", ", ignore_nulls=True),
         pl.col("threat_score"),
     ).str.replace_all("missing ;", "missing none;", literal=True)
+    ok = pl.col("_ok").fill_null(False)
+    use_window = [
+        pl.when(ok).then(pl.col(f"w_{n}")).otherwise(pl.col(f"cue_{n}")).alias(f"cue_{n}")
+        for n in ("condition", "feedback", "negative")
+    ] + [
+        pl.when(ok).then(pl.col(f"wm_{n}")).otherwise(pl.col(f"match_{n}")).alias(f"match_{n}")
+        for n in ("condition", "feedback", "negative")
+    ]
+    apart = all_present & ~ok
     out = (
         lf.with_columns(**cols)
+        .with_columns(**matches)
+        .join(best, on=id_col, how="left")
+        .with_columns(use_window)
+        .with_columns(threat_score=score)
         .with_columns(
-            **matches,
-            threat_score=score,
-        )
-        .with_columns(
-            is_threat=all_present
+            is_threat=ok
+            & all_present
             & (pl.col("threat_score") >= min_score)
             & (
                 pl.sum_horizontal([(pl.col(c) < _WEAK).cast(pl.Int32) for c in cue_cols])
                 <= max_weak_cues
             )
         )
-        .with_columns(explanation=explanation)
+        .with_columns(
+            explanation=pl.when(apart)
+            .then(
+                explanation
+                + pl.lit(" (condition, feedback and consequence are not within two adjacent")
+                + pl.lit(" sentences)")
+            )
+            .otherwise(explanation)
+        )
         .select(id_col, *THREAT_SCHEMA)
         .sort(id_col)
         .collect()
