@@ -226,6 +226,7 @@ class ValidationReport:
     ----------
     problems
         Every problem found (:data:`graphkit.validation.PROBLEM_SCHEMA`); empty when valid.
+        In lenient mode, the problems of the input, before its offending rows were left out.
     warnings
         Things worth knowing that do not break the contract (unknown files, ...).
     row_counts
@@ -381,8 +382,9 @@ def _validate_tables(
     if problems.height and lenient and fixable:
         tables, rejects = _drop_offending_rows(tables)
         ev = evaluate(tables, files=files)
-        problems = ev.problems
-        fixable = problems.height == 0
+        fixable = ev.problems.height == 0
+        if not fixable:  # should not happen: what is left is what blocks the dataset
+            problems = ev.problems
     if problems.height and not (lenient and fixable):
         return ValidationReport(problems, notes, row_counts, rejects, None)
     clean = {k: strip_raw(v) for k, v in tables.items()}
