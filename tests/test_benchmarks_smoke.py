@@ -1,0 +1,186 @@
+"""Smoke version of the benchmark suite (``benchmarks/run.py``) and tests of its helpers.
+
+The full suite (100k, 1M, 10M orders) is not part of the default test run; this
+runs it at 10k orders with a reduced stage list (ingest + validate, graph,
+Leiden, end-to-end scan, quality): every planted scenario of the simulator
+appears at that size, and it is short enough for CI on a busy 2-core machine
+(100k orders with every stage takes minutes there, too long for the default run).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+SMOKE_STAGES = ("validate", "graph", "leiden", "scan", "quality")
+
+
+def _module(name: str):
+    spec = importlib.util.spec_from_file_location(f"_bench_{name}", BENCH / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    sys.path.insert(0, str(BENCH))
+    try:
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = mod  # dataclasses look their module up
+        spec.loader.exec_module(mod)
+    finally:
+        sys.path.remove(str(BENCH))
+    return mod
+
+
+@pytest.fixture(scope="module")
+def common():
+    return _module("_common")
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory):
+    """Run the suite once at 10k orders into a temporary folder."""
+    tmp = tmp_path_factory.mktemp("bench")
+    md = tmp / "RESULTS.md"
+    md.write_text("# Benchmark results\n\nIntro line.\n\n## Someone else's section\n\nkeep me\n")
+    out = tmp / "run.json"
+    cmd = [
+        sys.executable,
+        str(BENCH / "run.py"),
+        "--sizes",
+        "10k",
+        "--stages",
+        ",".join(SMOKE_STAGES),
+        "--work",
+        str(tmp / "work"),
+        "--out",
+        str(out),
+        "--results-md",
+        str(md),
+        "--timeout",
+        "120",
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(out.read_text()), md.read_text()
+
+
+# ------------------------------------------------------------------ the suite at 10k orders
+def test_every_stage_reports_time_and_rss(suite):
+    doc, _ = suite
+    entry = doc["sizes"]["10k"]
+    assert entry["n_orders"] == 10_000
+    assert [r["stage"] for r in entry["stages"]] == list(SMOKE_STAGES)
+    for r in entry["stages"]:
+        assert r["finished"], r.get("error")
+        assert r["wall_s"] > 0, r
+        assert r["cpu_s"] > 0, r
+        assert 0.02 < r["peak_rss_gib"] < 4, r  # a python + polars child, measured per child
+        assert 0 < r["stage_s"] <= r["wall_s"] + 1e-6, r
+        assert len(r["load_before"]) == 3
+        assert len(r["load_after"]) == 3
+        assert len(r["git_head"]) == 40
+
+
+def test_machine_and_dataset_recorded(suite):
+    doc, _ = suite
+    entry = doc["sizes"]["10k"]
+    m = entry["machine"]
+    assert m["cpus"] >= 1
+    assert m["mem_total_gib"] > 0
+    assert m["packages"]["polars"]
+    assert m["packages"]["igraph"]
+    assert len(m["git"]["head"]) == 40
+    assert entry["dataset"]["n_orders"] == 10_000
+    assert entry["dataset"]["simulate_wall_s"] > 0
+    assert entry["commands"][0].startswith("python benchmarks/run.py --sizes 10k")
+
+
+def test_scan_and_quality_content(suite):
+    doc, _ = suite
+    rows = {r["stage"]: r for r in doc["sizes"]["10k"]["stages"]}
+    scan = rows["scan"]
+    assert scan["row_counts"]["orders"] == 10_000
+    assert "detect groups" in scan["scan_timings"]
+    assert rows["validate"]["row_counts"]["orders"] == 10_000
+    assert rows["graph"]["edges"] > 0
+    assert set(rows["graph"]["parts"]) == {
+        "market_graph",
+        "igraph_object",
+        "identity_graph",
+    }
+    scenarios = {r["scenario"]: r for r in rows["quality"]["scenarios"]}
+    assert "shill_ring" in scenarios
+    assert all(r["true_accounts"] > 0 for r in scenarios.values())
+    assert 0.5 < rows["quality"]["auc"] <= 1.0
+
+
+def test_results_md_sections_written_others_kept(suite):
+    _, md = suite
+    assert md.startswith("# Benchmark results\n\nIntro line.\n\n<!-- BEGIN run-summary -->")
+    assert "## Someone else's section\n\nkeep me\n" in md
+    for name in ("run-summary", "run-stages", "run-quality", "run-peers"):
+        assert md.count(f"<!-- BEGIN {name} -->") == 1
+        assert md.count(f"<!-- END {name} -->") == 1
+    assert "| 10,000 |" in md  # the summary row of the scan
+    assert "shill_ring" in md
+
+
+# ------------------------------------------------------------------ helpers
+def test_replace_section_replaces_only_its_block(common):
+    text = "# T\n\nintro\n\n<!-- BEGIN a -->\nold\n<!-- END a -->\n\n## other\nx\n"
+    new = common.replace_section(text, "a", "new\n")
+    assert new == "# T\n\nintro\n\n<!-- BEGIN a -->\nnew\n<!-- END a -->\n\n## other\nx\n"
+    assert common.replace_section(new, "a", "new\n") == new  # idempotent
+
+
+def test_replace_section_adds_at_top_or_end(common):
+    text = "# T\n\nintro\n\n## other\n"
+    top = common.replace_section(text, "s", "S", position="top")
+    assert top == "# T\n\nintro\n\n<!-- BEGIN s -->\nS\n<!-- END s -->\n\n## other\n"
+    end = common.replace_section(text, "s", "S")
+    assert end.endswith("## other\n\n<!-- BEGIN s -->\nS\n<!-- END s -->\n")
+
+
+def test_replace_section_rejects_unbalanced_markers(common):
+    with pytest.raises(ValueError, match="unbalanced"):
+        common.replace_section("<!-- BEGIN a -->\nx\n", "a", "y")
+
+
+def test_measure_child_reports_each_childs_own_peak(common):
+    """A big child then a small one: the small one's peak is its own, not the maximum so far."""
+    big = common.measure_child(
+        [sys.executable, "-c", "b = bytearray(300 * 2**20); b[::4096] = b'x' * len(b[::4096])"]
+    )
+    small = common.measure_child([sys.executable, "-c", "pass"])
+    assert big.returncode == 0
+    assert small.returncode == 0
+    assert big.peak_rss_gib > 0.28
+    assert small.peak_rss_gib < 0.1
+
+
+def test_measure_child_timeout_kills(common):
+    r = common.measure_child([sys.executable, "-c", "import time; time.sleep(30)"], timeout_s=0.5)
+    assert r.timed_out
+    assert r.returncode is None
+    assert r.wall_s < 10
+
+
+def test_measure_child_cpu_seconds(common):
+    r = common.measure_child([sys.executable, "-c", "sum(i * i for i in range(3_000_000))"])
+    assert r.cpu_s >= 0.05
+    assert r.cpu_s <= r.wall_s * 2 + 0.1  # 2 cores at most
+
+
+def test_parse_size():
+    run = _module("run")
+    assert run.parse_size("100k") == 100_000
+    assert run.parse_size("10M") == 10_000_000
+    assert run.parse_size("2500") == 2_500
+    with pytest.raises(ValueError, match="positive number"):
+        run.parse_size("0")
+    assert run.size_label(10_000_000) == "10M"
+    assert run.size_label(20_000) == "20k"
