@@ -191,3 +191,42 @@ def test_circles_widen_to_stores_their_raters_share_but_not_to_popular_ones() ->
     assert sorted(out["author_id"].unique().to_list()) == ["w1", "w2", "w3"]
     # without E the workers have two ratings each, below circle_min_ratings
     assert circle_raters(fb, tp, expand_min_coraters=4).height == 0
+
+
+def test_trading_signal_of_a_hub_store_is_not_evidence() -> None:
+    from graphkit.findings import SIGNAL
+    from graphkit.policy.feedback_manipulation import manipulation_findings
+
+    def sig(name: str, c: float) -> dict:
+        return {"name": name, "value": 1.0, "threshold": 1.0, "contribution": c, "detail": ""}
+
+    sellers = pl.DataFrame(
+        {
+            "seller_id": ["hub", "circle"],
+            "manipulation_score": [0.76, 0.7],
+            "n_trading_partners": [54, 3],
+            "signals": [
+                [sig("feedback_trading", 0.7), sig("unreliable_ratings", 0.2)],
+                [sig("feedback_trading", 0.7)],
+            ],
+            "explanation": ["x", "y"],
+        },
+        schema_overrides={"signals": pl.List(SIGNAL)},
+    )
+    fb = pl.DataFrame(
+        {
+            "feedback_id": [f"f{i}" for i in range(6)],
+            "order_id": [f"o{i}" for i in range(6)],
+            "author_id": ["a"] * 6,
+            "target_id": ["hub"] * 3 + ["circle"] * 3,
+            "created_at": list(range(6)),
+            "reasons": [["traded"]] * 6,
+            "suspicious": [True] * 6,
+        }
+    )
+    out = manipulation_findings(sellers, fb)
+    assert out["seller_id"].to_list() == ["circle"]
+    both = manipulation_findings(sellers, fb, max_trading_partners=100)
+    assert both["seller_id"].to_list() == ["circle", "hub"]
+    low = manipulation_findings(sellers, fb, min_score=0.15)
+    assert low.filter(seller_id="hub")["score"].item() == pytest.approx(0.2)

@@ -75,6 +75,12 @@ THRESHOLDS = (
         3,
         "three positive ratings into the circle, not a one-off purchase from two of its stores",
     ),
+    Threshold(
+        "max_trading_partners",
+        10,
+        "a trading circle is a handful of stores; a store 'trading' with dozens sits inside "
+        "a large detected group, and that signal is not evidence against it",
+    ),
     Threshold("warning_score", 0.65, "above this the seller is warned, below reviewed"),
     Threshold("suspend_score", 0.8, "near-certain manipulation with several strong signals"),
 )
@@ -90,6 +96,7 @@ def circle_raters(
     expand_min_share: float = 0.2,
     max_store_raters_quantile: float = 0.95,
     min_worker_share: float = 0.5,
+    max_trading_partners: int = 10,
 ) -> pl.DataFrame:
     """Return the positive ratings of accounts that work for a feedback-trading circle.
 
@@ -132,6 +139,19 @@ def circle_raters(
     n_raters = pos.group_by("target_id").agg(n_raters=pl.col("author_id").n_unique())
     cap = n_raters["n_raters"].quantile(max_store_raters_quantile, "higher")
     popular = n_raters.filter(pl.col("n_raters") > cap).select("target_id")
+    partners = (
+        pl.concat(
+            [
+                trading_pairs.select(s="seller_a", p="seller_b"),
+                trading_pairs.select(s="seller_b", p="seller_a"),
+            ]
+        )
+        .group_by("s")
+        .agg(n=pl.col("p").n_unique())
+        .filter(pl.col("n") > max_trading_partners)
+        .select(target_id="s")
+    )
+    popular = pl.concat([popular, partners.cast(popular.schema)]).unique()
     tp = trading_pairs.join(
         popular.rename({"target_id": "seller_a"}), on="seller_a", how="anti"
     ).join(popular.rename({"target_id": "seller_b"}), on="seller_b", how="anti")
@@ -192,6 +212,7 @@ def manipulation_findings(
     min_suspicious: int = 3,
     min_weak_reasons: int = 2,
     extra: pl.DataFrame | None = None,
+    max_trading_partners: int = 10,
 ) -> pl.DataFrame:
     """Join flagged sellers to their suspicious ratings and the raters to name.
 
@@ -205,6 +226,10 @@ def manipulation_findings(
         ``target_id``, ``created_at``, ``reasons``, ``suspicious``).
     extra
         More ratings to treat as suspicious with a named rater (e.g. :func:`circle_raters`).
+    max_trading_partners
+        A seller "trading" with more stores than this is a hub inside a large detected
+        group, not a member of a trading circle (circles are a handful of stores): its
+        ``feedback_trading`` signal is left out of its score.
 
     Returns
     -------
@@ -246,10 +271,20 @@ def manipulation_findings(
     # a store rated by a trading circle's workers is flagged even when its own rating
     # signals stay low (its partners' side of the trade is where the evidence is)
     circle_score = 0.6
+    hub = pl.col("n_trading_partners").fill_null(0) > max_trading_partners
+    kept = pl.col("signals").list.eval(
+        pl.element().filter(pl.element().struct.field("name") != "feedback_trading")
+    )
+    without_trading = 1.0 - kept.list.eval(
+        1.0 - pl.element().struct.field("contribution").fill_null(0.0)
+    ).list.eval(pl.element().product()).list.first().fill_null(1.0)
     flagged = sellers.select(
         "seller_id",
-        score=pl.col("manipulation_score").cast(pl.Float64),
-        seller_signals=pl.col("signals").cast(pl.List(SIGNAL)),
+        score=pl.when(hub)
+        .then(without_trading)
+        .otherwise(pl.col("manipulation_score"))
+        .cast(pl.Float64),
+        seller_signals=pl.when(hub).then(kept).otherwise(pl.col("signals")).cast(pl.List(SIGNAL)),
         seller_explanation=pl.col("explanation"),
     )
     in_circle = pl.col("n_circle") >= min_suspicious
@@ -289,6 +324,7 @@ def check_feedback_manipulation(ctx: ScanContext, params: Mapping[str, Any]) -> 
         sig.trading_pairs,
         min_sellers=int(params["circle_min_sellers"]),
         min_ratings=int(params["circle_min_ratings"]),
+        max_trading_partners=int(params["max_trading_partners"]),
     )
     found = manipulation_findings(
         sig.sellers,
@@ -297,6 +333,7 @@ def check_feedback_manipulation(ctx: ScanContext, params: Mapping[str, Any]) -> 
         min_suspicious=int(params["min_suspicious"]),
         min_weak_reasons=int(params["min_weak_reasons"]),
         extra=circle,
+        max_trading_partners=int(params["max_trading_partners"]),
     )
     score = pl.col("score")
     action = (
