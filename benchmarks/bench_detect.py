@@ -294,11 +294,15 @@ def render(path: str) -> str:
     """Markdown rows of a results JSON (pasted into RESULTS.md, never typed)."""
     with open(path) as fh:
         res = json.load(fh)
-    out = [
-        "| data | stage | vertices / edges | build wall s (CPU s) | stage wall s (CPU s) | "
-        "peak RSS GiB | notes |",
-        "|---|---|---|---|---|---|---|",
-    ]
+    out = (
+        [
+            "| data | stage | vertices / edges | build wall s (CPU s) | stage wall s (CPU s) | "
+            "peak RSS GiB | notes |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        if res["stages"]
+        else []
+    )
     for r in res["stages"]:
         if not r.get("finished"):
             out.append(f"| {Path(r['data']).name} | {r['args'][2]} | | | | | failed |")
