@@ -342,8 +342,10 @@ the JSON files):
   (copies whose per-recipient random codes put them just under the similarity threshold)
   were then inspected, which led to `absorb_variants`. Replies counted as solicited, the
   `review` action for plain-refund demands and the ladder-following spam score were added
-  in the same period for hand-built near misses. Seeds 201-203 (second table) were run with
-  the final code and not inspected before reporting.
+  in the same period for hand-built near misses. Seeds 201-203 (second table) were first run
+  after those changes (only the pooled scores were looked at, no message), then the
+  adjacent-sentence requirement for threats was added for a hand-built near miss and the
+  table was re-run with that final code.
 - Precision and recall are per account (the sender / the threatening buyer), as computed by
   `graphkit.evaluate`; entity precision/recall compare the findings' evidence ids with the
   labelled messages (and, for extortion, orders and feedback).

@@ -542,6 +542,44 @@ def _first_match(norm: pl.Expr, cues: tuple[Cue, ...]) -> pl.Expr:
     return out.str.slice(0, 40)
 
 
+def _best_windows(frame: pl.DataFrame, id_col: str) -> pl.DataFrame:
+    """Per message, the two-sentence window with the strongest condition+feedback+negative."""
+    w = pl.col("_w")
+    window_cues = {f"w_{n}": e for n, e in _structure_cues(w).items()}
+    return (
+        frame.lazy()
+        .select(id_col, _s=pl.col("_sent").str.split(_SENTENCE))
+        .explode("_s")
+        .with_columns(pl.col("_s").str.strip_chars())
+        .filter(pl.col("_s").str.len_chars() > 0)
+        .with_columns(_i=pl.int_range(pl.len()).over(id_col))
+        .with_columns(_next=pl.col("_s").shift(-1).over(id_col))
+        .with_columns(
+            _w=pl.when(pl.col("_next").is_null())
+            .then(pl.col("_s"))
+            .otherwise(pl.col("_s") + pl.lit(" ") + pl.col("_next"))
+        )
+        .with_columns(**window_cues)
+        .with_columns(
+            _ok=pl.all_horizontal([pl.col(c) > 0 for c in window_cues]),
+            _sum=pl.sum_horizontal(list(window_cues)),
+        )
+        .sort(id_col, "_ok", "_sum", "_i", descending=[False, True, True, False])
+        .group_by(id_col, maintain_order=True)
+        .agg(pl.all().first())
+        .select(
+            id_col,
+            "_ok",
+            *window_cues,
+            **{
+                f"wm_{n}": _first_match(w, CUE_FAMILIES[n])
+                for n in ("condition", "feedback", "negative")
+            },
+        )
+        .collect()
+    )
+
+
 def threat_scores(
     messages: pl.LazyFrame | pl.DataFrame,
     *,
@@ -603,43 +641,6 @@ def threat_scores(
         .str.replace_all(" +", " ")
     )
     norm = pl.col("_norm")
-    # condition, feedback and consequence must sit in one window of two adjacent
-    # sentences (a long complaint mentioning "if", "review" and "bad" far apart is no
-    # threat); the demand may be anywhere in the message
-    windows = (
-        lf.select(id_col, _s=pl.col("_sent").str.split(_SENTENCE))
-        .explode("_s")
-        .with_columns(pl.col("_s").str.strip_chars())
-        .filter(pl.col("_s").str.len_chars() > 0)
-        .with_columns(_i=pl.int_range(pl.len()).over(id_col))
-        .with_columns(_next=pl.col("_s").shift(-1).over(id_col))
-        .with_columns(
-            _w=pl.when(pl.col("_next").is_null())
-            .then(pl.col("_s"))
-            .otherwise(pl.col("_s") + pl.lit(" ") + pl.col("_next"))
-        )
-    )
-    w = pl.col("_w")
-    window_cues = {f"w_{n}": e for n, e in _structure_cues(w).items()}
-    best = (
-        windows.with_columns(**window_cues)
-        .with_columns(
-            _ok=pl.all_horizontal([pl.col(c) > 0 for c in window_cues]),
-            _sum=pl.sum_horizontal(list(window_cues)),
-        )
-        .sort(id_col, "_ok", "_sum", "_i", descending=[False, True, True, False])
-        .group_by(id_col, maintain_order=True)
-        .agg(pl.all().first())
-        .select(
-            id_col,
-            "_ok",
-            *window_cues,
-            **{
-                f"wm_{n}": _first_match(w, CUE_FAMILIES[n])
-                for n in ("condition", "feedback", "negative")
-            },
-        )
-    )
     message_cues = _structure_cues(norm)
     cols = {
         **{f"cue_{n}": e for n, e in message_cues.items()},
@@ -674,10 +675,15 @@ def threat_scores(
         for n in ("condition", "feedback", "negative")
     ]
     apart = all_present & ~ok
+    message_level = lf.with_columns(**cols).with_columns(**matches).collect()
+    # condition, feedback and consequence must also sit in one window of two adjacent
+    # sentences (a long complaint mentioning "if", "review" and "bad" far apart is no
+    # threat); the demand may be anywhere. Only messages with all four families can
+    # pass, so only those are cut into windows.
+    best = _best_windows(message_level.filter(all_present).select(id_col, "_sent"), id_col)
     out = (
-        lf.with_columns(**cols)
-        .with_columns(**matches)
-        .join(best, on=id_col, how="left")
+        message_level.lazy()
+        .join(best.lazy(), on=id_col, how="left")
         .with_columns(use_window)
         .with_columns(threat_score=score)
         .with_columns(
