@@ -418,8 +418,7 @@ def report(args: argparse.Namespace) -> None:
         "computed). A seller counts as flagged at `manipulation_score >= min_score` (0.5, the",
         "FEEDBACK_MANIPULATION default); a rating as flagged when `suspicious`. Honest",
         "fast-growing sellers: unlabelled stores registered inside the data, or whose ratings in",
-        "the last 60",
-        "days are at least twice those of the 60 days before, with >= 20 ratings.",
+        "the last 60 days are at least twice those of the 60 days before, with >= 20 ratings.",
         "",
         "| date | orders x seeds | scenario | sellers flagged / planted "
         "| planted ratings suspicious | command |",
@@ -437,7 +436,7 @@ def report(args: argparse.Namespace) -> None:
     lines += [
         "",
         "| date | sellers flagged | of them unlabelled (precision) | honest fast-growing sellers"
-        " flagged (FP rate) | suspicious ratings on honest rows / all suspicious | load (busy?) |",
+        " flagged (FP rate) | suspicious ratings without a label / all suspicious | load (busy?) |",
         "|---|---|---|---|---|---|",
     ]
     for r in quality_runs:
