@@ -115,6 +115,10 @@ def _cast(col: Column, expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
                 .otherwise(expr.cast(pl.String))
             )
         return expr.cast(pl.String, strict=False)
+    if dtype.is_integer() and col.kind in ("int", "rating"):  # fast path (Parquet, NDJSON)
+        if col.kind == "rating":  # out-of-range values stay out of 1..5 (reported as such)
+            return expr.clip(-128, 127).cast(pl.Int8)
+        return expr.cast(pl.Int64, strict=False)
     num = expr.str.strip_chars() if dtype == pl.String else expr
     as_float = num.cast(pl.Float64, strict=False)
     if col.kind == "float":
@@ -123,7 +127,7 @@ def _cast(col: Column, expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     integral = as_float.is_finite() & (as_float == as_float.floor())
     out = pl.when(integral).then(as_float).otherwise(None)
     if col.kind == "rating":
-        return pl.when(out.is_between(-128, 127)).then(out).otherwise(None).cast(pl.Int8)
+        return out.clip(-128, 127).cast(pl.Int8)
     return out.cast(pl.Int64, strict=False)
 
 
@@ -177,6 +181,10 @@ class RowRule:
     screen: pl.Expr | None = None
 
 
+#: An id that is blank or holds a control character (one regex pass over the column).
+_BAD_ID = r"^\s*$|[\x00-\x1f\x7f]"
+
+
 def _is_missing(col: Column) -> pl.Expr:
     raw = pl.col(RAW + col.name)
     if col.kind == "id":
@@ -193,14 +201,28 @@ def _column_rules(spec: Table, col: Column) -> list[RowRule]:
     c, raw = pl.col(col.name), pl.col(RAW + col.name)
     rules: list[RowRule] = []
     t, n = spec.name, col.name
+    is_id = col.kind == "id" or (col.kind == "str" and col.ref is not None)
+    # one regex pass screens both id rules; they are evaluated exactly only when it fires
+    id_screen = (
+        ((raw.is_null() if not col.nullable else pl.lit(False)) | c.str.contains(_BAD_ID)).any()
+        if is_id
+        else None
+    )
     if not col.nullable:
         label = "null or empty id" if col.kind == "id" else "null value"
-        rules.append(RowRule(t, n, label, _is_missing(col), (n,)))
-    elif col.kind == "id" or (col.kind == "str" and col.ref):
+        rules.append(RowRule(t, n, label, _is_missing(col), (n,), screen=id_screen))
+    elif is_id:
         rules.append(
-            RowRule(t, n, "empty id", raw.is_not_null() & (c.str.strip_chars() == ""), (n,))
+            RowRule(
+                t,
+                n,
+                "empty id",
+                raw.is_not_null() & (c.str.strip_chars() == ""),
+                (n,),
+                screen=id_screen,
+            )
         )
-    if col.kind == "id" or (col.kind == "str" and col.ref):
+    if is_id:
         rules.append(
             RowRule(
                 t,
@@ -208,6 +230,7 @@ def _column_rules(spec: Table, col: Column) -> list[RowRule]:
                 "id contains control characters (newline, tab, NUL, ...)",
                 c.str.contains(r"[\x00-\x1f\x7f]"),
                 (n,),
+                screen=id_screen,
             )
         )
     present = raw.is_not_null() & ~_is_missing(col) if col.kind == "id" else raw.is_not_null()
@@ -218,7 +241,7 @@ def _column_rules(spec: Table, col: Column) -> list[RowRule]:
     if col.kind == "float":
         rules.append(RowRule(t, n, "not a finite number", c.is_not_null() & ~c.is_finite(), (n,)))
     if col.kind == "rating":
-        rules.append(RowRule(t, n, "rating out of 1..5", ~c.is_between(1, 5), (n,)))
+        rules.append(RowRule(t, n, "rating out of 1..5", ~c.is_between(1, 5), (RAW + n,)))
     if col.ge is not None:
         rules.append(RowRule(t, n, "negative or below minimum", c < col.ge, (n,)))
     if col.gt is not None:
@@ -417,6 +440,7 @@ def _reference_rules(table: str, usable: set[str]) -> list[RowRule]:
                 & (c.str.strip_chars() != "")
                 & pl.col(f"__has_{col.name}").is_null(),
                 (spec.key, col.name) if spec.key else (col.name,),
+                screen=(c.is_not_null() & pl.col(f"__has_{col.name}").is_null()).any(),
             )
         )
     c = pl.col
@@ -541,6 +565,49 @@ def _latest(table: str) -> pl.Expr:
     return pl.max_horizontal([pl.col(t).max() for t in times]).alias("__latest")
 
 
+def _screen_names(rules: list[RowRule]) -> dict[int, str]:
+    """Rule index -> output name of its screen; rules sharing a screen share the name."""
+    first: dict[str, int] = {}
+    names: dict[int, str] = {}
+    for i, rule in enumerate(rules):
+        if rule.screen is not None:
+            names[i] = f"s{first.setdefault(str(rule.screen), i)}"
+    return names
+
+
+def _screens(rules: list[RowRule]) -> list[pl.Expr]:
+    """Screen expressions, each distinct one computed once (rules may share a screen)."""
+    return [
+        rules[i].screen.alias(name)  # type: ignore[union-attr]
+        for i, name in _screen_names(rules).items()
+        if name == f"s{i}"
+    ]
+
+
+def _cache_shared_parents(
+    tables: Mapping[str, pl.LazyFrame], names: list[str], usable: frozenset[str]
+) -> Mapping[str, pl.LazyFrame]:
+    """Read once, into memory, the columns of a parent table that several tables join to.
+
+    ``orders`` is referenced by feedback, messages, disputes and refunds: without this,
+    its key column would be read from disk and hashed once per child table.
+    """
+    needs: dict[str, set[str]] = {}
+    users: dict[str, int] = {}
+    for name in names:
+        for col in TABLES[name].columns:
+            if col.ref is None or col.ref[0] not in usable:
+                continue
+            fields = _PARENT_FIELDS.get((name, col.name), {})
+            needs.setdefault(col.ref[0], set()).update({col.ref[1], *fields})
+            users[col.ref[0]] = users.get(col.ref[0], 0) + 1
+    shared = [p for p, n in users.items() if n >= 2]
+    if not shared:
+        return tables
+    frames = pl.collect_all([tables[p].select(sorted(needs[p])) for p in shared])
+    return {**tables, **{p: df.lazy() for p, df in zip(shared, frames, strict=True)}}
+
+
 @dataclass(frozen=True)
 class Evaluation:
     """Every problem of a set of tables, plus their latest timestamp (the default ``as_of``)."""
@@ -597,6 +664,7 @@ def evaluate(
         # per table: its own rules on the table itself, and its reference rules on a
         # narrow frame (key + referencing columns) joined to its parents
         plans: list[tuple[str, list[RowRule], pl.LazyFrame, bool]] = []
+        parents_of_level = _cache_shared_parents(tables, names, usable)
         for name in names:
             spec = TABLES[name]
             local = [r for col in spec.columns for r in _column_rules(spec, col)]
@@ -607,7 +675,7 @@ def evaluate(
                 joined = _joined(
                     name,
                     narrow,
-                    tables,
+                    parents_of_level,
                     parents=usable,
                     unique_keys=frozenset(unique_keys),
                     hashed_keys=frozenset(hashed_keys),
@@ -618,7 +686,7 @@ def evaluate(
             [
                 frame.select(
                     *([_latest(name)] if is_local else []),
-                    *[r.screen.alias(f"s{i}") for i, r in enumerate(rules) if r.screen is not None],
+                    *_screens(rules),
                     *_counts(rules, [i for i, r in enumerate(rules) if r.screen is None]),
                 )
                 for name, rules, frame, is_local in plans
@@ -628,9 +696,7 @@ def evaluate(
         # pass 2 (only on bad data): exact counts of fired screens, examples of broken rules
         fired, broken = [], []
         for (_, rules, _, _), res in zip(plans, first, strict=True):
-            fired.append(
-                [i for i, r in enumerate(rules) if r.screen is not None and res[f"s{i}"].item()]
-            )
+            fired.append([i for i, name in _screen_names(rules).items() if res[name].item()])
             broken.append(
                 [i for i in range(len(rules)) if f"n{i}" in res.columns and res[f"n{i}"].item()]
             )

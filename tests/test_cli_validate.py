@@ -67,7 +67,7 @@ def test_invalid_dataset_json_is_machine_readable(bad: Path, capsys) -> None:
         ("feedback", "rating", "rating out of 1..5", 1),
     ]
     assert doc["problems"][0]["file"].endswith("orders.csv")
-    assert doc["problems"][1]["examples"] == ["row 3 rating=7"]
+    assert doc["problems"][1]["examples"] == ["row 3 rating='7'"]  # as in the file
 
 
 def test_lenient_writes_rejects_and_exits_0(bad: Path, tmp_path: Path, capsys) -> None:
