@@ -131,7 +131,16 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w") -> Iterator[Path
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
-    """SHA-256 hex digest of a file, read in 1 MiB blocks."""
+    """SHA-256 hex digest of a file, read in 1 MiB blocks.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "x"
+    >>> _ = path.write_bytes(b"")
+    >>> file_sha256(path)[:12]
+    'e3b0c44298fc'
+    """
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -176,7 +185,15 @@ def spreadsheet_safe(df: pl.DataFrame) -> pl.DataFrame:
 
 
 def write_csv_safe(df: pl.DataFrame, path: str | os.PathLike[str]) -> Path:
-    """Write ``df`` as CSV atomically, with :func:`spreadsheet_safe` applied."""
+    """Write ``df`` as CSV atomically, with :func:`spreadsheet_safe` applied.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = write_csv_safe(pl.DataFrame({"t": ["=cmd()"]}), tempfile.mkdtemp() + "/x.csv")
+    >>> path.read_text().splitlines()
+    ['t', "'=cmd()"]
+    """
     with atomic_write(path) as tmp:
         spreadsheet_safe(df).write_csv(tmp, datetime_format="%Y-%m-%dT%H:%M:%S%.fZ")
     return Path(path)

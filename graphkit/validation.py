@@ -68,7 +68,13 @@ _NAIVE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%
 def problem(
     table: str, column: str | None, rule: str, rows: int, examples: list[str], file: str = ""
 ) -> dict[str, object]:
-    """Build one problem record (a row of :data:`PROBLEM_SCHEMA`)."""
+    """Build one problem record (a row of :data:`PROBLEM_SCHEMA`).
+
+    Examples
+    --------
+    >>> problem("orders", "amount", "wrong type", 1, ["row 2 amount='abc'"])["column"]
+    'amount'
+    """
     return {
         "file": file,
         "table": table,
@@ -158,7 +164,15 @@ def normalise(table: str, raw: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def strip_raw(lf: pl.LazyFrame) -> pl.LazyFrame:
-    """Drop the validation helper columns, leaving canonical and extra columns."""
+    """Drop the validation helper columns, leaving canonical and extra columns.
+
+    Examples
+    --------
+    >>> strip_raw(normalise("refunds", pl.LazyFrame({"refund_id": ["r1"]}))).collect_schema()[
+    ...     "refund_id"
+    ... ]
+    String
+    """
     names = lf.collect_schema().names()
     return lf.drop([n for n in names if n.startswith(RAW) or n == ROW])
 
