@@ -192,8 +192,47 @@ def generate(out: Path, n_orders: int, n_feedback: int, seed: int = 0) -> dict[s
     return counts
 
 
+def corrupt(src: Path, out: Path, k: int, seed: int = 0) -> dict[str, int]:
+    """Copy dataset ``src`` to ``out`` with ``k`` broken rows of each of three kinds.
+
+    ``k`` orders get a negative amount, ``k`` feedback a rating of 9 and ``k`` other
+    feedback an order id that does not exist; other tables are linked unchanged.
+    """
+    import numpy as np
+    import polars as pl
+
+    rng = np.random.default_rng(seed + 1)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.mkdir(parents=True, exist_ok=True)
+    for path in src.glob("*.parquet"):
+        if path.stem not in ("orders", "feedback"):
+            os.link(path, tmp / path.name)
+    orders = pl.read_parquet(src / "orders.parquet")
+    bad = pl.Series(np.isin(np.arange(orders.height), rng.choice(orders.height, k, False)))
+    orders = orders.with_columns(
+        pl.when(bad).then(-1.0).otherwise(pl.col("amount")).alias("amount")
+    )
+    orders.write_parquet(tmp / "orders.parquet", compression="zstd", statistics=True)
+    del orders
+    feedback = pl.read_parquet(src / "feedback.parquet")
+    rows = rng.choice(feedback.height, 2 * k, False)
+    rating = pl.Series(np.isin(np.arange(feedback.height), rows[:k]))
+    dangling = pl.Series(np.isin(np.arange(feedback.height), rows[k:]))
+    feedback = feedback.with_columns(
+        pl.when(rating).then(pl.lit(9, pl.Int8)).otherwise(pl.col("rating")).alias("rating"),
+        pl.when(dangling)
+        .then(pl.lit("missing-") + pl.col("order_id"))
+        .otherwise(pl.col("order_id"))
+        .alias("order_id"),
+    )
+    feedback.write_parquet(tmp / "feedback.parquet", compression="zstd", statistics=True)
+    (tmp / "_sizes.json").write_text((src / "_sizes.json").read_text())
+    tmp.rename(out)
+    return {"orders": k, "feedback": 2 * k}
+
+
 # --------------------------------------------------------------------------- measurement
-def child(folder: str) -> None:
+def child(folder: str, lenient: bool = False) -> None:
     """Run in a fresh process: validate ``folder`` and print timings and peak RSS as JSON."""
     t0 = time.perf_counter()
     import graphkit  # noqa: F401  (import time is reported separately)
@@ -203,7 +242,7 @@ def child(folder: str) -> None:
     rss_import = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t1 = time.perf_counter()
     u1 = resource.getrusage(resource.RUSAGE_SELF)
-    report = validate_dataset(folder)
+    report = validate_dataset(folder, lenient=lenient)
     t_validate = time.perf_counter() - t1
     u2 = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (u2.ru_utime - u1.ru_utime) + (u2.ru_stime - u1.ru_stime)
@@ -213,6 +252,7 @@ def child(folder: str) -> None:
             {
                 "ok": report.ok,
                 "problems": report.problems.height,
+                "rejected_rows": None if report.rejects is None else report.rejects.height,
                 "row_counts": dict(report.row_counts),
                 "import_seconds": round(t_import, 3),
                 "validate_seconds": round(t_validate, 3),
@@ -263,17 +303,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--render-only",
-        type=Path,
-        metavar="JSON",
-        help="only rewrite the RESULTS.md section from an existing result JSON",
+        action="store_true",
+        help="only rewrite the RESULTS.md section from the existing result JSON files",
     )
+    parser.add_argument(
+        "--corrupt",
+        type=int,
+        default=0,
+        metavar="K",
+        help="validate a copy with K negative amounts, K bad ratings, K dangling feedback",
+    )
+    parser.add_argument("--lenient", action="store_true", help="validate in lenient mode")
     parser.add_argument("--child", metavar="DIR", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        child(args.child)
+        child(args.child, lenient=args.lenient)
         return 0
     if args.render_only:
-        update_results(json.loads(args.render_only.read_text()))
+        update_results()
         return 0
 
     folder = WORK / f"validate_{args.orders}_{args.feedback}_s{args.seed}"
@@ -290,14 +337,21 @@ def main(argv: list[str] | None = None) -> int:
         )
         subprocess.run([sys.executable, "-c", code], check=True)
         t_gen = round(time.perf_counter() - t0, 1)
+    if args.corrupt:
+        clean = folder
+        folder = WORK / f"{clean.name}_corrupt{args.corrupt}"
+        if not folder.exists():
+            print(f"corrupting a copy into {folder} ...", file=sys.stderr)
+            corrupt(clean, folder, args.corrupt, args.seed)
     disk_mib = sum(p.stat().st_size for p in folder.glob("*.parquet")) / 2**20
+    child_args = ["--child", str(folder), *(["--lenient"] if args.lenient else [])]
 
     load_before = os.getloadavg()
     runs = []
     for i in range(args.repeat):
         t0 = time.perf_counter()
         proc = subprocess.run(
-            [sys.executable, str(Path(__file__).resolve()), "--child", str(folder)],
+            [sys.executable, str(Path(__file__).resolve()), *child_args],
             check=True,
             capture_output=True,
             text=True,
@@ -325,6 +379,8 @@ def main(argv: list[str] | None = None) -> int:
             "parquet_mib": round(disk_mib, 1),
             "generate_seconds": t_gen,
         },
+        "mode": "lenient" if args.lenient else "strict",
+        "corrupt_rows_per_kind": args.corrupt,
         "runs": runs,
         "validate_seconds_min": best,
         "validate_seconds_median": sorted(r["validate_seconds"] for r in runs)[len(runs) // 2],
@@ -333,31 +389,59 @@ def main(argv: list[str] | None = None) -> int:
         "meets_targets": best <= TARGET_SECONDS and peak <= TARGET_PEAK_GIB,
         "all_valid": all(r["ok"] for r in runs),
     }
-    out = args.out or RESULTS / f"validate_{args.orders}_{args.feedback}.json"
+    suffix = (f"_corrupt{args.corrupt}" if args.corrupt else "") + (
+        "_lenient" if args.lenient else ""
+    )
+    out = args.out or RESULTS / f"validate_{args.orders}_{args.feedback}{suffix}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     if args.update_results:
         update_results(result)
-    return 0 if result["all_valid"] else 1
+    expected_ok = args.lenient or not args.corrupt
+    return 0 if all(r["ok"] == expected_ok for r in runs) else 1
 
 
-def render(result: dict) -> str:
-    """Render the RESULTS.md section of one result JSON (every number from the JSON)."""
-    m, d, runs = result["machine"], result["dataset"], result["runs"]
-    rows = d["rows"]
-    busy_before, busy_after = result["load_average_before"][0], result["load_average_after"][0]
-    busy = max(busy_before, busy_after) > m["nproc"]
+def _busy(result: dict) -> bool:
+    before, after = result["load_average_before"][0], result["load_average_after"][0]
+    return max(before, after) > result["machine"]["nproc"]
+
+
+def _row(result: dict) -> str:
+    runs = result["runs"]
+    k = result.get("corrupt_rows_per_kind", 0)
+    mode = result.get("mode", "strict")
+    what = f"{mode}, valid" if not k else f"{mode}, {k:,} bad rows of each of 3 kinds"
+    outcome = "accepted" if runs[0]["ok"] else f"refused ({runs[0]['problems']} problems)"
+    if runs[0].get("rejected_rows"):
+        outcome += f", {runs[0]['rejected_rows']:,} rows rejected"
     walls = ", ".join(f"{r['validate_seconds']:.1f}" for r in runs)
     cpus = ", ".join(f"{r['validate_cpu_seconds']:.1f}" for r in runs)
-    peak = result["peak_rss_gib_max"]
-    best = result["validate_seconds_min"]
+    before, after = result["load_average_before"][0], result["load_average_after"][0]
+    date = result["date"].replace("T", " ").replace("+00:00", " UTC")
+    return (
+        f"| {date} | {what} | {outcome} | {walls} | {cpus} | {result['peak_rss_gib_max']:.2f} |"
+        f" {before} -> {after} ({'yes' if _busy(result) else 'no'}) | `{result['command']}` |"
+    )
+
+
+def render(results: list[dict]) -> str:
+    """Render the RESULTS.md section from result JSONs (every number comes from them)."""
+    main_ = next(
+        (
+            r
+            for r in results
+            if r.get("mode", "strict") == "strict" and not r.get("corrupt_rows_per_kind")
+        ),
+        results[0],
+    )
+    m, d, runs, t = main_["machine"], main_["dataset"], main_["runs"], main_["targets"]
+    peak, best = main_["peak_rss_gib_max"], main_["validate_seconds_min"]
     cpu_min = min(r["validate_cpu_seconds"] for r in runs)
-    t = result["targets"]
     mem_verdict = "met" if peak <= t["peak_rss_gib"] else "**missed**"
     if best <= t["seconds"]:
         wall_verdict = "met"
-    elif busy:
+    elif _busy(main_):
         wall_verdict = "not shown: the machine was busy, so the wall times are inflated"
     else:
         wall_verdict = "**missed**"
@@ -366,40 +450,41 @@ def render(result: dict) -> str:
         "",
         f"Target: <= {t['seconds']:g} s and <= {t['peak_rss_gib']:g} GiB peak on 2 cores. Script:",
         "`benchmarks/bench_validate.py` (generates a seeded, valid synthetic dataset with",
-        "numpy/polars into `benchmarks/_work/`, then validates it in a fresh child process per",
-        "repeat; peak RSS is the child's `ru_maxrss`, CPU its user + system time, all threads;",
-        "writes `benchmarks/results/validate_<orders>_<feedback>.json`; this section is",
-        "rendered from that JSON by `--update-results`, not typed).",
+        "numpy/polars into `benchmarks/_work/`, optionally a copy with planted bad rows",
+        "(`--corrupt K`), then validates it in a fresh child process per repeat; peak RSS is the",
+        "child's `ru_maxrss`, CPU its user + system time, all threads; writes",
+        "`benchmarks/results/validate_*.json`; this section is rendered from those files by",
+        "`--update-results` / `--render-only`, not typed).",
         f"Machine: {m['platform']}, {m['cpu']}, {m['nproc']} cores, {m['memory_gib']} GiB,",
         f"Python {m['python']}, polars {m['polars']}.",
-        f"Dataset: {', '.join(f'{k} {v:,}' for k, v in rows.items())} rows;",
-        f"{d['parquet_mib']} MiB of zstd Parquet. Strict mode, every rule (no problem found).",
+        f"Dataset: {', '.join(f'{k} {v:,}' for k, v in d['rows'].items())} rows;",
+        f"{d['parquet_mib']} MiB of zstd Parquet. Every rule of the contract is checked.",
         "",
-        "| date | wall s (repeats) | CPU s (repeats) | peak RSS GiB | load 1-min before -> after"
-        " (busy?) | command |",
-        "|---|---|---|---|---|---|",
-        f"| {result['date'].replace('T', ' ').replace('+00:00', ' UTC')} | {walls} | {cpus} |"
-        f" {peak:.2f} | {busy_before} -> {busy_after} ({'yes' if busy else 'no'}) |"
-        f" `{result['command']}` |",
+        "| date | mode | outcome | wall s (repeats) | CPU s (repeats) | peak RSS GiB |"
+        " load 1-min before -> after (busy?) | command |",
+        "|---|---|---|---|---|---|---|---|",
+        *[_row(r) for r in results],
         "",
-        f"Peak memory {peak:.2f} GiB: target {mem_verdict}. Wall time (best {best:.1f} s):"
-        f" target {wall_verdict}.",
-        f"Validation costs {cpu_min:.1f} CPU seconds (all threads); on an idle 2-core machine",
-        "the wall time lies between half that (both cores busy throughout) and all of it (one",
-        "core), an inference from the CPU time, not a measurement.",
+        f"Valid dataset, strict mode: peak memory {peak:.2f} GiB, target {mem_verdict}; wall time"
+        f" (best {best:.1f} s), target {wall_verdict}.",
+        f"It costs {cpu_min:.1f} CPU seconds (all threads); on an idle 2-core machine the wall",
+        "time lies between half that (both cores busy throughout) and all of it (one core):",
+        "an inference from the CPU time, not a measurement.",
     ]
-    if busy:
+    if _busy(main_):
         lines.append(
             "Re-run the command on an idle machine to measure the wall time against the target."
         )
     return "\n".join(lines) + "\n"
 
 
-def update_results(result: dict) -> None:
+def update_results(result: dict | None = None) -> None:
     """Rewrite this benchmark's marked section of ``benchmarks/RESULTS.md``."""
     from _common import update_section
 
-    update_section(HERE / "RESULTS.md", "bench_validate", render(result))
+    del result  # every result file is rendered, the new one included
+    results = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("validate_*.json"))]
+    update_section(HERE / "RESULTS.md", "bench_validate", render(results))
 
 
 if __name__ == "__main__":

@@ -64,7 +64,6 @@ REJECTS_SCHEMA: dict[str, pl.DataType] = {
     "reasons": pl.String(),
 }
 _KNOWN_EXTRA = {"labels"}  # written by the simulator beside the tables; never read by detection
-_MAX_LENIENT_ROUNDS = 6
 
 
 # --------------------------------------------------------------------------- atomic output
@@ -413,30 +412,32 @@ def _validate_tables(
 def _drop_offending_rows(
     tables: dict[str, pl.LazyFrame],
 ) -> tuple[dict[str, pl.LazyFrame], pl.DataFrame]:
-    """Lenient mode: remove rows that break rules, and then rows that depended on them."""
+    """Lenient mode: remove rows that break rules, and then rows that depended on them.
+
+    Tables are cleaned in reference order (:data:`~graphkit.validation.LEVELS`): a row
+    whose parent row was removed is then a dangling reference, and says so. Rows only
+    depend on rows of earlier levels, so one pass suffices.
+    """
+    current = dict(tables)
     collected: list[pl.DataFrame] = []
-    current = {k: v.collect().lazy() for k, v in tables.items()}
-    for _ in range(_MAX_LENIENT_ROUNDS * len(LEVELS)):
-        bad: dict[str, pl.DataFrame] = {}
-        for level in LEVELS:  # upstream first, so dependents say why they go
-            names = [n for n in level if n in current]
-            reasons = pl.collect_all([row_reasons(n, current) for n in names])
-            bad = {n: r for n, r in zip(names, reasons, strict=True) if r.height}
-            if bad:
-                break
-        if not bad:
-            break
-        for name, r in bad.items():
-            current[name] = current[name].join(r.lazy().select(ROW), on=ROW, how="anti")
-            collected.append(
-                r.select(
-                    pl.lit(name).alias("table"),
-                    (pl.col(ROW) + 1).alias("row"),
-                    pl.col("key"),
-                    pl.col("reasons").list.join("; ").alias("reasons"),
+    cleaned: set[str] = set()  # earlier levels: clean, so their keys are unique
+    for level in LEVELS:
+        names = [n for n in level if n in current]
+        reasons = pl.collect_all(
+            [row_reasons(n, current, unique_keys=frozenset(cleaned)) for n in names]
+        )
+        for name, r in zip(names, reasons, strict=True):
+            if r.height:
+                current[name] = current[name].filter(~pl.col(ROW).is_in(r[ROW].implode()))
+                collected.append(
+                    r.select(
+                        pl.lit(name).alias("table"),
+                        (pl.col(ROW) + 1).alias("row"),
+                        pl.col("key"),
+                        pl.col("reasons").list.join("; ").alias("reasons"),
+                    )
                 )
-            )
-        current = {k: v.collect().lazy() for k, v in current.items()}
+        cleaned.update(names)
     rejects = (
         pl.concat(collected).sort("table", "row")
         if collected

@@ -794,12 +794,14 @@ def row_reasons(
     tables: Mapping[str, pl.LazyFrame],
     *,
     parents: frozenset[str] | None = None,
+    unique_keys: frozenset[str] = frozenset(),
 ) -> pl.LazyFrame:
     """Rows of ``table`` that break any rule, with every reason (for lenient mode).
 
     Returns a LazyFrame with ``__row`` (0-based row number in the input),
     ``key`` (the row's key value, if the table has one) and ``reasons`` (list
-    of ``"column: rule"`` strings).
+    of ``"column: rule"`` strings), sorted by row. ``unique_keys`` names the
+    referenced tables whose keys are known to be unique (no de-duplication pass).
 
     Examples
     --------
@@ -810,14 +812,37 @@ def row_reasons(
     [['value: not strictly positive']]
     """
     spec = TABLES[table]
-    rules = row_rules(table, tables, parents=parents)
-    joined = _joined(table, tables[table], tables, parents=parents)
-    reason_exprs = [
-        pl.when(r.broken.fill_null(False)).then(pl.lit(f"{r.column}: {r.rule}")) for r in rules
-    ]
     key = pl.col(spec.key).cast(pl.String) if spec.key else pl.lit(None, dtype=pl.String)
+
+    def offending(frame: pl.LazyFrame, rules: list[RowRule]) -> pl.LazyFrame:
+        broken = [r.broken.fill_null(False) for r in rules]
+        reasons = [
+            pl.when(b).then(pl.lit(f"{r.column}: {r.rule}"))
+            for b, r in zip(broken, rules, strict=True)
+        ]
+        return (
+            frame.filter(pl.any_horizontal(broken))  # reasons are built for bad rows only
+            .select(pl.col(ROW), key.alias("key"), pl.concat_list(reasons).alias("reasons"))
+            .with_columns(pl.col("reasons").list.drop_nulls())
+        )
+
+    lf = tables[table]
+    parts = [
+        offending(
+            lf, [r for c in spec.columns for r in _column_rules(spec, c)] + _cross_rules(table)
+        )
+    ]
+    refs = _reference_rules(table, _usable(tables, parents))
+    if refs:
+        narrow = lf.select([ROW, *_narrow_columns(table)])
+        joined = _joined(table, narrow, tables, parents=parents, unique_keys=unique_keys)
+        parts.append(offending(joined, refs))
     return (
-        joined.select(pl.col(ROW), key.alias("key"), pl.concat_list(reason_exprs).alias("reasons"))
-        .with_columns(pl.col("reasons").list.drop_nulls())
-        .filter(pl.col("reasons").list.len() > 0)
+        pl.concat(parts)
+        .group_by(ROW, maintain_order=True)
+        .agg(
+            pl.col("key").first(),
+            pl.col("reasons").list.explode(keep_nulls=False, empty_as_null=False),
+        )
+        .sort(ROW)
     )
