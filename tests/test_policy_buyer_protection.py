@@ -281,3 +281,35 @@ def test_false_claims_leave_retaliation_cases_to_their_own_rule() -> None:
     assert _run("BPP_RETALIATION", m)["buyer_id"].to_list() == ["avenger"]
     both = _run("BPP_FALSE_CLAIMS", m, exclude_retaliation=False)
     assert both["buyer_id"].to_list() == ["avenger"]
+
+
+def _refunded_claims_market(refund_amount: float) -> dict[str, pl.DataFrame]:
+    """A buyer with 3 rejected cases against 3 sellers, each on an order refunded 4 days before."""
+    orders = [(f"o{i}", "double", f"s{i}", i, 40.0) for i in range(3)]
+    orders += [(f"x{i}", "double", "s0", 30 + i, 40.0) for i in range(3)]
+    disputes = [(f"c{i}", f"o{i}", "double", 10 + i, "rejected") for i in range(3)]
+    refunds = [(f"r{i}", f"o{i}", 6 + i, refund_amount, "seller") for i in range(3)]
+    return _market(orders, disputes=disputes, refunds=refunds)
+
+
+def test_false_claims_leave_cases_after_refund_to_their_own_rule() -> None:
+    m = _refunded_claims_market(40.0)  # fully refunded before each case
+    assert _run("BPP_CASE_AFTER_REFUND", m)["buyer_id"].to_list() == ["double"]
+    assert _run("BPP_FALSE_CLAIMS", m).height == 0
+    both = _run("BPP_FALSE_CLAIMS", m, exclude_after_refund=False)
+    assert both["buyer_id"].to_list() == ["double"]
+    # the exclusion follows the after-refund rule's own settings
+    stricter = ScanConfig.from_mapping(
+        {"rules": {"BPP_CASE_AFTER_REFUND": {"min_refund_share": 1.5}}}
+    )
+    ctx = ScanContext(dataset_from_frames(m, as_of=t(200)), stricter)
+    out = get_check("BPP_FALSE_CLAIMS")(ctx, ctx.params("BPP_FALSE_CLAIMS"))
+    assert out["buyer_id"].to_list() == ["double"]
+
+
+def test_false_claims_still_count_cases_after_a_token_refund() -> None:
+    # near miss: a 10% goodwill refund is not "already refunded" (BPP_CASE_AFTER_REFUND stays
+    # quiet), so the rejected cases remain false claims
+    m = _refunded_claims_market(4.0)
+    assert _run("BPP_CASE_AFTER_REFUND", m).height == 0
+    assert _run("BPP_FALSE_CLAIMS", m)["buyer_id"].to_list() == ["double"]

@@ -433,6 +433,13 @@ FALSE_CLAIMS_THRESHOLDS = (
         "a case opened right after a conflict is reported as BPP_RETALIATION (with that "
         "rule's settings); counting it again as a false claim double-reports one conduct",
     ),
+    Threshold(
+        "exclude_after_refund",
+        True,
+        "a case opened on an order already refunded is reported as BPP_CASE_AFTER_REFUND "
+        "(with that rule's settings), and is usually rejected for that very reason; counting "
+        "it again as a false claim double-reports one conduct",
+    ),
     Threshold("suspend_at", 6, "six rejected claims are a sustained pattern"),
     Threshold("terminate_at", 10, "ten rejected claims: the buyer uses cases as a business"),
 )
@@ -481,7 +488,7 @@ def false_claim_buyers(
 @register(
     rule_id="BPP_FALSE_CLAIMS",
     tables=("orders", "disputes"),
-    optional_tables=("feedback", "messages"),
+    optional_tables=("feedback", "messages", "refunds"),
     thresholds=FALSE_CLAIMS_THRESHOLDS,
 )
 def check_false_claims(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFrame:
@@ -505,6 +512,15 @@ def check_false_claims(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFr
             exclude_upheld=False,
         ).select("case_id")
         cases = cases.join(retaliation, on="case_id", how="anti")
+    if params["exclude_after_refund"] and ctx.ds.has("refunds"):
+        ap = ctx.params("BPP_CASE_AFTER_REFUND")
+        after_refund = cases_after_refund(
+            cases,
+            ctx.frame("refunds").lazy(),
+            min_refund_share=float(ap["min_refund_share"]),
+            min_gap_hours=float(ap["min_gap_hours"]),
+        ).select("case_id")
+        cases = cases.join(after_refund, on="case_id", how="anti")
     per = false_claim_buyers(
         cases,
         ctx.frame("orders").lazy(),
