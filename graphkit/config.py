@@ -8,6 +8,7 @@ overrides, validated against those declarations. A config file looks like::
     seed = 7
     as_of = "2026-03-01T00:00:00Z"
     disabled = ["COMM_SPAM"]
+    max_ring_sellers = 10   # detected groups spanning more stores are not collusion evidence
 
     [rules.UNPAID_ITEMS]
     days_to_pay = 20
@@ -45,7 +46,7 @@ from graphkit.errors import ConfigError, InputNotFoundError
 __all__ = ["ScanConfig", "load_config", "thresholds_table"]
 
 _SECTIONS = ("scan", "rules", "policy_text", "detect", "ratings")
-_SCAN_KEYS = ("seed", "as_of", "disabled")
+_SCAN_KEYS = ("seed", "as_of", "disabled", "max_ring_sellers")
 _TEXT_KEYS = ("title", "section", "text")
 
 
@@ -65,6 +66,10 @@ class ScanConfig:
         Parameters passed through to group detection and rating signals.
     seed, as_of
         Run parameters a config file may pin (the command line wins).
+    max_ring_sellers
+        Detected groups with more sellers than this are communities, not rings: the checks
+        and rating signals do not use them as evidence (``None``: the default of
+        :data:`graphkit.policy.context.MAX_RING_SELLERS`).
     """
 
     rules: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -74,6 +79,7 @@ class ScanConfig:
     ratings: Mapping[str, Any] = field(default_factory=dict)
     seed: int | None = None
     as_of: datetime | None = None
+    max_ring_sellers: int | None = None
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -95,6 +101,11 @@ class ScanConfig:
         seed = scan.get("seed")
         if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
             raise ConfigError(f"{source}: [scan] seed must be an integer, found {seed!r}")
+        ring = scan.get("max_ring_sellers")
+        if ring is not None and (not isinstance(ring, int) or isinstance(ring, bool) or ring < 1):
+            raise ConfigError(
+                f"{source}: [scan] max_ring_sellers must be a positive integer, found {ring!r}"
+            )
         return cls(
             rules={k: dict(v) for k, v in raw.get("rules", {}).items()},
             disabled=tuple(scan.get("disabled", ())),
@@ -103,6 +114,7 @@ class ScanConfig:
             ratings=dict(raw.get("ratings", {})),
             seed=seed,
             as_of=_parse_time(scan["as_of"], source) if "as_of" in scan else None,
+            max_ring_sellers=ring,
         )
 
     @classmethod
@@ -129,9 +141,11 @@ class ScanConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the effective parameters of every registered check (for ``run.json``)."""
+        from graphkit.policy.context import MAX_RING_SELLERS
         from graphkit.policy.registry import checks
 
         return {
+            "max_ring_sellers": self.max_ring_sellers or MAX_RING_SELLERS,
             "rules": {c.rule_id: self.params(c.rule_id) for c in checks()},
             "disabled": list(self.disabled),
             "policy_text": {k: dict(v) for k, v in sorted(self.policy_text.items())},

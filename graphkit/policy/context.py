@@ -6,6 +6,12 @@ detection results, each computed once and only when a check asks for it
 runs :func:`graphkit.detect.ratings.rating_signals`). Collected tables are
 cached too, so that several checks reading ``orders`` collect it once.
 
+Only *ring-sized* detected groups count as collusion evidence for the checks
+and the rating signals (:attr:`ScanContext.ring_members`): a group spanning
+more than ``max_ring_sellers`` stores is a market community (a dense block of
+a popular category, say), not a ring, and membership in it says nothing about
+a rating or a purchase. Such groups stay in the scan's ``groups`` output.
+
 Examples
 --------
 >>> from datetime import UTC, datetime
@@ -33,7 +39,11 @@ if TYPE_CHECKING:
     from graphkit.config import ScanConfig
     from graphkit.dataset import Dataset
 
-__all__ = ["ScanContext"]
+__all__ = ["MAX_RING_SELLERS", "ScanContext"]
+
+#: A ring lifts one store or a handful (a shill ring, a feedback-trading circle of a few
+#: stores); a detected group spanning more stores than this is a community, not a ring.
+MAX_RING_SELLERS = 10
 
 
 @dataclass
@@ -48,11 +58,16 @@ class ScanContext:
         The scan configuration (defaults when ``None``).
     seed
         The one seed of the run (detection randomness).
+    max_ring_sellers
+        Detected groups with more sellers than this are not used as collusion evidence
+        (default: the config's ``[scan] max_ring_sellers``, else
+        :data:`MAX_RING_SELLERS`).
     """
 
     ds: Dataset
     config: ScanConfig | None = None
     seed: int = 0
+    max_ring_sellers: int | None = None
     timings: dict[str, float] = field(default_factory=dict)
     _frames: dict[str, pl.DataFrame] = field(default_factory=dict, repr=False)
 
@@ -113,7 +128,7 @@ class ScanContext:
                 params = RatingParams(**dict(self.config.ratings))
             except TypeError as err:
                 raise ConfigError(f"invalid [ratings] setting: {err}") from None
-        members = self.group_members if self.has_groups() else None
+        members = self.ring_members if self.has_groups() else None
         return self._timed(
             "rating_signals",
             lambda: rating_signals(
@@ -142,6 +157,23 @@ class ScanContext:
     def group_members(self) -> pl.DataFrame:
         """Members of detected groups (group_id, account_id, role)."""
         return _collect(self.groups.members)
+
+    @cached_property
+    def ring_members(self) -> pl.DataFrame:
+        """Members of the detected groups that are ring-sized (collusion evidence).
+
+        Groups with more than ``max_ring_sellers`` sellers are left out (see the module
+        docstring); every other group's members are kept as in :attr:`group_members`.
+        """
+        limit = self.max_ring_sellers
+        if limit is None:
+            cfg = getattr(self.config, "max_ring_sellers", None)
+            limit = MAX_RING_SELLERS if cfg is None else int(cfg)
+        table = self.group_table
+        if "seller_ids" not in table.columns:
+            return self.group_members
+        wide = table.filter(pl.col("seller_ids").list.len() > limit).select("group_id")
+        return self.group_members.join(wide, on="group_id", how="anti", maintain_order="left")
 
     @cached_property
     def group_table(self) -> pl.DataFrame:

@@ -356,7 +356,7 @@ def check_shill_purchase(ctx: ScanContext, params: Mapping[str, Any]) -> pl.Data
     >>> check_shill_purchase.rule_id
     'SHILL_PURCHASE'
     """
-    members = ctx.group_members if ctx.has_groups() else None
+    members = ctx.ring_members if ctx.has_groups() else None
     skip: list[str] = []
     if params["skip_trading_sellers"]:
         try:
