@@ -79,11 +79,22 @@ def leiden_membership(
     """
     import igraph
 
+    from graphkit.graph.build import igraph_from_arrays
+
     w = mg.edges["n_orders"].to_numpy().astype(np.float64) if weights is None else weights
+    # the undirected graph straight from the edge arrays: the same vertices and edges,
+    # in the same order, as ``mg.graph.as_undirected(mode="each")``, without building
+    # the attributed igraph object (Python lists of every account id) and copying it
+    g = igraph_from_arrays(
+        mg.vertices.height,
+        mg.edges["buyer_vid"].to_numpy(),
+        mg.edges["seller_vid"].to_numpy(),
+        directed=False,
+    )
     old_state = random.getstate()
     igraph.set_random_number_generator(random.Random(seed))
     try:
-        part = mg.graph.as_undirected(mode="each").community_leiden(
+        part = g.community_leiden(
             objective_function="modularity",
             weights=np.asarray(w, dtype=np.float64).tolist(),
             resolution=resolution,
