@@ -342,7 +342,14 @@ def main(argv: list[str] | None = None) -> int:
         folder = WORK / f"{clean.name}_corrupt{args.corrupt}"
         if not folder.exists():
             print(f"corrupting a copy into {folder} ...", file=sys.stderr)
-            corrupt(clean, folder, args.corrupt, args.seed)
+            # in a child: Linux keeps a process's peak RSS across fork + exec, so heavy work
+            # in this process would show up in the measured children's ru_maxrss
+            code = (
+                f"import sys; sys.path.insert(0, {str(HERE)!r}); import bench_validate as b; "
+                f"from pathlib import Path; b.corrupt(Path({str(clean)!r}), Path({str(folder)!r}),"
+                f" {args.corrupt}, {args.seed})"
+            )
+            subprocess.run([sys.executable, "-c", code], check=True)
     disk_mib = sum(p.stat().st_size for p in folder.glob("*.parquet")) / 2**20
     child_args = ["--child", str(folder), *(["--lenient"] if args.lenient else [])]
 

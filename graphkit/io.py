@@ -38,6 +38,7 @@ from graphkit.validation import (
     evaluate,
     normalise,
     problem,
+    reference_rules,
     row_reasons,
     strip_raw,
 )
@@ -396,7 +397,7 @@ def _validate_tables(
     fixable = problems.filter(pl.col("rows") > 0).height == problems.height
     rejects = None
     if problems.height and lenient and fixable:
-        tables, rejects = _drop_offending_rows(tables)
+        tables, rejects = _drop_offending_rows(tables, problems)
         ev = evaluate(tables, files=files)
         fixable = ev.problems.height == 0
         if not fixable:  # should not happen: what is left is what blocks the dataset
@@ -410,24 +411,42 @@ def _validate_tables(
 
 
 def _drop_offending_rows(
-    tables: dict[str, pl.LazyFrame],
+    tables: dict[str, pl.LazyFrame], problems: pl.DataFrame
 ) -> tuple[dict[str, pl.LazyFrame], pl.DataFrame]:
     """Lenient mode: remove rows that break rules, and then rows that depended on them.
 
     Tables are cleaned in reference order (:data:`~graphkit.validation.LEVELS`): a row
     whose parent row was removed is then a dangling reference, and says so. Rows only
-    depend on rows of earlier levels, so one pass suffices.
+    depend on rows of earlier levels, so one pass suffices. Only the rules ``problems``
+    found broken are re-checked, plus every reference rule of a table whose parent lost rows.
     """
     current = dict(tables)
     collected: list[pl.DataFrame] = []
     cleaned: set[str] = set()  # earlier levels: clean, so their keys are unique
+    shrunk: set[str] = set()  # tables that lost rows
+    broken: dict[str, set[tuple[str, str]]] = {}
+    for table, column, rule in problems.select("table", "column", "rule").iter_rows():
+        broken.setdefault(table, set()).add((column, rule))
     for level in LEVELS:
-        names = [n for n in level if n in current]
+        names, only = [], []
+        for name in (n for n in level if n in current):
+            rules = set(broken.get(name, set()))
+            parents = {c.ref[0] for c in TABLES[name].columns if c.ref is not None}
+            if parents & shrunk:
+                rules |= {(r.column, r.rule) for r in reference_rules(name, current)}
+            if rules:
+                names.append(name)
+                only.append(rules)
         reasons = pl.collect_all(
-            [row_reasons(n, current, unique_keys=frozenset(cleaned)) for n in names]
+            [
+                row_reasons(n, current, unique_keys=frozenset(cleaned), only=o)
+                for n, o in zip(names, only, strict=True)
+            ]
         )
+        cleaned.update(n for n in level if n in current)
         for name, r in zip(names, reasons, strict=True):
             if r.height:
+                shrunk.add(name)
                 current[name] = current[name].filter(~pl.col(ROW).is_in(r[ROW].implode()))
                 collected.append(
                     r.select(
@@ -437,7 +456,6 @@ def _drop_offending_rows(
                         pl.col("reasons").list.join("; ").alias("reasons"),
                     )
                 )
-        cleaned.update(names)
     rejects = (
         pl.concat(collected).sort("table", "row")
         if collected

@@ -21,7 +21,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -38,6 +38,7 @@ __all__ = [
     "find_problems",
     "normalise",
     "problem",
+    "reference_rules",
     "row_reasons",
     "row_rules",
     "strip_raw",
@@ -514,6 +515,17 @@ def _reference_rules(table: str, usable: set[str]) -> list[RowRule]:
     return rules
 
 
+def reference_rules(table: str, present: Collection[str]) -> list[RowRule]:
+    """Return the rules of ``table`` that involve the tables it references (of ``present``).
+
+    Examples
+    --------
+    >>> sorted({r.rule for r in reference_rules("refunds", ["orders"])})
+    ['dangling reference to orders.order_id']
+    """
+    return _reference_rules(table, set(present))
+
+
 def row_rules(
     table: str,
     tables: Mapping[str, pl.LazyFrame],
@@ -795,13 +807,16 @@ def row_reasons(
     *,
     parents: frozenset[str] | None = None,
     unique_keys: frozenset[str] = frozenset(),
+    only: Collection[tuple[str, str]] | None = None,
 ) -> pl.LazyFrame:
     """Rows of ``table`` that break any rule, with every reason (for lenient mode).
 
     Returns a LazyFrame with ``__row`` (0-based row number in the input),
     ``key`` (the row's key value, if the table has one) and ``reasons`` (list
     of ``"column: rule"`` strings), sorted by row. ``unique_keys`` names the
-    referenced tables whose keys are known to be unique (no de-duplication pass).
+    referenced tables whose keys are known to be unique (no de-duplication pass);
+    ``only``, when given, limits the rules checked to these ``(column, rule)`` pairs
+    (those a first evaluation found broken).
 
     Examples
     --------
@@ -826,17 +841,21 @@ def row_reasons(
             .with_columns(pl.col("reasons").list.drop_nulls())
         )
 
+    def chosen(rules: list[RowRule]) -> list[RowRule]:
+        return rules if only is None else [r for r in rules if (r.column, r.rule) in only]
+
     lf = tables[table]
-    parts = [
-        offending(
-            lf, [r for c in spec.columns for r in _column_rules(spec, c)] + _cross_rules(table)
-        )
-    ]
-    refs = _reference_rules(table, _usable(tables, parents))
+    parts = []
+    local = chosen([r for c in spec.columns for r in _column_rules(spec, c)] + _cross_rules(table))
+    if local:
+        parts.append(offending(lf, local))
+    refs = chosen(_reference_rules(table, _usable(tables, parents)))
     if refs:
         narrow = lf.select([ROW, *_narrow_columns(table)])
         joined = _joined(table, narrow, tables, parents=parents, unique_keys=unique_keys)
         parts.append(offending(joined, refs))
+    if not parts:
+        return pl.LazyFrame(schema={ROW: pl.Int64, "key": pl.String, "reasons": pl.List(pl.String)})
     return (
         pl.concat(parts)
         .group_by(ROW, maintain_order=True)
