@@ -13,7 +13,7 @@ stage          what is timed inside the child (setup, e.g. reading the
                previous stage's artifacts, is timed separately)
 ============== ==============================================================
 validate       ``load_dataset`` (read + validate every table, strict)
-graph          buyer–seller graph, its igraph object, identity graph
+graph          buyer–seller graph (polars) and identity graph
 leiden         Leiden on the suspicion-weighted graph (graphkit's settings)
 fraudar        FRAUDAR dense blocks (graphkit's settings)
 lockstep       lockstep (CopyCatch) groups
@@ -387,16 +387,13 @@ def _stage_graph(ds: Any, work: Path) -> dict[str, Any]:
         mg = build_market_graph(ds)
     parts["market_graph"] = {"wall_s": c.wall, "cpu_s": c.cpu}
     with _Clock() as c:
-        g = mg.graph
-    parts["igraph_object"] = {"wall_s": c.wall, "cpu_s": c.cpu}
-    with _Clock() as c:
         idg = build_identity_graph(ds, max_accounts_per_value=DetectParams().max_accounts_per_value)
     parts["identity_graph"] = {"wall_s": c.wall, "cpu_s": c.cpu}
     _save(work, "graphs", (mg.vertices, mg.edges, idg))  # inside the timed block: small
     return {
         "parts": parts,
-        "vertices": g.vcount(),
-        "edges": g.ecount(),
+        "vertices": mg.vertices.height,
+        "edges": mg.edges.height,
         "identity_links": idg.links.height,
         "identity_hubs": idg.hubs.height,
     }
@@ -407,8 +404,6 @@ def _stage_leiden(mg: Any, susp: Any, seed: int) -> dict[str, Any]:
     from graphkit.detect.communities import leiden_membership
 
     p = DetectParams()
-    with _Clock() as c:
-        _ = mg.graph
     memb = leiden_membership(
         mg,
         weights=susp["weight"].to_numpy(),
@@ -416,7 +411,7 @@ def _stage_leiden(mg: Any, susp: Any, seed: int) -> dict[str, Any]:
         n_iterations=p.leiden_iterations,
         seed=seed,
     )
-    return {"igraph_object_s": c.wall, "communities": int(memb.max()) + 1 if len(memb) else 0}
+    return {"communities": int(memb.max()) + 1 if len(memb) else 0}
 
 
 def _stage_fraudar(mg: Any, susp: Any) -> dict[str, Any]:
@@ -540,7 +535,10 @@ def _community_graph(mg: Any, susp: Any) -> tuple[Any, Any]:
     import numpy as np
 
     w = np.asarray(susp["weight"].to_numpy(), dtype=np.float64)
-    return mg.graph.as_undirected(mode="each"), w
+    from graphkit.graph.build import igraph_from_arrays
+
+    b, s = mg.edges["buyer_vid"].to_numpy(), mg.edges["seller_vid"].to_numpy()
+    return igraph_from_arrays(mg.vertices.height, b, s, directed=False), w
 
 
 def _stage_community_igraph(mg: Any, susp: Any, work: Path, seed: int) -> dict[str, Any]:
@@ -630,7 +628,7 @@ def _child_main(argv: list[str]) -> None:
 def ensure_dataset(n: int, seed: int, work_root: Path, timeout_s: float) -> dict[str, Any]:
     """Return the simulated dataset folder of ``n`` orders, simulating it (measured) if needed."""
     folder = work_root / f"sim_{n}_s{seed}"
-    meta_path = folder / "_simulator.json"
+    meta_path = work_root / f"sim_{n}_s{seed}.json"  # next to the folder: not a table
     fp = simulator_fingerprint()
     if (folder / "orders.parquet").exists() and meta_path.exists():
         meta = json.loads(meta_path.read_text())
@@ -942,13 +940,97 @@ def render_summary(doc: dict[str, Any]) -> str:
             "inflated and do not show a wall target met or missed; the CPU column is what the "
             "scan costs (contention inflates it far less). Re-run on a quiet machine to confirm.",
         ]
+    lines += ["", *render_breakdown(doc)]
     lines.append("Stage by stage, quality and peers: the sections below.")
     return "\n".join(lines)
 
 
+def breakdown(entry: dict[str, Any]) -> dict[str, float]:
+    """CPU seconds of the parts of a scan, from the isolated stages of one size.
+
+    Parts: validation, each step of ``detect_groups`` (timed inside it), rating
+    signals, each policy check, the report. Their sum is compared with the
+    end-to-end scan's CPU seconds (the rest: imports, writing, scores).
+    """
+    out: dict[str, float] = {}
+    row = {r["stage"]: r for r in entry["stages"] if r.get("finished")}
+    if "validate" in row:
+        out["ingest + validate"] = row["validate"]["stage_cpu_s"]
+    if "detect_groups" in row:
+        parts = row["detect_groups"].get("parts", {})
+        cpu = {k: v["cpu_s"] for k, v in parts.items()}
+        lei = cpu.get("leiden", 0.0)
+        named = {
+            "detect: market graph": cpu.get("market_graph", 0.0),
+            "detect: identity graph": cpu.get("identity_graph", 0.0),
+            "detect: Leiden": lei,
+            "detect: ring candidates after Leiden": cpu.get("ring_candidates (incl. leiden)", lei)
+            - lei,
+            "detect: FRAUDAR": cpu.get("fraudar", 0.0),
+            "detect: lockstep": cpu.get("lockstep", 0.0),
+            "detect: identity clusters": cpu.get("identity_clusters", 0.0),
+            "detect: group scoring": sum(
+                cpu.get(k, 0.0)
+                for k in (
+                    "group_scoring",
+                    "group_scoring_linked",
+                    "corroboration",
+                    "edge_suspicion",
+                )
+            )
+            + cpu.get("account_signals (incl. identity_clusters)", 0.0),
+        }
+        # identity clusters run twice, once inside account signals: count them once
+        named["detect: group scoring"] -= cpu.get("identity_clusters", 0.0) / 2
+        named["detect: rest"] = row["detect_groups"]["stage_cpu_s"] - sum(named.values())
+        out.update(named)
+    if "ratings" in row:
+        out["rating signals"] = row["ratings"]["stage_cpu_s"]
+    if "policies" in row:
+        for rid, v in row["policies"].get("parts", {}).items():
+            out[f"check {rid}"] = v["cpu_s"]
+    if "report" in row:
+        out["report"] = row["report"]["stage_cpu_s"]
+    return {k: round(v, 2) for k, v in out.items()}
+
+
+def render_breakdown(doc: dict[str, Any]) -> list[str]:
+    """Where the scan's CPU goes, per size (a table; parts measured in isolated stages)."""
+    sizes = [e for e in _sizes(doc) if breakdown(e)]
+    if not sizes:
+        return []
+    parts: dict[str, list[float | None]] = {}
+    tables = [breakdown(e) for e in sizes]
+    for i, b in enumerate(tables):
+        for k, v in b.items():
+            parts.setdefault(k, [None] * len(sizes))[i] = v
+    big = max(range(len(sizes)), key=lambda i: sizes[i]["n_orders"])
+    order = sorted(parts, key=lambda k: -(parts[k][big] or 0.0))
+    lines = [
+        "Where the scan's CPU goes (CPU seconds of each part, measured in the isolated stages",
+        "below; sorted by the largest size; the end-to-end scan's own CPU for comparison):",
+        "",
+        "| part | " + " | ".join(f"{e['label']} CPU s" for e in sizes) + " |",
+        "|---|" + "---|" * len(sizes),
+    ]
+    for k in order:
+        lines.append(f"| {k} | " + " | ".join(_fmt(v) for v in parts[k]) + " |")
+    lines.append(
+        "| **sum of the parts** | "
+        + " | ".join(_fmt(round(sum(b.values()), 2)) for b in tables)
+        + " |"
+    )
+    scan = []
+    for e in sizes:
+        r = _stage_row(e, "scan")
+        scan.append(_fmt(r["cpu_s"]) if r and r.get("finished") else "-")
+    lines += ["| **end-to-end scan (child CPU)** | " + " | ".join(scan) + " |", ""]
+    return lines
+
+
 _STAGE_TITLES = {
     "validate": "ingest + validate (`load_dataset`)",
-    "graph": "graph build (market graph + igraph + identity graph)",
+    "graph": "graph build (market graph + identity graph)",
     "leiden": "Leiden communities",
     "fraudar": "FRAUDAR dense blocks",
     "lockstep": "lockstep groups",

@@ -109,7 +109,6 @@ def test_scan_and_quality_content(suite):
     assert rows["graph"]["edges"] > 0
     assert set(rows["graph"]["parts"]) == {
         "market_graph",
-        "igraph_object",
         "identity_graph",
     }
     scenarios = {r["scenario"]: r for r in rows["quality"]["scenarios"]}
