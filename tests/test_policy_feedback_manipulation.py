@@ -230,3 +230,43 @@ def test_trading_signal_of_a_hub_store_is_not_evidence() -> None:
     assert both["seller_id"].to_list() == ["circle", "hub"]
     low = manipulation_findings(sellers, fb, min_score=0.15)
     assert low.filter(seller_id="hub")["score"].item() == pytest.approx(0.2)
+
+
+def test_a_refund_after_the_rating_names_the_rater_only_with_a_second_flag() -> None:
+    from graphkit.findings import SIGNAL
+    from graphkit.policy.feedback_manipulation import manipulation_findings
+
+    sig = {"name": "refunded_top", "value": 0.5, "threshold": 0.2, "contribution": 0.6}
+    sellers = pl.DataFrame(
+        {
+            "seller_id": ["bad"],
+            "manipulation_score": [0.6],
+            "n_trading_partners": [0],
+            "signals": [[{**sig, "detail": ""}]],
+            "explanation": ["x"],
+        },
+        schema_overrides={"signals": pl.List(SIGNAL)},
+    )
+    reasons = {
+        "refund_only": ["refunded_after"],  # an honest buyer whose item failed later
+        "refund_and_dsr": ["refunded_after", "perfect_dsr"],
+        "traded_only": ["traded"],
+    }
+    fb = pl.DataFrame(
+        {
+            "feedback_id": [f"f_{a}" for a in reasons],
+            "order_id": [f"o_{a}" for a in reasons],
+            "author_id": list(reasons),
+            "target_id": ["bad"] * 3,
+            "created_at": [1, 2, 3],
+            "reasons": list(reasons.values()),
+            "suspicious": [True] * 3,
+        }
+    )
+    out = manipulation_findings(sellers, fb).row(0, named=True)
+    assert out["raters"] == ["refund_and_dsr", "traded_only"]
+    assert out["n_suspicious"] == 3  # the rating itself still counts against the seller
+    assert out["n_strong"] == 3
+    # one flag is enough when the operator says so
+    loose = manipulation_findings(sellers, fb, min_weak_reasons=1).row(0, named=True)
+    assert loose["raters"] == ["refund_and_dsr", "refund_only", "traded_only"]

@@ -5,7 +5,9 @@ seller ``manipulation_score`` with its fired signals; per feedback
 ``suspicious`` with its evidence flags). One finding per seller whose score
 reaches ``min_score`` and that has at least ``min_suspicious`` suspicious
 ratings; the subjects are the seller and the authors of its suspicious
-ratings that carry hard evidence (a strong flag, or several weak ones).
+ratings that carry hard evidence (a strong flag, or several flags; a refund
+after the rating names the rater only with a second flag, see
+:data:`CORROBORATE_REASONS`).
 
 Examples
 --------
@@ -32,6 +34,7 @@ from graphkit.policy.registry import (
 )
 
 __all__ = [
+    "CORROBORATE_REASONS",
     "STRONG_REASONS",
     "check_feedback_manipulation",
     "circle_raters",
@@ -46,6 +49,12 @@ STRONG_REASONS = (
     "refunded_after",
     "traded",
 )
+
+#: Strong flags that name a *rater* only with a second flag on the same ratings: an honest
+#: buyer whose item failed after a 5-star rating is refunded too; a paid review refunded
+#: afterwards also carries a perfect DSR, a fresh account, a burst or an early rating.
+#: (They still count as hard evidence against the seller.)
+CORROBORATE_REASONS = ("refunded_after",)
 
 THRESHOLDS = (
     Threshold(
@@ -239,9 +248,11 @@ def manipulation_findings(
         ``raters`` (named raters), ``first_seen``, ``last_seen``.
     """
     strong = pl.col("reasons").list.eval(pl.element().is_in(STRONG_REASONS)).list.any()
+    alone = [r for r in STRONG_REASONS if r not in CORROBORATE_REASONS]
+    strong_alone = pl.col("reasons").list.eval(pl.element().is_in(alone)).list.any()
     cols = ["feedback_id", "order_id", "author_id", "target_id", "created_at", "reasons"]
     sus = feedback.filter(pl.col("suspicious").fill_null(False)).with_columns(
-        named=strong | (pl.col("reasons").list.len() >= min_weak_reasons)
+        named=strong_alone | (pl.col("reasons").list.len() >= min_weak_reasons)
     )
     if extra is not None and extra.height:
         more = extra.select(cols).with_columns(
