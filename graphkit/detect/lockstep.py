@@ -54,13 +54,6 @@ _PAIRS_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def _buckets(orders: pl.LazyFrame, window_us: int, offset_us: int) -> pl.LazyFrame:
-    t = pl.col("created_at").dt.epoch("us")
-    return orders.select(
-        "buyer_id", "seller_id", ((t + offset_us) // window_us).alias("bucket")
-    ).unique()
-
-
 def lockstep_pairs(
     orders: pl.LazyFrame | pl.DataFrame,
     *,
@@ -96,30 +89,48 @@ def lockstep_pairs(
     """
     lf = orders.lazy().select("buyer_id", "seller_id", "created_at")
     window_us = int(window / timedelta(microseconds=1))
+    # dense integer codes, so that the self-join and the pair counts run on integers:
+    # buyers numbered in id order (code order = id order, for ``buyer_a < buyer_b``)
+    buyers = lf.select(pl.col("buyer_id").unique()).sort("buyer_id").with_row_index("b")
+    sellers = lf.select(pl.col("seller_id").unique()).with_row_index("s")
+    buyers_df, sellers_df = pl.collect_all([buyers, sellers])
+    coded = (
+        lf.join(buyers_df.lazy(), on="buyer_id")
+        .join(sellers_df.lazy(), on="seller_id")
+        .select("b", "s", pl.col("created_at").dt.epoch("us").alias("t"))
+        .collect()
+        .lazy()
+    )
     per_offset = []
     busy = []
     for offset in (0, window_us // 2):
-        keys = _buckets(lf, window_us, offset)
-        sizes = keys.group_by("seller_id", "bucket").agg(pl.len().alias("n"))
+        keys = coded.select("b", "s", ((pl.col("t") + offset) // window_us).alias("bucket"))
+        keys = keys.unique()
+        sizes = keys.group_by("s", "bucket").agg(pl.len().alias("n"))
         busy.append(sizes.filter(pl.col("n") > max_bucket_buyers).select(pl.len()))
-        ok = sizes.filter(pl.col("n").is_between(2, max_bucket_buyers)).select(
-            "seller_id", "bucket"
-        )
-        keys = keys.join(ok, on=["seller_id", "bucket"], how="inner")
+        ok = sizes.filter(pl.col("n").is_between(2, max_bucket_buyers)).select("s", "bucket")
+        keys = keys.join(ok, on=["s", "bucket"], how="inner")
+        # a buyer in fewer usable buckets than min_shared_windows pairs with no one here
+        keys = keys.filter(pl.len().over("b") >= min_shared_windows)
         per_offset.append(
-            keys.join(keys, on=["seller_id", "bucket"], suffix="_b")
-            .filter(pl.col("buyer_id") < pl.col("buyer_id_b"))
-            .group_by(pl.col("buyer_id").alias("buyer_a"), pl.col("buyer_id_b").alias("buyer_b"))
+            keys.join(keys, on=["s", "bucket"], suffix="_b")
+            .filter(pl.col("b") < pl.col("b_b"))
+            .group_by(pl.col("b").alias("a"), pl.col("b_b").alias("bb"))
             .agg(
                 pl.len().cast(pl.Int64).alias("n_windows"),
-                pl.col("seller_id").n_unique().cast(pl.Int64).alias("n_sellers"),
+                pl.col("s").n_unique().cast(pl.Int64).alias("n_sellers"),
             )
         )
-    pairs = (
+    coded_pairs = (
         pl.concat(per_offset)
-        .group_by("buyer_a", "buyer_b")
+        .group_by("a", "bb")
         .agg(pl.col("n_windows").max(), pl.col("n_sellers").max())
         .filter(pl.col("n_windows") >= min_shared_windows)
+    )
+    ids = buyers_df.lazy().select("b", "buyer_id")
+    pairs = (
+        coded_pairs.join(ids.rename({"b": "a", "buyer_id": "buyer_a"}), on="a")
+        .join(ids.rename({"b": "bb", "buyer_id": "buyer_b"}), on="bb")
         .sort("buyer_a", "buyer_b")
     )
     out, b0, b1 = pl.collect_all([pairs, *busy])
