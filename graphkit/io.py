@@ -37,6 +37,7 @@ from graphkit.validation import (
     ROW,
     evaluate,
     normalise,
+    parent_tables,
     problem,
     reference_rules,
     row_reasons,
@@ -431,8 +432,7 @@ def _drop_offending_rows(
         names, only = [], []
         for name in (n for n in level if n in current):
             rules = set(broken.get(name, set()))
-            parents = {c.ref[0] for c in TABLES[name].columns if c.ref is not None}
-            if parents & shrunk:
+            if parent_tables(name) & shrunk:
                 rules |= {(r.column, r.rule) for r in reference_rules(name, current)}
             if rules:
                 names.append(name)

@@ -37,6 +37,7 @@ __all__ = [
     "evaluate",
     "find_problems",
     "normalise",
+    "parent_tables",
     "problem",
     "reference_rules",
     "row_reasons",
@@ -513,6 +514,20 @@ def _reference_rules(table: str, usable: set[str]) -> list[RowRule]:
             )
         )
     return rules
+
+
+def parent_tables(table: str) -> set[str]:
+    """Return the tables whose rows the rows of ``table`` refer to.
+
+    Examples
+    --------
+    >>> sorted(parent_tables("orders")), sorted(parent_tables("coupons"))
+    (['accounts', 'coupons'], ['accounts'])
+    """
+    parents = {c.ref[0] for c in TABLES[table].columns if c.ref is not None}
+    if table == "coupons":
+        parents.add("accounts")  # the issuer must be a seller account (or 'platform')
+    return parents
 
 
 def reference_rules(table: str, present: Collection[str]) -> list[RowRule]:

@@ -125,6 +125,23 @@ def test_lenient_cascades_from_accounts_to_feedback(tiny) -> None:
     )
 
 
+def test_lenient_cascades_from_a_seller_to_its_coupon_and_everything_else(tiny) -> None:
+    tiny["accounts"] = tiny["accounts"].with_columns(
+        pl.Series("created_at", ["yesterday"] + ["2026-03-01T10:00:00Z"] * 4)
+    )
+    ds = dataset_from_frames(tiny, lenient=True)
+    rejects = ds.rejects
+    assert rejects is not None
+    assert rejects.filter(pl.col("table") == "coupons").rows() == [
+        ("coupons", 1, "c1", "issuer_id: issuer is neither a seller nor 'platform'")
+    ]
+    assert rejects.filter(pl.col("table") == "accounts")["key"].to_list() == ["s1"]
+    assert sorted(rejects.filter(pl.col("table") == "orders")["key"].to_list()) == ["o1", "o2"]
+    counts = ds.row_counts()
+    for name, df in tiny.items():
+        assert counts[name] + rejects.filter(pl.col("table") == name).height == df.height
+
+
 def test_lenient_cannot_fix_a_missing_column(tiny) -> None:
     tiny["orders"] = tiny["orders"].drop("amount")
     with pytest.raises(DataContractError, match="missing required column"):
