@@ -308,6 +308,24 @@ def retaliation_cases(
     )
 
 
+def _refusal_messages(ctx: ScanContext) -> pl.LazyFrame | None:
+    """Return the messages that refuse something (once per scan; ``None`` without messages).
+
+    :func:`retaliation_cases` applies the same filter again, on these few rows only.
+    """
+    if not ctx.ds.has("messages"):
+        return None
+    return ctx.shared(
+        "buyer_protection.refusal_messages",
+        lambda: (
+            ctx.frame("messages")
+            .lazy()
+            .filter(pl.col("text").fill_null("").str.contains(_REFUSAL))
+            .collect()
+        ),
+    ).lazy()
+
+
 @register(
     rule_id="BPP_RETALIATION",
     tables=("orders", "feedback", "disputes"),
@@ -323,9 +341,7 @@ def check_retaliation(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFra
     ('messages',)
     """
     cases = cases_with_orders(ctx.frame("disputes").lazy(), ctx.frame("orders").lazy())
-    messages = (
-        ctx.frame("messages").lazy() if params["use_refusals"] and ctx.ds.has("messages") else None
-    )
+    messages = _refusal_messages(ctx) if params["use_refusals"] else None
     hits = (
         retaliation_cases(
             cases,
@@ -461,7 +477,6 @@ def false_claim_buyers(
         Per buyer: ``n_cases``, ``n_rejected``, ``n_sellers`` (of rejected cases),
         ``n_orders``, ``rejected_rate``, ``case_ids`` (rejected), ``order_ids``.
     """
-    volume = orders.group_by("buyer_id").agg(n_orders=pl.len().cast(pl.Int64))
     rejected = pl.col("outcome") == "rejected"
     per = (
         cases.sort("opened_at", "case_id")
@@ -475,13 +490,21 @@ def false_claim_buyers(
             first_seen=pl.col("opened_at").filter(rejected).min(),
             last_seen=pl.col("opened_at").filter(rejected).max(),
         )
+        .filter((pl.col("n_rejected") >= min_rejected) & (pl.col("n_sellers") >= min_sellers))
+        .collect()
+    )
+    # the order volume of those few buyers only (not a count over every buyer's orders)
+    volume = (
+        orders.select("buyer_id")
+        .join(per.lazy().select("buyer_id"), on="buyer_id", how="semi")
+        .group_by("buyer_id")
+        .agg(n_orders=pl.len().cast(pl.Int64))
+    )
+    return (
+        per.lazy()
         .join(volume, on="buyer_id", how="left")
         .with_columns(rejected_rate=pl.col("n_rejected") / pl.col("n_orders").cast(pl.Float64))
-    )
-    return per.filter(
-        (pl.col("n_rejected") >= min_rejected)
-        & (pl.col("n_sellers") >= min_sellers)
-        & (pl.col("rejected_rate") >= min_rejected_rate)
+        .filter(pl.col("rejected_rate") >= min_rejected_rate)
     )
 
 
@@ -502,7 +525,7 @@ def check_false_claims(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFr
     cases = cases_with_orders(ctx.frame("disputes").lazy(), ctx.frame("orders").lazy())
     if params["exclude_retaliation"]:
         rp = ctx.params("BPP_RETALIATION")
-        messages = ctx.frame("messages").lazy() if ctx.ds.has("messages") else None
+        messages = _refusal_messages(ctx)
         retaliation = retaliation_cases(
             cases,
             ctx.frame("feedback").lazy(),

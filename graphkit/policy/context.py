@@ -70,6 +70,7 @@ class ScanContext:
     max_ring_sellers: int | None = None
     timings: dict[str, float] = field(default_factory=dict)
     _frames: dict[str, pl.DataFrame] = field(default_factory=dict, repr=False)
+    _shared: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def as_of(self) -> datetime:
@@ -81,6 +82,24 @@ class ScanContext:
         if name not in self._frames:
             self._frames[name] = self.ds.table(name).collect()
         return self._frames[name]
+
+    def shared(self, key: str, compute: Any) -> Any:
+        """Return the intermediate ``key``, computed by ``compute()`` once per scan.
+
+        For results several checks need (the refusal messages of both retaliation and
+        false-claims checks, say); ``key`` must name everything the result depends on.
+
+        Examples
+        --------
+        >>> from datetime import UTC, datetime
+        >>> from graphkit.dataset import Dataset
+        >>> ctx = ScanContext(Dataset({}, as_of=datetime(2026, 1, 1, tzinfo=UTC)))
+        >>> ctx.shared("answer", lambda: 42), ctx.shared("answer", lambda: 0)
+        (42, 42)
+        """
+        if key not in self._shared:
+            self._shared[key] = compute()
+        return self._shared[key]
 
     def params(self, rule_id: str) -> dict[str, Any]:
         """Return the thresholds of ``rule_id`` (defaults with the config's overrides)."""

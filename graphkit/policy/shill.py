@@ -152,25 +152,65 @@ def pair_evidence(
         "created_at",
         coupon=pl.col("coupon_id").is_not_null() if has_coupon else pl.lit(False),
     )
-    buyer_tot = o.group_by("buyer_id").agg(buyer_orders=pl.len().cast(pl.Int64))
-    all_pairs = o.group_by("buyer_id", "seller_id").agg(
-        n_orders=pl.len().cast(pl.Int64),
-        pair_median=pl.col("amount").median(),
-        first_order=pl.col("created_at").min(),
-        last_order=pl.col("created_at").max(),
-        coupon_share=pl.col("coupon").mean(),
+    keys = ["buyer_id", "seller_id"]
+    # one pass over the orders per pair; a median per pair is costly and most pairs hold a
+    # single order (whose median is its amount), so medians are taken for repeat pairs only
+    all_pairs = (
+        o.group_by(keys)
+        .agg(
+            n_orders=pl.len().cast(pl.Int64),
+            one_amount=pl.col("amount").min(),
+            first_order=pl.col("created_at").min(),
+            last_order=pl.col("created_at").max(),
+            coupon_share=pl.col("coupon").mean(),
+        )
+        .collect()
+    )
+    buyer_tot = all_pairs.lazy().group_by("buyer_id").agg(buyer_orders=pl.col("n_orders").sum())
+    repeat = all_pairs.lazy().filter(pl.col("n_orders") >= 2)
+    medians = (
+        o.join(repeat.select(keys), on=keys, how="semi")
+        .group_by(keys)
+        .agg(pair_median=pl.col("amount").median())
     )
     # the seller's usual amount: median over its *buyers* (each buyer's median), so that a
     # ring placing many cheap orders does not drag the reference down
-    seller_med = all_pairs.group_by("seller_id").agg(
-        seller_median=pl.col("pair_median").median(),
-        seller_buyers=pl.len().cast(pl.Int64),
+    seller_med = (
+        pl.concat(
+            [
+                all_pairs.lazy()
+                .filter(pl.col("n_orders") == 1)
+                .select("seller_id", pair_median="one_amount"),
+                medians.select("seller_id", "pair_median"),
+            ]
+        )
+        .group_by("seller_id")
+        .agg(
+            seller_median=pl.col("pair_median").median(),
+            seller_buyers=pl.len().cast(pl.Int64),
+        )
     )
-    pairs = all_pairs.filter(pl.col("n_orders") >= int(params["min_pair_orders"])).filter(
-        pl.col("coupon_share") < float(params["max_coupon_share"])
+    pairs = (
+        all_pairs.lazy()
+        .filter(pl.col("n_orders") >= int(params["min_pair_orders"]))
+        .filter(pl.col("coupon_share") < float(params["max_coupon_share"]))
+        .join(medians, on=keys, how="left")
+        .select(
+            *keys,
+            "n_orders",
+            pl.coalesce("pair_median", "one_amount").alias("pair_median"),
+            "first_order",
+            "last_order",
+            "coupon_share",
+        )
     )
-    fb = feedback.group_by(
-        pl.col("author_id").alias("buyer_id"), pl.col("target_id").alias("seller_id")
+    # ratings of the repeat pairs only (a semi join is cheaper than grouping every rating)
+    fb = (
+        feedback.select(
+            pl.col("author_id").alias("buyer_id"), pl.col("target_id").alias("seller_id"), "rating"
+        )
+        .join(pairs.select(keys), on=keys, how="semi")
+        .group_by(keys)
     ).agg(
         n_feedback=pl.len().cast(pl.Int64),
         n_top=(pl.col("rating") == 5).sum().cast(pl.Int64),
