@@ -535,12 +535,13 @@ def reliable_counts(fb: pl.LazyFrame) -> pl.LazyFrame:
     --------
     >>> reliable_counts(flagged).collect()  # doctest: +SKIP
     """
-    reliable = ~pl.col("suspicious")
+    # masks instead of .filter() inside the aggregation: the filtered form runs per group
+    reliable = (~pl.col("suspicious")).fill_null(False)
     aggs: list[pl.Expr] = [_n(pl.col("suspicious")).alias("n_suspicious")]
     for d in DIMENSIONS:
         aggs += [
-            pl.col(d).cast(pl.Int64).filter(reliable).sum().alias(f"sum_{d}_reliable"),
-            pl.col(d).filter(reliable).count().cast(pl.Int64).alias(f"n_{d}_reliable"),
+            pl.when(reliable).then(pl.col(d).cast(pl.Int64)).sum().alias(f"sum_{d}_reliable"),
+            _n(reliable & pl.col(d).is_not_null()).alias(f"n_{d}_reliable"),
         ]
     return fb.group_by(pl.col("target_id").alias("seller_id")).agg(aggs)
 

@@ -150,22 +150,26 @@ def _reasons(fb: pl.DataFrame) -> pl.Series:
 
     Built only for rows with evidence beyond a perfect DSR triple (most honest
     ratings are perfect and carry nothing else); the others get an empty list.
+    Each row's flags are packed into an integer bit code and the few distinct
+    codes are translated into their lists once (building a list per row costs
+    seconds at millions of ratings).
     """
-    exprs = [pl.when(_flag(f)).then(pl.lit(f)) for f in FEEDBACK_FLAGS]
-    exprs.append(pl.when(pl.col("_unreliable")).then(pl.lit("unreliable")))
+    cols = [*FEEDBACK_FLAGS, "_unreliable"]
+    names = [*FEEDBACK_FLAGS, "unreliable"]
     evidence = pl.any_horizontal(
         [_flag(f) for f in FEEDBACK_FLAGS if f != "perfect_dsr"] + [_flag("_unreliable")]
     )
-    rows = fb.with_row_index("_i")
-    listed = rows.filter(evidence).select(
-        "_i", pl.concat_list(exprs).list.drop_nulls().alias("reasons")
+    bits = pl.sum_horizontal([_flag(c).cast(pl.Int32) * (1 << i) for i, c in enumerate(cols)])
+    codes = fb.select(pl.when(evidence).then(bits).otherwise(0).alias("_code"))
+    distinct = codes.get_column("_code").unique().sort().to_list()  # at most 2**10 codes
+    lists = pl.DataFrame(
+        {
+            "_code": distinct,
+            "reasons": [[n for i, n in enumerate(names) if c >> i & 1] for c in distinct],
+        },
+        schema={"_code": pl.Int32, "reasons": pl.List(pl.String)},
     )
-    return (
-        rows.select("_i")
-        .join(listed, on="_i", how="left", maintain_order="left")
-        .get_column("reasons")
-        .fill_null(pl.lit([], dtype=pl.List(pl.String)))
-    )
+    return codes.join(lists, on="_code", how="left", maintain_order="left").get_column("reasons")
 
 
 # ----------------------------------------------------------------------------- seller signals
