@@ -405,4 +405,7 @@ def check_coupon_abuse(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFr
         "first_seen",
         "last_seen",
     ]
-    return pl.concat([p.select(cols) for p in parts], how="vertical").collect()
+    # each part collected on its own and concatenated eagerly: the lazy concat of these
+    # list/struct-heavy parts once hit a polars 2.1 engine assertion (``i < self.len()``)
+    frames = pl.collect_all([p.select(cols) for p in parts])
+    return pl.concat(frames, how="vertical", rechunk=True)
