@@ -349,19 +349,25 @@ def seller_bursts(
     )
     leading = pl.when(ahead >= params.burst_min_baseline_days).then(pl.col("next") / ahead)
     judged = trailing.is_not_null() | leading.is_not_null() | pl.col("new_seller")
-    daily = (
+    per_day = (
         fb.filter(pl.col("top"))
         .group_by("target_id", day.alias("day"))
         .agg(pl.len().cast(pl.Int64).alias("n"))
-        .sort(["target_id", "day"], descending=[False, True])
+    )
+    # one integer key per (seller, day), sellers 2**32 apart: every rolling window below runs
+    # over one sorted integer column (no string sorts, no per-seller groups) and never
+    # reaches into the next seller (days span far less than 2**31)
+    sids = per_day.select("target_id").unique().sort("target_id").with_row_index("_sid")
+    key = pl.col("_sid").cast(pl.Int64) * (1 << 32) + (pl.col("day") - pl.col("day").min())
+    n = pl.col("n")
+    daily = (
+        per_day.join(sids, on="target_id")
+        .with_columns(_key=key)
+        .sort("_key")
         .with_columns(
-            next=pl.col("n").rolling_sum_by(-pl.col("day"), f"{b + 1}i").over("target_id")
-            - pl.col("n"),
-        )
-        .sort("target_id", "day")
-        .with_columns(
-            win=pl.col("n").rolling_sum_by("day", f"{w}i").over("target_id"),
-            span=pl.col("n").rolling_sum_by("day", f"{w + b}i").over("target_id"),
+            next=n.reverse().rolling_sum_by((-pl.col("_key")).reverse(), f"{b + 1}i").reverse() - n,
+            win=n.rolling_sum_by("_key", f"{w}i"),
+            span=n.rolling_sum_by("_key", f"{w + b}i"),
         )
         .join(origins, on="target_id", how="left")
         .with_columns(
@@ -384,8 +390,8 @@ def seller_bursts(
         (pl.col("win") >= params.burst_min_count) & pl.col("ratio").is_not_null()
     )
     best = (
-        eligible.sort(["target_id", "ratio", "win", "day"], descending=[False, True, True, False])
-        .group_by("target_id", maintain_order=True)
+        eligible.sort(["_sid", "ratio", "win", "day"], descending=[False, True, True, False])
+        .group_by("_sid", maintain_order=True)
         .first()
         .select(
             "target_id",
@@ -395,11 +401,12 @@ def seller_bursts(
             pl.col("day").alias("burst_end_day"),
         )
     )
-    n_days = daily.group_by("target_id").agg(
-        pl.col("is_burst").sum().cast(pl.Int64).alias("burst_days")
+    n_days = daily.group_by("_sid").agg(
+        pl.col("target_id").first(), pl.col("is_burst").sum().cast(pl.Int64).alias("burst_days")
     )
     sellers = (
-        n_days.join(best, on="target_id", how="left")
+        n_days.drop("_sid")
+        .join(best, on="target_id", how="left")
         .with_columns(
             burst_end=pl.col("burst_end_day")
             .cast(pl.Int64)
