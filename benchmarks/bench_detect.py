@@ -338,9 +338,17 @@ def render(path: str) -> str:
         if "quality" in r:
             q = r["quality"]
             best = [max(x["best_jaccard"].values(), default=0.0) for x in q["rings"]]
+            if len(best) > 12:
+                srt = sorted(best)
+                best_txt = (
+                    f"{sum(b >= 0.8 for b in best)} with Jaccard >= 0.8, median "
+                    f"{srt[len(srt) // 2]}, lowest {srt[:5]}"
+                )
+            else:
+                best_txt = f"best Jaccard per ring {best}"
             out.append(
                 f"\nRing recovery ({Path(r['data']).name}): {q['n_planted_rings']} planted "
-                f"shill rings, best Jaccard per ring {best}; {q['strong_groups_mostly_planted']} "
+                f"shill rings, {best_txt}; {q['strong_groups_mostly_planted']} "
                 f"of {q['strong_groups']} buyer–seller groups scoring >= 0.5 are mostly "
                 "planted-scenario accounts."
             )
