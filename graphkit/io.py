@@ -69,6 +69,12 @@ _KNOWN_EXTRA = {"labels"}  # written by the simulator beside the tables; never r
 
 
 # --------------------------------------------------------------------------- atomic output
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary folder that replaces ``path`` only if the block succeeds.
@@ -88,6 +94,7 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    tmp.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; an output folder gets the usual mode
     try:
         yield tmp
     except BaseException:
@@ -123,6 +130,7 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w") -> Iterator[Path
     fd, name = tempfile.mkstemp(prefix=f".{target.name}.tmp-", dir=target.parent)
     os.close(fd)
     tmp = Path(name)
+    tmp.chmod(0o666 & ~_umask())  # mkstemp makes 0600; an output file gets the usual mode
     try:
         yield tmp
         os.replace(tmp, target)

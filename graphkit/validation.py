@@ -601,8 +601,20 @@ def _examples(rules: list[RowRule], idx: list[int], max_examples: int) -> list[p
     return exprs
 
 
+#: Timestamps that are terms, not events: a coupon valid until next year says nothing about
+#: when the data ends, so they never set the default ``as_of``.
+_NOT_EVENTS = {("coupons", "valid_from"), ("coupons", "valid_to")}
+
+
 def _latest(table: str) -> pl.Expr:
-    times = [c.name for c in TABLES[table].columns if c.kind == "datetime"]
+    """Return the latest *event* time of a table (``as_of`` defaults to the max over tables)."""
+    times = [
+        c.name
+        for c in TABLES[table].columns
+        if c.kind == "datetime" and (table, c.name) not in _NOT_EVENTS
+    ]
+    if not times:
+        return pl.lit(None, dtype=TIME).alias("__latest")
     return pl.max_horizontal([pl.col(t).max() for t in times]).alias("__latest")
 
 

@@ -32,7 +32,7 @@ def test_valid_dataset_exits_0_with_a_summary(good: Path, capsys) -> None:
     assert main(["validate", str(good)]) == 0
     out = capsys.readouterr().out
     assert "tables: accounts 5, coupons 1, disputes 1, feedback 3" in out
-    assert f"valid: {good} (as_of 2026-03-28T10:00:00+00:00)" in out
+    assert f"valid: {good} (as_of 2026-03-15T10:00:00+00:00)" in out
 
 
 def test_valid_dataset_json(good: Path, capsys) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -50,7 +52,8 @@ def test_parquet_is_scanned_lazily(tiny, tmp_path: Path) -> None:
 
 
 def test_as_of_defaults_to_latest_timestamp_and_can_be_set(tiny) -> None:
-    assert dataset_from_frames(tiny).as_of == datetime(2026, 3, 28, 10, tzinfo=UTC)
+    # the last event (the refund and the case's closing); coupon validity terms do not count
+    assert dataset_from_frames(tiny).as_of == datetime(2026, 3, 15, 10, tzinfo=UTC)
     ds = dataset_from_frames(tiny, as_of="2026-04-01T00:00:00Z")
     assert ds.as_of == datetime(2026, 4, 1, tzinfo=UTC)
     ds = dataset_from_frames(tiny, as_of=datetime(2026, 4, 2))  # naive = UTC
@@ -239,3 +242,21 @@ def test_labels_beside_tables_are_not_a_warning(tiny, tmp_path: Path) -> None:
     assert report.warnings == ()
     assert "labels" not in report.dataset.tables  # type: ignore[union-attr]
     assert set(report.dataset.tables) <= set(TABLES)  # type: ignore[union-attr]
+
+
+def test_as_of_ignores_coupon_validity_terms(tiny) -> None:
+    # a coupon valid until next year is a term, not an event: as_of stays the last event
+    tiny["coupons"] = tiny["coupons"].with_columns(pl.lit("2027-12-31T00:00:00Z").alias("valid_to"))
+    ds = dataset_from_frames(tiny)
+    assert ds.as_of.isoformat() == "2026-03-15T10:00:00+00:00"  # the refund, the last event
+
+
+def test_atomic_outputs_get_the_usual_permissions(tmp_path: Path) -> None:
+    mask = os.umask(0o022)
+    try:
+        with atomic_dir(tmp_path / "run") as tmp, atomic_write(tmp / "f.txt") as f:
+            f.write_text("x")
+        assert stat.S_IMODE((tmp_path / "run").stat().st_mode) == 0o755
+        assert stat.S_IMODE((tmp_path / "run" / "f.txt").stat().st_mode) == 0o644
+    finally:
+        os.umask(mask)
