@@ -228,8 +228,10 @@ def test_trading_signal_of_a_hub_store_is_not_evidence() -> None:
     assert out["seller_id"].to_list() == ["circle"]
     both = manipulation_findings(sellers, fb, max_trading_partners=100)
     assert both["seller_id"].to_list() == ["circle", "hub"]
-    low = manipulation_findings(sellers, fb, min_score=0.15)
+    low = manipulation_findings(sellers, fb, min_score=0.15, require_independent_signal=False)
     assert low.filter(seller_id="hub")["score"].item() == pytest.approx(0.2)
+    # what is left of the hub (rating unreliability) is clustering evidence only
+    assert manipulation_findings(sellers, fb, min_score=0.15)["seller_id"].to_list() == ["circle"]
 
 
 def test_a_refund_after_the_rating_names_the_rater_only_with_a_second_flag() -> None:
@@ -270,3 +272,50 @@ def test_a_refund_after_the_rating_names_the_rater_only_with_a_second_flag() -> 
     # one flag is enough when the operator says so
     loose = manipulation_findings(sellers, fb, min_weak_reasons=1).row(0, named=True)
     assert loose["raters"] == ["refund_and_dsr", "refund_only", "traded_only"]
+
+
+def test_clustering_signals_alone_do_not_flag_a_seller() -> None:
+    from graphkit.findings import SIGNAL
+    from graphkit.policy.feedback_manipulation import manipulation_findings
+
+    def sig(name: str, c: float) -> dict:
+        return {"name": name, "value": 1.0, "threshold": 1.0, "contribution": c, "detail": ""}
+
+    sellers = pl.DataFrame(
+        {
+            "seller_id": ["regulars", "ring"],
+            "manipulation_score": [0.9, 0.9],
+            "n_trading_partners": [0, 0],
+            "signals": [
+                # a small store's regulars: grouped together, unreliable, coming back
+                [
+                    sig("group_members", 0.7),
+                    sig("unreliable_ratings", 0.5),
+                    sig("repeat_raters", 0.3),
+                    sig("burst", 0.0),  # present but not fired
+                ],
+                # the same plus one independent signal (raters share identifiers)
+                [
+                    sig("group_members", 0.7),
+                    sig("unreliable_ratings", 0.5),
+                    sig("linked_accounts", 0.2),
+                ],
+            ],
+            "explanation": ["x", "y"],
+        },
+        schema_overrides={"signals": pl.List(SIGNAL)},
+    )
+    fb = pl.DataFrame(
+        {
+            "feedback_id": [f"f{i}" for i in range(6)],
+            "order_id": [f"o{i}" for i in range(6)],
+            "author_id": [f"a{i}" for i in range(6)],
+            "target_id": ["regulars"] * 3 + ["ring"] * 3,
+            "created_at": list(range(6)),
+            "reasons": [["in_group_with_target"]] * 6,
+            "suspicious": [True] * 6,
+        }
+    )
+    assert manipulation_findings(sellers, fb)["seller_id"].to_list() == ["ring"]
+    loose = manipulation_findings(sellers, fb, require_independent_signal=False)
+    assert loose["seller_id"].to_list() == ["regulars", "ring"]

@@ -34,6 +34,7 @@ from graphkit.policy.registry import (
 )
 
 __all__ = [
+    "CLUSTER_SIGNALS",
     "CORROBORATE_REASONS",
     "STRONG_REASONS",
     "check_feedback_manipulation",
@@ -55,6 +56,13 @@ STRONG_REASONS = (
 #: afterwards also carries a perfect DSR, a fresh account, a burst or an early rating.
 #: (They still count as hard evidence against the seller.)
 CORROBORATE_REASONS = ("refunded_after",)
+
+#: Seller signals that restate one fact, "the raters cluster with the seller" (detected group
+#: membership, REV2 unreliability computed on the same rating graph, raters coming back
+#: again and again). Alone they do not flag a seller: a seller needs one more signal
+#: independent of that clustering (identity links, new accounts, refunds after the rating,
+#: early ratings, bursts, trading, divergence).
+CLUSTER_SIGNALS = ("group_members", "unreliable_ratings", "repeat_raters")
 
 THRESHOLDS = (
     Threshold(
@@ -89,6 +97,13 @@ THRESHOLDS = (
         10,
         "a trading circle is a handful of stores; a store 'trading' with dozens sits inside "
         "a large detected group, and that signal is not evidence against it",
+    ),
+    Threshold(
+        "require_independent_signal",
+        True,
+        "group membership, rating unreliability and repeat raters all say 'the raters cluster "
+        "with the seller' (a small store's loyal regulars do too); a seller is flagged only "
+        "with one more signal independent of that clustering",
     ),
     Threshold("warning_score", 0.65, "above this the seller is warned, below reviewed"),
     Threshold("suspend_score", 0.8, "near-certain manipulation with several strong signals"),
@@ -222,6 +237,7 @@ def manipulation_findings(
     min_weak_reasons: int = 2,
     extra: pl.DataFrame | None = None,
     max_trading_partners: int = 10,
+    require_independent_signal: bool = True,
 ) -> pl.DataFrame:
     """Join flagged sellers to their suspicious ratings and the raters to name.
 
@@ -239,6 +255,9 @@ def manipulation_findings(
         A seller "trading" with more stores than this is a hub inside a large detected
         group, not a member of a trading circle (circles are a handful of stores): its
         ``feedback_trading`` signal is left out of its score.
+    require_independent_signal
+        Flag a seller on its score only when one of its fired signals is outside
+        :data:`CLUSTER_SIGNALS` (the trading-circle path is independent evidence).
 
     Returns
     -------
@@ -299,12 +318,20 @@ def manipulation_findings(
         seller_explanation=pl.col("explanation"),
     )
     in_circle = pl.col("n_circle") >= min_suspicious
+    on_score = pl.col("score") >= min_score
+    if require_independent_signal:
+        independent = (
+            pl.col("seller_signals")
+            .list.eval(
+                (pl.element().struct.field("contribution").fill_null(0.0) > 0)
+                & ~pl.element().struct.field("name").is_in(CLUSTER_SIGNALS)
+            )
+            .list.any()
+        )
+        on_score = on_score & independent
     return (
         flagged.join(per, on="seller_id", how="inner")
-        .filter(
-            ((pl.col("score") >= min_score) | in_circle)
-            & (pl.col("n_suspicious") >= min_suspicious)
-        )
+        .filter((on_score | in_circle) & (pl.col("n_suspicious") >= min_suspicious))
         .with_columns(
             score=pl.when(in_circle)
             .then(pl.max_horizontal("score", pl.lit(circle_score)))
@@ -345,6 +372,7 @@ def check_feedback_manipulation(ctx: ScanContext, params: Mapping[str, Any]) -> 
         min_weak_reasons=int(params["min_weak_reasons"]),
         extra=circle,
         max_trading_partners=int(params["max_trading_partners"]),
+        require_independent_signal=bool(params["require_independent_signal"]),
     )
     score = pl.col("score")
     action = (
