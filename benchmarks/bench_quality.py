@@ -9,6 +9,9 @@ Usage::
 
     python benchmarks/bench_quality.py --sizes 20000 100000 --seeds 0 1 \
         --out benchmarks/results/quality.json
+    # the markdown table of one or more result files, written into RESULTS.md
+    python benchmarks/bench_quality.py --render benchmarks/results/quality.json \
+        --update-results
 """
 
 from __future__ import annotations
@@ -78,12 +81,73 @@ def git_state() -> dict:
     return {"head": git("rev-parse", "HEAD"), "modified": git("diff", "--name-only").split()}
 
 
+def _pr(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}"
+
+
+def render(paths: list[Path]) -> str:
+    """Markdown table (precision / recall per scenario and run) of result files.
+
+    Examples
+    --------
+    >>> render([])
+    ''
+    """
+    docs = [json.loads(Path(p).read_text(encoding="utf-8")) for p in paths]
+    runs = [(doc, r) for doc in docs for r in doc["runs"]]
+    if not runs:
+        return ""
+
+    def name(r: dict) -> str:
+        n = r["n_orders"]
+        size = f"{n // 1000}k" if n < 1_000_000 else f"{n / 1e6:g}M"
+        return f"{size} s{r['seed']}"
+
+    lines = [
+        "| scenario | " + " | ".join(f"{name(r)} P / R" for _, r in runs) + " |",
+        "|---" * (len(runs) + 1) + "|",
+    ]
+    for i, sc in enumerate(runs[0][1]["scenarios"]):
+        cells = []
+        for _, r in runs:
+            row = r["scenarios"][i]
+            cells.append(f"{_pr(row['precision'])} / {_pr(row['recall'])}")
+        lines.append(f"| {sc['scenario']} | " + " | ".join(cells) + " |")
+    lines.append("| ROC-AUC of risk_score | " + " | ".join(_pr(r["auc"]) for _, r in runs) + " |")
+    unl = []
+    for _, r in runs:
+        parts = [f"{u['rule_id']} {u['len']}" for u in r["unlabelled_subjects"]]
+        unl.append(", ".join(parts) or "none")
+    lines.append("| subjects with no label at all | " + " | ".join(unl) + " |")
+    lines.append("")
+    for doc in docs:
+        m = doc["machine"]
+        load = ", ".join(f"{x:.1f}" for x in m["load_avg_at_end"])
+        lines.append(
+            f"- `{doc['command']}`: {doc['date']}, HEAD `{doc['git_at_start']['head'][:10]}`, "
+            f"{m['platform']}, Python {m['python']}, {m['cpus']} cores, load average at the "
+            f"end {load}."
+        )
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[20_000, 100_000])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--out", default="benchmarks/results/quality.json")
+    ap.add_argument("--render", nargs="+", metavar="JSON", help="print the table of result files")
+    ap.add_argument("--section", default="bench_quality", help="RESULTS.md section name")
+    ap.add_argument("--update-results", action="store_true", help="also write RESULTS.md")
     args = ap.parse_args()
+    if args.render:
+        table = render([Path(p) for p in args.render])
+        print(table)
+        if args.update_results:
+            from _common import update_section
+
+            update_section(Path(__file__).parent / "RESULTS.md", args.section, table)
+        return
     git_before = git_state()
     runs = []
     for n in args.sizes:
