@@ -11,6 +11,8 @@ average before/after, the exact command and every number.
 Usage::
 
     python benchmarks/bench_scan.py --sizes 1000000 10000000 --repeat 1
+    # the markdown table of one or more result files, written into RESULTS.md
+    python benchmarks/bench_scan.py --render benchmarks/results/scan_1000000.json --update-results
 
 Targets (issue 6): <= 8 s at 1M orders, <= 60 s at 10M orders, <= 6 GiB peak RSS.
 """
@@ -79,6 +81,49 @@ def run_scan(data: Path, run_dir: Path, *, report: bool) -> dict:
     }
 
 
+def render(paths: list[Path], *, top: int = 8) -> str:
+    """Markdown table of result files: one row per run, with its largest stages.
+
+    Examples
+    --------
+    >>> render([])
+    ''
+    """
+    docs = [json.loads(Path(p).read_text(encoding="utf-8")) for p in paths]
+    if not docs:
+        return ""
+    lines = [
+        "| orders | wall s | CPU s | peak RSS GiB | target | load before / after (1 min) "
+        "| largest stages (wall s) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for doc in docs:
+        m = doc["machine"]
+        load = f"{m['load_avg_before'][0]:.1f} / {m['load_avg_after'][0]:.1f}"
+        for r in doc["runs"]:
+            stages = {
+                k: v
+                for k, v in r["stage_seconds"].items()
+                if not k.startswith("detail ") and k not in ("inputs",)
+            }
+            big = sorted(stages.items(), key=lambda kv: -kv[1])[:top]
+            target = f"{r['target_seconds']:g} s / {r['target_peak_gib']:g} GiB"
+            lines.append(
+                f"| {r['n_orders']:,} | {r['wall_seconds']:.1f} | {r['cpu_seconds']:.1f} "
+                f"| {r['peak_rss_gib']} | {target} | {load} | "
+                + ", ".join(f"{k} {v:.1f}" for k, v in big)
+                + " |"
+            )
+    lines.append("")
+    for doc in docs:
+        m = doc["machine"]
+        lines.append(
+            f"- `{doc['command']}`: {doc['date']}, {m['platform']}, Python {m['python']}, "
+            f"{m['cpus']} cores."
+        )
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[1_000_000])
@@ -86,7 +131,19 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--report", action="store_true", help="also render report.html")
     ap.add_argument("--out", default=None, help="result JSON (default results/scan_<sizes>.json)")
+    ap.add_argument("--render", nargs="+", metavar="JSON", help="print the table of result files")
+    ap.add_argument("--section", default="bench_scan", help="RESULTS.md section name")
+    ap.add_argument("--update-results", action="store_true", help="also write RESULTS.md")
     args = ap.parse_args()
+    if args.render:
+        table = render([Path(p) for p in args.render])
+        print(table)
+        if args.update_results:
+            sys.path.insert(0, str(HERE))
+            from _common import update_section
+
+            update_section(HERE / "RESULTS.md", args.section, table)
+        return
     load_before = os.getloadavg()
     runs = []
     for n in args.sizes:
