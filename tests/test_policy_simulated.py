@@ -63,6 +63,20 @@ def test_precision_and_recall_on_planted_violations(
     assert ev.auc >= 0.9
 
 
+def test_one_conduct_one_finding_for_buyer_protection_cases(result: ScanResult) -> None:
+    def cases(rule: str) -> set[str]:
+        ev = (
+            result.findings.filter(rule_id=rule)
+            .select(pl.col("evidence").explode())
+            .unnest("evidence")
+        )
+        return set(ev.filter(kind="case")["id"].to_list())
+
+    false_claims = cases("BPP_FALSE_CLAIMS")
+    assert not false_claims & cases("BPP_CASE_AFTER_REFUND")
+    assert not false_claims & cases("BPP_RETALIATION")
+
+
 def test_no_finding_without_evidence_or_explanation(result: ScanResult) -> None:
     f = result.findings
     assert f.height > 0
