@@ -170,7 +170,10 @@ def test_ring_on_behaviour_alone_fires_but_only_warns(
 
 def test_settings_move_the_line(frames: dict[str, pl.DataFrame]) -> None:
     # loyal customers of a popular store become a "ring" only if the share test is dropped
-    assert "popular" in _run(frames, min_ring_share=0.0)["seller_id"].to_list()
+    # and no buyer needs evidence beyond repeat buying (old accounts, usual prices)
+    assert "popular" not in _run(frames, min_ring_share=0.0)["seller_id"].to_list()
+    loose = _run(frames, min_ring_share=0.0, min_independent_buyers=0)
+    assert "popular" in loose["seller_id"].to_list()
     # counting coupon-paid pairs brings in the coupon self-dealer
     assert "coupon_s" in _run(frames, max_coupon_share=1.01)["seller_id"].to_list()
     # a ring too small for the ring test stays flagged only through the linked buyer
@@ -216,3 +219,33 @@ def test_trading_circle_sellers_are_left_to_feedback_manipulation(
     monkeypatch.setattr(Ctx, "ratings", fake)
     assert _run(frames, skip_trading_sellers=True)["seller_id"].to_list() == ["fam_s"]
     assert "ring_s" in _run(frames, skip_trading_sellers=False)["seller_id"].to_list()
+
+
+def test_a_detected_group_of_regulars_is_not_a_ring_without_independent_evidence(
+    frames: dict[str, pl.DataFrame],
+) -> None:
+    from graphkit.policy.shill import shill_sellers
+
+    ds = dataset_from_frames(frames, as_of=t(120))
+    ctx = ScanContext(ds)
+    params = {**ctx.params("SHILL_PURCHASE"), "min_ring_share": 0.0}
+    # detection grouped the popular store with its three loyal old customers
+    members = pl.DataFrame(
+        {"group_id": ["g"] * 4, "account_id": ["popular", "loyal0", "loyal1", "loyal2"]}
+    )
+
+    def flagged(accounts: pl.DataFrame) -> list[str]:
+        pairs = pair_evidence(
+            ds.orders, ds.feedback, accounts=accounts.lazy(), members=members, params=params
+        )
+        return shill_sellers(pairs, params=params)["seller_id"].to_list()
+
+    accounts = ds.get("accounts").collect()
+    assert "popular" not in flagged(accounts)  # concentrated, top-rated, grouped: regulars
+    # one of them opened its account just before buying: evidence beyond repeat buying
+    fresh = accounts.with_columns(
+        created_at=pl.when(pl.col("account_id") == "loyal0")
+        .then(pl.lit(t(5)))
+        .otherwise("created_at")
+    )
+    assert "popular" in flagged(fresh)

@@ -19,7 +19,10 @@ pair, its buyer and its seller):
 
 A pair is suspicious when it is a repeat pair and its evidence points reach
 ``min_points``; a seller is flagged when enough of its buyers are suspicious
-(a ring), or when a suspicious buyer is linked to the seller itself.
+(a ring) and at least one of them carries evidence independent of repeat buying
+(:data:`INDEPENDENT_EVIDENCE`: a new account, cheap orders, an identity link;
+concentration, top ratings and a detected group all restate "loyal regulars"),
+or when a suspicious buyer is linked to the seller itself.
 
 Examples
 --------
@@ -38,7 +41,13 @@ import polars as pl
 from graphkit.policy.context import ScanContext
 from graphkit.policy.registry import Threshold, escalate, evidence, register, signal
 
-__all__ = ["EVIDENCE_POINTS", "check_shill_purchase", "pair_evidence", "shill_sellers"]
+__all__ = [
+    "EVIDENCE_POINTS",
+    "INDEPENDENT_EVIDENCE",
+    "check_shill_purchase",
+    "pair_evidence",
+    "shill_sellers",
+]
 
 #: Points each piece of pair evidence adds (identity and detected rings weigh double).
 EVIDENCE_POINTS: dict[str, int] = {
@@ -51,6 +60,10 @@ EVIDENCE_POINTS: dict[str, int] = {
     "linked_to_cobuyer": 1,
     "same_group": 2,
 }
+
+#: Pair evidence that does not follow from repeat buying itself (the rest, concentration,
+#: top ratings and detected groups, is what a small store's loyal regulars show too).
+INDEPENDENT_EVIDENCE = ("new_account", "small_amounts", "linked_to_seller", "linked_to_cobuyer")
 
 THRESHOLDS = (
     Threshold("min_pair_orders", 2, "one purchase does not move a ranking; shills buy repeatedly"),
@@ -91,6 +104,13 @@ THRESHOLDS = (
         0.05,
         "suspicious buyers are at least 5% of the seller's buyers (a popular store always "
         "has a few odd buyers)",
+    ),
+    Threshold(
+        "min_independent_buyers",
+        1,
+        "a ring needs at least one buyer with evidence independent of repeat buying (new "
+        "account, cheap orders, identity link): a small store's regulars are concentrated, "
+        "rate it top and may be grouped by detection, without being shills",
     ),
     Threshold(
         "max_coupon_share",
@@ -360,6 +380,7 @@ def shill_sellers(pairs: pl.DataFrame, *, params: Mapping[str, Any]) -> pl.DataF
         n_buyers=pl.len().cast(pl.Int64),
         seller_buyers=pl.col("seller_buyers").first(),
         n_linked=pl.col("linked_to_seller").sum().cast(pl.Int64),
+        n_independent=pl.any_horizontal(INDEPENDENT_EVIDENCE).sum().cast(pl.Int64),
         max_points=pl.col("points").max(),
         order_ids=pl.col("order_ids").list.explode(keep_nulls=False, empty_as_null=False),
         feedback_ids=pl.col("feedback_ids").list.explode(keep_nulls=False, empty_as_null=False),
@@ -369,8 +390,10 @@ def shill_sellers(pairs: pl.DataFrame, *, params: Mapping[str, Any]) -> pl.DataF
         last_seen=pl.col("last_order").max(),
         **{f"n_{k}": pl.col(k).sum().cast(pl.Int64) for k in EVIDENCE_POINTS},
     )
-    ring = (pl.col("n_buyers") >= int(params["min_ring_buyers"])) & (
-        pl.col("ring_share") >= float(params["min_ring_share"])
+    ring = (
+        (pl.col("n_buyers") >= int(params["min_ring_buyers"]))
+        & (pl.col("ring_share") >= float(params["min_ring_share"]))
+        & (pl.col("n_independent") >= int(params["min_independent_buyers"]))
     )
     return (
         per.with_columns(ring_share=pl.col("n_buyers") / pl.col("seller_buyers"))
