@@ -247,7 +247,9 @@ def flag_feedback(
     return out.sort("_row").drop("_row")
 
 
-def seller_origins(ds: Dataset, params: RatingParams) -> pl.LazyFrame:
+def seller_origins(
+    ds: Dataset, params: RatingParams, *, sellers: pl.Series | None = None
+) -> pl.LazyFrame:
     """Where each seller's observable rating history starts (for burst baselines).
 
     A dataset is a window cut out of a marketplace's life: a seller that existed
@@ -262,25 +264,32 @@ def seller_origins(ds: Dataset, params: RatingParams) -> pl.LazyFrame:
         The dataset (``orders``; ``accounts`` when present).
     params
         Thresholds (``burst_warmup_days``).
+    sellers
+        The sellers to describe (e.g. the targets of the buyer feedback); every
+        seller of an order when ``None`` (reads the orders' ``seller_id`` column).
 
     Returns
     -------
     pl.LazyFrame
         ``target_id, end_day`` (``ds.as_of``), ``origin_day`` (days since epoch,
         Int32) and ``new_seller`` (registered after the dataset starts; false
-        without ``accounts``) for every seller of an order.
+        without ``accounts``) for every seller of an order (or of ``sellers``).
 
     Examples
     --------
     >>> seller_origins(ds, RatingParams()).collect()  # doctest: +SKIP
     """
     start = ds.orders.select(pl.col("created_at").min().dt.epoch("d").cast(pl.Int32).alias("start"))
-    sellers = ds.orders.select(pl.col("seller_id").alias("target_id")).unique()
+    ids = (
+        ds.orders.select(pl.col("seller_id").alias("target_id")).unique()
+        if sellers is None
+        else pl.LazyFrame({"target_id": sellers.cast(pl.String)}).unique()
+    )
     accounts = ds.get("accounts")
     if accounts is None:
-        created = sellers.with_columns(created_day=pl.lit(None, dtype=pl.Int32))
+        created = ids.with_columns(created_day=pl.lit(None, dtype=pl.Int32))
     else:
-        created = sellers.join(
+        created = ids.join(
             accounts.select(
                 pl.col("account_id").alias("target_id"),
                 pl.col("created_at").dt.epoch("d").cast(pl.Int32).alias("created_day"),
@@ -453,12 +462,14 @@ def in_burst_flag(fb: pl.LazyFrame, burst_ends: pl.LazyFrame, params: RatingPara
         .unique()
         .with_columns(in_burst=pl.lit(True))
     )
-    return (
-        fb.with_columns(_day=pl.col("created_at").dt.epoch("d").cast(pl.Int32))
+    # join only the key columns and put the flag next to ``fb``: a left join of the whole
+    # frame would copy every column of millions of ratings
+    flag = (
+        fb.select("target_id", "top", _day=pl.col("created_at").dt.epoch("d").cast(pl.Int32))
         .join(covered, on=["target_id", "_day"], how="left", maintain_order="left")
-        .with_columns(in_burst=pl.col("in_burst").fill_null(False) & pl.col("top"))
-        .drop("_day")
+        .select(in_burst=pl.col("in_burst").fill_null(False) & pl.col("top"))
     )
+    return pl.concat([fb, flag], how="horizontal")
 
 
 def _n(cond: pl.Expr) -> pl.Expr:

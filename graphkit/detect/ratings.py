@@ -625,16 +625,12 @@ def rating_signals(
         .collect()
         .cast(TRADING_SCHEMA)  # type: ignore[arg-type]
     )
-    traded = pairs.select(pl.col("feedback_ids").explode().alias("feedback_id")).unique()
-    fb = fb.join(
-        traded.with_columns(traded=pl.lit(True)),
-        on="feedback_id",
-        how="left",
-        maintain_order="left",
-    ).with_columns(pl.col("traded").fill_null(False))
+    traded = pairs.get_column("feedback_ids").explode().unique()
+    fb = fb.with_columns(traded=pl.col("feedback_id").is_in(pl.lit(traded).implode()))
 
     # bursts against the seller's own baseline
-    burst_lazy, ends_lazy = seller_bursts(fb.lazy(), p, seller_origins(ds, p))
+    origins = seller_origins(ds, p, sellers=sellers)
+    burst_lazy, ends_lazy = seller_bursts(fb.lazy(), p, origins)
     burst_sellers, burst_ends = pl.collect_all([burst_lazy, ends_lazy])
     fb = _score_and_flags(in_burst_flag(fb.lazy(), burst_ends.lazy(), p), p).collect()
 
@@ -669,9 +665,14 @@ def rating_signals(
             ],
         )
     )
+    # the two context columns come from a join of the key column only (joining the whole
+    # frame would copy every column of millions of ratings)
+    ctx = fb.select("target_id").join(
+        context.collect(), on="target_id", how="left", maintain_order="left"
+    )
     fb = (
-        fb.lazy()
-        .join(context, on="target_id", how="left", maintain_order="left")
+        fb.with_columns(ctx.get_column("_ctx_refunded_after"), ctx.get_column("_ctx_weak_pair"))
+        .lazy()
         .with_columns(
             _unreliable=pl.col("positive") & (pl.col("reliability") < p.min_reliability),
             _ctx=(pl.col("_refunded") & pl.col("_ctx_refunded_after").fill_null(False))
