@@ -665,13 +665,14 @@ def rating_signals(
             ],
         )
     )
-    # the two context columns come from a join of the key column only (joining the whole
-    # frame would copy every column of millions of ratings)
-    ctx = fb.select("target_id").join(
-        context.collect(), on="target_id", how="left", maintain_order="left"
-    )
+    # per rating: does its seller show the context signal (a set lookup; joining the seller
+    # table onto the whole frame would copy every column of millions of ratings)
+    ctx = context.collect()
     fb = (
-        fb.with_columns(ctx.get_column("_ctx_refunded_after"), ctx.get_column("_ctx_weak_pair"))
+        fb.with_columns(
+            pl.col("target_id").is_in(ctx.filter(c).get_column("target_id").implode()).alias(c)
+            for c in ("_ctx_refunded_after", "_ctx_weak_pair")
+        )
         .lazy()
         .with_columns(
             _unreliable=pl.col("positive") & (pl.col("reliability") < p.min_reliability),
