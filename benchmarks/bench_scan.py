@@ -78,6 +78,8 @@ def run_scan(data: Path, run_dir: Path, *, report: bool) -> dict:
         "row_counts": meta["row_counts"],
         "findings": meta["findings"],
         "stage_seconds": meta["timings"],
+        # CPU seconds per stage (whole process, every thread), when the scan records them
+        "stage_cpu_seconds": meta.get("cpu_timings", {}),
     }
 
 
@@ -94,7 +96,7 @@ def render(paths: list[Path], *, top: int = 8) -> str:
         return ""
     lines = [
         "| orders | wall s | CPU s | peak RSS GiB | target | load before / after (1 min) "
-        "| largest stages (wall s) |",
+        "| largest stages: wall s (CPU s when recorded) |",
         "|---|---|---|---|---|---|---|",
     ]
     for doc in docs:
@@ -106,12 +108,15 @@ def render(paths: list[Path], *, top: int = 8) -> str:
                 for k, v in r["stage_seconds"].items()
                 if not k.startswith("detail ") and k not in ("inputs",)
             }
+            cpu = r.get("stage_cpu_seconds") or {}
             big = sorted(stages.items(), key=lambda kv: -kv[1])[:top]
             target = f"{r['target_seconds']:g} s / {r['target_peak_gib']:g} GiB"
             lines.append(
                 f"| {r['n_orders']:,} | {r['wall_seconds']:.1f} | {r['cpu_seconds']:.1f} "
                 f"| {r['peak_rss_gib']} | {target} | {load} | "
-                + ", ".join(f"{k} {v:.1f}" for k, v in big)
+                + ", ".join(
+                    f"{k} {v:.1f}" + (f" ({cpu[k]:.1f} CPU)" if k in cpu else "") for k, v in big
+                )
                 + " |"
             )
     lines.append("")

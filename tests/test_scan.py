@@ -131,6 +131,8 @@ def test_write_is_complete_and_byte_identical(dataset_dir: Path, tmp_path: Path)
     assert all(len(i["sha256"]) == 64 for i in meta["inputs"])
     assert meta["row_counts"]["orders"] == 10
     assert "check UNPAID_ITEMS" in meta["timings"]
+    assert set(meta["cpu_timings"]) == {k for k in meta["timings"] if not k.startswith("detail ")}
+    assert all(v >= 0 for v in meta["cpu_timings"].values())
     assert meta["findings"] == {"UNPAID_ITEMS": 1}
     assert set(meta["parameters"]["rules"]) >= {"UNPAID_ITEMS"}
 
