@@ -758,7 +758,7 @@ def run_size(
     stages: list[str],
     args: argparse.Namespace,
     work_root: Path,
-    skip_networkx: bool,
+    skip_networkx: str | None,
 ) -> dict[str, Any]:
     """Measure every selected stage at one size; return its JSON entry."""
     quiet = None
@@ -779,7 +779,7 @@ def run_size(
                     "stage": stage,
                     "finished": False,
                     "skipped": True,
-                    "error": "skipped: a smaller size did not finish within the timeout",
+                    "error": skip_networkx,
                 }
             )
             continue
@@ -807,6 +807,28 @@ def run_size(
         "machine": machine_info(),
         "stages": rows,
     }
+
+
+def _networkx_skip(entry: dict[str, Any], sizes: list[int], timeout_s: float) -> str | None:
+    """Why networkx is not run at the next size (``None``: run it).
+
+    It did not finish at this size, or its time here, scaled linearly in the
+    number of orders (a lower bound for Louvain), exceeds the timeout at the next.
+    """
+    row = _stage_row(entry, "community_networkx")
+    n = entry["n_orders"]
+    if row is None:
+        return None
+    if not row.get("finished"):
+        return f"skipped: did not finish within {timeout_s:.0f} s at {size_label(n)} orders"
+    nxt = [m for m in sizes if m > n]
+    if nxt and row["algo_s"] * nxt[0] / n > timeout_s:
+        est = row["algo_s"] * nxt[0] / n
+        return (
+            f"skipped: {row['algo_s']:.0f} s at {size_label(n)} orders scales (linearly, a lower "
+            f"bound) to {est:.0f} s at {size_label(nxt[0])}, over the {timeout_s:.0f} s timeout"
+        )
+    return None
 
 
 def merge_entry(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
@@ -1323,14 +1345,13 @@ def main(argv: list[str] | None = None) -> int:
         sizes = sorted({parse_size(s) for s in args.sizes.split(",") if s.strip()})
         work_root = Path(args.work)
         work_root.mkdir(parents=True, exist_ok=True)
-        skip_nx = False
+        skip_nx: str | None = None
         for n in sizes if per_size else []:
             entry = merge_entry(
                 doc["sizes"].get(size_label(n)), run_size(n, per_size, args, work_root, skip_nx)
             )
             doc["sizes"][entry["label"]] = entry
-            nx_row = _stage_row(entry, "community_networkx")
-            skip_nx = skip_nx or bool(nx_row and not nx_row.get("finished"))
+            skip_nx = skip_nx or _networkx_skip(entry, sizes, args.networkx_timeout)
             doc["updated"] = now_utc()
             write_json(out, doc)
             if args.results_md:
