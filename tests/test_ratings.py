@@ -10,6 +10,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from graphkit.dataset import Dataset
+from graphkit.detect.rating_features import seller_origins
 from graphkit.detect.rating_params import RatingParams
 from graphkit.detect.ratings import FEEDBACK_FLAGS, RatingSignals, rating_signals
 from graphkit.findings import SIGNAL
@@ -312,6 +313,34 @@ def test_burst_from_a_ring_fires_and_flags_the_ring_ratings() -> None:
     assert row["n_unreliable"] == 30
     assert "unreliable_ratings" in _fired(sig, "s")
     assert "once 30 unreliable ratings are removed." in row["explanation"]
+
+
+def test_burst_windows_stay_within_their_seller() -> None:
+    # a second seller with the same honest history on the same days, sorting right after "s":
+    # windows that reached across sellers would count both sellers' ratings
+    m, ring = _burst_market(30)
+    m.honest("t", 80, per_day=2.0)
+    sig = rating_signals(m.dataset())
+    s, t = _seller(sig, "s"), _seller(sig, "t")
+    baseline_top = sum(1 for k in range(26, 80) if J_SHAPE[k % len(J_SHAPE)] == 5)
+    assert s["burst_count"] == 30
+    assert s["burst_expected"] == pytest.approx(baseline_top / 28 * 3)
+    assert t["burst_days"] == 0
+    assert "burst" not in _fired(sig, "t")
+    assert _flagged(sig, "in_burst") == ring
+
+
+def test_seller_origins_for_given_sellers_match_the_full_table() -> None:
+    m, _ = _burst_market(30)
+    m.honest("t", 20, start=60.0)
+    m.created["t"] = T0 + timedelta(days=55)  # registered inside the dataset
+    ds = m.dataset()
+    p = RatingParams()
+    full = seller_origins(ds, p).collect().sort("target_id")
+    some = seller_origins(ds, p, sellers=pl.Series(["t", "s", "t"])).collect().sort("target_id")
+    assert some["target_id"].to_list() == ["s", "t"]
+    assert_frame_equal(some, full.filter(pl.col("target_id").is_in(["s", "t"])))
+    assert some.filter(pl.col("target_id") == "t")["new_seller"].item()
 
 
 def test_small_ring_below_burst_count_does_not_fire() -> None:
