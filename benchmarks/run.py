@@ -821,7 +821,7 @@ def _networkx_skip(entry: dict[str, Any], sizes: list[int], timeout_s: float) ->
         return None
     if not row.get("finished"):
         return f"skipped: did not finish within {timeout_s:.0f} s at {size_label(n)} orders"
-    nxt = [m for m in sizes if m > n]
+    nxt = sorted(m for m in sizes if m > n)
     if nxt and row["algo_s"] * nxt[0] / n > timeout_s:
         est = row["algo_s"] * nxt[0] / n
         return (
@@ -1346,6 +1346,9 @@ def main(argv: list[str] | None = None) -> int:
         work_root = Path(args.work)
         work_root.mkdir(parents=True, exist_ok=True)
         skip_nx: str | None = None
+        for prev in _sizes(doc):  # earlier invocations: the largest smaller size decides
+            if sizes and prev["n_orders"] < sizes[0]:
+                skip_nx = _networkx_skip(prev, sizes, args.networkx_timeout)
         for n in sizes if per_size else []:
             entry = merge_entry(
                 doc["sizes"].get(size_label(n)), run_size(n, per_size, args, work_root, skip_nx)
