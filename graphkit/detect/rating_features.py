@@ -183,18 +183,18 @@ def flag_feedback(
         out = out.with_columns(refunded_after=pl.lit(False))
     else:
         after = (
-            out.select("feedback_id", "order_id", "created_at", "amount")
+            out.select("_row", "order_id", "created_at", "amount")
             .join(
                 refunds.select("order_id", "refunded_at", pl.col("amount").alias("_ref")),
                 on="order_id",
             )
             .filter(pl.col("refunded_at") >= pl.col("created_at"))
-            .group_by("feedback_id")
+            .group_by("_row")
             .agg(pl.col("_ref").sum(), pl.col("amount").first())
             .filter(pl.col("_ref") >= params.refund_min_fraction * pl.col("amount"))
-            .select("feedback_id", pl.lit(True).alias("refunded_after"))
+            .select("_row", pl.lit(True).alias("refunded_after"))
         )
-        out = out.join(after, on="feedback_id", how="left").with_columns(
+        out = out.join(after, on="_row", how="left").with_columns(
             pl.col("refunded_after").fill_null(False)
         )
 
@@ -203,16 +203,16 @@ def flag_feedback(
     else:
         gm = group_members.lazy().select(pl.col("group_id", "account_id").cast(pl.String)).unique()
         same = (
-            out.select("feedback_id", "author_id", "target_id")
+            out.select("_row", "author_id", "target_id")
             .join(gm, left_on="author_id", right_on="account_id")
             .join(gm, left_on=["target_id", "group_id"], right_on=["account_id", "group_id"])
-            .select("feedback_id")
+            .select("_row")
             .unique()
             .with_columns(in_group_with_target=pl.lit(True))
         )
         grouped = gm.select(pl.col("account_id").alias("author_id")).unique()
         out = (
-            out.join(same, on="feedback_id", how="left")
+            out.join(same, on="_row", how="left")
             .join(
                 grouped.with_columns(in_any_group=pl.lit(True)),
                 on="author_id",
