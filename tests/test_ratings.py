@@ -438,6 +438,23 @@ def test_linked_and_group_raters() -> None:
     assert "Not computed" not in row["explanation"]
 
 
+@pytest.mark.parametrize(("score", "counted"), [(0.8, True), (0.5, True), (0.49, False)])
+def test_only_groups_scoring_at_least_group_min_score_count(score: float, counted: bool) -> None:
+    m = Market()
+    _honest_background(m)
+    m.honest("s", 30)
+    grouped = {m.rate(f"ring{k}", "s", 5, day=40 + k) for k in range(8)}
+    members = _groups({"G1": [f"ring{k}" for k in range(8)] + ["s"]})
+    groups = pl.DataFrame({"group_id": ["G1"], "score": [score]})
+    sig = rating_signals(m.dataset(), group_members=members, groups=groups)
+    assert _flagged(sig, "in_group_with_target") == (grouped if counted else set())
+    assert _seller(sig, "s")["n_top_group"] == (8 if counted else 0)
+    assert ("group_members" in _fired(sig, "s")) is counted
+    # without the groups' table every member counts, whatever its group's score
+    unfiltered = rating_signals(m.dataset(), group_members=members)
+    assert _flagged(unfiltered, "in_group_with_target") == grouped
+
+
 def test_missing_inputs_give_null_signals_that_say_not_computed() -> None:
     m = Market()
     _honest_background(m)

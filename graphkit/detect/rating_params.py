@@ -121,6 +121,12 @@ class RatingParams:
     trading_ties_from_groups
         Whether membership in a detected group with a seller ties an account
         to that seller for trading (True). Identity links always tie.
+    group_min_score
+        When the detected groups' table is given (``groups``), only members of
+        groups scoring at least this count for the group signals and the
+        trading ties (0.5: group detection reports every candidate, and the
+        weak candidates are mostly organic clusters of a store and its regular
+        buyers; see ``benchmarks/RESULTS.md``, rating signals, with and without).
     rev2_iterations
         Maximum REV2 iterations (30); it stops earlier when no value moves by
         more than ``rev2_tolerance`` (1e-4: a hundredth of the resolution at
@@ -177,6 +183,7 @@ class RatingParams:
     unreliable_share_min: float = 0.2
     trading_min_per_direction: int = 1
     trading_ties_from_groups: bool = True
+    group_min_score: float = 0.5
     rev2_iterations: int = 30
     rev2_tolerance: float = 1e-4
     rev2_alpha_fairness: float = 1.0

@@ -568,6 +568,7 @@ def rating_signals(
     group_members: pl.DataFrame | None = None,
     identity_links: pl.DataFrame | None = None,
     params: RatingParams | None = None,
+    groups: pl.DataFrame | None = None,
 ) -> RatingSignals:
     """Score every seller's ratings for manipulation, every rater for fairness.
 
@@ -586,6 +587,11 @@ def rating_signals(
         sees sellers' own accounts (and group members).
     params
         Thresholds and priors; :class:`RatingParams` defaults when ``None``.
+    groups
+        ``group_id, score`` of the detected groups (``detect_groups(ds).groups``);
+        when given, only members of groups scoring at least
+        ``params.group_min_score`` count (weak candidate groups are mostly organic
+        clusters); when ``None`` every group of ``group_members`` counts.
 
     Returns
     -------
@@ -604,6 +610,14 @@ def rating_signals(
         notes.append("new-account share (no accounts table)")
     if group_members is None:
         notes.append("group-member share (no group_members given)")
+    elif groups is not None:
+        kept = groups.lazy().filter(pl.col("score") >= p.group_min_score)
+        group_members = (
+            group_members.lazy()
+            .with_columns(pl.col("group_id").cast(pl.String))
+            .join(kept.select(pl.col("group_id").cast(pl.String)), on="group_id", how="semi")
+            .collect()
+        )
     if identity_links is None:
         notes.append("identity-linked share (no identity_links given)")
 
