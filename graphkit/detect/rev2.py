@@ -156,21 +156,39 @@ def rev2(
     f = np.ones(n_u)
     g = np.ones(n_t)
     r = np.ones(len(u))
+    # per-edge work in two preallocated buffers (same operations in the same order as the
+    # formulas above, so the same bits; fresh multi-MB temporaries cost page faults each round)
+    r_next, work = np.empty(len(u)), np.empty(len(u))
+    prior_f = a2 * (1.0 - ibs)  # constant across iterations
     iterations, converged = 0, len(u) == 0
     rounds = range(1, p.rev2_iterations + 1) if len(u) else range(0)
     for iterations in rounds:  # noqa: B007 - iterations is reported
-        g_new = (b * g.mean() + np.bincount(t, weights=r * s, minlength=n_t)) / (b + deg_t)
+        np.multiply(r, s, out=work)
+        g_new = (b * g.mean() + np.bincount(t, weights=work, minlength=n_t)) / (b + deg_t)
         g_new = np.clip(g_new, -1.0, 1.0)
-        r_new = (g1 * f[u] + g2 * (1.0 - np.abs(s - g_new[t]) / 2.0)) / (g1 + g2)
-        f_new = (
-            a1 * f.mean() + a2 * (1.0 - ibs) + np.bincount(u, weights=r_new, minlength=n_u)
-        ) / (a1 + a2 + deg_u)
+        # r_next = (g1 * f[u] + g2 * (1 - |s - g_new[t]| / 2)) / (g1 + g2)
+        np.take(g_new, t, out=work)
+        np.subtract(s, work, out=work)
+        np.abs(work, out=work)
+        np.divide(work, 2.0, out=work)
+        np.subtract(1.0, work, out=work)
+        np.multiply(g2, work, out=work)
+        np.take(f, u, out=r_next)
+        np.multiply(g1, r_next, out=r_next)
+        np.add(r_next, work, out=r_next)
+        np.divide(r_next, g1 + g2, out=r_next)
+        f_new = (a1 * f.mean() + prior_f + np.bincount(u, weights=r_next, minlength=n_u)) / (
+            a1 + a2 + deg_u
+        )
+        np.subtract(r_next, r, out=work)
+        np.abs(work, out=work)
         delta = max(
             float(np.abs(g_new - g).max(initial=0.0)),
-            float(np.abs(r_new - r).max(initial=0.0)),
+            float(work.max(initial=0.0)),
             float(np.abs(f_new - f).max(initial=0.0)),
         )
-        f, g, r = f_new, g_new, r_new
+        f, g = f_new, g_new
+        r, r_next = r_next, r
         if delta < p.rev2_tolerance:
             converged = True
             break
