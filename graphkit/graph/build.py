@@ -241,14 +241,14 @@ def _vertices(ds: Dataset, orders: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _pair_feedback(ds: Dataset, orders: pl.LazyFrame) -> pl.LazyFrame:
+def _pair_feedback(ds: Dataset, coded: pl.LazyFrame) -> pl.LazyFrame:
     fb = ds.feedback.select("order_id", "author_id", "rating", *DSR_COLUMNS).join(
-        orders.select("order_id", "buyer_id", "seller_id"), on="order_id", how="inner"
+        coded.select("order_id", "buyer_id", "seller_id", "pair"), on="order_id", how="inner"
     )
     by_buyer = pl.col("author_id") == pl.col("buyer_id")
     by_seller = pl.col("author_id") == pl.col("seller_id")
     rating = pl.col("rating").cast(pl.Int64)
-    return fb.group_by("buyer_id", "seller_id").agg(
+    return fb.group_by("pair").agg(
         by_buyer.sum().cast(pl.Int64).alias("n_feedback"),
         rating.filter(by_buyer).sum().alias("rating_sum"),
         (by_buyer & (rating == 5)).sum().cast(pl.Int64).alias("n_top_ratings"),
@@ -266,13 +266,13 @@ def _pair_feedback(ds: Dataset, orders: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def _pair_counts(
-    table: pl.LazyFrame | None, orders: pl.LazyFrame, aggs: list[pl.Expr]
+    table: pl.LazyFrame | None, coded: pl.LazyFrame, aggs: list[pl.Expr]
 ) -> pl.LazyFrame | None:
     if table is None:
         return None
     return (
-        table.join(orders.select("order_id", "buyer_id", "seller_id"), on="order_id", how="inner")
-        .group_by("buyer_id", "seller_id")
+        table.join(coded.select("order_id", "pair"), on="order_id", how="inner")
+        .group_by("pair")
         .agg(aggs)
     )
 
@@ -287,6 +287,11 @@ def build_market_graph(ds: Dataset) -> MarketGraph:
     the buyer's feedback on it (rating sum, top = 5 and low <= 2 counts, DSR sums
     and counts), the seller's feedback count, refunds and cases (zero when the
     optional table is absent).
+
+    The vertex ids are computed first; every order then carries one integer
+    pair key ``buyer_vid * n_vertices + seller_vid`` and all aggregations group
+    on that integer (no string group-by, one coded copy of the orders shared by
+    the feedback, refund and dispute joins).
 
     Parameters
     ----------
@@ -305,43 +310,80 @@ def build_market_graph(ds: Dataset) -> MarketGraph:
     ('b1', 's1', 1)
     """
     orders = ds.orders
-    cancelled = (
-        pl.col("cancelled_at").is_not_null()
-        if "cancelled_at" in orders.collect_schema().names()
-        else pl.lit(False)
+    has_cancelled = "cancelled_at" in orders.collect_schema().names()
+    vertices = (
+        _vertices(ds, orders)
+        .sort("account_id")
+        .with_row_index("vid")
+        .with_columns(pl.col("vid").cast(pl.Int64))
+        .collect()
     )
-    pairs = orders.group_by("buyer_id", "seller_id").agg(
+    n = max(vertices.height, 1)
+    vids = vertices.lazy().select("account_id", "vid")
+    coded = (
+        orders.select(
+            "order_id",
+            "buyer_id",
+            "seller_id",
+            "amount",
+            "created_at",
+            pl.col("paid_at").is_not_null().alias("__paid"),
+            (pl.col("cancelled_at").is_not_null() if has_cancelled else pl.lit(False)).alias(
+                "__cancelled"
+            ),
+        )
+        # row order kept: float sums add each pair's amounts in order-table order
+        .join(
+            vids.rename({"account_id": "buyer_id", "vid": "buyer_vid"}),
+            on="buyer_id",
+            maintain_order="left",
+        )
+        .join(
+            vids.rename({"account_id": "seller_id", "vid": "seller_vid"}),
+            on="seller_id",
+            maintain_order="left",
+        )
+        .with_columns((pl.col("buyer_vid") * n + pl.col("seller_vid")).alias("pair"))
+        .drop("buyer_vid", "seller_vid")
+        .collect()
+        .lazy()
+    )
+    pairs = coded.group_by("pair").agg(
         pl.len().cast(pl.Int64).alias("n_orders"),
-        pl.col("paid_at").is_not_null().sum().cast(pl.Int64).alias("n_paid"),
-        cancelled.sum().cast(pl.Int64).alias("n_cancelled"),
+        pl.col("__paid").sum().cast(pl.Int64).alias("n_paid"),
+        pl.col("__cancelled").sum().cast(pl.Int64).alias("n_cancelled"),
         pl.col("amount").sum().alias("amount"),
         pl.col("created_at").min().alias("first_at"),
         pl.col("created_at").max().alias("last_at"),
     )
     extras = [
-        _pair_feedback(ds, orders),
+        _pair_feedback(ds, coded),
         _pair_counts(
             ds.get("refunds"),
-            orders,
+            coded,
             [
                 pl.len().cast(pl.Int64).alias("n_refunds"),
                 pl.col("amount").sum().alias("refund_amount"),
             ],
         ),
-        _pair_counts(ds.get("disputes"), orders, [pl.len().cast(pl.Int64).alias("n_cases")]),
+        _pair_counts(ds.get("disputes"), coded, [pl.len().cast(pl.Int64).alias("n_cases")]),
     ]
     for extra in extras:
         if extra is not None:
-            pairs = pairs.join(extra, on=["buyer_id", "seller_id"], how="left")
-    vertices_lf = _vertices(ds, orders).sort("account_id").with_row_index("vid")
-    vertices_lf = vertices_lf.with_columns(pl.col("vid").cast(pl.Int64))
-    vids = vertices_lf.select("account_id", "vid")
-    edges_lf = (
-        pairs.join(vids.rename({"account_id": "buyer_id", "vid": "buyer_vid"}), on="buyer_id")
-        .join(vids.rename({"account_id": "seller_id", "vid": "seller_vid"}), on="seller_id")
+            pairs = pairs.join(extra, on="pair", how="left")
+    ids = vertices["account_id"]
+    edges = (
+        pairs.with_columns(
+            (pl.col("pair") // n).alias("buyer_vid"), (pl.col("pair") % n).alias("seller_vid")
+        )
+        .drop("pair")
         .sort("buyer_vid", "seller_vid")
+        .collect()
     )
-    vertices, edges = pl.collect_all([vertices_lf, edges_lf])
+    edges = edges.with_columns(
+        ids.gather(edges["buyer_vid"]).alias("buyer_id"),
+        ids.gather(edges["seller_vid"]).alias("seller_id"),
+    )
     return market_graph_from_frames(vertices, edges)
 
 
