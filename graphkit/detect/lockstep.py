@@ -255,17 +255,18 @@ def lockstep_groups(
             pl.col("n_windows").max().alias("group_max_shared"),
         )
     )
+    # the group members' orders only (a join on the small member table), then distinct
+    # buyers per (group, seller): no distinct pass over every order's string pair
     sellers = (
         orders.lazy()
         .select("buyer_id", "seller_id")
-        .unique()
         .join(
             buyers.lazy().select(pl.col("account_id").alias("buyer_id"), "group", "group_n_buyers"),
             on="buyer_id",
             how="inner",
         )
         .group_by("group", "seller_id")
-        .agg(pl.len().alias("n"), pl.col("group_n_buyers").first())
+        .agg(pl.col("buyer_id").n_unique().alias("n"), pl.col("group_n_buyers").first())
         .filter(pl.col("n") >= pl.max_horizontal(2, pl.col("group_n_buyers") * min_seller_share))
         .select("group", pl.col("seller_id").alias("account_id"))
         .collect()
