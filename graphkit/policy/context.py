@@ -147,19 +147,11 @@ class ScanContext:
                 params = RatingParams(**dict(self.config.ratings))
             except TypeError as err:
                 raise ConfigError(f"invalid [ratings] setting: {err}") from None
-        has_groups = self.has_groups()
-        members = self.ring_members if has_groups else None
-        # the group table lets the rating signals count only groups scoring at least
-        # RatingParams.group_min_score: weak candidates would make honest stores look rigged
-        groups = self.group_table if has_groups else None
+        members = self.ring_members if self.has_groups() else None
         return self._timed(
             "rating_signals",
             lambda: rating_signals(
-                self.ds,
-                group_members=members,
-                identity_links=self.identity_links,
-                params=params,
-                groups=groups,
+                self.ds, group_members=members, identity_links=self.identity_links, params=params
             ),
         )
 
