@@ -159,3 +159,47 @@ def test_identity_graph_empty_without_table() -> None:
     assert idg.links.is_empty()
     assert idg.hubs.is_empty()
     assert idg.links.columns == ["account_a", "account_b", "kinds", "n_shared", "weight"]
+
+
+def test_pair_float_sums_are_the_same_bits_every_build() -> None:
+    """Same input, same bits: a hash group-by adds a pair's amounts in a thread-dependent
+    order (the last bits of ``amount`` differed between builds before the sort on the pair key)."""
+    rng = np.random.default_rng(0)
+    n = 300_000
+    buyer = rng.integers(0, 40, n)
+    seller = rng.integers(0, 5, n)
+    # magnitudes from 1e-3 to 1e5: the rounding of a float sum depends on the order of its terms
+    amount = rng.random(n) * 10.0 ** rng.integers(-3, 6, n)
+    t0 = pl.datetime(2026, 3, 1, time_zone="UTC")
+    orders = pl.DataFrame(
+        {
+            "order_id": [f"o{i}" for i in range(n)],
+            "buyer_id": [f"b{i}" for i in buyer],
+            "seller_id": [f"s{i}" for i in seller],
+            "amount": amount,
+        }
+    ).with_columns(t0.cast(TIME).alias("created_at"), t0.cast(TIME).alias("paid_at"))
+    feedback = pl.DataFrame(
+        schema={
+            "order_id": pl.String,
+            "author_id": pl.String,
+            "rating": pl.Int8,
+            "dsr_item_as_described": pl.Int8,
+            "dsr_communication": pl.Int8,
+            "dsr_shipping_speed": pl.Int8,
+        }
+    )
+    ds = Dataset(
+        tables={"orders": orders.lazy(), "feedback": feedback.lazy()},
+        as_of=orders["created_at"][0],
+    )
+    builds = [build_market_graph(ds).edges for _ in range(4)]
+    assert all(b.equals(builds[0]) for b in builds[1:])
+    expected = (
+        orders.group_by("buyer_id", "seller_id")
+        .agg(pl.col("amount").sum())
+        .sort("buyer_id", "seller_id")["amount"]
+        .to_numpy()
+    )
+    got = builds[0].sort("buyer_id", "seller_id")["amount"].to_numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-12)

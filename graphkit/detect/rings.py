@@ -559,13 +559,20 @@ def score_groups(
         pl.col("first_at").min().alias("s_first"),
         pl.col("last_at").max().alias("s_last"),
     )
-    inner = e.join(gb, on="buyer_id").join(gs, on=["gid", "seller_id"])
+    # joins do not keep row order: sort before any float sum or mean, so the same input
+    # gives the same bits (and the same rounded numbers in the signal details) every run
+    inner = (
+        e.join(gb, on="buyer_id")
+        .join(gs, on=["gid", "seller_id"])
+        .sort("gid", "buyer_vid", "seller_vid")
+    )
     created = mg.vertices.select(pl.col("account_id").alias("buyer_id"), "created_at")
     per_buyer = (
         inner.group_by("gid", "buyer_id")
         .agg(pl.col("n_orders").sum().alias("inside"), pl.col("first_at").min().alias("b_first"))
         .join(bdeg, on="buyer_id")
         .join(created, on="buyer_id", how="left")
+        .sort("gid", "buyer_id")
         .group_by("gid")
         .agg(
             (pl.col("inside") / pl.col("b_orders")).mean().alias("concentration"),
@@ -593,6 +600,7 @@ def score_groups(
     )
     g_s = (
         gs.join(sdeg, on="seller_id", how="left")
+        .sort("gid", "seller_id")
         .group_by("gid")
         .agg(
             pl.len().cast(pl.Int64).alias("n_sellers"),
@@ -757,6 +765,7 @@ def _score_linked(members: pl.DataFrame, mg: MarketGraph, strong: pl.DataFrame) 
         strong.join(acc.rename({"account_id": "account_a"}), on="account_a")
         .join(acc.rename({"account_id": "account_b", "gid": "gid_b"}), on="account_b")
         .filter(pl.col("gid") == pl.col("gid_b"))
+        .sort("gid", "account_a", "account_b")
     )
     lstats = links.group_by("gid").agg(
         pl.col("weight").mean().alias("mean_w"),

@@ -345,6 +345,10 @@ def build_market_graph(ds: Dataset) -> MarketGraph:
         )
         .with_columns((pl.col("buyer_vid") * n + pl.col("seller_vid")).alias("pair"))
         .drop("buyer_vid", "seller_vid")
+        # a hash group-by adds a pair's floats in a thread-dependent order (amount sums
+        # differed in the last bit between runs); on the sorted key each pair's orders are
+        # one contiguous slice summed in order-table order: the same bits every run
+        .sort("pair", maintain_order=True)
         .collect()
         .lazy()
     )
