@@ -97,25 +97,37 @@ def lockstep_pairs(
     coded = (
         lf.join(buyers_df.lazy(), on="buyer_id")
         .join(sellers_df.lazy(), on="seller_id")
-        .select("b", "s", pl.col("created_at").dt.epoch("us").alias("t"))
-        .collect()
-        .lazy()
+        .select(
+            pl.col("b").cast(pl.Int64),  # Int64: the pair key b * n_buyers overflows 32 bits
+            "s",
+            pl.col("created_at").dt.epoch("us").alias("t"),
+        )
     )
+    coded_df = coded.collect()
+    n_b = max(buyers_df.height, 1)
     per_offset = []
-    busy = []
+    n_busy = 0
     for offset in (0, window_us // 2):
-        keys = coded.select("b", "s", ((pl.col("t") + offset) // window_us).alias("bucket"))
+        # each offset's usable buckets are materialised once: the self-join reads them twice
+        keys = coded_df.lazy().select(
+            "b", "s", ((pl.col("t") + offset) // window_us).alias("bucket")
+        )
         keys = keys.unique()
         sizes = keys.group_by("s", "bucket").agg(pl.len().alias("n"))
-        busy.append(sizes.filter(pl.col("n") > max_bucket_buyers).select(pl.len()))
+        busy = sizes.filter(pl.col("n") > max_bucket_buyers).select(pl.len())
         ok = sizes.filter(pl.col("n").is_between(2, max_bucket_buyers)).select("s", "bucket")
         keys = keys.join(ok, on=["s", "bucket"], how="inner")
         # a buyer in fewer usable buckets than min_shared_windows pairs with no one here
         keys = keys.filter(pl.len().over("b") >= min_shared_windows)
+        keys_df, busy_df = pl.collect_all([keys, busy])
+        n_busy += int(busy_df.item())
+        # one integer pair key a * n_buyers + b (order of the key = order of (a, b))
         per_offset.append(
-            keys.join(keys, on=["s", "bucket"], suffix="_b")
+            keys_df.lazy()
+            .join(keys_df.lazy(), on=["s", "bucket"], suffix="_b")
             .filter(pl.col("b") < pl.col("b_b"))
-            .group_by(pl.col("b").alias("a"), pl.col("b_b").alias("bb"))
+            .select((pl.col("b") * n_b + pl.col("b_b")).alias("pair"), "s")
+            .group_by("pair")
             .agg(
                 pl.len().cast(pl.Int64).alias("n_windows"),
                 pl.col("s").n_unique().cast(pl.Int64).alias("n_sellers"),
@@ -123,18 +135,20 @@ def lockstep_pairs(
         )
     coded_pairs = (
         pl.concat(per_offset)
-        .group_by("a", "bb")
+        .group_by("pair")
         .agg(pl.col("n_windows").max(), pl.col("n_sellers").max())
         .filter(pl.col("n_windows") >= min_shared_windows)
+        .sort("pair")
+        .collect()
     )
-    ids = buyers_df.lazy().select("b", "buyer_id")
-    pairs = (
-        coded_pairs.join(ids.rename({"b": "a", "buyer_id": "buyer_a"}), on="a")
-        .join(ids.rename({"b": "bb", "buyer_id": "buyer_b"}), on="bb")
-        .sort("buyer_a", "buyer_b")
+    names = buyers_df["buyer_id"]
+    out = coded_pairs.select(
+        names.gather(coded_pairs["pair"] // n_b).alias("buyer_a"),
+        names.gather(coded_pairs["pair"] % n_b).alias("buyer_b"),
+        "n_windows",
+        "n_sellers",
     )
-    out, b0, b1 = pl.collect_all([pairs, *busy])
-    return out.select(list(_PAIRS_SCHEMA)), int(b0.item()) + int(b1.item())
+    return out.select(list(_PAIRS_SCHEMA)), n_busy
 
 
 def _split_large(
