@@ -246,23 +246,26 @@ def _pair_feedback(ds: Dataset, coded: pl.LazyFrame) -> pl.LazyFrame:
         coded.select("order_id", "buyer_id", "seller_id", "pair"), on="order_id", how="inner"
     )
     by_buyer = pl.col("author_id") == pl.col("buyer_id")
-    by_seller = pl.col("author_id") == pl.col("seller_id")
     rating = pl.col("rating").cast(pl.Int64)
-    return fb.group_by("pair").agg(
-        by_buyer.sum().cast(pl.Int64).alias("n_feedback"),
-        rating.filter(by_buyer).sum().alias("rating_sum"),
-        (by_buyer & (rating == 5)).sum().cast(pl.Int64).alias("n_top_ratings"),
-        (by_buyer & (rating <= 2)).sum().cast(pl.Int64).alias("n_low_ratings"),
+    # per-row integer terms first (null where the buyer did not write it), then one
+    # plain sum per column: no filtered aggregations over every feedback row
+    terms = fb.select(
+        "pair",
+        by_buyer.cast(pl.Int64).alias("n_feedback"),
+        pl.when(by_buyer).then(rating).alias("rating_sum"),
+        (by_buyer & (rating == 5)).cast(pl.Int64).alias("n_top_ratings"),
+        (by_buyer & (rating <= 2)).cast(pl.Int64).alias("n_low_ratings"),
         *[
             e
             for c in DSR_COLUMNS
             for e in (
-                pl.col(c).cast(pl.Int64).filter(by_buyer).sum().alias(f"{c}_sum"),
-                (by_buyer & pl.col(c).is_not_null()).sum().cast(pl.Int64).alias(f"{c}_n"),
+                pl.when(by_buyer).then(pl.col(c).cast(pl.Int64)).alias(f"{c}_sum"),
+                (by_buyer & pl.col(c).is_not_null()).cast(pl.Int64).alias(f"{c}_n"),
             )
         ],
-        by_seller.sum().cast(pl.Int64).alias("n_seller_feedback"),
+        (pl.col("author_id") == pl.col("seller_id")).cast(pl.Int64).alias("n_seller_feedback"),
     )
+    return terms.group_by("pair").agg(pl.all().sum())
 
 
 def _pair_counts(
