@@ -1264,7 +1264,7 @@ def render_peers(doc: dict[str, Any]) -> str:
             if r is None:
                 continue
             if not r.get("finished"):
-                rows.append(f"| {e['label']} | {st} | {r.get('error', 'failed')[:90]} | | | | | |")
+                rows.append(f"| {e['label']} | {st} | {r.get('error', 'failed')[:240]} | | | | | |")
                 continue
             conv = f" (+ {r['convert_s']:.2f} s to build the nx graph)" if "convert_s" in r else ""
             rows.append(
