@@ -158,7 +158,9 @@ def test_measure_child_reports_each_childs_own_peak(common):
     assert big.returncode == 0
     assert small.returncode == 0
     assert big.peak_rss_gib > 0.28
-    assert small.peak_rss_gib < 0.1
+    # Linux counts the forked copy of this (possibly large) pytest process in a child's peak,
+    # so "small" is not near zero; what matters is that it is not the big child's peak again.
+    assert small.peak_rss_gib < big.peak_rss_gib - 0.2
 
 
 def test_measure_child_timeout_kills(common):
