@@ -172,7 +172,7 @@ def test_settings_move_the_line(frames: dict[str, pl.DataFrame]) -> None:
     # loyal customers of a popular store become a "ring" only if the share test is dropped
     # and no buyer needs evidence beyond repeat buying (old accounts, usual prices)
     assert "popular" not in _run(frames, min_ring_share=0.0)["seller_id"].to_list()
-    loose = _run(frames, min_ring_share=0.0, min_independent_buyers=0)
+    loose = _run(frames, min_ring_share=0.0, min_independent_buyers=0, min_independent_share=0.0)
     assert "popular" in loose["seller_id"].to_list()
     # counting coupon-paid pairs brings in the coupon self-dealer
     assert "coupon_s" in _run(frames, max_coupon_share=1.01)["seller_id"].to_list()
@@ -249,3 +249,116 @@ def test_a_detected_group_of_regulars_is_not_a_ring_without_independent_evidence
         .otherwise("created_at")
     )
     assert "popular" in flagged(fresh)
+    # ... unless such buyers must be a larger share of the suspicious ones (1 of 3 here)
+    params["min_independent_share"] = 0.5
+    assert "popular" not in flagged(fresh)
+    params["min_independent_share"] = 1.0 / 3.0
+    assert "popular" in flagged(fresh)
+
+
+def _dominant_market() -> dict[str, pl.DataFrame]:
+    """A store holding ~3/4 of all orders with loyal ordinary buyers, and a small ring store.
+
+    ``mega``: 120 buyers order twice from it and nowhere else, rating it 5 stars both times;
+    30 of them registered just before (new customers of a dominant store). ``tiny``: 10
+    honest one-off buyers and 4 fresh accounts sharing a device that buy cheap three times
+    and rate 5 stars. Five small shops with 10 one-off buyers each complete the market.
+    """
+    accounts: list[tuple[str, str, float]] = []
+    orders: list[tuple[str, str, float, float, int]] = []
+    for s in ("mega", "tiny", *(f"shop{k}" for k in range(5))):
+        accounts.append((s, "seller", -400))
+    for i in range(120):
+        new = i < 30
+        accounts.append((f"m{i}", "buyer", 10 + i * 0.2 if new else -300))
+        for k in range(2):
+            orders.append((f"m{i}", "mega", 20 + i * 0.2 + 7 * k, 30.0, 5))
+    for i in range(10):
+        accounts.append((f"h{i}", "buyer", -300))
+        orders.append((f"h{i}", "tiny", i, 50.0, 3 + i % 3))
+    for i in range(4):
+        accounts.append((f"r{i}", "buyer", 15))
+        for k in range(3):
+            orders.append((f"r{i}", "tiny", 20 + 2 * k + i * 0.1, 15.0, 5))
+    for k in range(5):
+        for i in range(10):
+            accounts.append((f"s{k}_{i}", "buyer", -300))
+            orders.append((f"s{k}_{i}", f"shop{k}", i, 40.0, 4))
+    o = pl.DataFrame(
+        {
+            "order_id": [f"o{j}" for j in range(len(orders))],
+            "buyer_id": [r[0] for r in orders],
+            "seller_id": [r[1] for r in orders],
+            "amount": [r[3] for r in orders],
+            "created_at": [t(r[2]) for r in orders],
+            "paid_at": [t(r[2]) for r in orders],
+        }
+    )
+    fb = o.select(
+        feedback_id=pl.lit("f_") + pl.col("order_id"),
+        order_id="order_id",
+        author_id="buyer_id",
+        target_id="seller_id",
+        rating=pl.Series([r[4] for r in orders], dtype=pl.Int8),
+        dsr_item_as_described=pl.lit(None, dtype=pl.Int8),
+        dsr_communication=pl.lit(None, dtype=pl.Int8),
+        dsr_shipping_speed=pl.lit(None, dtype=pl.Int8),
+        created_at=pl.col("created_at") + pl.duration(days=5),
+    )
+    return {
+        "accounts": pl.DataFrame(
+            {
+                "account_id": [a[0] for a in accounts],
+                "kind": [a[1] for a in accounts],
+                "created_at": [t(a[2]) for a in accounts],
+            }
+        ),
+        "orders": o,
+        "feedback": fb,
+        "identifiers": pl.DataFrame(
+            {
+                "account_id": ["r0", "r1", "r2", "r3"],
+                "kind": ["device"] * 4,
+                "value": ["ringdev"] * 4,
+            }
+        ),
+    }
+
+
+def test_loyal_buyers_of_a_dominant_store_are_not_a_ring_a_small_ring_still_is(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the rule itself, without group detection (which, on this uniform toy market, puts
+    # mega and all its buyers in one group: a detection matter, not this check's)
+    monkeypatch.setattr(ScanContext, "has_groups", lambda self: False)
+    f = _dominant_market()
+    out = _run(f)
+    assert out["seller_id"].to_list() == ["tiny"]
+    ring = out.row(0, named=True)
+    assert ring["subject_ids"] == ["tiny", "r0", "r1", "r2", "r3"]
+    assert ring["n_concentrated"] == 4  # tiny holds ~4% of orders: 100% of a buyer's is rare
+    # near miss: without the market-share test, mega's loyal buyers (all their orders
+    # there, top rated, a quarter of them new) make a "ring" of 30
+    old = _run(f, concentration_lift=0.0)
+    assert old["seller_id"].to_list() == ["mega", "tiny"]
+    assert old.row(0, named=True)["n_buyers"] == 30
+
+
+def test_concentration_is_relative_to_market_share() -> None:
+    f = _dominant_market()
+    ds = dataset_from_frames(f, as_of=t(120))
+    params = ScanContext(ds).params("SHILL_PURCHASE")
+    pairs = pair_evidence(ds.orders, ds.feedback, accounts=ds.get("accounts"), params=params)
+    share = pairs.group_by("seller_id").agg(pl.col("market_share").first())
+    mega = share.filter(seller_id="mega")["market_share"].item()
+    assert mega == pytest.approx(240 / 312)
+    assert not pairs.filter(seller_id="mega")["concentrated"].any()
+    assert pairs.filter(seller_id="tiny")["concentrated"].all()
+    # the lift at which mega's buyers (100% of their orders there) count again
+    lo = pair_evidence(
+        ds.orders,
+        ds.feedback,
+        accounts=ds.get("accounts"),
+        params={**params, "concentration_lift": 1.0 / mega},
+    )
+    assert lo.filter(seller_id="mega")["concentrated"].all()

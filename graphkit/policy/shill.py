@@ -4,7 +4,9 @@ Evidence is gathered per buyer–seller *pair* (a function of the rows of that
 pair, its buyer and its seller):
 
 - ``repeat``: the buyer ordered from the seller at least ``min_pair_orders`` times;
-- ``concentrated``: the seller has most of the buyer's orders;
+- ``concentrated``: the seller has most of the buyer's orders, and far more of them
+  than its share of the whole market (``concentration_lift``): a buyer who orders
+  mostly from a store that holds most of the market is ordinary;
 - ``new_account``: the buyer registered shortly before its first order there;
 - ``small_amounts``: the buyer's orders are far below the seller's usual amount;
 - ``top_ratings``: the buyer rated the seller top (5 stars) nearly every time;
@@ -73,6 +75,12 @@ THRESHOLDS = (
         "at least half of the buyer's orders go to this seller (honest buyers spread out)",
     ),
     Threshold(
+        "concentration_lift",
+        3.0,
+        "the buyer's share of orders at the seller is at least 3x the seller's share of all "
+        "orders (what a buyer ordering in proportion to the market would place there)",
+    ),
+    Threshold(
         "new_account_days",
         45.0,
         "accounts opened for a ring start buying within weeks of registering",
@@ -111,6 +119,12 @@ THRESHOLDS = (
         "a ring needs at least one buyer with evidence independent of repeat buying (new "
         "account, cheap orders, identity link): a small store's regulars are concentrated, "
         "rate it top and may be grouped by detection, without being shills",
+    ),
+    Threshold(
+        "min_independent_share",
+        0.25,
+        "... and at least a quarter of the suspicious buyers carry such evidence: among a "
+        "big store's hundreds of repeat top-raters a few are new or bargain buyers by chance",
     ),
     Threshold(
         "max_coupon_share",
@@ -187,6 +201,14 @@ def pair_evidence(
         .collect()
     )
     buyer_tot = all_pairs.lazy().group_by("buyer_id").agg(buyer_orders=pl.col("n_orders").sum())
+    # the seller's share of all orders: the concentration a buyer would show by chance
+    market = (
+        all_pairs.lazy()
+        .group_by("seller_id")
+        .agg(seller_orders=pl.col("n_orders").sum())
+        .with_columns(market_share=pl.col("seller_orders") / pl.col("seller_orders").sum())
+        .select("seller_id", "market_share")
+    )
     repeat = all_pairs.lazy().filter(pl.col("n_orders") >= 2)
     medians = (
         o.join(repeat.select(keys), on=keys, how="semi")
@@ -237,6 +259,7 @@ def pair_evidence(
     )
     df = (
         pairs.join(seller_med, on="seller_id", how="left")
+        .join(market, on="seller_id", how="left")
         .join(buyer_tot, on="buyer_id", how="left")
         .join(fb, on=["buyer_id", "seller_id"], how="left")
     )
@@ -258,7 +281,11 @@ def pair_evidence(
             age_days=(pl.col("first_order") - pl.col("buyer_created")).dt.total_seconds() / 86400.0,
         )
         .with_columns(
-            concentrated=pl.col("order_share") >= float(params["concentration"]),
+            concentrated=(pl.col("order_share") >= float(params["concentration"]))
+            & (
+                pl.col("order_share")
+                >= float(params["concentration_lift"]) * pl.col("market_share")
+            ),
             new_account=(pl.col("age_days") <= float(params["new_account_days"])).fill_null(False),
             small_amounts=(pl.col("amount_ratio") <= float(params["small_amount_ratio"])).fill_null(
                 False
@@ -394,6 +421,7 @@ def shill_sellers(pairs: pl.DataFrame, *, params: Mapping[str, Any]) -> pl.DataF
         (pl.col("n_buyers") >= int(params["min_ring_buyers"]))
         & (pl.col("ring_share") >= float(params["min_ring_share"]))
         & (pl.col("n_independent") >= int(params["min_independent_buyers"]))
+        & (pl.col("n_independent") >= float(params["min_independent_share"]) * pl.col("n_buyers"))
     )
     return (
         per.with_columns(ring_share=pl.col("n_buyers") / pl.col("seller_buyers"))
