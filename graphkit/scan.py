@@ -129,14 +129,12 @@ class ScanResult:
         when ``report``, ``report.html`` (:func:`graphkit.report.write_report`, given
         ``dataset`` for the evidence it quotes). A half-written folder never appears.
         """
-        from graphkit.io import atomic_dir, spreadsheet_safe
+        from graphkit.io import atomic_dir, write_csv_safe
 
         out = Path(out_dir)
         with atomic_dir(out) as tmp:
             self.findings.write_parquet(tmp / "findings.parquet", statistics=False)
-            spreadsheet_safe(self.findings).write_csv(
-                tmp / "findings.csv", datetime_format="%Y-%m-%dT%H:%M:%S%.fZ"
-            )
+            write_csv_safe(self.findings, tmp / "findings.csv")
             self.account_scores.write_parquet(tmp / "account_scores.parquet", statistics=False)
             self.groups.write_parquet(tmp / "groups.parquet", statistics=False)
             (tmp / "run.json").write_text(
@@ -144,7 +142,7 @@ class ScanResult:
                 encoding="utf-8",
             )
             if self.rejects is not None and self.rejects.height:
-                spreadsheet_safe(self.rejects).write_csv(tmp / "rejects.csv")
+                write_csv_safe(self.rejects, tmp / "rejects.csv")
             if report:
                 from graphkit.report import write_report
 

@@ -201,7 +201,7 @@ def export_case(
     import bagit
 
     from graphkit import __version__
-    from graphkit.io import atomic_dir, spreadsheet_safe
+    from graphkit.io import atomic_dir, write_csv_safe
     from graphkit.report.html import check_dataset, data_uri, environment, policy_quotes
     from graphkit.report.plots import figure_png, subgraph_plot, timeline_plot
 
@@ -353,14 +353,10 @@ def export_case(
             encoding="utf-8",
         )
         (tmp / "case.html").write_text(case_html, encoding="utf-8")
-        spreadsheet_safe(findings).write_csv(
-            tmp / "findings.csv", datetime_format="%Y-%m-%dT%H:%M:%S%.fZ"
-        )
+        write_csv_safe(findings, tmp / "findings.csv")
         findings.write_parquet(tmp / "findings.parquet", statistics=False)
         for table, df in rows.items():
-            spreadsheet_safe(df).write_csv(
-                tmp / "evidence" / f"{table}.csv", datetime_format="%Y-%m-%dT%H:%M:%S%.fZ"
-            )
+            write_csv_safe(df, tmp / "evidence" / f"{table}.csv")
             df.write_parquet(tmp / "evidence" / f"{table}.parquet", statistics=False)
         write_graphml(g, tmp / "graph" / "subgraph.graphml")
         write_gexf(g, tmp / "graph" / "subgraph.gexf", day=day)
