@@ -9,7 +9,14 @@ import polars as pl
 import pytest
 
 from graphkit.graph import MarketGraph, build_market_graph
-from graphkit.graph.convert import from_networkx, subgraph, to_networkx, write_gexf, write_graphml
+from graphkit.graph.convert import (
+    GEXF_FALLBACK_DATE,
+    from_networkx,
+    subgraph,
+    to_networkx,
+    write_gexf,
+    write_graphml,
+)
 from graphkit.io import dataset_from_frames
 
 
@@ -72,3 +79,24 @@ def test_write_failure_leaves_no_file(tmp_path: Path) -> None:
     G.add_edge("a", "b", bad=object())  # stored as its str, still writable
     write_graphml(G, tmp_path / "ok.graphml")
     assert nx.read_graphml(tmp_path / "ok.graphml").number_of_edges() == 1
+
+
+def test_gexf_is_deterministic_and_dated_from_the_graph(mg: MarketGraph, tmp_path: Path) -> None:
+    a, b = tmp_path / "a.gexf", tmp_path / "b.gexf"
+    write_gexf(mg, a)
+    write_gexf(mg, b)
+    assert a.read_bytes() == b.read_bytes()
+    latest = mg.edges["last_at"].max().date().isoformat()
+    assert f'lastmodifieddate="{latest}"' in a.read_text()
+    write_gexf(mg, b, date="2026-03-31")
+    assert 'lastmodifieddate="2026-03-31"' in b.read_text()
+    assert nx.read_gexf(b).number_of_edges() == 4
+
+
+def test_gexf_without_times_uses_the_fixed_date(tmp_path: Path) -> None:
+    G = nx.Graph()
+    G.add_edge("a", "b", w=1)
+    write_gexf(G, tmp_path / "g.gexf")
+    assert f'lastmodifieddate="{GEXF_FALLBACK_DATE}"' in (tmp_path / "g.gexf").read_text()
+    with pytest.raises(ValueError, match="YYYY-MM-DD"):
+        write_gexf(G, tmp_path / "g.gexf", date="31/03/2026")

@@ -28,7 +28,14 @@ if TYPE_CHECKING:
     import igraph
     import networkx as nx
 
-__all__ = ["from_networkx", "subgraph", "to_networkx", "write_gexf", "write_graphml"]
+__all__ = [
+    "GEXF_FALLBACK_DATE",
+    "from_networkx",
+    "subgraph",
+    "to_networkx",
+    "write_gexf",
+    "write_graphml",
+]
 
 _DEFAULT_MAX_EDGES = 2_000_000
 
@@ -228,16 +235,65 @@ def write_graphml(g: nx.Graph | MarketGraph | igraph.Graph, path: str | os.PathL
         nx.write_graphml(_sanitised(_as_nx(g)), tmp)
 
 
-def write_gexf(g: nx.Graph | MarketGraph | igraph.Graph, path: str | os.PathLike[str]) -> None:
+#: ``lastmodifieddate`` of a GEXF file whose graph carries no time (see :func:`write_gexf`).
+GEXF_FALLBACK_DATE = "1970-01-01"
+
+
+def _latest_date(G: nx.Graph) -> str:
+    """Latest calendar date among the graph's datetime attributes, or the fallback."""
+    latest = None
+    for items in (G.nodes(data=True), G.edges(data=True)):
+        for *_, data in items:  # small graphs only (the converters cap the size)
+            for v in data.values():
+                if isinstance(v, datetime) and (latest is None or v > latest):
+                    latest = v
+    return GEXF_FALLBACK_DATE if latest is None else latest.date().isoformat()
+
+
+def write_gexf(
+    g: nx.Graph | MarketGraph | igraph.Graph,
+    path: str | os.PathLike[str],
+    *,
+    date: str | None = None,
+) -> None:
     """Write a graph as GEXF (atomically), readable by Gephi and ``networkx.read_gexf``.
+
+    The file is a function of the graph and ``date`` only: networkx stamps
+    today's date into ``<meta lastmodifieddate>``, which made two exports of the
+    same graph differ; here the stamp is ``date``.
+
+    Parameters
+    ----------
+    g
+        A networkx graph, a :class:`MarketGraph` or an igraph graph.
+    path
+        Output file (written atomically).
+    date
+        ``lastmodifieddate`` as ``YYYY-MM-DD``. Default: the latest date found in
+        the graph's datetime attributes (e.g. an edge's ``last_at``), or
+        :data:`GEXF_FALLBACK_DATE` when it has none; never today's date.
 
     Examples
     --------
     >>> write_gexf(subgraph(mg, ["b1", "s1"]), "case.gexf")  # doctest: +SKIP
+    >>> write_gexf(G, "case.gexf", date="2026-03-31")  # doctest: +SKIP
     """
-    import networkx as nx
+    from networkx.readwrite.gexf import GEXFWriter
 
     from graphkit.io import atomic_write
 
+    G = _as_nx(g)
+    if date is None:
+        stamp = _latest_date(G)
+    else:
+        try:
+            stamp = datetime.strptime(date, "%Y-%m-%d").date().isoformat()
+        except (TypeError, ValueError):
+            raise ValueError(f"date must be 'YYYY-MM-DD', got {date!r}") from None
+    writer = GEXFWriter(encoding="utf-8", prettyprint=True, version="1.2draft")
+    writer.add_graph(_sanitised(G))
+    meta = writer.xml.find("meta")
+    if meta is not None:
+        meta.set("lastmodifieddate", stamp)
     with atomic_write(path) as tmp:
-        nx.write_gexf(_sanitised(_as_nx(g)), tmp)
+        writer.write(tmp)
