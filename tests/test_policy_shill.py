@@ -362,3 +362,48 @@ def test_concentration_is_relative_to_market_share() -> None:
         params={**params, "concentration_lift": 1.0 / mega},
     )
     assert lo.filter(seller_id="mega")["concentrated"].all()
+
+
+def test_same_group_needs_a_group_that_detection_scores_as_a_ring(
+    frames: dict[str, pl.DataFrame],
+) -> None:
+    from graphkit.policy.shill import shill_sellers
+
+    ds = dataset_from_frames(frames, as_of=t(120))
+    # loyal customers with three top-rated orders count as a habit (repeat_top_ratings);
+    # with that off, their only pair evidence beyond top ratings is the detected group
+    params = {
+        **ScanContext(ds).params("SHILL_PURCHASE"),
+        "min_ring_share": 0.0,
+        "repeat_top_orders": 4,
+    }
+    # detection grouped the popular store with its three loyal customers, one of them fresh
+    members = pl.DataFrame(
+        {"group_id": ["g"] * 4, "account_id": ["popular", "loyal0", "loyal1", "loyal2"]}
+    )
+    accounts = (
+        ds.get("accounts")
+        .collect()
+        .with_columns(
+            created_at=pl.when(pl.col("account_id") == "loyal0")
+            .then(pl.lit(t(5)))
+            .otherwise("created_at")
+        )
+    )
+
+    def flagged(score: float | None) -> list[str]:
+        groups = None if score is None else pl.DataFrame({"group_id": ["g"], "score": [score]})
+        pairs = pair_evidence(
+            ds.orders,
+            ds.feedback,
+            accounts=accounts.lazy(),
+            members=members,
+            groups=groups,
+            params=params,
+        )
+        return shill_sellers(pairs, params=params)["seller_id"].to_list()
+
+    assert "popular" in flagged(None)  # every group counts when no scores are given
+    assert "popular" in flagged(0.5)  # a group scored as a ring: fires
+    assert "popular" not in flagged(0.49)  # a weak candidate group: near miss
+    assert "ring_s" in flagged(0.1)  # the real ring does not need the group
