@@ -205,3 +205,18 @@ def test_output_sorted_typed_and_deterministic() -> None:
     assert a["message_id"].is_sorted()
     assert a.schema["threat_score"] == pl.Float64
     assert a.height == len(texts)
+
+
+def test_candidates_only_keeps_exactly_the_rows_with_all_four_families() -> None:
+    texts = THREATS + NOT_THREATS
+    msgs = pl.DataFrame(
+        {"message_id": [f"m{i:03d}" for i in range(len(texts))], "text": texts},
+        schema={"message_id": pl.String, "text": pl.String},
+    )
+    fast = threat_scores(msgs, candidates_only=True)
+    cues = ["cue_condition", "cue_feedback", "cue_negative", "cue_demand"]
+    full = threat_scores(msgs).filter(pl.all_horizontal([pl.col(c) > 0 for c in cues]))
+    assert fast.equals(full)
+    # every threat is a candidate, and near misses lacking a family are screened out
+    assert fast.filter("is_threat").height == len(THREATS)
+    assert 0 < fast.height < msgs.height

@@ -587,6 +587,7 @@ def threat_scores(
     max_weak_cues: int = 1,
     id_col: str = "message_id",
     text_col: str = "text",
+    candidates_only: bool = False,
 ) -> pl.DataFrame:
     """Score every message for a conditional threat about feedback with a demand.
 
@@ -606,14 +607,20 @@ def threat_scores(
         cues: a remedy and a promise, no threat) does not fire.
     id_col, text_col
         Names of the id and text columns.
+    candidates_only
+        Return only the messages in which all four cue families are present (the only
+        ones that can be threats), found by screening on the rarest family (condition)
+        first: much cheaper on a large table. The rows returned are identical to the
+        full output's rows for these messages.
 
     Returns
     -------
     DataFrame
-        One row per message, sorted by ``id_col``: ``id_col``, the strength of each
-        cue family (``cue_condition``, ``cue_feedback``, ``cue_negative``,
-        ``cue_demand``: 0 when absent), the words that fired each (``match_*``,
-        null when absent), ``threat_score`` (mean of the four), ``is_threat`` and a
+        One row per message (per candidate with ``candidates_only``), sorted by
+        ``id_col``: ``id_col``, the strength of each cue family (``cue_condition``,
+        ``cue_feedback``, ``cue_negative``, ``cue_demand``: 0 when absent), the words
+        that fired each (``match_*``, null when absent), ``threat_score`` (mean of the
+        four), ``is_threat`` and a
         plain-text ``explanation``.
 
     Examples
@@ -627,7 +634,8 @@ def threat_scores(
     """
     # normalize_for_cues, with the costly leetspeak step only on the rows that need it,
     # keeping the sentence boundaries
-    pre = messages.lazy().select(id_col, _pre=_prenormalize(pl.col(text_col)))
+    # materialised once: both branches below read it (a lazy plan would run it twice)
+    pre = messages.lazy().select(id_col, _pre=_prenormalize(pl.col(text_col))).collect().lazy()
     leet = pl.col("_pre").str.contains(_LEET_TOKEN)
     keep = {"keep_sentences": True}
     lf = pl.concat(
@@ -675,7 +683,14 @@ def threat_scores(
         for n in ("condition", "feedback", "negative")
     ]
     apart = all_present & ~ok
-    message_level = lf.with_columns(**cols).with_columns(**matches).collect()
+    if candidates_only:
+        # a threat needs all four families; the condition family is rare in ordinary
+        # messages, so it screens first and the other cues run on the survivors only
+        lf = lf.filter(_strength(norm, _CONDITION) > 0)
+    message_level = lf.with_columns(**cols)
+    if candidates_only:
+        message_level = message_level.filter(all_present)
+    message_level = message_level.with_columns(**matches).collect()
     # condition, feedback and consequence must also sit in one window of two adjacent
     # sentences (a long complaint mentioning "if", "review" and "bad" far apart is no
     # threat); the demand may be anywhere. Only messages with all four families can

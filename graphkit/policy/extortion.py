@@ -251,18 +251,19 @@ def check_feedback_extortion(ctx: ScanContext, params: Mapping[str, Any]) -> pl.
     >>> check_feedback_extortion.rule_id
     'FEEDBACK_EXTORTION'
     """
-    msgs = buyer_seller_messages(ctx.ds.table("messages"), ctx.ds.orders).collect()
+    msgs = buyer_seller_messages(ctx.frame("messages").lazy(), ctx.frame("orders").lazy()).collect()
     scores = threat_scores(
         msgs.select("message_id", "text"),
         min_score=float(params["min_threat_score"]),
         max_weak_cues=int(params["max_weak_cues"]),
+        candidates_only=True,  # only messages with all four cue families can be threats
     ).filter(pl.col("is_threat"))
     threats = msgs.drop("text").join(scores, on="message_id")
     per_order = extortion_orders(
         threats,
-        ctx.ds.feedback,
+        ctx.frame("feedback").lazy(),
         negative_rating_max=int(params["negative_rating_max"]),
-        refunds=ctx.ds.get("refunds"),
+        refunds=ctx.frame("refunds").lazy() if ctx.ds.has("refunds") else None,
     )
     per_buyer = (
         per_order.sort("buyer_id", "threat_score", "order_id", descending=[False, True, False])

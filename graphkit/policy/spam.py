@@ -130,6 +130,16 @@ def _pair(a: str, b: str) -> dict[str, pl.Expr]:
     return {"_lo": lo, "_hi": hi}
 
 
+_HASHES = ["_lh", "_hh"]
+_PAIR_SEED = 0x5BA1
+
+
+def _pair_hash(a: str, b: str) -> dict[str, pl.Expr]:
+    """Return the unordered pair ``{a, b}`` as two 64-bit hashes (smaller first)."""
+    ha, hb = pl.col(a).hash(_PAIR_SEED), pl.col(b).hash(_PAIR_SEED)
+    return {"_lh": pl.min_horizontal(ha, hb), "_hh": pl.max_horizontal(ha, hb)}
+
+
 def unsolicited_messages(
     messages: pl.LazyFrame, orders: pl.LazyFrame, *, replies_solicited: bool = True
 ) -> pl.LazyFrame:
@@ -169,19 +179,31 @@ def unsolicited_messages(
     >>> unsolicited_messages(m, o).collect()["unsolicited"].to_list()
     [True, False, True, True, False]
     """
-    first = (
-        orders.select(**_pair("buyer_id", "seller_id"), created_at=pl.col("created_at"))
-        .group_by("_lo", "_hi")
-        .agg(first_order_at=pl.col("created_at").min())
+    # only orders between accounts that exchanged messages matter: screen the orders on
+    # 64-bit hashes of the unordered pair (a collision only lets an extra order through),
+    # then take the first order per pair exactly, on the ids, from the few that pass
+    keyed = messages.with_columns(**_pair_hash("sender_id", "recipient_id"))
+    related = (
+        orders.select("buyer_id", "seller_id", "created_at")
+        .with_columns(**_pair_hash("buyer_id", "seller_id"))
+        .join(keyed.select(_HASHES).unique(), on=_HASHES, how="semi")
     )
-    contact = messages.group_by(
-        sender_id=pl.col("recipient_id"), recipient_id=pl.col("sender_id")
-    ).agg(first_contact_at=pl.col("sent_at").min())
+    first = (
+        related.select(*_HASHES, **_pair("buyer_id", "seller_id"), created_at="created_at")
+        .group_by(*_HASHES, "_lo", "_hi")
+        .agg(first_order_at=pl.col("created_at").min())
+        .collect()  # small (pairs that exchanged messages), joined once below
+    )
+    contact = (
+        messages.group_by(sender_id=pl.col("recipient_id"), recipient_id=pl.col("sender_id"))
+        .agg(first_contact_at=pl.col("sent_at").min())
+        .collect()
+    )
     out = (
-        messages.with_columns(**_pair("sender_id", "recipient_id"))
-        .join(first, on=["_lo", "_hi"], how="left", maintain_order="left")
-        .join(contact, on=["sender_id", "recipient_id"], how="left", maintain_order="left")
-        .drop("_lo", "_hi")
+        keyed.with_columns(**_pair("sender_id", "recipient_id"))
+        .join(first.lazy(), on=[*_HASHES, "_lo", "_hi"], how="left", maintain_order="left")
+        .join(contact.lazy(), on=["sender_id", "recipient_id"], how="left", maintain_order="left")
+        .drop(*_HASHES, "_lo", "_hi")
     )
     ordered = pl.col("first_order_at").is_not_null() & (
         pl.col("first_order_at") <= pl.col("sent_at")
@@ -433,9 +455,13 @@ def _reply_rate(messages: pl.DataFrame, senders: pl.DataFrame) -> pl.DataFrame:
         .select("sender_id", "recipient_id")
         .unique()
     )
-    back = messages.select(
-        sender_id=pl.col("recipient_id"), recipient_id=pl.col("sender_id"), replied=pl.lit(True)
-    ).unique()
+    back = (
+        messages.join(senders.select(recipient_id="sender_id"), on="recipient_id", how="semi")
+        .select(
+            sender_id=pl.col("recipient_id"), recipient_id=pl.col("sender_id"), replied=pl.lit(True)
+        )
+        .unique()
+    )
     return (
         pairs.join(back, on=["sender_id", "recipient_id"], how="left", maintain_order="left")
         .group_by("sender_id")
@@ -460,8 +486,8 @@ def check_comm_spam(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFrame
     'COMM_SPAM'
     """
     messages = unsolicited_messages(
-        ctx.ds.table("messages"),
-        ctx.ds.orders,
+        ctx.frame("messages").lazy(),
+        ctx.frame("orders").lazy(),
         replies_solicited=bool(params["replies_solicited"]),
     ).collect()
     # only senders who reached enough strangers at all can have a campaign: cluster their
@@ -496,7 +522,9 @@ def check_comm_spam(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFrame
             min_unsolicited_share=float(params["min_unsolicited_share"]),
         )
     senders = spam_senders(campaigns, max_evidence=int(params["max_evidence"]))
-    examples = messages.select(
+    examples = messages.join(
+        senders.select(message_id="example_id"), on="message_id", how="semi"
+    ).select(
         example_id=pl.col("message_id"),
         example=defang(pl.col("text"), max_chars=int(params["example_chars"])),
     )
