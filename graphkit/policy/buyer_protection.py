@@ -147,7 +147,7 @@ def check_case_after_refund(ctx: ScanContext, params: Mapping[str, Any]) -> pl.D
     >>> check_case_after_refund.tables
     ('orders', 'disputes', 'refunds')
     """
-    cases = cases_with_orders(ctx.frame("disputes").lazy(), ctx.frame("orders").lazy())
+    cases = _cases(ctx)
     hits = cases_after_refund(
         cases,
         ctx.frame("refunds").lazy(),
@@ -308,6 +308,16 @@ def retaliation_cases(
     )
 
 
+def _cases(ctx: ScanContext) -> pl.LazyFrame:
+    """Return :func:`cases_with_orders` of the dataset, computed once per scan."""
+
+    def compute() -> pl.DataFrame:
+        disputes, orders = ctx.frame("disputes").lazy(), ctx.frame("orders").lazy()
+        return cases_with_orders(disputes, orders).collect()
+
+    return ctx.shared("buyer_protection.cases", compute).lazy()
+
+
 def _refusal_messages(ctx: ScanContext) -> pl.LazyFrame | None:
     """Return the messages that refuse something (once per scan; ``None`` without messages).
 
@@ -340,7 +350,7 @@ def check_retaliation(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFra
     >>> check_retaliation.optional_tables
     ('messages',)
     """
-    cases = cases_with_orders(ctx.frame("disputes").lazy(), ctx.frame("orders").lazy())
+    cases = _cases(ctx)
     messages = _refusal_messages(ctx) if params["use_refusals"] else None
     hits = (
         retaliation_cases(
@@ -522,7 +532,7 @@ def check_false_claims(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFr
     >>> check_false_claims.rule_id
     'BPP_FALSE_CLAIMS'
     """
-    cases = cases_with_orders(ctx.frame("disputes").lazy(), ctx.frame("orders").lazy())
+    cases = _cases(ctx)
     if params["exclude_retaliation"]:
         rp = ctx.params("BPP_RETALIATION")
         messages = _refusal_messages(ctx)

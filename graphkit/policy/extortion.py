@@ -107,27 +107,30 @@ def buyer_seller_messages(messages: pl.LazyFrame, orders: pl.LazyFrame) -> pl.La
     """
     cols = ["message_id", "buyer_id", "seller_id", "order_id", "sent_at", "text"]
     o = orders.select("order_id", "buyer_id", "seller_id", order_at=pl.col("created_at"))
+    named = messages.filter(pl.col("order_id").is_not_null())
     on_order = (
-        messages.filter(pl.col("order_id").is_not_null())
-        .join(o, on="order_id")
+        named.join(o.join(named.select("order_id"), on="order_id", how="semi"), on="order_id")
         .filter(
             (pl.col("sender_id") == pl.col("buyer_id"))
             & (pl.col("recipient_id") == pl.col("seller_id"))
         )
         .select(cols)
     )
+    unnamed = messages.filter(pl.col("order_id").is_null()).select(
+        "message_id",
+        "sent_at",
+        "text",
+        buyer_id=pl.col("sender_id"),
+        seller_id=pl.col("recipient_id"),
+    )
+    # only the orders of pairs with an unnamed message are sorted and searched
+    pair_orders = o.join(
+        unnamed.select("buyer_id", "seller_id").unique(), on=["buyer_id", "seller_id"], how="semi"
+    )
     loose = (
-        messages.filter(pl.col("order_id").is_null())
-        .select(
-            "message_id",
-            "sent_at",
-            "text",
-            buyer_id=pl.col("sender_id"),
-            seller_id=pl.col("recipient_id"),
-        )
-        .sort("sent_at")
+        unnamed.sort("sent_at")
         .join_asof(
-            o.sort("order_at"),
+            pair_orders.sort("order_at"),
             left_on="sent_at",
             right_on="order_at",
             by=["buyer_id", "seller_id"],
@@ -204,13 +207,17 @@ def extortion_orders(
             demand_strength=demand,
         )
     )
-    fb = feedback.select(
-        "order_id",
-        buyer_id=pl.col("author_id"),
-        feedback_id=pl.col("feedback_id"),
-        rating=pl.col("rating").cast(pl.Int64),
-        feedback_at=pl.col("created_at"),
-    ).collect()
+    fb = (
+        feedback.join(per_order.lazy().select("order_id").unique(), on="order_id", how="semi")
+        .select(
+            "order_id",
+            buyer_id=pl.col("author_id"),
+            feedback_id=pl.col("feedback_id"),
+            rating=pl.col("rating").cast(pl.Int64),
+            feedback_at=pl.col("created_at"),
+        )
+        .collect()
+    )
     out = per_order.join(
         fb, on=["order_id", "buyer_id"], how="left", maintain_order="left"
     ).with_columns(
@@ -222,8 +229,8 @@ def extortion_orders(
     if refunds is not None:
         paid = (
             refunds.select("order_id", "refunded_at", "amount")
+            .join(out.lazy().select("order_id", "first_threat_at"), on="order_id")
             .collect()
-            .join(out.select("order_id", "first_threat_at"), on="order_id")
             .filter(pl.col("refunded_at") >= pl.col("first_threat_at"))
             .group_by("order_id")
             .agg(refunded_after=pl.col("amount").sum())
