@@ -455,6 +455,31 @@ def test_only_groups_scoring_at_least_group_min_score_count(score: float, counte
     assert _flagged(unfiltered, "in_group_with_target") == grouped
 
 
+def test_weak_groups_count_only_around_a_store_a_ring_scored_group_holds() -> None:
+    m = Market()
+    _honest_background(m)
+    for s in ("s", "t"):
+        m.honest(s, 30)
+    ring = {m.rate(f"ring{k}", "s", 5, day=40 + k) for k in range(4)}
+    cover = {m.rate(f"cover{k}", "s", 5, day=40 + k) for k in range(4)}  # a second, weak group
+    regulars = {m.rate(f"reg{k}", "t", 5, day=40 + k) for k in range(4)}  # t's weak group only
+    members = _groups(
+        {
+            "strong": [f"ring{k}" for k in range(4)] + ["s"],
+            "weak_s": [f"cover{k}" for k in range(4)] + ["s"],
+            "weak_t": [f"reg{k}" for k in range(4)] + ["t"],
+        }
+    )
+    groups = pl.DataFrame({"group_id": ["strong", "weak_s", "weak_t"], "score": [0.7, 0.4, 0.4]})
+    sig = rating_signals(m.dataset(), group_members=members, groups=groups)
+    assert _flagged(sig, "in_group_with_target") == ring | cover  # s is implicated
+    assert not regulars & _flagged(sig, "in_group_with_target")  # near miss: t is not
+    # the strong group scored below the bar: nothing around s counts either
+    weak = groups.with_columns(score=pl.lit(0.4))
+    sig = rating_signals(m.dataset(), group_members=members, groups=weak)
+    assert _flagged(sig, "in_group_with_target") == set()
+
+
 def test_missing_inputs_give_null_signals_that_say_not_computed() -> None:
     m = Market()
     _honest_background(m)
@@ -513,9 +538,38 @@ def test_feedback_trading_between_linked_accounts_of_two_sellers() -> None:
     assert _flagged(sig, "traded") == {ab, ba}
     assert ca not in _flagged(sig, "traded")
     assert neg not in _flagged(sig, "traded")
-    assert "feedback_trading" in _fired(sig, "A")
+    # one trade among A's 16 top ratings: smoothed share 4%, below trading_share_min (5%)
+    assert "feedback_trading" not in _fired(sig, "A")
     assert "feedback_trading" not in _fired(sig, "C")
     assert _seller(sig, "A")["n_trading_partners"] == 1
+    assert _seller(sig, "A")["n_top_traded"] == 1
+
+
+def test_trading_signal_needs_a_share_of_the_stores_top_ratings() -> None:
+    """A circle's small stores fire; a dominant store whose accounts traded too does not."""
+    m = Market()
+    _honest_background(m)
+    m.honest("small", 20)  # 14 top ratings
+    m.honest("big", 400)  # 280 top ratings
+    for k in range(4):  # four trades each way between accounts of the two stores
+        m.rate(f"big_acct{k}", "small", 5, day=30 + k)
+        m.rate(f"small_acct{k}", "big", 5, day=30 + k)
+    links = _links(
+        *[(f"big_acct{k}", "big") for k in range(4)],
+        *[(f"small_acct{k}", "small") for k in range(4)],
+    )
+    sig = rating_signals(m.dataset(), identity_links=links)
+    assert _seller(sig, "small")["n_top_traded"] == 4
+    assert _seller(sig, "big")["n_top_traded"] == 4
+    assert "feedback_trading" in _fired(sig, "small")  # 4 of 18 top ratings
+    assert "feedback_trading" not in _fired(sig, "big")  # 4 of 284: not its reputation
+    detail = next(x for x in _seller(sig, "small")["signals"] if x["name"] == "feedback_trading")
+    assert detail["detail"].startswith("4 of 18 top ratings traded with 1 other seller(s) (22%")
+    # the same trades fire for the big store once the share threshold is dropped
+    low = rating_signals(
+        m.dataset(), identity_links=links, params=RatingParams(trading_share_min=0.0)
+    )
+    assert "feedback_trading" in _fired(low, "big")
 
 
 def test_sellers_trading_with_their_own_accounts_without_links() -> None:

@@ -118,6 +118,12 @@ class RatingParams:
         Reciprocal top feedback needed in each direction between two sellers'
         sides to call it feedback trading (1: one trade each way is already
         a trade; the pair table shows how many).
+    trading_share_min
+        Smoothed share of the seller's top ratings that are traded from which the
+        trading signal fires (0.05: a circle lifts its small stores' reputation with a
+        fifth to a half of their top ratings; a dominant store where a circle's accounts
+        also shop has a few traded ratings among thousands, and they do not make its
+        reputation).
     trading_ties_from_groups
         Whether membership in a detected group with a seller ties an account
         to that seller for trading (True). Identity links always tie.
@@ -182,6 +188,7 @@ class RatingParams:
     repeat_share_lift: float = 3.0
     unreliable_share_min: float = 0.2
     trading_min_per_direction: int = 1
+    trading_share_min: float = 0.05
     trading_ties_from_groups: bool = True
     group_min_score: float = 0.5
     rev2_iterations: int = 30

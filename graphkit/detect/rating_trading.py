@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import polars as pl
 
-__all__ = ["TRADING_SCHEMA", "seller_ties", "trading_pairs"]
+__all__ = ["TRADING_SCHEMA", "ring_group_members", "seller_ties", "trading_pairs"]
 
 TRADING_SCHEMA: dict[str, pl.DataType] = {
     "account_a": pl.String(),
@@ -32,6 +32,66 @@ TRADING_SCHEMA: dict[str, pl.DataType] = {
     "n_feedback": pl.Int64(),
     "feedback_ids": pl.List(pl.String),
 }
+
+
+def ring_group_members(
+    group_members: pl.DataFrame,
+    groups: pl.DataFrame,
+    *,
+    min_score: float,
+    sellers: pl.Series,
+) -> pl.DataFrame:
+    """Members of the detected groups that count as rings of their sellers.
+
+    A group counts when it scores at least ``min_score``, or when it holds a seller
+    that a group scoring at least ``min_score`` also holds: group detection reports
+    every candidate, and a weak candidate (a small store and a few regulars) is
+    evidence only around a store that a ring-scored group already implicates (the
+    camouflaged ring accounts that a second, weaker group finds around that store).
+
+    Parameters
+    ----------
+    group_members
+        ``group_id, account_id[, ...]`` of the detected groups.
+    groups
+        ``group_id, score`` of the detected groups.
+    min_score
+        Score from which a group counts on its own.
+    sellers
+        The seller account ids (which members are stores).
+
+    Returns
+    -------
+    pl.DataFrame
+        The rows of ``group_members`` that count, in their input order.
+
+    Examples
+    --------
+    >>> m = pl.DataFrame({"group_id": ["g1", "g1", "g2", "g2", "g3", "g3"],
+    ...                   "account_id": ["s", "a", "s", "b", "t", "c"]})
+    >>> g = pl.DataFrame({"group_id": ["g1", "g2", "g3"], "score": [0.8, 0.4, 0.4]})
+    >>> ring_group_members(m, g, min_score=0.5, sellers=pl.Series(["s", "t"]))[
+    ...     "account_id"].to_list()
+    ['s', 'a', 's', 'b']
+    """
+    gm = group_members.with_columns(pl.col("group_id").cast(pl.String))
+    key = gm.select("group_id", pl.col("account_id").cast(pl.String))
+    scores = groups.select(pl.col("group_id").cast(pl.String), "score")
+    strong = scores.filter(pl.col("score") >= min_score).select("group_id")
+    store = pl.DataFrame({"account_id": sellers.cast(pl.String)}).unique()
+    implicated = (
+        key.join(strong, on="group_id", how="semi")
+        .join(store, on="account_id", how="semi")
+        .select("account_id")
+        .unique()
+    )
+    corroborated = (
+        key.join(strong, on="group_id", how="anti")
+        .join(implicated, on="account_id", how="semi")
+        .select("group_id")
+    )
+    kept = pl.concat([strong, corroborated]).unique()
+    return gm.join(kept, on="group_id", how="semi", maintain_order="left")
 
 
 def seller_ties(

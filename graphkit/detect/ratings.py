@@ -50,7 +50,12 @@ from graphkit.detect.rating_features import (
     smoothed_share,
 )
 from graphkit.detect.rating_params import RatingParams
-from graphkit.detect.rating_trading import TRADING_SCHEMA, seller_ties, trading_pairs
+from graphkit.detect.rating_trading import (
+    TRADING_SCHEMA,
+    ring_group_members,
+    seller_ties,
+    trading_pairs,
+)
 from graphkit.detect.rev2 import rev2
 from graphkit.findings import SIGNAL
 
@@ -309,18 +314,25 @@ def _signals(pop: dict[str, float], p: RatingParams) -> list[_Signal]:
             pl.col("n_positive") > 0,
         )
     )
+    traded = smoothed_share("n_top_traded", "n_top", pop["traded"], p.prior_strength)
     sigs.append(
         _Signal(
             "feedback_trading",
-            pl.col("n_top_traded").cast(pl.Float64),
-            pl.lit(float(p.trading_min_per_direction)),
+            traded,
+            pl.lit(p.trading_share_min),
             pl.lit(0.0),
             pl.format(
-                "{} top ratings traded with {} other seller(s)",
+                "{} of {} top ratings traded with {} other seller(s) ({}; smoothed {}, "
+                "threshold {})",
                 pl.col("n_top_traded"),
+                pl.col("n_top"),
                 pl.col("n_trading_partners"),
+                fmt_pct(pl.col("n_top_traded") / pl.col("n_top")),
+                fmt_pct(traded),
+                fmt_pct(pl.lit(p.trading_share_min)),
             ),
-            pl.col("n_trading_partners") > 0,
+            (pl.col("n_trading_partners") > 0)
+            & (pl.col("n_top_traded") >= p.trading_min_per_direction),
         )
     )
     sigs.append(
@@ -591,7 +603,9 @@ def rating_signals(
         ``group_id, score`` of the detected groups (``detect_groups(ds).groups``);
         when given, only members of groups scoring at least
         ``params.group_min_score`` count (weak candidate groups are mostly organic
-        clusters); when ``None`` every group of ``group_members`` counts.
+        clusters), and of weaker groups around a store that such a group holds
+        (:func:`~graphkit.detect.rating_trading.ring_group_members`); when ``None``
+        every group of ``group_members`` counts.
 
     Returns
     -------
@@ -611,12 +625,11 @@ def rating_signals(
     if group_members is None:
         notes.append("group-member share (no group_members given)")
     elif groups is not None:
-        kept = groups.lazy().filter(pl.col("score") >= p.group_min_score)
-        group_members = (
-            group_members.lazy()
-            .with_columns(pl.col("group_id").cast(pl.String))
-            .join(kept.select(pl.col("group_id").cast(pl.String)), on="group_id", how="semi")
-            .collect()
+        group_members = ring_group_members(
+            group_members,
+            groups,
+            min_score=p.group_min_score,
+            sellers=ds.orders.select(pl.col("seller_id").unique()).collect().to_series(),
         )
     if identity_links is None:
         notes.append("identity-linked share (no identity_links given)")

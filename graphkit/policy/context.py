@@ -147,11 +147,18 @@ class ScanContext:
                 params = RatingParams(**dict(self.config.ratings))
             except TypeError as err:
                 raise ConfigError(f"invalid [ratings] setting: {err}") from None
-        members = self.ring_members if self.has_groups() else None
+        grouped = self.has_groups()
+        members = self.ring_members if grouped else None
+        # the groups' scores: only groups scoring as rings count (RatingParams.group_min_score)
+        groups = self.group_table.select("group_id", "score") if grouped else None
         return self._timed(
             "rating_signals",
             lambda: rating_signals(
-                self.ds, group_members=members, identity_links=self.identity_links, params=params
+                self.ds,
+                group_members=members,
+                identity_links=self.identity_links,
+                params=params,
+                groups=groups,
             ),
         )
 

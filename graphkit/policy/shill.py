@@ -40,6 +40,7 @@ from typing import Any
 
 import polars as pl
 
+from graphkit.detect.rating_trading import ring_group_members
 from graphkit.policy.context import ScanContext
 from graphkit.policy.registry import Threshold, escalate, evidence, register, signal
 
@@ -83,10 +84,10 @@ THRESHOLDS = (
     Threshold(
         "min_group_score",
         0.5,
-        "same_group counts only for detected groups scoring at least 0.5: detection reports "
-        "every candidate from 0.3, and the weak ones are mostly a small store with a few "
-        "regulars (simulated 1M seed 0: 40 of the 43 stores flagged through such groups were "
-        "organic)",
+        "same_group counts only for detected groups scoring at least 0.5 (or weaker ones around "
+        "a store such a group holds): detection reports every candidate from 0.3, and the weak "
+        "ones are mostly a small store with a few regulars (simulated 1M seed 0: 40 of the 43 "
+        "stores flagged through such groups were organic)",
     ),
     Threshold(
         "new_account_days",
@@ -179,7 +180,9 @@ def pair_evidence(
         Detected group members ``group_id, account_id`` (optional).
     groups
         Detected groups ``group_id, score`` (optional): when given, only members of groups
-        scoring at least ``min_group_score`` count for ``same_group``.
+        scoring at least ``min_group_score``, or of weaker groups around a store that such a
+        group holds, count for ``same_group``
+        (:func:`graphkit.detect.rating_trading.ring_group_members`).
     params
         The check's thresholds.
 
@@ -337,8 +340,12 @@ def pair_evidence(
 
     # detected rings: buyer and seller in the same group
     if members is not None and groups is not None:
-        strong = groups.filter(pl.col("score") >= float(params["min_group_score"]))
-        members = members.join(strong.select("group_id"), on="group_id", how="semi")
+        members = ring_group_members(
+            members,
+            groups,
+            min_score=float(params["min_group_score"]),
+            sellers=all_pairs.get_column("seller_id").unique(),
+        )
     if members is not None and members.height:
         m = members.select("group_id", "account_id")
         same = (
