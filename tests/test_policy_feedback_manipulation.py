@@ -147,6 +147,8 @@ def test_circle_raters_are_accounts_rating_several_circle_stores() -> None:
         ("h2", "A", 5), ("h2", "A", 5), ("h2", "A", 5),  # one store only
         ("B", "A", 5), ("B", "A", 5), ("B", "A", 5),  # a circle seller itself (in the pair)
         ("x", "A", 5), ("x", "C", 5), ("x", "D", 1),  # spread over two circles, one negative
+        ("y", "A", 5), ("y", "B", 5),  # two circle stores, but 3 of its 5 ratings elsewhere
+        ("y", "Z1", 5), ("y", "Z2", 5), ("y", "Z3", 5),
     ]  # fmt: skip
     fb = pl.DataFrame(
         {
@@ -160,9 +162,14 @@ def test_circle_raters_are_accounts_rating_several_circle_stores() -> None:
         },
         schema_overrides={"reasons": pl.List(pl.String)},
     )
-    out = circle_raters(fb, tp)
-    assert out["feedback_id"].to_list() == ["f0", "f1", "f2"]
-    assert circle_raters(fb, tp, min_ratings=2)["author_id"].unique().sort().to_list() == ["h", "w"]
+    out = circle_raters(fb, tp)  # default: two ratings for two of the circle's stores
+    assert out["feedback_id"].to_list() == ["f0", "f1", "f2", "f3", "f4"]
+    assert out["author_id"].unique().sort().to_list() == ["h", "w"]
+    # near miss: h's two ratings are below a three-rating bar
+    assert circle_raters(fb, tp, min_ratings=3)["author_id"].unique().to_list() == ["w"]
+    # y works for the circle once 40% of its positive ratings are enough
+    loose = circle_raters(fb, tp, min_worker_share=0.4)["author_id"].unique().sort().to_list()
+    assert loose == ["h", "w", "y"]
     assert circle_raters(fb, tp.clear()).height == 0
 
 
@@ -189,8 +196,8 @@ def test_circles_widen_to_stores_their_raters_share_but_not_to_popular_ones() ->
     # w1..w3 work for circle A-B; E (3 of its 4 raters are workers) joins, P does not
     assert sorted(out["target_id"].unique().to_list()) == ["A", "B", "E"]
     assert sorted(out["author_id"].unique().to_list()) == ["w1", "w2", "w3"]
-    # without E the workers have two ratings each, below circle_min_ratings
-    assert circle_raters(fb, tp, expand_min_coraters=4).height == 0
+    # without E the workers have two ratings each, below a three-rating bar
+    assert circle_raters(fb, tp, expand_min_coraters=4, min_ratings=3).height == 0
 
 
 def test_trading_signal_of_a_hub_store_is_not_evidence() -> None:

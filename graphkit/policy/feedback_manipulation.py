@@ -89,8 +89,10 @@ THRESHOLDS = (
     ),
     Threshold(
         "circle_min_ratings",
-        3,
-        "three positive ratings into the circle, not a one-off purchase from two of its stores",
+        2,
+        "two positive ratings into the circle (one for each of two of its stores, with at "
+        "least half of all the account's positive ratings): an honest buyer rarely happens on "
+        "two small stores that trade ratings with each other and little else",
     ),
     Threshold(
         "max_trading_partners",
@@ -115,7 +117,7 @@ def circle_raters(
     trading_pairs: pl.DataFrame,
     *,
     min_sellers: int = 2,
-    min_ratings: int = 3,
+    min_ratings: int = 2,
     expand_min_coraters: int = 3,
     expand_min_share: float = 0.2,
     max_store_raters_quantile: float = 0.95,
