@@ -253,6 +253,10 @@ def _findings_rows(findings: pl.DataFrame, max_rows: int) -> list[dict[str, Any]
     return rows
 
 
+#: The tables a group panel reads (subgraph, timeline, messages, evidence orders).
+_PANEL_TABLES = frozenset({"orders", "feedback", "messages", "disputes", "refunds"})
+
+
 def _group_sections(
     run: Run,
     dataset: Dataset | None,
@@ -278,7 +282,10 @@ def _group_sections(
             groups["seller_ids"].explode().drop_nulls().to_list()
         )
         all_ev = [e for lst in ev_by_group.values() for e in lst]
-        narrowed = case_rows(dataset.tables, account_ids=all_accts, evidence=all_ev)
+        # the panels draw orders, feedback, messages and cases (and find evidence orders
+        # through refunds): accounts, identifiers and coupons are not read
+        drawn = {k: v for k, v in dataset.tables.items() if k in _PANEL_TABLES}
+        narrowed = case_rows(drawn, account_ids=all_accts, evidence=all_ev)
     sections = []
     for g in groups.iter_rows(named=True):
         gid = g["group_id"]
