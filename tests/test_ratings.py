@@ -480,6 +480,36 @@ def test_weak_groups_count_only_around_a_store_a_ring_scored_group_holds() -> No
     assert _flagged(sig, "in_group_with_target") == set()
 
 
+@pytest.mark.parametrize(
+    ("stores", "dsr", "counted"),
+    [
+        (("a", "b"), (5, 5, 5), True),  # two stores rated perfectly by the group: a circle
+        (("a", "b"), (5, 4, 5), False),  # near miss: the same group, ordinary DSRs
+        (("a",), (5, 5, 5), False),  # near miss: one store and its perfect raters
+    ],
+)
+def test_weak_group_of_several_stores_counts_when_its_ratings_are_perfect(
+    stores: tuple[str, ...], dsr: tuple[int, int, int], counted: bool
+) -> None:
+    m = Market()
+    _honest_background(m)
+    for s in ("a", "b"):
+        m.honest(s, 30)
+    rated = {m.rate(f"acct{k}", stores[k % len(stores)], 5, day=40 + k, dsr=dsr) for k in range(6)}
+    members = _groups({"G": [f"acct{k}" for k in range(6)] + list(stores)})
+    groups = pl.DataFrame({"group_id": ["G"], "score": [0.45]})
+    sig = rating_signals(m.dataset(), group_members=members, groups=groups)
+    assert _flagged(sig, "in_group_with_target") == (rated if counted else set())
+    # the share is a setting: 5/4/5 triples count once any share will do
+    loose = rating_signals(
+        m.dataset(),
+        group_members=members,
+        groups=groups,
+        params=RatingParams(circle_min_perfect_share=0.0),
+    )
+    assert bool(_flagged(loose, "in_group_with_target")) is (len(stores) > 1)
+
+
 def test_missing_inputs_give_null_signals_that_say_not_computed() -> None:
     m = Market()
     _honest_background(m)

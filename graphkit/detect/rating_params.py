@@ -133,6 +133,13 @@ class RatingParams:
         trading ties (0.5: group detection reports every candidate, and the
         weak candidates are mostly organic clusters of a store and its regular
         buyers; see ``benchmarks/RESULTS.md``, rating signals, with and without).
+    circle_min_sellers, circle_min_perfect_share
+        A detected group scoring below ``group_min_score`` still counts when it spans at
+        least 2 stores and its buyers' ratings of those stores are at least 75% perfect
+        5/5/5 DSR triples (with ``min_flagged`` ratings at least): a trading circle's
+        accounts rate its stores perfectly, while the population gives perfect triples on
+        about 40% of ratings and the weak multi-store groups of organic buyers (lockstep
+        buyers of a few popular stores) on 0-62% in the simulated development runs.
     rev2_iterations
         Maximum REV2 iterations (30); it stops earlier when no value moves by
         more than ``rev2_tolerance`` (1e-4: a hundredth of the resolution at
@@ -191,6 +198,8 @@ class RatingParams:
     trading_share_min: float = 0.05
     trading_ties_from_groups: bool = True
     group_min_score: float = 0.5
+    circle_min_sellers: int = 2
+    circle_min_perfect_share: float = 0.75
     rev2_iterations: int = 30
     rev2_tolerance: float = 1e-4
     rev2_alpha_fairness: float = 1.0

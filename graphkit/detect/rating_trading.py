@@ -40,6 +40,10 @@ def ring_group_members(
     *,
     min_score: float,
     sellers: pl.Series,
+    ratings: pl.LazyFrame | None = None,
+    circle_min_sellers: int = 2,
+    circle_min_perfect_share: float = 0.75,
+    circle_min_ratings: int = 3,
 ) -> pl.DataFrame:
     """Members of the detected groups that count as rings of their sellers.
 
@@ -48,6 +52,11 @@ def ring_group_members(
     every candidate, and a weak candidate (a small store and a few regulars) is
     evidence only around a store that a ring-scored group already implicates (the
     camouflaged ring accounts that a second, weaker group finds around that store).
+    With ``ratings``, a weak group spanning at least ``circle_min_sellers`` stores
+    also counts when its buyers' ratings of those stores (at least
+    ``circle_min_ratings``) are nearly all perfect 5/5/5 DSR triples
+    (``circle_min_perfect_share``): the shape of a trading circle, which detection
+    finds as one group of a few stores and their accounts but scores low.
 
     Parameters
     ----------
@@ -59,6 +68,10 @@ def ring_group_members(
         Score from which a group counts on its own.
     sellers
         The seller account ids (which members are stores).
+    ratings
+        Buyer feedback ``author_id, target_id, perfect_dsr`` (optional).
+    circle_min_sellers, circle_min_perfect_share, circle_min_ratings
+        When a weak group counts as a trading circle (see above).
 
     Returns
     -------
@@ -77,21 +90,68 @@ def ring_group_members(
     gm = group_members.with_columns(pl.col("group_id").cast(pl.String))
     key = gm.select("group_id", pl.col("account_id").cast(pl.String))
     scores = groups.select(pl.col("group_id").cast(pl.String), "score")
-    strong = scores.filter(pl.col("score") >= min_score).select("group_id")
     store = pl.DataFrame({"account_id": sellers.cast(pl.String)}).unique()
-    implicated = (
-        key.join(strong, on="group_id", how="semi")
+    primary = [scores.filter(pl.col("score") >= min_score).select("group_id")]
+    weak = key.join(primary[0], on="group_id", how="anti")
+    if ratings is not None:
+        primary.append(
+            _circle_groups(
+                weak,
+                store,
+                ratings,
+                min_sellers=circle_min_sellers,
+                min_perfect_share=circle_min_perfect_share,
+                min_ratings=circle_min_ratings,
+            )
+        )
+    counted = pl.concat(primary).unique()
+    implicated = (  # stores of ring-scored groups (circle groups do not implicate further)
+        key.join(primary[0], on="group_id", how="semi")
         .join(store, on="account_id", how="semi")
         .select("account_id")
         .unique()
     )
-    corroborated = (
-        key.join(strong, on="group_id", how="anti")
-        .join(implicated, on="account_id", how="semi")
+    corroborated = weak.join(implicated, on="account_id", how="semi").select("group_id")
+    kept = pl.concat([counted, corroborated]).unique()
+    return gm.join(kept, on="group_id", how="semi", maintain_order="left")
+
+
+def _circle_groups(
+    weak: pl.DataFrame,
+    store: pl.DataFrame,
+    ratings: pl.LazyFrame,
+    *,
+    min_sellers: int,
+    min_perfect_share: float,
+    min_ratings: int,
+) -> pl.DataFrame:
+    """Weak groups of several stores whose buyers rate those stores with perfect DSRs."""
+    weak_sellers = weak.join(store, on="account_id", how="semi")
+    multi = (
+        weak_sellers.group_by("group_id")
+        .len()
+        .filter(pl.col("len") >= min_sellers)
         .select("group_id")
     )
-    kept = pl.concat([strong, corroborated]).unique()
-    return gm.join(kept, on="group_id", how="semi", maintain_order="left")
+    buyers = weak.join(multi, on="group_id", how="semi").join(store, on="account_id", how="anti")
+    return (
+        ratings.select(
+            pl.col("author_id").cast(pl.String),
+            pl.col("target_id").cast(pl.String),
+            pl.col("perfect_dsr"),
+        )
+        .join(buyers.lazy().rename({"account_id": "author_id"}), on="author_id")
+        .join(
+            weak_sellers.lazy().rename({"account_id": "target_id"}),
+            on=["group_id", "target_id"],
+        )
+        .filter(pl.col("perfect_dsr").is_not_null())
+        .group_by("group_id")
+        .agg(n=pl.len(), share=pl.col("perfect_dsr").mean())
+        .filter((pl.col("n") >= min_ratings) & (pl.col("share") >= min_perfect_share))
+        .select("group_id")
+        .collect()
+    )
 
 
 def seller_ties(

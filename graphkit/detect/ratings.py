@@ -630,6 +630,14 @@ def rating_signals(
             groups,
             min_score=p.group_min_score,
             sellers=ds.orders.select(pl.col("seller_id").unique()).collect().to_series(),
+            ratings=ds.feedback.select(
+                "author_id",
+                "target_id",
+                perfect_dsr=pl.all_horizontal([pl.col(c) == 5 for c in DSR_COLUMNS]),
+            ),
+            circle_min_sellers=p.circle_min_sellers,
+            circle_min_perfect_share=p.circle_min_perfect_share,
+            circle_min_ratings=p.min_flagged,
         )
     if identity_links is None:
         notes.append("identity-linked share (no identity_links given)")
