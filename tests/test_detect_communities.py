@@ -73,3 +73,68 @@ def test_weights_change_the_partition() -> None:
     comm = dict(zip(out["account_id"], out["community"], strict=True))
     assert comm["a0"] == comm["t0"]
     assert comm["a0"] != comm["a1"]
+
+
+def _three_bicliques() -> MarketGraph:
+    blocks = [
+        [(f"{p}{i}", f"{q}{j}") for i in range(5) for j in range(2)]
+        for p, q in (("a", "s"), ("b", "t"), ("c", "u"))
+    ]
+    return _graph([*blocks[0], *blocks[1], *blocks[2], ("a0", "t0"), ("b0", "u0")])
+
+
+def test_edge_mask_runs_on_the_subgraph_and_leaves_the_rest_alone() -> None:
+    """Leiden on the subgraph induced by two of three bicliques: the same two communities
+    as on the whole graph; the accounts outside are communities of their own."""
+    mg = _three_bicliques()
+    ids = mg.vertices["account_id"]
+    inside = ids.str.contains("^[abst]").to_numpy()
+    vid_in = dict(zip(mg.vertices["vid"], inside, strict=True))
+    mask = np.array(
+        [vid_in[b] and vid_in[s] for b, s in mg.edges.select("buyer_vid", "seller_vid").rows()]
+    )
+    assert 0 < mask.sum() < mg.edges.height
+    full = leiden_membership(mg, resolution=1.0, seed=0)
+    sub = leiden_membership(mg, resolution=1.0, seed=0, edge_mask=mask)
+    assert len(set(sub[inside])) == 2
+    # the same split of the two bicliques as on the whole graph
+    pairs = [(i, j) for i in np.flatnonzero(inside) for j in np.flatnonzero(inside)]
+    assert all((full[i] == full[j]) == (sub[i] == sub[j]) for i, j in pairs)
+    # outside: every account alone, numbered stably after the subgraph's communities
+    out = sub[~inside]
+    assert len(set(out)) == len(out)
+    assert not set(out) & set(sub[inside])
+    assert np.array_equal(sub, leiden_membership(mg, resolution=1.0, seed=0, edge_mask=mask))
+
+
+def test_edge_mask_judges_merges_against_the_whole_graph() -> None:
+    """Two 5x2 bicliques joined by 3 bridge edges, next to a large separate 20x10 biclique.
+    On the whole graph the bridge outweighs the null-model penalty, so the two merge; on
+    the two-biclique subgraph *taken alone* (its own small total weight) the penalty is 6x
+    larger and they would stay apart. The masked run must give the whole-graph answer."""
+    small = [
+        (f"{p}{i}", f"{q}{j}")
+        for p, q in (("a", "s"), ("b", "t"))
+        for i in range(5)
+        for j in range(2)
+    ]
+    big = [(f"c{i:02d}", f"u{j}") for i in range(20) for j in range(10)]
+    mg = _graph([*small, ("a0", "t0"), ("a1", "t1"), ("a2", "t0"), *big])
+    ids = mg.vertices["account_id"].to_list()
+    inside = np.array([not (x.startswith("c") or x.startswith("u")) for x in ids])
+    vid_in = dict(zip(mg.vertices["vid"], inside, strict=True))
+    mask = np.array(
+        [vid_in[b] and vid_in[s] for b, s in mg.edges.select("buyer_vid", "seller_vid").rows()]
+    )
+    full = leiden_membership(mg, seed=0, n_iterations=-1)
+    assert len(set(full[inside])) == 1  # merged on the whole graph
+    alone = leiden_membership(
+        _graph(mg.edges.filter(pl.Series(mask)).select("buyer_id", "seller_id").rows()),
+        seed=0,
+        n_iterations=-1,
+    )
+    assert len(set(alone)) == 2  # apart when the subgraph is judged on its own
+    sub = leiden_membership(mg, seed=0, n_iterations=-1, edge_mask=mask)
+    assert len(set(sub[inside])) == 1
+    every = np.ones(mg.edges.height, dtype=bool)
+    assert np.array_equal(full, leiden_membership(mg, seed=0, n_iterations=-1, edge_mask=every))

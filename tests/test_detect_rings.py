@@ -11,8 +11,10 @@ import pytest
 
 from graphkit.dataset import Dataset
 from graphkit.detect import GROUP_KINDS, DetectParams, GroupDetection, detect_groups
+from graphkit.detect.rings import ring_candidate_edges
 from graphkit.errors import ConfigError
 from graphkit.findings import GROUPS_SCHEMA, SIGNAL
+from graphkit.graph.build import MarketGraph, market_graph_from_frames
 from graphkit.io import dataset_from_frames
 
 RING = ["x1", "x2", "x3", "x4", "x5", "x6"]
@@ -260,3 +262,75 @@ def test_simulated_rings_recovered_100k(sim_seed: int) -> None:
     best, purity = _ring_recovery(100_000, sim_seed=sim_seed)
     assert min(best) >= 0.8, best
     assert purity["labelled_share"].min() >= 0.5
+
+
+def _candidate_market() -> tuple[MarketGraph, pl.DataFrame]:
+    """(buyer, seller, orders, suspicious) rows: a ring r1-r3 at store R; r2-r4 also at
+    store T, where r1 has one ordinary order; near misses: q1, q2 at Q (2 buyers only), n1
+    with a single order at R, d1 with 4 suspicious orders at R and P but 10 ordinary ones
+    elsewhere (not concentrated), and so P, left with p1 and p2, falls too."""
+    rows = [
+        *[(b, "R", 2, True) for b in ("r1", "r2", "r3")],
+        *[(b, "T", 2, True) for b in ("r2", "r3", "r4")],
+        ("r1", "T", 1, False),
+        ("q1", "Q", 2, True),
+        ("q2", "Q", 2, True),
+        ("n1", "R", 1, True),
+        ("d1", "R", 2, True),
+        ("d1", "P", 2, True),
+        *[("d1", f"O{i}", 2, False) for i in range(5)],
+        ("p1", "P", 2, True),
+        ("p2", "P", 2, True),
+    ]
+    buyers = sorted({r[0] for r in rows})
+    sellers = sorted({r[1] for r in rows})
+    v = (
+        pl.DataFrame(
+            {
+                "account_id": buyers + sellers,
+                "kind": ["buyer"] * len(buyers) + ["seller"] * len(sellers),
+            }
+        )
+        .sort("account_id")
+        .with_row_index("vid")
+    )
+    vid = dict(zip(v["account_id"], v["vid"], strict=True))
+    e = pl.DataFrame(
+        {
+            "buyer_vid": [vid[r[0]] for r in rows],
+            "seller_vid": [vid[r[1]] for r in rows],
+            "buyer_id": [r[0] for r in rows],
+            "seller_id": [r[1] for r in rows],
+            "n_orders": [r[2] for r in rows],
+            "suspicion": [2.0 if r[3] else 1.0 for r in rows],
+        }
+    )
+    mg = market_graph_from_frames(v, e)
+    return mg, mg.edges.select("suspicion")
+
+
+def _kept(mg: MarketGraph, mask: np.ndarray) -> set[tuple[str, str]]:
+    return set(mg.edges.filter(pl.Series(mask)).select("buyer_id", "seller_id").rows())
+
+
+def test_ring_candidate_edges_keep_rings_and_prune_near_misses() -> None:
+    mg, susp = _candidate_market()
+    kept = _kept(mg, ring_candidate_edges(mg, susp))
+    ring = {(b, "R") for b in ("r1", "r2", "r3")} | {(b, "T") for b in ("r2", "r3", "r4")}
+    # r1's ordinary order at T is kept too: the subgraph is induced by the kept accounts
+    assert kept == ring | {("r1", "T")}
+    # without the concentration rule d1 stays, and with it P (3 suspicious buyers)
+    loose = _kept(mg, ring_candidate_edges(mg, susp, min_concentration=0.0))
+    assert {("d1", "R"), ("d1", "P"), ("p1", "P"), ("p2", "P")} <= loose
+    assert not {("q1", "Q"), ("n1", "R")} & loose
+
+
+def test_candidate_subgraph_finds_the_same_ring(market: Dataset, det: GroupDetection) -> None:
+    whole = detect_groups(market, seed=0, params={"candidate_subgraph": False})
+    ring = {"R", *RING}
+
+    def best(d: GroupDetection) -> float:
+        rings = d.groups.filter(pl.col("kind") == "shill_ring")["member_ids"].to_list()
+        return max((len(ring & set(m)) / len(ring | set(m)) for m in rings), default=0.0)
+
+    assert best(det) == best(whole) == 1.0

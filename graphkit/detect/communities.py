@@ -50,6 +50,7 @@ def leiden_membership(
     resolution: float = 1.0,
     n_iterations: int = 2,
     seed: int = 0,
+    edge_mask: np.ndarray | None = None,
 ) -> np.ndarray:
     """Leiden community of every vertex (array indexed by ``vid``), relabelled stably.
 
@@ -66,6 +67,19 @@ def leiden_membership(
         until-stable on a 1M-order market, 12x less CPU).
     seed
         Seed of igraph's random generator for this call.
+    edge_mask
+        Optional boolean array aligned with ``mg.edges``, normally the edges
+        *induced* by a set of vertices (e.g. the candidate subgraph of
+        :func:`graphkit.detect.rings.ring_candidate_edges`). Leiden then
+        optimises the modularity of the *whole* graph with every vertex outside
+        the subgraph held as a community of its own: igraph sees only the
+        subgraph, but each vertex keeps its whole-graph strength as its node
+        weight and the resolution is rescaled to the whole graph's total weight,
+        so every merge is judged as on the whole graph (same null model), at
+        the cost of the subgraph only. A subgraph vertex's edges to the outside
+        are summed onto one stub vertex of its own (node weight = that sum), so
+        a store's ordinary customers still pull it as one block, as they would
+        on the whole graph; stubs are dropped from the result.
 
     Returns
     -------
@@ -81,35 +95,71 @@ def leiden_membership(
 
     from graphkit.graph.build import igraph_from_arrays
 
+    n = mg.vertices.height
+    src = mg.edges["buyer_vid"].to_numpy()
+    dst = mg.edges["seller_vid"].to_numpy()
     w = mg.edges["n_orders"].to_numpy().astype(np.float64) if weights is None else weights
+    w = np.asarray(w, dtype=np.float64)
+    touched = None
+    node_weights = None
+    if edge_mask is not None:
+        mask = np.asarray(edge_mask, dtype=bool)
+        strength = np.bincount(src, w, n) + np.bincount(dst, w, n)
+        touched = np.zeros(n, dtype=bool)
+        touched[src[mask]] = True
+        touched[dst[mask]] = True
+        # each touched vertex's edges to the outside, summed into one stub vertex of its
+        # own: its ordinary customers (or stores) still pull it as one block
+        out_src = ~mask & touched[src]
+        out_dst = ~mask & touched[dst]
+        stub_w = np.bincount(src[out_src], w[out_src], n) + np.bincount(dst[out_dst], w[out_dst], n)
+        # igraph sees the touched vertices (in vid order), then the stubs
+        local = np.cumsum(touched) - 1
+        n_touched = int(touched.sum())
+        has_stub = touched & (stub_w > 0)
+        owners = np.flatnonzero(has_stub)
+        stubs = n_touched + np.arange(len(owners))
+        src = np.concatenate([local[src[mask]], local[owners]])
+        dst = np.concatenate([local[dst[mask]], stubs])
+        w = np.concatenate([w[mask], stub_w[owners]])
+        n_graph = n_touched + len(owners)
+        # modularity's null model of the whole graph: node weight = whole-graph strength
+        # (a stub: its edge), and igraph divides the resolution by the node weights' sum
+        nw = np.concatenate([strength[touched], stub_w[owners]])
+        resolution *= float(nw.sum()) / max(float(strength.sum()), 1e-300)
+        node_weights = nw.tolist()
+    else:
+        n_graph = n
     # the undirected graph straight from the edge arrays: the same vertices and edges,
     # in the same order, as ``mg.graph.as_undirected(mode="each")``, without building
     # the attributed igraph object (Python lists of every account id) and copying it
-    g = igraph_from_arrays(
-        mg.vertices.height,
-        mg.edges["buyer_vid"].to_numpy(),
-        mg.edges["seller_vid"].to_numpy(),
-        directed=False,
-    )
+    g = igraph_from_arrays(n_graph, src, dst, directed=False)
     old_state = random.getstate()
     igraph.set_random_number_generator(random.Random(seed))
     try:
         part = g.community_leiden(
             objective_function="modularity",
-            weights=np.asarray(w, dtype=np.float64).tolist(),
+            weights=w.tolist(),
             resolution=resolution,
             n_iterations=n_iterations,
+            node_weights=node_weights,
         )
     finally:
         igraph.set_random_number_generator(random)
         random.setstate(old_state)
     raw = np.asarray(part.membership, dtype=np.int64)
+    if touched is not None:
+        raw = raw[: int(touched.sum())]  # the stubs are no accounts
+        # untouched vertices: one community each, numbered after Leiden's
+        sub = raw
+        raw = np.arange(n, dtype=np.int64) + (int(sub.max()) + 1 if len(sub) else 0)
+        raw[touched] = sub
     # relabel by first occurrence (= smallest vid): stable numbering
-    _, first = np.unique(raw, return_index=True)
+    _, first, inverse = np.unique(raw, return_index=True, return_inverse=True)
     order = np.argsort(first, kind="stable")
     relabel = np.empty(len(order), dtype=np.int64)
     relabel[order] = np.arange(len(order))
-    return relabel[raw]
+    return relabel[inverse.reshape(-1)]
 
 
 def leiden_communities(
