@@ -373,6 +373,25 @@ def test_paid_ratings_refunded_afterwards() -> None:
     assert _flagged(sig, "suspicious") == paid
 
 
+@pytest.mark.parametrize(("n_paid", "fires"), [(10, True), (3, False)])
+def test_paid_ratings_a_fifth_of_top_ratings_fire_a_tenth_does_not(
+    n_paid: int, fires: bool
+) -> None:
+    """10 refunded of 44 top ratings (23%) flags the store; 3 of 37 (8%) is an honest store."""
+    m = Market()
+    _honest_background(m)
+    m.honest("s", 50)  # 35 top ratings
+    for k in range(n_paid - 1):
+        m.rate(f"pay{k}", "s", 5, day=60 + k, refund=(1.0, 2.0))
+    m.rate("last", "s", 5, day=70, refund=(1.0, 2.0))
+    sig = rating_signals(m.dataset())
+    row = _seller(sig, "s")
+    assert row["n_top_refunded"] == n_paid
+    assert ("refunded_top" in _fired(sig, "s")) is fires
+    if fires:  # well above the threshold: most of the signal's weight, enough to flag
+        assert row["manipulation_score"] >= 0.5
+
+
 def test_too_early_feedback() -> None:
     m = Market()
     _honest_background(m)
