@@ -88,3 +88,29 @@ def test_deterministic() -> None:
     a = lockstep_groups(_orders(rows), seed=3)
     assert a.equals(lockstep_groups(_orders(rows[::-1]), seed=3))
     assert a["group"].unique().sort().to_list() == [0, 1]
+
+
+def _coded(rows: list[tuple[str, str, float]]) -> tuple[pl.DataFrame, pl.Series]:
+    """The same orders as integer codes into the sorted account ids (a market graph's vids)."""
+    orders = _orders(rows)
+    ids = pl.concat([orders["buyer_id"], orders["seller_id"]]).unique().sort()
+    vid = {a: i for i, a in enumerate(ids.to_list())}
+    coded = orders.select(
+        pl.col("buyer_id").replace_strict(vid, return_dtype=pl.Int32).alias("buyer_vid"),
+        pl.col("seller_id").replace_strict(vid, return_dtype=pl.Int32).alias("seller_vid"),
+        "created_at",
+    )
+    return coded, ids
+
+
+def test_integer_coded_orders_give_the_same_groups() -> None:
+    rows = _ring(["r1", "r2", "r3", "r4"], 3) + _ring(["q1", "q2", "q3"], 1)
+    rows = [(b, s + ("2" if b.startswith("q") else ""), t) for b, s, t in rows]
+    rows += [("h1", "X", 24 * 50), ("h1", "Z", 24 * 51), ("r1", "Z", 24 * 51.5)]
+    coded, ids = _coded(rows)
+    by_code = lockstep_groups(coded, account_ids=ids)
+    assert by_code.equals(lockstep_groups(_orders(rows)))
+    assert by_code["group"].n_unique() == 2
+    # a near miss stays one: same sellers a week apart
+    coded, ids = _coded(_ring(["r1", "r2", "r3", "r4"], spread_hours=24 * 7))
+    assert lockstep_groups(coded, account_ids=ids).is_empty()

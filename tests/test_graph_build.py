@@ -203,3 +203,24 @@ def test_pair_float_sums_are_the_same_bits_every_build() -> None:
     )
     got = builds[0].sort("buyer_id", "seller_id")["amount"].to_numpy()
     np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+def test_market_graph_keeps_integer_coded_orders(tiny: dict[str, pl.DataFrame]) -> None:
+    """``mg.orders``: one row per order, vids decoding to the order's buyer and seller."""
+    mg = build_market_graph(dataset_from_frames(tiny))
+    assert mg.orders is not None
+    assert mg.orders.columns == ["buyer_vid", "seller_vid", "created_at"]
+    assert mg.orders.schema["buyer_vid"] == pl.Int32
+    ids = mg.vertices["account_id"]
+    decoded = sorted(
+        zip(
+            ids.gather(mg.orders["buyer_vid"]).to_list(),
+            ids.gather(mg.orders["seller_vid"]).to_list(),
+            mg.orders["created_at"].to_list(),
+            strict=True,
+        )
+    )
+    orders = tiny["orders"].with_columns(pl.col("created_at").str.to_datetime(time_zone="UTC"))
+    expected = sorted(orders.select("buyer_id", "seller_id", "created_at").rows())
+    assert [d[:2] for d in decoded] == [e[:2] for e in expected]
+    assert mg.orders.height == tiny["orders"].height

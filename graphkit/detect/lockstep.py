@@ -54,6 +54,131 @@ _PAIRS_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
+def _code_orders(
+    orders: pl.LazyFrame | pl.DataFrame,
+) -> tuple[pl.DataFrame, pl.Series, pl.Series]:
+    """Integer codes of string orders: (``b``, ``s``, ``t``), buyer names, seller names.
+
+    Buyers are numbered in id order (code order = id order, for ``buyer_a < buyer_b``).
+    """
+    lf = orders.lazy().select("buyer_id", "seller_id", "created_at")
+    buyers = lf.select(pl.col("buyer_id").unique()).sort("buyer_id").with_row_index("b")
+    sellers = lf.select(pl.col("seller_id").unique()).sort("seller_id").with_row_index("s")
+    buyers_df, sellers_df = pl.collect_all([buyers, sellers])
+    coded = (
+        lf.join(buyers_df.lazy(), on="buyer_id")
+        .join(sellers_df.lazy(), on="seller_id")
+        .select(
+            pl.col("b").cast(pl.Int64),
+            pl.col("s").cast(pl.Int64),
+            pl.col("created_at").dt.epoch("us").alias("t"),
+        )
+        .collect()
+    )
+    return coded, buyers_df["buyer_id"], sellers_df["seller_id"]
+
+
+def _coded_input(
+    orders: pl.LazyFrame | pl.DataFrame, account_ids: pl.Series | None
+) -> tuple[pl.DataFrame, pl.Series, pl.Series]:
+    if account_ids is None:
+        return _code_orders(orders)
+    coded = (
+        orders.lazy()
+        .select(
+            pl.col("buyer_vid").cast(pl.Int64).alias("b"),
+            pl.col("seller_vid").cast(pl.Int64).alias("s"),
+            pl.col("created_at").dt.epoch("us").alias("t"),
+        )
+        .collect()
+    )
+    return coded, account_ids, account_ids
+
+
+def _pairs_coded(
+    coded: pl.DataFrame,
+    n_b: int,
+    *,
+    window_us: int,
+    min_shared_windows: int,
+    max_bucket_buyers: int,
+) -> tuple[pl.DataFrame, int]:
+    """Lockstep pairs of integer-coded orders (``b``, ``s``, ``t`` in us).
+
+    Returns ``pair`` (``a * n_b + b`` with ``a < b``), ``n_windows``, ``n_sellers``
+    sorted by ``pair``, and the number of buckets skipped as too busy.
+    """
+    empty = pl.DataFrame(schema={"pair": pl.Int64, "n_windows": pl.Int64, "n_sellers": pl.Int64})
+    if coded.is_empty():
+        return empty, 0
+    half = window_us // 2
+    # (offset, seller, bucket) as one Int64 key; buckets count from the epoch as before
+    base = int(coded["t"].min()) // window_us
+    span = (int(coded["t"].max()) + half) // window_us - base + 1
+    n_s = int(coded["s"].max()) + 1
+    per_off = n_s * span
+    n_keys = 2 * per_off
+    if n_keys * max(n_b, 1) >= 2**62:  # pragma: no cover - beyond any real market
+        raise ValueError("lockstep: too many (buyer, seller, window) combinations for Int64 keys")
+    off_of = pl.col("key") // per_off
+    # one Int64 per distinct (buyer, offset, seller, bucket): a single-column unique
+    keys = (
+        pl.concat(
+            [
+                coded.lazy().select(
+                    (
+                        pl.col("b") * n_keys
+                        + off_i * per_off
+                        + pl.col("s") * span
+                        + ((pl.col("t") + off) // window_us - base)
+                    ).alias("u")
+                )
+                for off_i, off in enumerate((0, half))
+            ]
+        )
+        .unique()
+        .select((pl.col("u") // n_keys).alias("b"), (pl.col("u") % n_keys).alias("key"))
+        .with_columns(pl.len().over("key").alias("n"))
+    )
+    busy = keys.filter(pl.col("n") > max_bucket_buyers).select(pl.col("key").n_unique())
+    ok = keys.filter(pl.col("n").is_between(2, max_bucket_buyers)).drop("n")
+    # a buyer in fewer usable buckets of an offset than min_shared_windows pairs with no one
+    ok = ok.filter(pl.len().over(pl.col("b") * 2 + off_of) >= min_shared_windows)
+    ok_df, busy_df = pl.collect_all([ok, busy])
+    # one row per (pair, offset, shared bucket); pair key a * n_b + b orders like (a, b)
+    shared = (
+        ok_df.lazy()
+        .join(ok_df.lazy().select("key", pl.col("b").alias("b2")), on="key")
+        .filter(pl.col("b") < pl.col("b2"))
+        .select(
+            ((pl.col("b") * n_b + pl.col("b2")) * 2 + off_of).alias("pk"),
+            (pl.col("key") % per_off // span).alias("s"),
+        )
+        .collect()
+        .lazy()
+    )
+    # count first (most pairs share one bucket), distinct sellers for the survivors only
+    counts = (
+        shared.group_by("pk")
+        .agg(pl.len().cast(pl.Int64).alias("n_windows"))
+        .filter(pl.col("n_windows") >= min_shared_windows)
+    )
+    n_sellers = (
+        shared.join(counts, on="pk", how="semi")
+        .group_by("pk")
+        .agg(pl.col("s").n_unique().cast(pl.Int64).alias("n_sellers"))
+    )
+    # per offset, then the larger of the two (nothing counted twice)
+    pairs = (
+        counts.join(n_sellers, on="pk")
+        .group_by((pl.col("pk") // 2).alias("pair"))
+        .agg(pl.col("n_windows").max(), pl.col("n_sellers").max())
+        .sort("pair")
+        .collect()
+    )
+    return pairs.select(list(empty.columns)), int(busy_df.item())
+
+
 def lockstep_pairs(
     orders: pl.LazyFrame | pl.DataFrame,
     *,
@@ -87,64 +212,18 @@ def lockstep_pairs(
     --------
     >>> pairs, skipped = lockstep_pairs(ds.orders)  # doctest: +SKIP
     """
-    lf = orders.lazy().select("buyer_id", "seller_id", "created_at")
-    window_us = int(window / timedelta(microseconds=1))
-    # dense integer codes, so that the self-join and the pair counts run on integers:
-    # buyers numbered in id order (code order = id order, for ``buyer_a < buyer_b``)
-    buyers = lf.select(pl.col("buyer_id").unique()).sort("buyer_id").with_row_index("b")
-    sellers = lf.select(pl.col("seller_id").unique()).with_row_index("s")
-    buyers_df, sellers_df = pl.collect_all([buyers, sellers])
-    coded = (
-        lf.join(buyers_df.lazy(), on="buyer_id")
-        .join(sellers_df.lazy(), on="seller_id")
-        .select(
-            pl.col("b").cast(pl.Int64),  # Int64: the pair key b * n_buyers overflows 32 bits
-            "s",
-            pl.col("created_at").dt.epoch("us").alias("t"),
-        )
+    coded, names, _ = _code_orders(orders)
+    n_b = max(names.len(), 1)
+    pairs, n_busy = _pairs_coded(
+        coded,
+        n_b,
+        window_us=int(window / timedelta(microseconds=1)),
+        min_shared_windows=min_shared_windows,
+        max_bucket_buyers=max_bucket_buyers,
     )
-    coded_df = coded.collect()
-    n_b = max(buyers_df.height, 1)
-    per_offset = []
-    n_busy = 0
-    for offset in (0, window_us // 2):
-        # each offset's usable buckets are materialised once: the self-join reads them twice
-        keys = coded_df.lazy().select(
-            "b", "s", ((pl.col("t") + offset) // window_us).alias("bucket")
-        )
-        keys = keys.unique()
-        sizes = keys.group_by("s", "bucket").agg(pl.len().alias("n"))
-        busy = sizes.filter(pl.col("n") > max_bucket_buyers).select(pl.len())
-        ok = sizes.filter(pl.col("n").is_between(2, max_bucket_buyers)).select("s", "bucket")
-        keys = keys.join(ok, on=["s", "bucket"], how="inner")
-        # a buyer in fewer usable buckets than min_shared_windows pairs with no one here
-        keys = keys.filter(pl.len().over("b") >= min_shared_windows)
-        keys_df, busy_df = pl.collect_all([keys, busy])
-        n_busy += int(busy_df.item())
-        # one integer pair key a * n_buyers + b (order of the key = order of (a, b))
-        per_offset.append(
-            keys_df.lazy()
-            .join(keys_df.lazy(), on=["s", "bucket"], suffix="_b")
-            .filter(pl.col("b") < pl.col("b_b"))
-            .select((pl.col("b") * n_b + pl.col("b_b")).alias("pair"), "s")
-            .group_by("pair")
-            .agg(
-                pl.len().cast(pl.Int64).alias("n_windows"),
-                pl.col("s").n_unique().cast(pl.Int64).alias("n_sellers"),
-            )
-        )
-    coded_pairs = (
-        pl.concat(per_offset)
-        .group_by("pair")
-        .agg(pl.col("n_windows").max(), pl.col("n_sellers").max())
-        .filter(pl.col("n_windows") >= min_shared_windows)
-        .sort("pair")
-        .collect()
-    )
-    names = buyers_df["buyer_id"]
-    out = coded_pairs.select(
-        names.gather(coded_pairs["pair"] // n_b).alias("buyer_a"),
-        names.gather(coded_pairs["pair"] % n_b).alias("buyer_b"),
+    out = pairs.select(
+        names.gather(pairs["pair"] // n_b).alias("buyer_a"),
+        names.gather(pairs["pair"] % n_b).alias("buyer_b"),
         "n_windows",
         "n_sellers",
     )
@@ -197,13 +276,16 @@ def lockstep_groups(
     max_group_buyers: int = 200,
     min_seller_share: float = 0.5,
     seed: int = 0,
+    account_ids: pl.Series | None = None,
 ) -> pl.DataFrame:
     """Find groups of buyers who bought from the same sellers within the same short windows.
 
     Parameters
     ----------
     orders
-        Orders with ``buyer_id``, ``seller_id``, ``created_at``.
+        Orders with ``buyer_id``, ``seller_id``, ``created_at``; or, with
+        ``account_ids``, integer codes ``buyer_vid``, ``seller_vid`` and
+        ``created_at`` (e.g. :attr:`graphkit.graph.MarketGraph.orders`).
     window, min_shared_windows, max_bucket_buyers
         See :func:`lockstep_pairs`.
     min_buyers
@@ -217,6 +299,10 @@ def lockstep_groups(
         "most of the group hit most of the pages").
     seed
         Seed of the Leiden split (only used for components above the cap).
+    account_ids
+        The account id of every code (``account_ids[vid]``), codes numbered in
+        account-id order (as a market graph's vertices): the orders are then
+        already integer-coded and no string is hashed. Default ``None``: string ids.
 
     Returns
     -------
@@ -227,10 +313,14 @@ def lockstep_groups(
     Examples
     --------
     >>> lockstep_groups(ds.orders, min_buyers=3)  # doctest: +SKIP
+    >>> lockstep_groups(mg.orders, account_ids=mg.vertices["account_id"])  # doctest: +SKIP
     """
-    pairs, _ = lockstep_pairs(
-        orders,
-        window=window,
+    coded, buyer_names, seller_names = _coded_input(orders, account_ids)
+    n_b = max(buyer_names.len(), 1)
+    pairs, _ = _pairs_coded(
+        coded,
+        n_b,
+        window_us=int(window / timedelta(microseconds=1)),
         min_shared_windows=min_shared_windows,
         max_bucket_buyers=max_bucket_buyers,
     )
@@ -238,18 +328,19 @@ def lockstep_groups(
         return pl.DataFrame(schema=LOCKSTEP_SCHEMA)
     from graphkit.graph.build import igraph_from_arrays
 
-    names = pl.concat([pairs["buyer_a"], pairs["buyer_b"]]).unique().sort()
-    index = pl.DataFrame({"buyer_id": names, "i": np.arange(len(names), dtype=np.int64)})
-    src = pairs.join(index, left_on="buyer_a", right_on="buyer_id", how="left")["i"].to_numpy()
-    dst = pairs.join(index, left_on="buyer_b", right_on="buyer_id", how="left")["i"].to_numpy()
-    g = igraph_from_arrays(len(names), src, dst, directed=False)
+    a = (pairs["pair"] // n_b).to_numpy()
+    b = (pairs["pair"] % n_b).to_numpy()
+    # codes are in id order, so sorted codes = sorted ids
+    nodes = np.unique(np.concatenate([a, b]))
+    src, dst = np.searchsorted(nodes, a), np.searchsorted(nodes, b)
+    g = igraph_from_arrays(len(nodes), src, dst, directed=False)
     membership = np.asarray(g.connected_components().membership, dtype=np.int64)
     membership = _split_large(
         membership, src, dst, pairs["n_windows"].to_numpy(), max_group_buyers, seed
     )
-    buyers = pl.DataFrame({"account_id": names, "comp": membership})
+    buyers = pl.DataFrame({"b": nodes, "comp": membership})
     sizes = buyers.group_by("comp").agg(
-        pl.len().cast(pl.Int64).alias("group_n_buyers"), pl.col("account_id").min().alias("first")
+        pl.len().cast(pl.Int64).alias("group_n_buyers"), pl.col("b").min().alias("first")
     )
     sizes = sizes.filter(pl.col("group_n_buyers") >= min_buyers).sort("first")
     sizes = sizes.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("group"))
@@ -257,11 +348,9 @@ def lockstep_groups(
     if buyers.is_empty():
         return pl.DataFrame(schema=LOCKSTEP_SCHEMA)
     pair_stats = (
-        pairs.join(buyers.select(pl.col("account_id").alias("buyer_a"), "group"), on="buyer_a")
-        .join(
-            buyers.select(pl.col("account_id").alias("buyer_b"), pl.col("group").alias("g2")),
-            on="buyer_b",
-        )
+        pl.DataFrame({"a": a, "b": b, "n_windows": pairs["n_windows"]})
+        .join(buyers.select(pl.col("b").alias("a"), "group"), on="a")
+        .join(buyers.select("b", pl.col("group").alias("g2")), on="b")
         .filter(pl.col("group") == pl.col("g2"))
         .group_by("group")
         .agg(
@@ -269,27 +358,31 @@ def lockstep_groups(
             pl.col("n_windows").max().alias("group_max_shared"),
         )
     )
-    # the group members' orders only (a join on the small member table), then distinct
-    # buyers per (group, seller): no distinct pass over every order's string pair
+    # the group members' orders only (an integer join on the small member table), then
+    # distinct buyers per (group, seller)
     sellers = (
-        orders.lazy()
-        .select("buyer_id", "seller_id")
-        .join(
-            buyers.lazy().select(pl.col("account_id").alias("buyer_id"), "group", "group_n_buyers"),
-            on="buyer_id",
-            how="inner",
-        )
-        .group_by("group", "seller_id")
-        .agg(pl.col("buyer_id").n_unique().alias("n"), pl.col("group_n_buyers").first())
+        coded.lazy()
+        .select("b", "s")
+        .join(buyers.lazy().select("b", "group", "group_n_buyers"), on="b", how="inner")
+        .group_by("group", "s")
+        .agg(pl.col("b").n_unique().alias("n"), pl.col("group_n_buyers").first())
         .filter(pl.col("n") >= pl.max_horizontal(2, pl.col("group_n_buyers") * min_seller_share))
-        .select("group", pl.col("seller_id").alias("account_id"))
+        .select("group", "s")
         .collect()
     )
     n_sellers = sellers.group_by("group").agg(pl.len().cast(pl.Int64).alias("group_n_sellers"))
     members = pl.concat(
         [
-            buyers.select("group", "account_id", pl.lit("buyer").alias("role")),
-            sellers.with_columns(pl.lit("seller").alias("role")),
+            buyers.select(
+                "group",
+                buyer_names.gather(buyers["b"]).alias("account_id"),
+                pl.lit("buyer").alias("role"),
+            ),
+            sellers.select(
+                "group",
+                seller_names.gather(sellers["s"]).alias("account_id"),
+                pl.lit("seller").alias("role"),
+            ),
         ]
     )
     out = (
@@ -300,8 +393,6 @@ def lockstep_groups(
     )
     return (
         out.select(list(LOCKSTEP_SCHEMA))
-        .cast(LOCKSTEP_SCHEMA)
-        .sort(  # type: ignore[arg-type]
-            "group", "role", "account_id"
-        )
+        .cast(LOCKSTEP_SCHEMA)  # type: ignore[arg-type]
+        .sort("group", "role", "account_id")
     )

@@ -597,8 +597,11 @@ def _candidates(
     ring = _ring_candidates(mg, weights, p, seed, ring_mask)
     parts.append(ring.with_columns(pl.lit("shill_ring").alias("kind")))
     parts.append(_dense_candidates(mg, susp, p, ring_mask))
+    # the market graph's integer-coded orders when it has them (no string re-hashing)
+    coded = mg.orders is not None
     lock = lockstep_groups(
-        ds.orders.select("buyer_id", "seller_id", "created_at"),
+        mg.orders if coded else ds.orders.select("buyer_id", "seller_id", "created_at"),
+        account_ids=mg.vertices["account_id"] if coded else None,
         window=timedelta(days=p.lockstep_window_days),
         min_shared_windows=p.lockstep_min_shared,
         max_bucket_buyers=p.lockstep_max_bucket,

@@ -25,6 +25,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -163,6 +164,12 @@ class MarketGraph:
     edges
         One row per (buyer, seller) pair, sorted by ``(buyer_vid, seller_vid)``;
         row ``i`` is edge ``i`` of :attr:`graph`. Columns: see :data:`EDGE_SCHEMA`.
+    orders
+        Optional integer-coded orders: ``buyer_vid``, ``seller_vid`` (Int32) and
+        ``created_at``, one row per order, sorted by ``(buyer_vid, seller_vid)``
+        (set by :func:`build_market_graph`, so that per-order detectors such as
+        lockstep need not re-read and re-hash the id strings); ``None`` when the
+        graph was assembled from frames.
 
     Notes
     -----
@@ -172,6 +179,7 @@ class MarketGraph:
 
     vertices: pl.DataFrame
     edges: pl.DataFrame
+    orders: pl.DataFrame | None = None
 
     @cached_property
     def graph(self) -> igraph.Graph:
@@ -379,6 +387,12 @@ def build_market_graph(ds: Dataset) -> MarketGraph:
         if extra is not None:
             pairs = pairs.join(extra, on="pair", how="left")
     ids = vertices["account_id"]
+    vid_type = pl.Int32 if n < 2**31 else pl.Int64
+    coded_orders = coded.select(
+        (pl.col("pair") // n).cast(vid_type).alias("buyer_vid"),
+        (pl.col("pair") % n).cast(vid_type).alias("seller_vid"),
+        "created_at",
+    )
     edges = (
         pairs.with_columns(
             (pl.col("pair") // n).alias("buyer_vid"), (pl.col("pair") % n).alias("seller_vid")
@@ -391,7 +405,8 @@ def build_market_graph(ds: Dataset) -> MarketGraph:
         ids.gather(edges["buyer_vid"]).alias("buyer_id"),
         ids.gather(edges["seller_vid"]).alias("seller_id"),
     )
-    return market_graph_from_frames(vertices, edges)
+    mg = market_graph_from_frames(vertices, edges)
+    return dataclasses.replace(mg, orders=coded_orders.collect())
 
 
 def market_graph_from_frames(vertices: pl.DataFrame, edges: pl.DataFrame) -> MarketGraph:
