@@ -69,6 +69,9 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+# the stage children run this script; graphkit is imported from this checkout even when
+# it is not installed (or installed from another folder)
+sys.path.insert(1, str(HERE.parent))
 
 from _common import (  # noqa: E402
     REPO,
