@@ -106,15 +106,15 @@ class DetectParams:
         once the market is large (at 1.0 no simulated ring was isolated at 100k
         orders; at 5.0 all at 100k, none at 1M). Scaling with the edge count keeps the
         null-model penalty per pair constant; 20 per 100k edges isolated 10 of 10
-        simulated rings at 1M orders, and 5.0 is the floor for small graphs.
+        simulated rings at 1M orders on the whole graph, and 5.0 is the floor for
+        small graphs. 30 since Leiden runs on the candidate subgraph: the accounts
+        outside it cannot pull a store away from a ring there, so two neighbouring
+        feedback-trading circles merged more often at 20 (1M orders: 21 of the 25
+        groups scoring >= 0.5 on the whole graph found again at 20, 23 at 30; the
+        10 planted shill rings at both).
     candidate_subgraph
         Run Leiden and FRAUDAR on the suspicious candidate subgraph only (True;
         see :func:`ring_candidate_edges`); False runs them on the whole graph.
-    candidate_min_repeat
-        A top-rated buyer–seller pair is suspicious evidence on its own when it
-        has at least this many orders (2: one 5-star order is what most honest
-        customers leave; the same buyer rating the same store top again and again
-        is what a shill does).
     leiden_iterations
         Leiden iterations (2: on the 1M-order simulated market, 2 iterations gave
         the same number of communities as running until stable, in 2.4 s of CPU
@@ -170,7 +170,6 @@ class DetectParams:
     leiden_resolution_per_100k_edges: float = 30.0
     leiden_iterations: int = 2
     candidate_subgraph: bool = True
-    candidate_min_repeat: int = 2
     ring_max_sellers: int = 3
     ring_min_buyers: int = 3
     ring_max_buyers: int = 200
@@ -389,18 +388,19 @@ def ring_candidate_edges(
 ) -> np.ndarray:
     """Edges of the part of the market that can hold a ring (boolean mask on ``mg.edges``).
 
-    An edge is *evidence* when its buyer is new, the orders are small, the
-    buyer is identity-linked to the seller or to a co-buyer, or the pair is
-    top-rated over at least ``candidate_min_repeat`` orders (one 5-star order
-    is what most honest customers leave). The evidence edges are then pruned
-    until stable, with the necessary conditions of a ring member (see
-    :func:`detect_groups`): a buyer keeps its edges when they carry at least
-    ``ring_min_orders`` of its orders and at least ``min_concentration`` of all
-    its orders; a seller keeps its edges when at least ``ring_min_buyers`` such
-    buyers remain. A buyer who spends most of its orders on ordinary edges, or a
-    store with fewer than 3 suspicious buyers, cannot form a ring there, so
-    Leiden and FRAUDAR need not see them (at 1M simulated orders: about a tenth
-    of the edges, with every edge of every planted ring).
+    An edge is *evidence* when its suspicion exceeds the plain order count
+    (:func:`edge_suspicion` > 1: a new buyer, small orders, a top rating or an
+    identity link). The evidence edges are then pruned until stable with the
+    necessary conditions of a ring member (see :func:`detect_groups`): a buyer
+    keeps its edges when its ``ring_max_sellers`` heaviest evidence edges carry
+    at least ``ring_min_orders`` orders and at least ``min_concentration`` of all
+    its orders (a ring member concentrates that much on at most that many
+    sellers); a seller keeps its edges when at least ``ring_min_buyers`` such
+    buyers remain. Organic-only parts of the market, where no buyer could meet
+    the ring test, are left out, so Leiden and FRAUDAR need not see them. The
+    result is the subgraph *induced* by the surviving accounts (every edge
+    between two of them; at 1M simulated orders 23% of the edges, with every
+    edge of every planted ring).
 
     Parameters
     ----------
@@ -673,38 +673,54 @@ def score_groups(
     p = params or DetectParams()
     w = {**SIGNAL_WEIGHTS, **dict(p.signal_weights)}
     e = mg.edges
-    gb = members.filter(pl.col("role") == "buyer").select(
-        "gid", pl.col("account_id").alias("buyer_id")
+    vid = mg.vertices.select("account_id", "vid")
+    gb = (
+        members.filter(pl.col("role") == "buyer")
+        .select("gid", pl.col("account_id").alias("buyer_id"))
+        .join(vid.rename({"account_id": "buyer_id", "vid": "buyer_vid"}), on="buyer_id", how="left")
     )
-    gs = members.filter(pl.col("role") == "seller").select(
-        "gid", pl.col("account_id").alias("seller_id")
+    gs = (
+        members.filter(pl.col("role") == "seller")
+        .select("gid", pl.col("account_id").alias("seller_id"))
+        .join(
+            vid.rename({"account_id": "seller_id", "vid": "seller_vid"}), on="seller_id", how="left"
+        )
     )
     m_edges = float(max(e.height, 1))
-    bdeg = e.group_by("buyer_id").agg(
+    # only the edges of member buyers / member sellers are read (integer filters), not
+    # a string group-by over every edge of the market
+    e_b = e.filter(pl.col("buyer_vid").is_in(gb["buyer_vid"].drop_nulls().unique().implode()))
+    e_s = e.filter(pl.col("seller_vid").is_in(gs["seller_vid"].drop_nulls().unique().implode()))
+    bdeg = e_b.group_by("buyer_vid").agg(
         pl.len().cast(pl.Int64).alias("bdeg"), pl.col("n_orders").sum().alias("b_orders")
     )
-    sdeg = e.group_by("seller_id").agg(
-        pl.len().cast(pl.Int64).alias("sdeg"),
-        pl.col("n_orders").sum().alias("s_orders"),
-        pl.col("amount").sum().alias("s_amount"),
-        pl.col("n_feedback").sum().alias("s_feedback"),
-        pl.col("first_at").min().alias("s_first"),
-        pl.col("last_at").max().alias("s_last"),
+    # sorted by seller first: each seller's amounts are summed in edge order every run
+    sdeg = (
+        e_s.sort("seller_vid", maintain_order=True)
+        .group_by("seller_vid", maintain_order=True)
+        .agg(
+            pl.len().cast(pl.Int64).alias("sdeg"),
+            pl.col("n_orders").sum().alias("s_orders"),
+            pl.col("amount").sum().alias("s_amount"),
+            pl.col("n_feedback").sum().alias("s_feedback"),
+            pl.col("first_at").min().alias("s_first"),
+            pl.col("last_at").max().alias("s_last"),
+        )
     )
     # joins do not keep row order: sort before any float sum or mean, so the same input
     # gives the same bits (and the same rounded numbers in the signal details) every run
     inner = (
-        e.join(gb, on="buyer_id")
-        .join(gs, on=["gid", "seller_id"])
+        e_b.join(gb.select("gid", "buyer_vid"), on="buyer_vid")
+        .join(gs.select("gid", "seller_vid"), on=["gid", "seller_vid"])
         .sort("gid", "buyer_vid", "seller_vid")
     )
-    created = mg.vertices.select(pl.col("account_id").alias("buyer_id"), "created_at")
+    created = mg.vertices.select(pl.col("vid").alias("buyer_vid"), "created_at")
     per_buyer = (
-        inner.group_by("gid", "buyer_id")
+        inner.group_by("gid", "buyer_vid")
         .agg(pl.col("n_orders").sum().alias("inside"), pl.col("first_at").min().alias("b_first"))
-        .join(bdeg, on="buyer_id")
-        .join(created, on="buyer_id", how="left")
-        .sort("gid", "buyer_id")
+        .join(bdeg, on="buyer_vid")
+        .join(created, on="buyer_vid", how="left")
+        .sort("gid", "buyer_vid")
         .group_by("gid")
         .agg(
             (pl.col("inside") / pl.col("b_orders")).mean().alias("concentration"),
@@ -723,7 +739,7 @@ def score_groups(
         pl.col("last_at").max().alias("g_last"),
     )
     g_b = (
-        gb.join(bdeg, on="buyer_id", how="left")
+        gb.join(bdeg, on="buyer_vid", how="left")
         .group_by("gid")
         .agg(
             pl.len().cast(pl.Int64).alias("n_buyers"),
@@ -731,7 +747,7 @@ def score_groups(
         )
     )
     g_s = (
-        gs.join(sdeg, on="seller_id", how="left")
+        gs.join(sdeg, on="seller_vid", how="left")
         .sort("gid", "seller_id")
         .group_by("gid")
         .agg(
@@ -744,6 +760,7 @@ def score_groups(
             pl.col("s_last").max().alias("s_last"),
         )
     )
+    gb = gb.select("gid", "buyer_id")
     # identity: buyers linked to another member of their group
     acc = members.select("gid", "account_id")
     both = pl.concat(
