@@ -119,3 +119,16 @@ def test_cancelled_unpaid_orders_count_unless_configured() -> None:
         cancelled_at=pl.col("created_at") + pl.duration(days=2)
     )
     assert _run(paid, as_of_day=60).height == 0
+
+
+def test_score_and_contribution_do_not_depend_on_how_many_buyers_are_flagged() -> None:
+    """polars computes ``0.8 ** x`` differently in the last bit for 1-2 rows and for more."""
+    alone = [(f"s{i}", "serial", i, None) for i in range(7)]
+    crowd = alone + [(f"{b}{i}", b, i, None) for b in ("x", "y", "z") for i in range(7)]
+    outs = [
+        _run(_orders(rows), as_of_day=100).filter(pl.col("buyer_id") == "serial")
+        for rows in (alone, crowd)
+    ]
+    first, second = (o.row(0, named=True) for o in outs)
+    assert first["score"] == second["score"] == round(1 - 0.5 * 0.8**5, 6)
+    assert first["signals"][0]["contribution"] == second["signals"][0]["contribution"]

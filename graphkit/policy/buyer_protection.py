@@ -188,7 +188,8 @@ def check_case_after_refund(ctx: ScanContext, params: Mapping[str, Any]) -> pl.D
         ],
         default=("warning", "medium"),
     )
-    score = 1.0 - 0.3 * 0.6 ** (n - 1).cast(pl.Float64)
+    # rounded: polars evaluates pow on a scalar and on a column differently in the last bit
+    score = (1.0 - 0.3 * 0.6 ** (n - 1).cast(pl.Float64)).round(6)
     return (
         per.with_columns(
             subject_ids=pl.concat_list("buyer_id"),
@@ -413,7 +414,7 @@ def check_retaliation(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFra
         + 0.15 * (1.0 - (pl.col("min_lag") / window).clip(0.0, 1.0))
         + 0.15 * (pl.col("n_rejected") > 0).cast(pl.Float64)
         + 0.15 * (1.0 - 0.5 ** (n - 1).cast(pl.Float64))
-    )
+    ).round(6)  # last-bit differences of pow (scalar vs column) stay out of the output
     return (
         per.with_columns(
             subject_ids=pl.concat_list("buyer_id"),
@@ -575,7 +576,7 @@ def check_false_claims(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFr
         0.5
         + 0.25 * (rate / 0.5).clip(0.0, 1.0)
         + 0.25 * (1.0 - 0.8 ** (n - int(params["min_rejected"])).cast(pl.Float64))
-    )
+    ).round(6)  # last-bit differences of pow (scalar vs column) stay out of the output
     return (
         per.with_columns(
             subject_ids=pl.concat_list("buyer_id"),

@@ -276,7 +276,8 @@ def check_coupon_abuse(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFr
         [(params["suspend_at"], "suspend", "high")],
         default=("restrict_buying", "medium"),
     )
-    score = 0.6 + 0.4 * (1.0 - 0.7 ** (pl.col("excess") - 1).cast(pl.Float64))
+    # rounded: polars evaluates pow on a scalar and on a column differently in the last bit
+    score = (0.6 + 0.4 * (1.0 - 0.7 ** (pl.col("excess") - 1).cast(pl.Float64))).round(6)
     parts.append(
         per_person.with_columns(
             evidence=pl.concat_list(
@@ -324,7 +325,7 @@ def check_coupon_abuse(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFr
             last_seen=pl.col("created_at").max(),
         )
     )
-    score2 = 0.7 + 0.3 * (1.0 - 0.7 ** (pl.col("n") - 1).cast(pl.Float64))
+    score2 = (0.7 + 0.3 * (1.0 - 0.7 ** (pl.col("n") - 1).cast(pl.Float64))).round(6)
     parts.append(
         per_store.with_columns(
             subject_ids=pl.concat_list(pl.col("seller_id"), pl.col("buyers")),
@@ -368,7 +369,7 @@ def check_coupon_abuse(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFr
             last_seen=pl.col("created_at").max(),
         )
     )
-    score3 = 0.5 + 0.4 * (1.0 - 0.7 ** (pl.col("n") - 1).cast(pl.Float64))
+    score3 = (0.5 + 0.4 * (1.0 - 0.7 ** (pl.col("n") - 1).cast(pl.Float64))).round(6)
     act3, sev3 = escalate(
         pl.col("n"), [(3, "restrict_buying", "medium")], default=("warning", "low")
     )

@@ -182,7 +182,9 @@ def check_unpaid_items(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFr
     for i, (key, _, _) in enumerate(reversed(_LADDER), start=1):
         step = pl.when(n >= params[key]).then(pl.lit(i)).otherwise(step)
     # score: 0.5 at the warning step, approaching 1 as strikes accumulate
-    score = 1.0 - 0.5 * (0.8 ** (n - params["warning_at"]).cast(pl.Float64))
+    # rounded (as the finding score is): polars evaluates pow on a scalar and on a column
+    # differently in the last bit, which made the signal's contribution differ between runs
+    score = (1.0 - 0.5 * (0.8 ** (n - params["warning_at"]).cast(pl.Float64))).round(6)
     rate = pl.col("n_unpaid") / pl.col("n_orders").cast(pl.Float64)
     df = (
         strikes.join(volume, on="buyer_id", how="left")
