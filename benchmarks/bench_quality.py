@@ -73,12 +73,22 @@ def run_one(n_orders: int, seed: int) -> dict:
 
 
 def git_state() -> dict:
-    """HEAD commit and the tracked files modified in the (shared) working tree."""
+    """HEAD commit, the tracked files modified in the (shared) working tree, and which code ran.
+
+    ``graphkit_path`` is where ``graphkit`` was imported from: the working tree, or e.g. an
+    export of HEAD (``git archive HEAD graphkit | tar -x -C DIR`` and ``PYTHONPATH=DIR``) when
+    other engineers' uncommitted edits must stay out of the measurement.
+    """
+    import graphkit
 
     def git(*a: str) -> str:
         return subprocess.run(["git", *a], capture_output=True, text=True).stdout.strip()
 
-    return {"head": git("rev-parse", "HEAD"), "modified": git("diff", "--name-only").split()}
+    return {
+        "head": git("rev-parse", "HEAD"),
+        "modified": git("diff", "--name-only").split(),
+        "graphkit_path": str(Path(graphkit.__file__).parent.resolve()),
+    }
 
 
 def _pr(x: float | None) -> str:
@@ -123,8 +133,17 @@ def render(paths: list[Path]) -> str:
     for doc in docs:
         m = doc["machine"]
         load = ", ".join(f"{x:.1f}" for x in m["load_avg_at_end"])
+        git = doc["git_at_start"]
+        path = git.get("graphkit_path")
+        tree = Path(__file__).resolve().parents[1] / "graphkit"
+        code = (
+            ""
+            if path is None or Path(path) == tree
+            else f" (graphkit imported from `{path}`, an export of that HEAD: uncommitted "
+            "edits of the shared tree not included)"
+        )
         lines.append(
-            f"- `{doc['command']}`: {doc['date']}, HEAD `{doc['git_at_start']['head'][:10]}`, "
+            f"- `{doc['command']}`: {doc['date']}, HEAD `{git['head'][:10]}`{code}, "
             f"{m['platform']}, Python {m['python']}, {m['cpus']} cores, load average at the "
             f"end {load}."
         )
