@@ -11,7 +11,7 @@ import pytest
 
 from graphkit.dataset import Dataset
 from graphkit.detect import GROUP_KINDS, DetectParams, GroupDetection, detect_groups
-from graphkit.detect.rings import ring_candidate_edges
+from graphkit.detect.rings import edge_suspicion, ring_candidate_edges
 from graphkit.errors import ConfigError
 from graphkit.findings import GROUPS_SCHEMA, SIGNAL
 from graphkit.graph.build import MarketGraph, market_graph_from_frames
@@ -334,3 +334,30 @@ def test_candidate_subgraph_finds_the_same_ring(market: Dataset, det: GroupDetec
         return max((len(ring & set(m)) / len(ring | set(m)) for m in rings), default=0.0)
 
     assert best(det) == best(whole) == 1.0
+
+
+def test_edge_suspicion_linked_to_seller_or_co_buyer() -> None:
+    """b1 and b2 (linked) both buy at S: both edges linked; b3 is linked to its seller T;
+    near miss: b4 is linked to b1, but they share no seller, so b4's edge is not linked."""
+    rows = [("b1", "S"), ("b2", "S"), ("b3", "T"), ("b4", "U"), ("b5", "S")]
+    ids = sorted({x for r in rows for x in r})
+    vid = {a: i for i, a in enumerate(ids)}
+    v = pl.DataFrame(
+        {"vid": list(range(len(ids))), "account_id": ids, "kind": ["buyer"] * 5 + ["seller"] * 3}
+    )
+    e = pl.DataFrame(
+        {
+            "buyer_vid": [vid[b] for b, _ in rows],
+            "seller_vid": [vid[s] for _, s in rows],
+            "buyer_id": [b for b, _ in rows],
+            "seller_id": [s for _, s in rows],
+            "n_orders": [1] * len(rows),
+            "amount": [10.0] * len(rows),
+        }
+    )
+    mg = market_graph_from_frames(v, e)
+    links = pl.DataFrame({"account_a": ["b1", "T", "b1"], "account_b": ["b2", "b3", "b4"]})
+    susp = edge_suspicion(mg, links)
+    linked = dict(zip(mg.edges["buyer_id"], susp["linked"], strict=True))
+    assert linked == {"b1": True, "b2": True, "b3": True, "b4": False, "b5": False}
+    assert susp.filter(pl.col("linked"))["suspicion"].to_list() == [3.0, 3.0, 3.0]

@@ -284,24 +284,39 @@ class GroupDetection:
 
 
 # --------------------------------------------------------------------------- suspicion
-def _linked_edges(mg: MarketGraph, links: pl.DataFrame) -> pl.DataFrame:
-    """(buyer_id, seller_id) edges whose buyer is linked to the seller or to a co-buyer."""
-    if links.is_empty():
-        return pl.DataFrame(schema={"buyer_id": pl.String, "seller_id": pl.String})
-    e = mg.edges.select("buyer_id", "seller_id")
+def _linked_mask(mg: MarketGraph, links: pl.DataFrame) -> np.ndarray:
+    """Flag the edges whose buyer is identity-linked to the seller or to a co-buyer.
+
+    Integer work only: links are mapped to vids once, edges and links are keyed
+    ``vid_a * n + vid_b``.
+    """
+    n_e = mg.edges.height
+    if links.is_empty() or n_e == 0:
+        return np.zeros(n_e, dtype=bool)
+    n = mg.vertices.height
+    vid = mg.vertices.select("account_id", "vid")
     both = pl.concat(
         [
             links.select(pl.col("account_a").alias("x"), pl.col("account_b").alias("y")),
             links.select(pl.col("account_b").alias("x"), pl.col("account_a").alias("y")),
         ]
     )
-    to_seller = e.join(both, left_on=["buyer_id", "seller_id"], right_on=["x", "y"], how="semi")
-    co = (
-        e.join(both, left_on="buyer_id", right_on="x")
-        .join(e.rename({"buyer_id": "y"}), on=["y", "seller_id"], how="semi")
-        .select("buyer_id", "seller_id")
+    both = both.join(vid.rename({"account_id": "x", "vid": "xv"}), on="x").join(
+        vid.rename({"account_id": "y", "vid": "yv"}), on="y"
     )
-    return pl.concat([to_seller, co]).unique()
+    b = mg.edges["buyer_vid"].to_numpy()
+    s = mg.edges["seller_vid"].to_numpy()
+    edge_key = b * n + s  # sorted: edges are sorted by (buyer_vid, seller_vid)
+    xv, yv = both["xv"].to_numpy(), both["yv"].to_numpy()
+    to_seller = np.isin(edge_key, xv * n + yv)
+    # co-buyer: an edge (b, s) and a link (b, y) where (y, s) is an edge too
+    ends = pl.DataFrame({"i": np.arange(n_e), "b": b, "s": s}).join(
+        pl.DataFrame({"b": xv, "y": yv}), on="b"
+    )
+    hit = np.isin(ends["y"].to_numpy() * n + ends["s"].to_numpy(), edge_key)
+    co = np.zeros(n_e, dtype=bool)
+    co[ends["i"].to_numpy()[hit]] = True
+    return to_seller | co
 
 
 def edge_suspicion(
@@ -332,37 +347,32 @@ def edge_suspicion(
     >>> edge_suspicion(mg, idg.links)["weight"].to_list()  # doctest: +SKIP
     """
     p = params or DetectParams()
-    e = mg.edges.select(
-        "buyer_id",
-        "seller_id",
-        "buyer_vid",
-        "seller_vid",
+    n = mg.vertices.height
+    b = mg.edges["buyer_vid"].to_numpy()
+    s = mg.edges["seller_vid"].to_numpy()
+    # per seller, by vid (bincount adds in edge order: the same bits every run)
+    seller_amount = np.bincount(s, mg.edges["amount"].to_numpy(), n)
+    seller_orders = np.bincount(s, mg.edges["n_orders"].to_numpy(), n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        seller_mean = seller_amount / seller_orders
+    out = mg.edges.select(
         "n_orders",
         "amount",
         "first_at",
-        "n_feedback",
         "n_top_ratings",
-    ).with_row_index("__i")
-    created = mg.vertices.select(pl.col("account_id").alias("buyer_id"), "created_at")
-    seller_mean = e.group_by("seller_id").agg(
-        (pl.col("amount").sum() / pl.col("n_orders").sum()).alias("seller_mean")
+        mg.vertices["created_at"].gather(b).alias("created_at"),
+        pl.Series("seller_mean", seller_mean[s]),
+        pl.Series("linked", _linked_mask(mg, links)),
     )
-    linked = _linked_edges(mg, links).with_columns(pl.lit(True).alias("linked"))
     age_days = (pl.col("first_at") - pl.col("created_at")).dt.total_seconds() / 86400.0
-    out = (
-        e.join(created, on="buyer_id", how="left")
-        .join(seller_mean, on="seller_id", how="left")
-        .join(linked, on=["buyer_id", "seller_id"], how="left")
-        .sort("__i")
-        .select(
-            (age_days < p.new_account_days).fill_null(False).alias("new"),
-            (pl.col("n_top_ratings") / pl.col("n_orders")).alias("top_share"),
-            (pl.col("amount") / pl.col("n_orders") < p.small_amount_ratio * pl.col("seller_mean"))
-            .fill_null(False)
-            .alias("small"),
-            pl.col("linked").fill_null(False),
-            "n_orders",
-        )
+    out = out.select(
+        (age_days < p.new_account_days).fill_null(False).alias("new"),
+        (pl.col("n_top_ratings") / pl.col("n_orders")).alias("top_share"),
+        (pl.col("amount") / pl.col("n_orders") < p.small_amount_ratio * pl.col("seller_mean"))
+        .fill_null(False)
+        .alias("small"),
+        "linked",
+        "n_orders",
     )
     mult = (
         1.0
