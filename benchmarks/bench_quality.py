@@ -75,19 +75,23 @@ def run_one(n_orders: int, seed: int) -> dict:
 def git_state() -> dict:
     """HEAD commit, the tracked files modified in the (shared) working tree, and which code ran.
 
-    ``graphkit_path`` is where ``graphkit`` was imported from: the working tree, or e.g. an
-    export of HEAD (``git archive HEAD graphkit | tar -x -C DIR`` and ``PYTHONPATH=DIR``) when
-    other engineers' uncommitted edits must stay out of the measurement.
+    ``graphkit_path`` is where ``graphkit`` was imported from: the working tree, or an export
+    of a commit (``git archive C graphkit | tar -x -C DIR; git rev-parse C > DIR/COMMIT`` and
+    ``PYTHONPATH=DIR``) when other engineers' uncommitted edits must stay out of the
+    measurement; ``code_commit`` is then the commit named in ``DIR/COMMIT``.
     """
     import graphkit
 
     def git(*a: str) -> str:
         return subprocess.run(["git", *a], capture_output=True, text=True).stdout.strip()
 
+    path = Path(graphkit.__file__).parent.resolve()
+    marker = path.parent / "COMMIT"  # written next to an export: the commit it was made from
     return {
         "head": git("rev-parse", "HEAD"),
         "modified": git("diff", "--name-only").split(),
-        "graphkit_path": str(Path(graphkit.__file__).parent.resolve()),
+        "graphkit_path": str(path),
+        "code_commit": marker.read_text(encoding="utf-8").strip() if marker.exists() else None,
     }
 
 
@@ -136,14 +140,16 @@ def render(paths: list[Path]) -> str:
         git = doc["git_at_start"]
         path = git.get("graphkit_path")
         tree = Path(__file__).resolve().parents[1] / "graphkit"
-        code = (
-            ""
-            if path is None or Path(path) == tree
-            else f" (graphkit imported from `{path}`, an export of that HEAD: uncommitted "
-            "edits of the shared tree not included)"
-        )
+        if path is None or Path(path) == tree:
+            code = f"HEAD `{git['head'][:10]}` (working tree)"
+        else:
+            commit = git.get("code_commit") or "unknown"
+            code = (
+                f"code of commit `{commit[:10]}` exported to `{path}` (uncommitted edits of "
+                "the shared tree not included)"
+            )
         lines.append(
-            f"- `{doc['command']}`: {doc['date']}, HEAD `{git['head'][:10]}`{code}, "
+            f"- `{doc['command']}`: {doc['date']}, {code}, "
             f"{m['platform']}, Python {m['python']}, {m['cpus']} cores, load average at the "
             f"end {load}."
         )
