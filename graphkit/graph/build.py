@@ -249,14 +249,30 @@ def _vertices(ds: Dataset, orders: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _pair_feedback(ds: Dataset, coded: pl.LazyFrame) -> pl.LazyFrame:
+def _per_edge_sums(
+    pair_keys: np.ndarray, pair: pl.Series, values: dict[str, pl.Series], *, integer: bool
+) -> dict[str, pl.Series]:
+    """Sum each value column per edge; ``pair_keys`` is the sorted edge key array.
+
+    ``np.bincount`` adds the rows in the order given (the same bits every run);
+    integer columns are exact (float64 holds integers up to 2**53).
+    """
+    idx = np.searchsorted(pair_keys, pair.to_numpy())
+    m = len(pair_keys)
+    out = {}
+    for name, col in values.items():
+        sums = np.bincount(idx, weights=col.fill_null(0).to_numpy(), minlength=m)
+        out[name] = pl.Series(name, sums.astype(np.int64) if integer else sums)
+    return out
+
+
+def _pair_feedback(ds: Dataset, coded: pl.LazyFrame, pair_keys: np.ndarray) -> dict[str, pl.Series]:
     fb = ds.feedback.select("order_id", "author_id", "rating", *DSR_COLUMNS).join(
         coded.select("order_id", "buyer_id", "seller_id", "pair"), on="order_id", how="inner"
     )
     by_buyer = pl.col("author_id") == pl.col("buyer_id")
     rating = pl.col("rating").cast(pl.Int64)
-    # per-row integer terms first (null where the buyer did not write it), then one
-    # plain sum per column: no filtered aggregations over every feedback row
+    # per-row integer terms (null where the buyer did not write it), summed per edge
     terms = fb.select(
         "pair",
         by_buyer.cast(pl.Int64).alias("n_feedback"),
@@ -272,20 +288,33 @@ def _pair_feedback(ds: Dataset, coded: pl.LazyFrame) -> pl.LazyFrame:
             )
         ],
         (pl.col("author_id") == pl.col("seller_id")).cast(pl.Int64).alias("n_seller_feedback"),
-    )
-    return terms.group_by("pair").agg(pl.all().sum())
+    ).collect()
+    cols = {c: terms[c] for c in terms.columns if c != "pair"}
+    return _per_edge_sums(pair_keys, terms["pair"], cols, integer=True)
 
 
-def _pair_counts(
-    table: pl.LazyFrame | None, coded: pl.LazyFrame, aggs: list[pl.Expr]
-) -> pl.LazyFrame | None:
-    if table is None:
-        return None
-    return (
-        table.join(coded.select("order_id", "pair"), on="order_id", how="inner")
-        .group_by("pair")
-        .agg(aggs)
-    )
+def _pair_refunds_cases(
+    ds: Dataset, coded: pl.LazyFrame, pair_keys: np.ndarray
+) -> dict[str, pl.Series]:
+    out: dict[str, pl.Series] = {}
+    keyed = coded.select("order_id", "pair")
+    refunds = ds.get("refunds")
+    if refunds is not None:
+        # refunds in table order: each edge's refund amounts are added in that order
+        r = (
+            refunds.select("order_id", "amount")
+            .join(keyed, on="order_id", how="inner", maintain_order="left")
+            .collect()
+        )
+        ones = pl.Series(np.ones(r.height))
+        out |= _per_edge_sums(pair_keys, r["pair"], {"n_refunds": ones}, integer=True)
+        out |= _per_edge_sums(pair_keys, r["pair"], {"refund_amount": r["amount"]}, integer=False)
+    disputes = ds.get("disputes")
+    if disputes is not None:
+        d = disputes.select("order_id").join(keyed, on="order_id", how="inner").collect()
+        ones = pl.Series(np.ones(d.height))
+        out |= _per_edge_sums(pair_keys, d["pair"], {"n_cases": ones}, integer=True)
+    return out
 
 
 def build_market_graph(ds: Dataset) -> MarketGraph:
@@ -331,7 +360,7 @@ def build_market_graph(ds: Dataset) -> MarketGraph:
     )
     n = max(vertices.height, 1)
     vids = vertices.lazy().select("account_id", "vid")
-    coded = (
+    joined = (
         orders.select(
             "order_id",
             "buyer_id",
@@ -356,57 +385,58 @@ def build_market_graph(ds: Dataset) -> MarketGraph:
         )
         .with_columns((pl.col("buyer_vid") * n + pl.col("seller_vid")).alias("pair"))
         .drop("buyer_vid", "seller_vid")
-        # a hash group-by adds a pair's floats in a thread-dependent order (amount sums
-        # differed in the last bit between runs); on the sorted key each pair's orders are
-        # one contiguous slice summed in order-table order: the same bits every run
+        .collect()
+    )
+    # the numbers only, sorted on the pair key: a hash group-by adds a pair's floats in a
+    # thread-dependent order (amount sums differed in the last bit between runs); on the
+    # sorted key each pair's orders are one contiguous slice summed in order-table order,
+    # the same bits every run. The id strings stay unsorted in ``joined`` (the feedback,
+    # refund and dispute joins only sum integers).
+    nums = (
+        joined.lazy()
+        .select("pair", "amount", "created_at", "__paid", "__cancelled")
         .sort("pair", maintain_order=True)
         .collect()
-        .lazy()
     )
-    pairs = coded.group_by("pair").agg(
-        pl.len().cast(pl.Int64).alias("n_orders"),
-        pl.col("__paid").sum().cast(pl.Int64).alias("n_paid"),
-        pl.col("__cancelled").sum().cast(pl.Int64).alias("n_cancelled"),
-        pl.col("amount").sum().alias("amount"),
-        pl.col("created_at").min().alias("first_at"),
-        pl.col("created_at").max().alias("last_at"),
+    coded = joined.lazy().select("order_id", "buyer_id", "seller_id", "pair")
+    # nums is sorted on the pair key, so the edges come out in (buyer_vid, seller_vid) order
+    pairs = (
+        nums.lazy()
+        .group_by("pair", maintain_order=True)
+        .agg(
+            pl.len().cast(pl.Int64).alias("n_orders"),
+            pl.col("__paid").sum().cast(pl.Int64).alias("n_paid"),
+            pl.col("__cancelled").sum().cast(pl.Int64).alias("n_cancelled"),
+            pl.col("amount").sum().alias("amount"),
+            pl.col("created_at").min().alias("first_at"),
+            pl.col("created_at").max().alias("last_at"),
+        )
+        .collect()
     )
-    extras = [
-        _pair_feedback(ds, coded),
-        _pair_counts(
-            ds.get("refunds"),
-            coded,
-            [
-                pl.len().cast(pl.Int64).alias("n_refunds"),
-                pl.col("amount").sum().alias("refund_amount"),
-            ],
-        ),
-        _pair_counts(ds.get("disputes"), coded, [pl.len().cast(pl.Int64).alias("n_cases")]),
-    ]
-    for extra in extras:
-        if extra is not None:
-            pairs = pairs.join(extra, on="pair", how="left")
+    pair_keys = pairs["pair"].to_numpy()
+    # feedback, refunds and cases: per-row terms added onto their edge (no group-by, no
+    # joins of the edge table, no sort)
+    extras = _pair_feedback(ds, coded, pair_keys) | _pair_refunds_cases(ds, coded, pair_keys)
     ids = vertices["account_id"]
     vid_type = pl.Int32 if n < 2**31 else pl.Int64
-    coded_orders = coded.select(
+    edges = pairs.with_columns(
+        (pl.col("pair") // n).alias("buyer_vid"),
+        (pl.col("pair") % n).alias("seller_vid"),
+        *extras.values(),
+    ).drop("pair")
+    del joined, coded
+    coded_orders = nums.select(
         (pl.col("pair") // n).cast(vid_type).alias("buyer_vid"),
         (pl.col("pair") % n).cast(vid_type).alias("seller_vid"),
         "created_at",
     )
-    edges = (
-        pairs.with_columns(
-            (pl.col("pair") // n).alias("buyer_vid"), (pl.col("pair") % n).alias("seller_vid")
-        )
-        .drop("pair")
-        .sort("buyer_vid", "seller_vid")
-        .collect()
-    )
+    del nums
     edges = edges.with_columns(
         ids.gather(edges["buyer_vid"]).alias("buyer_id"),
         ids.gather(edges["seller_vid"]).alias("seller_id"),
     )
     mg = market_graph_from_frames(vertices, edges)
-    return dataclasses.replace(mg, orders=coded_orders.collect())
+    return dataclasses.replace(mg, orders=coded_orders)
 
 
 def market_graph_from_frames(vertices: pl.DataFrame, edges: pl.DataFrame) -> MarketGraph:
