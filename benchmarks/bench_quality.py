@@ -12,6 +12,8 @@ Usage::
     # the markdown table of one or more result files, written into RESULTS.md
     python benchmarks/bench_quality.py --render benchmarks/results/quality.json \
         --update-results
+    # before/after table of the rating scenarios (runs matched by size and seed)
+    python benchmarks/bench_quality.py --render AFTER.json --compare BEFORE.json
 """
 
 from __future__ import annotations
@@ -144,9 +146,10 @@ def render(paths: list[Path]) -> str:
             code = f"HEAD `{git['head'][:10]}` (working tree)"
         else:
             commit = git.get("code_commit") or "unknown"
+            label = commit[:10] if len(commit) == 40 else commit
             code = (
-                f"code of commit `{commit[:10]}` exported to `{path}` (uncommitted edits of "
-                "the shared tree not included)"
+                f"code of `{label}` exported to `{path}` (uncommitted edits of the shared "
+                "tree not included)"
             )
         lines.append(
             f"- `{doc['command']}`: {doc['date']}, {code}, "
@@ -156,17 +159,90 @@ def render(paths: list[Path]) -> str:
     return "\n".join(lines) + "\n"
 
 
+RATING_SCENARIOS = ("shill_ring", "camouflage", "feedback_trading", "dsr_manipulation")
+
+
+def compare(before: list[Path], after: list[Path]) -> str:
+    """Markdown before/after table of the rating scenarios for runs present in both.
+
+    Per run (size, seed): precision of shill_ring/camouflage and of
+    feedback_trading/dsr_manipulation (each pair shares one precision), the
+    recalls that moved, and whether any other scenario moved.
+
+    Examples
+    --------
+    >>> compare([], [])
+    ''
+    """
+
+    def runs(paths: list[Path]) -> dict[tuple[int, int], dict]:
+        docs = [json.loads(Path(p).read_text(encoding="utf-8")) for p in paths]
+        return {(r["n_orders"], r["seed"]): r for d in docs for r in d["runs"]}
+
+    b, a = runs(before), runs(after)
+    keys = [k for k in a if k in b]
+    if not keys:
+        return ""
+    lines = [
+        "| run | P shill/camouflage | P feedback_trading/dsr | recalls that moved | "
+        "other scenarios |",
+        "|---|---|---|---|---|",
+    ]
+    for k in keys:
+        sb = {s["scenario"]: s for s in b[k]["scenarios"]}
+        sa = {s["scenario"]: s for s in a[k]["scenarios"]}
+
+        def p(name: str, sb: dict = sb, sa: dict = sa) -> str:
+            return f"{_pr(sb[name]['precision'])} -> {_pr(sa[name]['precision'])}"
+
+        moved = [
+            f"{n} {_pr(sb[n]['recall'])} -> {_pr(sa[n]['recall'])}"
+            for n in RATING_SCENARIOS
+            if _pr(sb[n]["recall"]) != _pr(sa[n]["recall"])
+        ]
+        others = [
+            n
+            for n in sa
+            if n not in RATING_SCENARIOS
+            and (_pr(sb[n]["precision"]), _pr(sb[n]["recall"]))
+            != (_pr(sa[n]["precision"]), _pr(sa[n]["recall"]))
+        ]
+        n, seed = k
+        size = f"{n // 1000}k" if n < 1_000_000 else f"{n / 1e6:g}M"
+        lines.append(
+            f"| {size} s{seed} | {p('shill_ring')} | {p('feedback_trading')} | "
+            f"{', '.join(moved) or 'none'} | {', '.join(others) or 'unchanged'} |"
+        )
+    lines.append("")
+    for label, paths in (("before", before), ("after", after)):
+        for path in paths:
+            doc = json.loads(Path(path).read_text(encoding="utf-8"))
+            git = doc["git_at_start"]
+            code = git.get("code_commit") or git["head"][:10]
+            lines.append(f"- {label}: `{doc['command']}` (code `{code}`)")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[20_000, 100_000])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--out", default="benchmarks/results/quality.json")
     ap.add_argument("--render", nargs="+", metavar="JSON", help="print the table of result files")
+    ap.add_argument(
+        "--compare",
+        nargs="+",
+        metavar="JSON",
+        help="with --render (the 'after' files): before/after table against these 'before' files",
+    )
     ap.add_argument("--section", default="bench_quality", help="RESULTS.md section name")
     ap.add_argument("--update-results", action="store_true", help="also write RESULTS.md")
     args = ap.parse_args()
     if args.render:
-        table = render([Path(p) for p in args.render])
+        if args.compare:
+            table = compare([Path(p) for p in args.compare], [Path(p) for p in args.render])
+        else:
+            table = render([Path(p) for p in args.render])
         print(table)
         if args.update_results:
             from _common import update_section
