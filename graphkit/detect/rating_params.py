@@ -131,11 +131,13 @@ class RatingParams:
         Whether membership in a detected group with a seller ties an account
         to that seller for trading (True). Identity links always tie.
     group_min_score
-        When the detected groups' table is given (``groups``), only members of
-        groups scoring at least this count for the group signals and the
-        trading ties (0.5: group detection reports every candidate, and the
-        weak candidates are mostly organic clusters of a store and its regular
-        buyers; see ``benchmarks/RESULTS.md``, rating signals, with and without).
+        When the detected groups' table is given (``groups``), groups scoring at
+        least this count for the group signals and the trading ties on their own
+        (0.5: group detection reports every candidate, and the weak candidates are
+        mostly organic clusters of a store and its regular buyers; see
+        ``benchmarks/RESULTS.md``, rating signals, with and without); a weaker group
+        counts around a store that such a group holds, or as a trading circle
+        (``circle_min_*``; :func:`graphkit.detect.rating_trading.ring_group_members`).
     circle_min_sellers, circle_min_perfect_share
         A detected group scoring below ``group_min_score`` still counts when it spans at
         least 2 stores and its buyers' ratings of those stores are at least 75% perfect
