@@ -148,3 +148,178 @@ def test_time_windows_find_a_block_hidden_by_the_organic_core() -> None:
     t_spread[core_b.size :] = rng.uniform(0, 365, len(ring_b))
     spread = fraudar_peel_windows(b, s, t_spread, n_buyers=42, n_sellers=14, window=3.0)
     assert all(len(set(x.buyers.tolist()) & set(range(30, 42))) < 6 for _, x in spread)
+
+
+def _windows_one_by_one(b, s, t, *, n_sellers, window, min_edges=10, eps=0.05):
+    """Reference: every window (both offsets) peeled on its own, whole-graph weights."""
+    from graphkit.detect.dense import _peel
+
+    w = fraudar_weights(s, n_sellers=n_sellers)
+    out = []
+    for offset in (0.0, window / 2):
+        bucket = np.floor((t + offset) / window).astype(np.int64)
+        for k in np.unique(bucket):
+            idx = np.flatnonzero(bucket == k)
+            if len(idx) < min_edges:
+                continue
+            ub, lu = np.unique(b[idx], return_inverse=True)
+            us, lv = np.unique(s[idx], return_inverse=True)
+            n = len(ub) + len(us)
+            mask, dens = _peel(lu, lv + len(ub), w[idx], None, np.zeros(n, np.int64), 1, eps)
+            members = np.flatnonzero(mask)
+            buyers = ub[members[members < len(ub)]]
+            sellers = us[members[members >= len(ub)] - len(ub)]
+            out.append((float(k * window - offset), buyers.tolist(), sellers.tolist(), dens[0]))
+    out.sort(key=lambda x: (-x[3], x[0]))
+    return out
+
+
+def _random_timed_market(seed: int):
+    """Sparse organic orders over 60 days plus two rings in different 2-day campaigns."""
+    rng = np.random.default_rng(seed)
+    n = 3000
+    b = rng.integers(0, 300, n)
+    s = rng.integers(0, 60, n)
+    t = rng.uniform(0, 60, n)
+    r1b, r1s = np.meshgrid(np.arange(300, 308), np.arange(60, 64), indexing="ij")
+    r2b, r2s = np.meshgrid(np.arange(308, 314), np.arange(64, 67), indexing="ij")
+    b = np.concatenate([b, r1b.ravel(), r2b.ravel()])
+    s = np.concatenate([s, r1s.ravel(), r2s.ravel()])
+    t = np.concatenate([t, 10 + rng.uniform(0, 2, r1b.size), 40 + rng.uniform(0, 2, r2b.size)])
+    key, first = np.unique(b * 1000 + s, return_index=True)
+    return key // 1000, key % 1000, t[first]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_windows_vectorised_equal_one_window_at_a_time(seed: int) -> None:
+    """All windows peeled at once give each window's block exactly as peeling it alone."""
+    b, s, t = _random_timed_market(seed)
+    got = fraudar_peel_windows(b, s, t, n_buyers=314, n_sellers=67, window=3.0)
+    ref = _windows_one_by_one(b, s, t, n_sellers=67, window=3.0)
+    assert len(got) == len(ref) > 30
+    for (start, blk), (r_start, r_b, r_s, r_d) in zip(got, ref, strict=True):
+        assert start == pytest.approx(r_start)
+        assert blk.buyers.tolist() == r_b
+        assert blk.sellers.tolist() == r_s
+        assert blk.density == pytest.approx(r_d, rel=1e-9)
+    # both rings come first, denser ring (8x4) first, each in its campaign window
+    assert got[0][1].buyers.tolist() == list(range(300, 308))
+    assert got[0][1].sellers.tolist() == [60, 61, 62, 63]
+    assert 8.5 <= got[0][0] <= 10
+    second = next(blk for _, blk in got if blk.buyers.min() >= 308)
+    assert second.buyers.tolist() == list(range(308, 314))
+
+
+def test_windows_top_keeps_the_densest_windows() -> None:
+    b, s, t = _random_timed_market(0)
+    every = fraudar_peel_windows(b, s, t, n_buyers=314, n_sellers=67, window=3.0)
+    top = fraudar_peel_windows(b, s, t, n_buyers=314, n_sellers=67, window=3.0, top=3)
+    assert len(top) == 3
+    for (s1, b1), (s2, b2) in zip(top, every[:3], strict=True):
+        assert s1 == s2
+        assert b1.buyers.tolist() == b2.buyers.tolist()
+        assert b1.density == b2.density
+    with pytest.raises(ValueError, match="top"):
+        fraudar_peel_windows(b, s, t, n_buyers=314, n_sellers=67, window=3.0, top=0)
+    # reproducible, and min_edges drops every window when no window is that busy
+    again = fraudar_peel_windows(b, s, t, n_buyers=314, n_sellers=67, window=3.0)
+    assert [(x, y.buyers.tolist(), y.density) for x, y in again] == [
+        (x, y.buyers.tolist(), y.density) for x, y in every
+    ]
+    assert (
+        fraudar_peel_windows(b, s, t, n_buyers=314, n_sellers=67, window=3.0, min_edges=10**6) == []
+    )
+
+
+def _ring_behind_heavy_buyers(rng: np.random.Generator, *, ring: bool = True):
+    """Sellers 0-19 are popular stores; buyers 0-39 are organic heavy buyers who each buy
+    from all 20 (a 40x20 biclique, denser than the ring under FRAUDAR's weights); buyers
+    40-2039 each buy from 2 popular stores. Ring: buyers 2040-2049 x new sellers 20-24,
+    complete, each ring buyer also buying from 3 popular stores (popularity-biased
+    camouflage). 300 sparse edges between light buyers and small sellers 25-99."""
+    hb, hs = np.meshgrid(np.arange(40), np.arange(20), indexing="ij")
+    lb = np.repeat(np.arange(40, 2040), 2)
+    ls = rng.integers(0, 20, lb.size)
+    parts_b = [hb.ravel(), lb, rng.integers(40, 2040, 300)]
+    parts_s = [hs.ravel(), ls, rng.integers(25, 100, 300)]
+    if ring:
+        rb, rs = np.meshgrid(np.arange(2040, 2050), np.arange(20, 25), indexing="ij")
+        parts_b += [rb.ravel(), np.repeat(np.arange(2040, 2050), 3)]
+        parts_s += [rs.ravel(), rng.integers(0, 20, 30)]
+    key = np.unique(np.concatenate(parts_b) * 1000 + np.concatenate(parts_s))
+    return key // 1000, key % 1000
+
+
+def test_pmi_finds_ring_first_under_biased_camouflage() -> None:
+    b, s = _ring_behind_heavy_buyers(np.random.default_rng(5))
+    plain = fraudar_peel(b, s, n_buyers=2050, n_sellers=100)[0]
+    assert set(range(40)) <= set(plain.buyers.tolist())  # FRAUDAR: the organic core first
+    assert not set(plain.buyers.tolist()) & set(range(2040, 2050))
+    blk = fraudar_peel(b, s, n_buyers=2050, n_sellers=100, degree_correction="pmi")[0]
+    assert blk.buyers.tolist() == list(range(2040, 2050))
+    assert blk.sellers.tolist() == [20, 21, 22, 23, 24]
+    assert blk.n_edges == 50
+
+
+def test_pmi_does_not_flag_organic_heavy_buyers() -> None:
+    """Near miss: without a ring, FRAUDAR's first block is exactly the 40 heavy buyers x 20
+    popular stores (a tight group an investigator would review). With PMI weights their
+    biclique is expected from their degrees: they never form a block of their own (the
+    densest block is a diffuse blob where they are under 1/5 of the buyers) and it is
+    far less dense than the ring is when present."""
+    b, s = _ring_behind_heavy_buyers(np.random.default_rng(5), ring=False)
+    plain = fraudar_peel(b, s, n_buyers=2050, n_sellers=100)[0]
+    assert plain.buyers.tolist() == list(range(40))
+    blocks = fraudar_peel(b, s, n_buyers=2050, n_sellers=100, degree_correction="pmi", n_blocks=3)
+    for blk in blocks:
+        heavy = len(set(blk.buyers.tolist()) & set(range(40)))
+        assert heavy <= 0.2 * len(blk.buyers)
+    b2, s2 = _ring_behind_heavy_buyers(np.random.default_rng(5))
+    ring = fraudar_peel(b2, s2, n_buyers=2050, n_sellers=100, degree_correction="pmi")[0]
+    assert blocks[0].density < 0.6 * ring.density
+
+
+def test_pmi_weights() -> None:
+    b, s = np.array([0, 0, 1, 2]), np.array([0, 1, 0, 0])
+    w = fraudar_weights(s, n_sellers=2, buyer=b, degree_correction="pmi")
+    d_s, d_b = np.array([3, 1, 3, 3]), np.array([2, 2, 1, 1])
+    assert w.tolist() == pytest.approx((np.log1p(4 / (d_b * d_s)) / np.log(d_s + 5)).tolist())
+    with pytest.raises(ValueError, match="buyer"):
+        fraudar_weights(s, n_sellers=2, degree_correction="pmi")
+    with pytest.raises(ValueError, match="degree_correction"):
+        fraudar_weights(s, n_sellers=2, buyer=b, degree_correction="lift")  # type: ignore[arg-type]
+
+
+def test_dense_blocks_pmi_on_market_graph() -> None:
+    b, s = _ring_behind_heavy_buyers(np.random.default_rng(5))
+    buyers = [f"b{i:04d}" for i in range(2050)]
+    sellers = [f"s{i:03d}" for i in range(100)]
+    v = pl.DataFrame(
+        {"account_id": buyers + sellers, "kind": ["buyer"] * 2050 + ["seller"] * 100}
+    ).with_row_index("vid")
+    e = pl.DataFrame(
+        {
+            "buyer_vid": b,
+            "seller_vid": s + 2050,
+            "buyer_id": [buyers[i] for i in b],
+            "seller_id": [sellers[i] for i in s],
+            "n_orders": np.ones(len(b), dtype=np.int64),
+        }
+    )
+    mg = market_graph_from_frames(v, e)
+    first = dense_blocks(mg, n_blocks=1, degree_correction="pmi")
+    assert first.filter(pl.col("role") == "buyer")["account_id"].to_list() == buyers[2040:]
+    plain = dense_blocks(mg, n_blocks=1)
+    assert set(buyers[:40]) <= set(plain["account_id"].to_list())
+
+
+def test_windows_pmi_finds_ring_in_its_campaign() -> None:
+    b, s = _ring_behind_heavy_buyers(np.random.default_rng(6))
+    rng = np.random.default_rng(7)
+    t = rng.uniform(0, 90, len(b))
+    t[b >= 2040] = 30 + rng.uniform(0, 2, int((b >= 2040).sum()))
+    found = fraudar_peel_windows(
+        b, s, t, n_buyers=2050, n_sellers=100, window=3.0, degree_correction="pmi", top=2
+    )
+    assert found[0][1].buyers.tolist() == list(range(2040, 2050))
+    assert set(found[0][1].sellers.tolist()) >= {20, 21, 22, 23, 24}
