@@ -284,6 +284,14 @@ class GroupDetection:
 
 
 # --------------------------------------------------------------------------- suspicion
+def _sorted_contains(sorted_keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """Whether each query is in ``sorted_keys`` (ascending): a binary search, no hashing."""
+    if not len(sorted_keys):
+        return np.zeros(len(queries), dtype=bool)
+    pos = np.searchsorted(sorted_keys, queries).clip(max=len(sorted_keys) - 1)
+    return sorted_keys[pos] == queries
+
+
 def _linked_mask(mg: MarketGraph, links: pl.DataFrame) -> np.ndarray:
     """Flag the edges whose buyer is identity-linked to the seller or to a co-buyer.
 
@@ -306,14 +314,14 @@ def _linked_mask(mg: MarketGraph, links: pl.DataFrame) -> np.ndarray:
     )
     b = mg.edges["buyer_vid"].to_numpy()
     s = mg.edges["seller_vid"].to_numpy()
-    edge_key = b * n + s  # sorted: edges are sorted by (buyer_vid, seller_vid)
+    edge_key = b * n + s  # ascending: edges are sorted by (buyer_vid, seller_vid)
     xv, yv = both["xv"].to_numpy(), both["yv"].to_numpy()
-    to_seller = np.isin(edge_key, xv * n + yv)
+    to_seller = _sorted_contains(np.sort(xv * n + yv), edge_key)
     # co-buyer: an edge (b, s) and a link (b, y) where (y, s) is an edge too
     ends = pl.DataFrame({"i": np.arange(n_e), "b": b, "s": s}).join(
         pl.DataFrame({"b": xv, "y": yv}), on="b"
     )
-    hit = np.isin(ends["y"].to_numpy() * n + ends["s"].to_numpy(), edge_key)
+    hit = _sorted_contains(edge_key, ends["y"].to_numpy() * n + ends["s"].to_numpy())
     co = np.zeros(n_e, dtype=bool)
     co[ends["i"].to_numpy()[hit]] = True
     return to_seller | co
