@@ -194,6 +194,65 @@ def run(
     return rows
 
 
+def simulated_check(n_orders: int, seed: int) -> list[dict[str, object]]:
+    """Dense blocks on the seeded simulator's market, as ``detect_groups`` peels them.
+
+    The ring-candidate subgraph (``ring_candidate_edges``) with suspicion x column
+    weights from the whole graph, FRAUDAR's weights vs PMI-corrected ones; per
+    block: size, share of planted shill-ring accounts, share of accounts of any
+    planted scenario.
+    """
+    import dataclasses
+
+    import polars as pl
+
+    from graphkit.detect.dense import dense_blocks, fraudar_weights
+    from graphkit.detect.rings import DetectParams, edge_suspicion, ring_candidate_edges
+    from graphkit.graph.build import build_identity_graph, build_market_graph
+    from graphkit.io import dataset_from_frames
+    from graphkit.simulate import simulate
+
+    sm = simulate(n_orders, seed=seed)
+    ds = dataset_from_frames(sm.tables)
+    mg = build_market_graph(ds)
+    p = DetectParams()
+    strong = build_identity_graph(ds).links.filter(pl.col("weight") >= p.identity_min_weight)
+    susp = edge_suspicion(mg, strong, params=p)
+    labels = sm.labels.filter(pl.col("entity_kind") == "account")
+    ring = set(labels.filter(pl.col("scenario") == "shill_ring")["entity_id"].to_list())
+    planted = set(labels["entity_id"].to_list())
+    mask = ring_candidate_edges(mg, susp, params=p)
+    graph = dataclasses.replace(mg, edges=mg.edges.filter(pl.Series(mask)))
+    bv, sv = mg.edges["buyer_vid"].to_numpy(), mg.edges["seller_vid"].to_numpy()
+    rows: list[dict[str, object]] = []
+    for correction in ("none", "pmi"):
+        col = fraudar_weights(
+            sv, n_sellers=mg.vertices.height, buyer=bv, degree_correction=correction
+        )
+        out = dense_blocks(
+            graph,
+            n_blocks=p.dense_n_blocks,
+            edge_weight=(susp["suspicion"].to_numpy() * col)[mask],
+            column_weighting="none",
+            eps=p.dense_eps,
+            min_buyers=p.min_group_buyers,
+        )
+        for (k,), g in out.group_by(["block"], maintain_order=True):
+            ids = set(g["account_id"].to_list())
+            rows.append(
+                {
+                    "n_orders": n_orders,
+                    "seed": seed,
+                    "degree_correction": correction,
+                    "block": int(k),
+                    "n_accounts": len(ids),
+                    "shill_ring_share": round(len(ids & ring) / len(ids), 3),
+                    "planted_share": round(len(ids & planted) / len(ids), 3),
+                }
+            )
+    return rows
+
+
 def render(path: str) -> str:
     """Markdown table and key figures of a results JSON (pasted by --update-results)."""
     with open(path) as fh:
@@ -240,6 +299,27 @@ def render(path: str) -> str:
             f"{min(speeds):,}-{max(speeds):,} edges/s wall, "
             f"{min(cpu):,}-{max(cpu):,} edges/s CPU (whole call, k=3 blocks)."
         )
+    sim = res.get("simulated") or []
+    if sim:
+        lines.append("")
+        lines.append(
+            f"Simulated market (`simulate({sim[0]['n_orders']:,}, seed={sim[0]['seed']})`, the "
+            "ring-candidate subgraph `detect_groups` peels, suspicion x column weights, "
+            "5 blocks): block sizes with the share of planted shill-ring accounts / of any "
+            "planted scenario's accounts."
+        )
+        lines.append("")
+        lines.append("| weights | block: accounts (shill-ring share, planted share) |")
+        lines.append("|---|---|")
+        for corr in dict.fromkeys(r["degree_correction"] for r in sim):
+            cells = [
+                f"{r['block']}: {r['n_accounts']} ({r['shill_ring_share']:.2f}, "
+                f"{r['planted_share']:.2f})"
+                for r in sim
+                if r["degree_correction"] == corr
+            ]
+            name = "FRAUDAR (log column)" if corr == "none" else "PMI-corrected"
+            lines.append(f"| {name} | {'; '.join(cells)} |")
     return "\n".join(lines)
 
 
@@ -265,16 +345,21 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--eps", type=float, default=None, help="default: each method's own")
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument(
+        "--simulated", type=int, default=200_000, help="orders of the simulator check (0: skip)"
+    )
     ap.add_argument("--out", default="benchmarks/results/fraudar.json")
     args = ap.parse_args()
     started = datetime.now(UTC).isoformat(timespec="seconds")
     load_before = os.getloadavg()
     rows = run(args.edges, args.seed, args.eps, repeat=args.repeat)
+    load_after = os.getloadavg()
+    sim = simulated_check(args.simulated, 1) if args.simulated else []
     eps_arg = "" if args.eps is None else f" --eps {args.eps}"
     out = {
         "benchmark": "fraudar_injection",
         "command": f"python benchmarks/bench_fraudar.py --edges {args.edges} --seed {args.seed}"
-        f"{eps_arg} --repeat {args.repeat}",
+        f"{eps_arg} --repeat {args.repeat} --simulated {args.simulated}",
         "started": started,
         "machine": {
             "platform": platform.platform(),
@@ -282,8 +367,9 @@ def main() -> None:
             "python": platform.python_version(),
         },
         "loadavg_before": [round(x, 2) for x in load_before],
-        "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+        "loadavg_after": [round(x, 2) for x in load_after],
         "rows": rows,
+        "simulated": sim,
     }
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     with open(args.out, "w") as fh:

@@ -422,13 +422,21 @@ def _window_vertices(
     else:  # pragma: no cover - astronomically many windows x entities
         order = np.lexsort((half, entity))
     ent = entity[order]
+    new_entity = np.ones(len(order), dtype=bool)
+    new_entity[1:] = ent[1:] != ent[:-1]
+    every = bool(ok.all())
     per_edge, vgroup, vent = [], [], []
     for g in groups:  # two offsets
         go = g[order]
-        sel = ok[go]
-        o, e, go = order[sel], ent[sel], go[sel]
-        first = np.ones(len(o), dtype=bool)
-        first[1:] = (e[1:] != e[:-1]) | (go[1:] != go[:-1])
+        o, e = order, ent
+        if every:
+            first = new_entity.copy()
+        else:  # drop the skipped windows' edges first
+            sel = ok[go]
+            o, e, go = o[sel], e[sel], go[sel]
+            first = np.ones(len(o), dtype=bool)
+            first[1:] = e[1:] != e[:-1]
+        first[1:] |= go[1:] != go[:-1]
         vid = np.cumsum(first) - 1 + base
         base += int(first.sum())
         ids = np.full(len(entity), -1, dtype=np.int64)
@@ -485,9 +493,12 @@ def fraudar_peel_windows(
         Windows with fewer edges are skipped.
     top
         Return only the ``top`` densest windows' blocks (default: every window).
-        Much faster: the careful peel then runs only on windows that can still
-        be among the ``top`` (bounded by the fast phase), not on every sparse,
-        organic window; the ``top`` blocks are the same as without it.
+        Several times faster: the careful peel then runs only on the ``2 * top``
+        windows ranked first by the fast phase, not on every sparse, organic
+        window. The fast phase is within ~10% of the careful density and ranks
+        windows the same way on the injection benchmark, where the ``top``
+        blocks equal those of the full run; a window ranked lower by the fast
+        phase than ``2 * top`` others is not refined, so this is a heuristic.
 
     Returns
     -------
