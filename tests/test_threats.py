@@ -220,3 +220,15 @@ def test_candidates_only_keeps_exactly_the_rows_with_all_four_families() -> None
     # every threat is a candidate, and near misses lacking a family are screened out
     assert fast.filter("is_threat").height == len(THREATS)
     assert 0 < fast.height < msgs.height
+
+
+def test_ascii_fast_path_folds_like_the_full_path() -> None:
+    from graphkit.detect.threats import _prenormalize
+
+    texts = [t for t in THREATS + NOT_THREATS if t is not None and t.isascii()]
+    texts += ["<b>IF</b> you don't -> 1* review!!", "5stars=>ok; `quote` 20usd", "", "tab\tx"]
+    df = pl.DataFrame({"t": texts})
+    full = df.select(_prenormalize(pl.col("t"))).to_series()
+    fast = df.select(_prenormalize(pl.col("t"), ascii_only=True)).to_series()
+    assert len(texts) > 20
+    assert fast.to_list() == full.to_list()

@@ -455,19 +455,24 @@ def normalize_for_cues(text: pl.Expr) -> pl.Expr:
 _SENTENCE = "\ue000"
 
 
-def _prenormalize(text: pl.Expr) -> pl.Expr:
-    folded = (
-        text.fill_null("")
-        .str.normalize("NFKD")
-        .str.replace_all(r"\p{M}+", "")
-        .str.to_lowercase()
-        .str.replace_all(r"\p{Cf}+", "")
-    )
+def _prenormalize(text: pl.Expr, *, ascii_only: bool = False) -> pl.Expr:
+    """Fold ``text`` (see :func:`normalize_for_cues`) up to the leetspeak step.
+
+    With ``ascii_only`` (the caller guarantees every value is ASCII) the Unicode steps
+    that cannot change ASCII text are skipped: NFKD, combining marks, format
+    characters and star symbols. The result is the same.
+    """
+    folded = text.fill_null("")
+    if not ascii_only:
+        folded = folded.str.normalize("NFKD").str.replace_all(r"\p{M}+", "")
+    folded = folded.str.to_lowercase()
+    if not ascii_only:
+        folded = folded.str.replace_all(r"\p{Cf}+", "")
+    folded = folded.str.replace_all(r"<[^>]{0,200}>", " ").str.replace_all(r"['’‘`´]", "")
+    if not ascii_only:
+        folded = folded.str.replace_all(r"[★☆⭐✩✪✫✬✭✮✯✰]", " star ")
     return (
-        folded.str.replace_all(r"<[^>]{0,200}>", " ")
-        .str.replace_all(r"['’‘`´]", "")
-        .str.replace_all(r"[★☆⭐✩✪✫✬✭✮✯✰]", " star ")
-        .str.replace_all(r"(\d)\s*\*+", "$1 star ")
+        folded.str.replace_all(r"(\d)\s*\*+", "$1 star ")
         .str.replace_all(r"(\d)(stars?|usd|eur|dollars?|bucks|pcs)\b", "$1 $2")
         .str.replace_all(r"\s*(?:=+>?|-+>|→|⇒)\s*", " then ")
         .str.replace_all(r"(?:[.!?;]+(?:\s|$)|[\n\r])+", " " + _SENTENCE + " ")
@@ -635,7 +640,16 @@ def threat_scores(
     # normalize_for_cues, with the costly leetspeak step only on the rows that need it,
     # keeping the sentence boundaries
     # materialised once: both branches below read it (a lazy plan would run it twice)
-    pre = messages.lazy().select(id_col, _pre=_prenormalize(pl.col(text_col))).collect().lazy()
+    # most messages are plain ASCII: the Unicode folding steps run on the others only
+    raw = messages.lazy().select(id_col, _t=pl.col(text_col).fill_null(""))
+    plain = pl.col("_t").str.contains(r"^[\x00-\x7f]*$")
+    pre = pl.concat(
+        [
+            raw.filter(plain).select(id_col, _pre=_prenormalize(pl.col("_t"), ascii_only=True)),
+            raw.filter(~plain).select(id_col, _pre=_prenormalize(pl.col("_t"))),
+        ]
+    ).collect()  # materialised once: both branches below read it
+    pre = pre.lazy()
     leet = pl.col("_pre").str.contains(_LEET_TOKEN)
     keep = {"keep_sentences": True}
     lf = pl.concat(
