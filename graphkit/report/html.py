@@ -253,8 +253,14 @@ def _findings_rows(findings: pl.DataFrame, max_rows: int) -> list[dict[str, Any]
     return rows
 
 
-#: The tables a group panel reads (subgraph, timeline, messages, evidence orders).
-_PANEL_TABLES = frozenset({"orders", "feedback", "messages", "disputes", "refunds"})
+#: The tables and columns a group panel reads (subgraph, timeline, messages, evidence orders).
+_PANEL_COLUMNS: dict[str, frozenset[str]] = {
+    "orders": frozenset({"order_id", "buyer_id", "seller_id", "amount", "created_at"}),
+    "feedback": frozenset({"feedback_id", "order_id", "created_at"}),
+    "messages": frozenset({"message_id", "sender_id", "recipient_id", "sent_at", "text"}),
+    "disputes": frozenset({"case_id", "order_id", "opened_at"}),
+    "refunds": frozenset({"refund_id", "order_id"}),
+}
 
 
 def _group_sections(
@@ -283,8 +289,12 @@ def _group_sections(
         )
         all_ev = [e for lst in ev_by_group.values() for e in lst]
         # the panels draw orders, feedback, messages and cases (and find evidence orders
-        # through refunds): accounts, identifiers and coupons are not read
-        drawn = {k: v for k, v in dataset.tables.items() if k in _PANEL_TABLES}
+        # through refunds): only those tables, and only the columns drawn, are read
+        drawn = {
+            name: lf.select([c for c in lf.collect_schema().names() if c in cols])
+            for name, lf in dataset.tables.items()
+            if (cols := _PANEL_COLUMNS.get(name)) is not None
+        }
         narrowed = case_rows(drawn, account_ids=all_accts, evidence=all_ev)
     sections = []
     for g in groups.iter_rows(named=True):
