@@ -18,6 +18,14 @@ order closely); each round is a handful of numpy operations on arrays that
 shrink as vertices go. Several blocks are found by removing the edges of a
 block found and peeling again.
 
+Two extensions, both off by default. ``degree_correction="pmi"`` also weighs
+each edge by how surprising it is given both degrees (``log(1 + m / (d_b
+d_s))``), so a marketplace's organic core of heavy buyers x popular stores no
+longer outranks a ring of low-degree accounts (:func:`fraudar_weights`).
+:func:`fraudar_peel_windows` peels the buyer x seller graph of every time
+window (a block too sparse for the whole year can be the densest thing in its
+campaign's days), all windows at once as disjoint groups of one graph.
+
 Examples
 --------
 >>> import numpy as np
