@@ -208,7 +208,7 @@ def _peel_groups(
         np.minimum.at(gmin, lg, ld)
         dens_now = np.divide(f, size, out=np.zeros(n_groups), where=size > 0)
         thr = np.maximum(np.maximum(gmin + np.abs(gmin) * eps, scale * dens_now), lift)
-        rem = ld <= thr[lg] + 1e-12
+        rem = ld <= (thr + 1e-12)[lg]
         hit = rem[lu]
         hit |= rem[lv]
         hw = lw[hit]
@@ -216,15 +216,18 @@ def _peel_groups(
         if lp is not None:
             f -= np.bincount(lg[rem], lp[rem], n_groups)
         m = len(ld)
-        ld = ld - np.bincount(lu[hit], hw, m) - np.bincount(lv[hit], hw, m)
+        ld -= np.bincount(lu[hit], hw, m)
+        ld -= np.bincount(lv[hit], hw, m)
+        gone = lg[rem]
         removed_round[nodes[rem]] = r
-        size -= np.bincount(lg[rem], minlength=n_groups)
+        size -= np.bincount(gone, minlength=n_groups)
         dens = np.divide(f, size, out=np.full(n_groups, -np.inf), where=size > 0)
         up = dens > best
         best[up] = dens[up]
         best_round[up] = r
         keep = ~rem
-        new = np.cumsum(keep) - 1
+        new = np.cumsum(keep)
+        new -= 1
         live = ~hit
         lu, lv, lw, eg = new[lu[live]], new[lv[live]], lw[live], eg[live]
         nodes, ld, lg = nodes[keep], ld[keep], lg[keep]
