@@ -623,7 +623,10 @@ def dense_blocks(
     column_weighting, eps, degree_correction
         See :func:`fraudar_peel`. ``degree_correction="pmi"`` finds rings of
         low-degree accounts first instead of the organic heavy-buyer x
-        popular-store core.
+        popular-store core. Degrees are those of ``mg``: to peel a subgraph with
+        the whole graph's weights, compute them with :func:`fraudar_weights` on
+        the whole graph, pass them (restricted) as ``edge_weight`` and use
+        ``column_weighting="none"``.
     min_buyers
         Blocks with fewer buyers are dropped (default 3: one buyer is a
         customer, not a group).
