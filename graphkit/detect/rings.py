@@ -601,9 +601,18 @@ def _dense_candidates(
 
 
 def _candidates(
-    ds: Dataset, mg: MarketGraph, idg: IdentityGraph, p: DetectParams, seed: int
+    ds: Dataset,
+    mg: MarketGraph,
+    idg: IdentityGraph,
+    p: DetectParams,
+    seed: int,
+    clusters: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """All candidate groups: (members(kind, cand, account_id, role), strong links)."""
+    """All candidate groups: (members(kind, cand, account_id, role), strong links).
+
+    ``clusters``: :func:`linked_account_clusters` of ``idg`` at ``identity_min_weight``
+    (all sizes), when the caller has it already.
+    """
     from graphkit.detect.identity import linked_account_clusters
     from graphkit.detect.lockstep import lockstep_groups
 
@@ -631,9 +640,10 @@ def _candidates(
             pl.lit("lockstep").alias("kind")
         )
     )
-    clusters = linked_account_clusters(
-        idg, min_weight=p.identity_min_weight, max_size=p.linked_max_size
-    )
+    if clusters is None:
+        clusters = linked_account_clusters(idg, min_weight=p.identity_min_weight)
+    # = linked_account_clusters(..., max_size=linked_max_size): the same rows, filtered
+    clusters = clusters.filter(pl.col("cluster_size") <= p.linked_max_size)
     kinds = mg.vertices.select("account_id", pl.col("kind").alias("role"))
     cl = clusters.select("cluster_id", "account_id").join(kinds, on="account_id", how="left")
     cl = cl.with_columns(
@@ -1041,7 +1051,11 @@ def detect_groups(
     p = params if isinstance(params, DetectParams) else DetectParams.from_mapping(params)
     mg = build_market_graph(ds)
     idg = build_identity_graph(ds, max_accounts_per_value=p.max_accounts_per_value)
-    cands, strong = _candidates(ds, mg, idg, p, seed)
+    from graphkit.detect.identity import linked_account_clusters
+
+    # the identity clusters once: the linked_accounts candidates and the account signals
+    clusters = linked_account_clusters(idg, min_weight=p.identity_min_weight)
+    cands, strong = _candidates(ds, mg, idg, p, seed, clusters)
     keyed = cands.with_columns(pl.struct("kind", "cand").rank("dense").cast(pl.Int64).alias("gid"))
     bs = keyed.filter(pl.col("kind") != "linked_accounts")
     scored = [score_groups(bs.select("gid", "account_id", "role"), mg, strong, params=p)]
@@ -1094,7 +1108,7 @@ def detect_groups(
         groups=groups,
         members=members,
         identity=idg,
-        account_signals=_account_signals(groups, members, idg, p),
+        account_signals=_account_signals(groups, members, idg, p, clusters),
         params=p,
         seed=seed,
     )
@@ -1138,9 +1152,16 @@ def _with_corroboration(scores: pl.DataFrame, keyed: pl.DataFrame) -> pl.DataFra
 
 
 def _account_signals(
-    groups: pl.DataFrame, members: pl.DataFrame, idg: IdentityGraph, p: DetectParams
+    groups: pl.DataFrame,
+    members: pl.DataFrame,
+    idg: IdentityGraph,
+    p: DetectParams,
+    clusters: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     from graphkit.detect.identity import linked_account_clusters
+
+    if clusters is None:
+        clusters = linked_account_clusters(idg, min_weight=p.identity_min_weight)
 
     m = members.join(groups.select("group_id", "kind", "score"), on="group_id")
     per = (
@@ -1156,7 +1177,7 @@ def _account_signals(
             (pl.col("kind") == "lockstep").any().alias("in_lockstep"),
         )
     )
-    clusters = linked_account_clusters(idg, min_weight=p.identity_min_weight).select(
+    clusters = clusters.select(
         "account_id",
         pl.col("cluster_id").alias("linked_cluster_id"),
         pl.col("n_links").alias("n_identity_links"),
