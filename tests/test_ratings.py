@@ -727,3 +727,24 @@ def test_no_buyer_feedback_gives_empty_tables() -> None:
     assert sig.sellers.height == sig.raters.height == sig.feedback.height == 0
     assert sig.trading_pairs.height == 0
     assert sig.sellers.schema["signals"] == pl.List(SIGNAL)
+
+
+@pytest.mark.parametrize(("score", "counted"), [(0.6, True), (0.4, False)])
+def test_scan_context_passes_the_groups_scores_to_the_rating_signals(
+    monkeypatch: pytest.MonkeyPatch, score: float, counted: bool
+) -> None:
+    from graphkit.policy.context import ScanContext
+
+    m = Market()
+    _honest_background(m)
+    m.honest("s", 30)
+    grouped = {m.rate(f"ring{k}", "s", 5, day=40 + k) for k in range(8)}
+    members = _groups({"G1": [f"ring{k}" for k in range(8)] + ["s"]})
+    table = pl.DataFrame({"group_id": ["G1"], "score": [score], "seller_ids": [["s"]]})
+    monkeypatch.setattr(ScanContext, "has_groups", lambda self: True)
+    monkeypatch.setattr(ScanContext, "ring_members", members)
+    monkeypatch.setattr(ScanContext, "group_table", table)
+    monkeypatch.setattr(ScanContext, "identity_links", _links(("x", "y")))
+    sig = ScanContext(m.dataset()).ratings
+    # a weak candidate group (score < group_min_score, no ring-scored group at s) does not count
+    assert _flagged(sig, "in_group_with_target") == (grouped if counted else set())
