@@ -85,3 +85,18 @@ def test_trading_pairs_link_planted_trading_sellers(run) -> None:
     assert pairs.height >= 3
     assert set(pairs["seller_a"]) | set(pairs["seller_b"]) <= traders
     assert set(pairs["account_a"]) | set(pairs["account_b"]) <= traders
+
+
+def test_with_the_scans_detected_groups_no_honest_store_is_flagged() -> None:
+    """Seed 1 has a store holding ~3/4 of all orders where a trading circle also shops."""
+    from graphkit.policy.context import ScanContext
+
+    m = simulate(20_000, seed=1)
+    ctx = ScanContext(dataset_from_frames(m.tables), seed=1)
+    sig = ctx.ratings  # detected groups, their scores and identity links, as the scan passes them
+    s = _sellers((sig, m.labels, m.tables["accounts"]))
+    flagged = s.filter(pl.col("manipulation_score") >= MIN_SCORE)
+    assert flagged.filter(pl.col("scenario").is_null()).height == 0
+    for scenario in ("shill_ring", "camouflage", "dsr_manipulation", "feedback_trading"):
+        planted = s.filter(pl.col("scenario") == scenario)
+        assert (planted["manipulation_score"] >= MIN_SCORE).mean() >= 0.75, scenario
