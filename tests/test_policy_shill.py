@@ -407,3 +407,17 @@ def test_same_group_needs_a_group_that_detection_scores_as_a_ring(
     assert "popular" in flagged(0.5)  # a group scored as a ring: fires
     assert "popular" not in flagged(0.49)  # a weak candidate group: near miss
     assert "ring_s" in flagged(0.1)  # the real ring does not need the group
+
+
+def test_simulated_rings_are_found_and_no_organic_store_is_flagged() -> None:
+    """100k orders, seed 0: detection's weak candidate groups hold small stores' regulars."""
+    from graphkit.simulate import simulate
+
+    m = simulate(100_000, seed=0)
+    ctx = ScanContext(dataset_from_frames(m.tables), seed=0)
+    out = get_check("SHILL_PURCHASE")(ctx, ctx.params("SHILL_PURCHASE"))
+    acct = m.labels.filter(pl.col("entity_kind") == "account")
+    rings = acct.filter(pl.col("scenario") == "shill_ring")
+    subjects = out.select(pl.col("subject_ids").explode())["subject_ids"]
+    assert rings["entity_id"].is_in(subjects.implode()).all()
+    assert subjects.is_in(acct["entity_id"].implode()).all()  # every subject is planted
