@@ -100,3 +100,20 @@ def test_with_the_scans_detected_groups_no_honest_store_is_flagged() -> None:
     for scenario in ("shill_ring", "camouflage", "dsr_manipulation", "feedback_trading"):
         planted = s.filter(pl.col("scenario") == scenario)
         assert (planted["manipulation_score"] >= MIN_SCORE).mean() >= 0.75, scenario
+
+
+def test_every_paid_rating_store_is_flagged_even_with_a_fifth_refunded() -> None:
+    """100k orders, seed 4: one planted store has 10 of 37 top ratings refunded afterwards."""
+    m = simulate(100_000, seed=4)
+    ds = dataset_from_frames(m.tables)
+    sig = rating_signals(ds, identity_links=build_identity_graph(ds).links)
+    s = _sellers((sig, m.labels, m.tables["accounts"]))
+    paid = s.filter(pl.col("scenario") == "dsr_manipulation")
+    assert paid.height >= 2
+    assert (paid["manipulation_score"] >= MIN_SCORE).all()
+    assert (
+        paid["signals"]
+        .list.eval(pl.element().struct.field("name") == "refunded_top")
+        .list.any()
+        .all()
+    )
