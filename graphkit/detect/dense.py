@@ -416,29 +416,41 @@ def fraudar_peel(
     return blocks
 
 
+def _sorted_order(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(sorted key, argsort)`` of non-negative int keys, by one value sort.
+
+    The edge index is packed into the low bits of the key when both fit in 62
+    bits: sorting the values is about twice as fast as ``argsort`` and also
+    breaks ties by index (stable).
+    """
+    n = len(key)
+    shift = max(int(n - 1).bit_length(), 1)
+    if int(key.max()) < 2 ** (62 - shift):
+        packed = np.sort((key << shift) | np.arange(n, dtype=np.int64))
+        return packed >> shift, packed & ((1 << shift) - 1)
+    order = np.argsort(key, kind="stable")  # pragma: no cover - astronomically large keys
+    return key[order], order  # pragma: no cover
+
+
 def _window_vertices(
-    entity: np.ndarray, half: np.ndarray, groups: list[np.ndarray], ok: np.ndarray, base: int
+    entity: np.ndarray, half: np.ndarray, n0: int, ok: np.ndarray, base: int
 ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
     """Give every (entity, window) pair of both offsets a vertex id, with one sort.
 
-    Sorting edges by ``(entity, half-window)`` sorts them by ``(entity, window)``
-    for both offsets at once (each offset's window is a monotone function of the
-    half-window), so equal vertices are adjacent. Returns, per offset, each edge's
-    vertex id (``-1`` if its window is skipped), then every vertex's window group
-    and entity.
+    Sorting edges by ``(entity, half-window h)`` sorts them by ``(entity,
+    window)`` for both offsets at once (offset 0's window is ``h // 2``, the
+    shifted offset's ``(h + 1) // 2``, numbered after ``n0``), so equal vertices
+    are adjacent. Returns, per offset, each edge's vertex id (``-1`` if its
+    window is skipped), then every vertex's window group and entity.
     """
     span = int(half.max()) + 1
-    if (int(entity.max()) + 1) * span < 2**62:
-        order = np.argsort(entity * span + half)
-    else:  # pragma: no cover - astronomically many windows x entities
-        order = np.lexsort((half, entity))
-    ent = entity[order]
+    skey, order = _sorted_order(entity * span + half)
+    ent, hs = skey // span, skey % span
     new_entity = np.ones(len(order), dtype=bool)
     new_entity[1:] = ent[1:] != ent[:-1]
     every = bool(ok.all())
     per_edge, vgroup, vent = [], [], []
-    for g in groups:  # two offsets
-        go = g[order]
+    for go in (hs // 2, (hs + 1) // 2 + n0):  # the two offsets' windows, in sorted order
         o, e = order, ent
         if every:
             first = new_entity.copy()
@@ -567,8 +579,8 @@ def fraudar_peel_windows(
         np.floor_divide(h0, 2) * window + k * window,
         np.floor_divide(h0 + 1, 2) * window + k * window - window / 2,
     )
-    bu, bgrp, bent = _window_vertices(buyer, h, groups, ok, 0)
-    sv, sgrp, sent = _window_vertices(seller, h, groups, ok, len(bgrp))
+    bu, bgrp, bent = _window_vertices(buyer, h, n0, ok, 0)
+    sv, sgrp, sent = _window_vertices(seller, h, n0, ok, len(bgrp))
     n_bv = len(bgrp)
     grp = dense_id[np.concatenate([bgrp, sgrp])]
     u = np.concatenate([x[x >= 0] for x in bu])
