@@ -193,10 +193,23 @@ def _mappingproxy(d: dict[str, Any]) -> Any:
 copyreg.pickle(types.MappingProxyType, lambda m: (_mappingproxy, (dict(m),)))
 
 
+def code_fingerprint() -> str:
+    """SHA-256 over graphkit's source: a stage artifact is reused only while it matches.
+
+    Artifacts (graphs, detection, rating signals) made by older code would otherwise be
+    handed to later stages silently (e.g. the policy checks timed on a stale detection).
+    """
+    h = hashlib.sha256()
+    for p in sorted((REPO / "graphkit").rglob("*.py")):
+        h.update(p.relative_to(REPO).as_posix().encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
 def _save(work: Path, name: str, obj: Any) -> None:
     tmp = work / f".{name}.pkl.tmp"
     with open(tmp, "wb") as fh:
-        pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump((code_fingerprint(), obj), fh, protocol=pickle.HIGHEST_PROTOCOL)
     os.replace(tmp, work / f"{name}.pkl")
 
 
@@ -212,8 +225,14 @@ def _load(work: Path, name: str) -> Any | None:
     p = work / f"{name}.pkl"
     if not p.exists():
         return None
-    with open(p, "rb") as fh:
-        return pickle.load(fh)
+    try:
+        with open(p, "rb") as fh:
+            saved = pickle.load(fh)
+    except Exception:  # an artifact of older code that no longer unpickles
+        return None
+    if not (isinstance(saved, tuple) and len(saved) == 2 and saved[0] == code_fingerprint()):
+        return None  # made by other code (or an older format): recompute
+    return saved[1]
 
 
 def _dataset(data: Path, work: Path) -> Any:
