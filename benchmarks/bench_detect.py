@@ -103,9 +103,11 @@ def child_stage(folder: str, stage: str) -> dict[str, object]:
     ds = _dataset(folder)
     out: dict[str, object] = {"stage": stage}
     if stage == "detect_groups":
+        parts = _instrument_parts()
         with _Timer() as tm:
             det = detect_groups(ds, seed=0)
         out["stage_s"], out["stage_cpu_s"] = tm.wall, tm.cpu
+        out["parts_cpu_s"] = {k: round(v, 2) for k, v in parts.items()}
         out["groups"] = det.groups.group_by("kind").len().sort("kind").rows()
         out["peak_rss_gib"] = _peak_gib()
         labels = Path(folder) / "labels.parquet"
@@ -146,6 +148,51 @@ def child_stage(folder: str, stage: str) -> dict[str, object]:
     out["stage_s"], out["stage_cpu_s"] = tm.wall, tm.cpu
     out["peak_rss_gib"] = _peak_gib()
     return out
+
+
+#: detect_groups' sub-steps timed by ``_instrument_parts`` (module, function, label).
+PARTS = (
+    ("graphkit.graph.build", "build_market_graph", "market_graph"),
+    ("graphkit.graph.build", "build_identity_graph", "identity_graph"),
+    ("graphkit.detect.rings", "edge_suspicion", "edge_suspicion"),
+    ("graphkit.detect.rings", "ring_candidate_edges", "candidate_subgraph"),
+    ("graphkit.detect.communities", "leiden_membership", "leiden"),
+    ("graphkit.detect.rings", "_ring_candidates", "ring_candidates (incl. leiden)"),
+    ("graphkit.detect.dense", "dense_blocks", "fraudar"),
+    ("graphkit.detect.lockstep", "lockstep_groups", "lockstep"),
+    ("graphkit.detect.identity", "linked_account_clusters", "identity_clusters"),
+    ("graphkit.detect.rings", "score_groups", "group_scoring"),
+    ("graphkit.detect.rings", "_score_linked", "linked_scoring"),
+    ("graphkit.detect.rings", "_with_corroboration", "corroboration"),
+    ("graphkit.detect.rings", "_account_signals", "account_signals"),
+)
+
+
+def _instrument_parts() -> dict[str, float]:
+    """Wrap detect_groups' sub-steps with CPU timers (user + system of this process).
+
+    The wrapped functions are looked up by module attribute at call time, so the
+    wrappers see every call; nested parts (Leiden inside ring_candidates) count in both.
+    """
+    import functools
+    import importlib
+
+    acc: dict[str, float] = {}
+    for mod_name, fn_name, label in PARTS:
+        mod = importlib.import_module(mod_name)
+        fn = getattr(mod, fn_name, None)
+        if fn is None:
+            continue
+
+        def wrapped(*a, __fn=fn, __label=label, **k):
+            c0 = _cpu()
+            try:
+                return __fn(*a, **k)
+            finally:
+                acc[__label] = acc.get(__label, 0.0) + _cpu() - c0
+
+        setattr(mod, fn_name, functools.wraps(fn)(wrapped))
+    return acc
 
 
 def _ring_quality(groups: pl.DataFrame, labels: pl.DataFrame) -> dict[str, object]:
@@ -334,6 +381,12 @@ def render(path: str) -> str:
             f"| {Path(r['data']).name} | {r['stage']} | {size} | {build} | "
             f"{r['stage_s']} ({r['stage_cpu_s']}) | {r['peak_rss_gib']} | {notes} |"
         )
+    for r in res["stages"]:
+        if "parts_cpu_s" in r:
+            parts = ", ".join(f"{k} {v}" for k, v in r["parts_cpu_s"].items())
+            out.append(
+                f"\nCPU s per part ({Path(r['data']).name}, nested parts counted in both): {parts}."
+            )
     for r in res["stages"]:
         if "quality" in r:
             q = r["quality"]
