@@ -1,0 +1,21 @@
+"""FEEDBACK_MANIPULATION on a simulated marketplace with planted violations (labels never shown)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from graphkit.io import dataset_from_frames
+from graphkit.policy import ScanContext, get_check
+from graphkit.simulate import simulate
+
+
+def test_simulated_trading_circles_are_named_in_full_and_nobody_else() -> None:
+    """20k orders, seed 0: circle accounts with two ratings into their circle are named too."""
+    m = simulate(20_000, seed=0)
+    ctx = ScanContext(dataset_from_frames(m.tables), seed=0)  # with detected groups
+    out = get_check("FEEDBACK_MANIPULATION")(ctx, ctx.params("FEEDBACK_MANIPULATION"))
+    acct = m.labels.filter(pl.col("entity_kind") == "account")
+    circles = acct.filter(pl.col("scenario") == "feedback_trading")["entity_id"]
+    subjects = out.select(pl.col("subject_ids").explode())["subject_ids"]
+    assert circles.is_in(subjects.implode()).all()
+    assert subjects.is_in(acct["entity_id"].implode()).all()  # every subject is planted
