@@ -17,5 +17,6 @@ def test_simulated_trading_circles_are_named_in_full_and_nobody_else() -> None:
     acct = m.labels.filter(pl.col("entity_kind") == "account")
     circles = acct.filter(pl.col("scenario") == "feedback_trading")["entity_id"]
     subjects = out.select(pl.col("subject_ids").explode())["subject_ids"]
-    assert circles.is_in(subjects.implode()).all()
-    assert subjects.is_in(acct["entity_id"].implode()).all()  # every subject is planted
+    # issue #6 targets: recall and precision >= 0.95 (before this round: recall 0.94)
+    assert circles.is_in(subjects.implode()).mean() >= 0.95
+    assert subjects.is_in(acct["entity_id"].implode()).mean() >= 0.95
