@@ -498,9 +498,10 @@ def fraudar_peel_windows(
     over windows). Each window's peel is two-phase: a mean-degree peel (Bahmani
     et al., VLDB 2012) finds a density that window certainly reaches, then the
     careful peel of :func:`fraudar_peel` starts by dropping every vertex below it
-    (the many one-order vertices of a sparse window), which keeps the densest
-    subgraph and cuts the rounds from ~100 to a few. Column weights come from the
-    *whole* graph, so popular sellers stay light inside every window.
+    (most one-order vertices of a sparse window), which keeps the densest
+    subgraph; with ``top`` only the best windows get the careful peel. Column
+    weights come from the *whole* graph, so popular sellers stay light inside
+    every window.
 
     Parameters
     ----------
