@@ -1068,7 +1068,16 @@ Fixed in this issue (same outputs, see the commits): Leiden runs on an igraph gr
 from the edge arrays (no attributed copy with every account id as a Python string); lockstep
 counts pairs on integer codes and drops buyers that cannot pair before the self-join; the
 identity graph drops single-row identifier values with a 64-bit hash screen before the exact
-string grouping.
+string grouping. Policy checks and report (same findings; see the commits for before/after):
+COMM_SPAM screens the orders down to the account pairs that exchanged messages (64-bit pair
+hashes, then the exact first order per pair on the ids), defangs only the example texts and
+computes reply rates only for flagged senders; FEEDBACK_EXTORTION scores threats only on the
+messages with a condition cue (`threat_scores(candidates_only=True)`), skips the Unicode
+folding of plain-ASCII text and joins only the orders that messages name; the checks read the
+scan's cached tables (`ScanContext.frame`) instead of re-reading the files, and the three
+Buyer Protection checks share one case table. The report draws subgraph edges as line
+collections, counts rating distributions over the distinct rating combinations, and reads only
+the tables and columns its panels draw (no identifiers, no feedback text).
 
 Proposed (larger, owned by other modules; not done here): (1) encode account and order ids
 once at ingest into dense Int64 codes kept in the `Dataset` (with the dictionary for output),
@@ -1080,13 +1089,22 @@ count, plus their sellers' edges) instead of all of it; this changes which commu
 found, so it needs the detection owner's quality check (`run-quality` below). (3) Compute
 the per-order facts (its feedback, refunds, cases) once and share them between the graph
 build, rating signals and the policy checks through `ScanContext`, instead of each
-re-joining feedback to orders. (4) Validation: fold the uniqueness and reference checks into
-fewer passes over the same columns. (5) Report: the matplotlib figures dominate at small
-sizes; render fewer or smaller figures.
+re-joining feedback to orders. (4) Validation: its cost is one regex screen per id column,
+one hash of each key, and the reference joins (hash tables of every order id and account id,
+which outgrow the caches at 10M orders: the superlinear part); evaluating all tables' own
+rules in one batch and all reference rules in a second, instead of level by level, was tried
+and gave no CPU or wall gain at 1M, with more memory. What would help is (1): joins on
+integer codes. (5) Report: what is left is about ten matplotlib figures and the matplotlib
+import; warming matplotlib up in a thread while the dataset is validated was tried and made
+validation slower (GIL contention), so it is not done; drawing fewer group panels
+(`top_groups`) is the remaining lever.
 Reproducibility: float sums inside polars group-bys (identity link weights, group scores) can
 differ in the last bit between two runs on the same input (parallel summation order), so
 `groups.parquet` is not always byte-identical; rounding scores and weights (e.g. to 12
-significant digits) before output would make it so.
+significant digits) before output would make it so. Likewise polars evaluates `x ** y` on one
+or two rows differently in the last bit from on more rows: the policy scores built from a
+power are rounded to 6 places (as the finding score is) before they become signal
+contributions.
 """
 
 
