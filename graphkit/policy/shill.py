@@ -86,8 +86,8 @@ THRESHOLDS = (
         0.5,
         "same_group counts only for detected groups scoring at least 0.5 (or weaker ones around "
         "a store such a group holds): detection reports every candidate from 0.3, and the weak "
-        "ones are mostly a small store with a few regulars (simulated 1M seed 0: 40 of the 43 "
-        "stores flagged through such groups were organic)",
+        "ones are mostly a small store with a few regulars (simulated 1M seed 0: 41 of the 43 "
+        "stores flagged only through such groups were organic, 2 paid-rating stores)",
     ),
     Threshold(
         "new_account_days",
