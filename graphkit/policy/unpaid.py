@@ -162,13 +162,18 @@ def check_unpaid_items(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFr
         days_to_pay=int(params["days_to_pay"]),
         count_cancelled=bool(params["count_cancelled"]),
     )
-    strikes = unpaid_strikes(unpaid, window_days=int(params["window_days"])).filter(
-        pl.col("max_in_window") >= params["warning_at"]
+    strikes = (
+        unpaid_strikes(unpaid, window_days=int(params["window_days"]))
+        .filter(pl.col("max_in_window") >= params["warning_at"])
+        .collect()  # the few buyers with strikes
+        .lazy()
     )
     # the buyer's order volume up to the last deadline that counts, for the unpaid rate
+    # (of the flagged buyers only, not a count over every buyer's orders)
     cutoff = ctx.as_of - timedelta(days=int(params["days_to_pay"]))
     volume = (
         orders.filter(pl.col("created_at") <= pl.lit(cutoff))
+        .join(strikes.select("buyer_id"), on="buyer_id", how="semi")
         .group_by("buyer_id")
         .agg(n_orders=pl.len().cast(pl.Int64))
     )
