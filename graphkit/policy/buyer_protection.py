@@ -320,21 +320,27 @@ def _cases(ctx: ScanContext) -> pl.LazyFrame:
 
 
 def _refusal_messages(ctx: ScanContext) -> pl.LazyFrame | None:
-    """Return the messages that refuse something (once per scan; ``None`` without messages).
+    """Return the seller-to-buyer refusals between the parties of a case (once per scan).
 
-    :func:`retaliation_cases` applies the same filter again, on these few rows only.
+    ``None`` without messages. :func:`retaliation_cases` applies the same filter again,
+    on these few rows only, and only uses messages between a case's seller and buyer.
     """
     if not ctx.ds.has("messages"):
         return None
-    return ctx.shared(
-        "buyer_protection.refusal_messages",
-        lambda: (
+
+    def compute() -> pl.DataFrame:
+        # a refusal only matters between a case's seller and buyer: screen those pairs
+        # first, then run the regex on their messages only
+        pairs = _cases(ctx).select(sender_id="seller_id", recipient_id="buyer_id").unique()
+        between = (
             ctx.frame("messages")
             .lazy()
-            .filter(pl.col("text").fill_null("").str.contains(_REFUSAL))
-            .collect()
-        ),
-    ).lazy()
+            .join(pairs, on=["sender_id", "recipient_id"], how="semi")
+            .collect()  # (in one plan the regex filter would be pushed below the join)
+        )
+        return between.filter(pl.col("text").fill_null("").str.contains(_REFUSAL))
+
+    return ctx.shared("buyer_protection.refusal_messages", compute).lazy()
 
 
 @register(
