@@ -392,3 +392,47 @@ def test_simulated_spam_precision_recall(seed: int) -> None:
     )
     assert row["precision"] >= 0.9
     assert row["recall"] >= 0.9
+
+
+def test_unsolicited_matches_a_plain_pair_join_on_random_data() -> None:
+    """The hashed pair screen gives what joining every order on its unordered pair gives."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    ids = [f"u{i}" for i in range(40)]
+    n_o, n_m = 400, 300
+    ob, os_ = rng.choice(ids, n_o), rng.choice(ids, n_o)
+    orders = pl.LazyFrame(
+        {
+            "buyer_id": ob,
+            "seller_id": os_,
+            "created_at": [_day(int(d)) for d in rng.integers(1, 20, n_o)],
+        }
+    ).filter(pl.col("buyer_id") != pl.col("seller_id"))
+    ms, mr = rng.choice(ids, n_m), rng.choice(ids, n_m)
+    msgs = pl.LazyFrame(
+        {
+            "message_id": [f"m{i:03d}" for i in range(n_m)],
+            "sender_id": ms,
+            "recipient_id": mr,
+            "sent_at": [_day(int(d)) for d in rng.integers(1, 20, n_m)],
+        }
+    ).filter(pl.col("sender_id") != pl.col("recipient_id"))
+    out = unsolicited_messages(msgs, orders).collect()
+
+    lo = pl.min_horizontal("buyer_id", "seller_id")
+    hi = pl.max_horizontal("buyer_id", "seller_id")
+    first = orders.group_by(a=lo, b=hi).agg(first_order_at=pl.col("created_at").min())
+    expected = (
+        msgs.with_columns(
+            a=pl.min_horizontal("sender_id", "recipient_id"),
+            b=pl.max_horizontal("sender_id", "recipient_id"),
+        )
+        .join(first, on=["a", "b"], how="left", maintain_order="left")
+        .collect()
+    )
+    assert out.height == expected.height > 200
+    assert out["message_id"].to_list() == expected["message_id"].to_list()
+    assert out["first_order_at"].to_list() == expected["first_order_at"].to_list()
+    assert out["first_order_at"].null_count() > 0  # some pairs never traded
+    assert out["first_order_at"].null_count() < out.height
