@@ -178,7 +178,7 @@ def test_circles_widen_to_stores_their_raters_share_but_not_to_popular_ones() ->
 
     tp = pl.DataFrame({"seller_a": ["A"], "seller_b": ["B"]})
     rows = [(w, s) for w in ("w1", "w2", "w3") for s in ("A", "B", "E", "P")]  # 3 workers
-    rows += [(f"x{i}", "P") for i in range(20)]  # P is popular: 3 of 23 raters
+    rows += [(f"x{i}", "P") for i in range(40)]  # P is popular: 3 of 43 raters (< 10%)
     rows += [("x0", "E")]  # E: 3 of 4 raters come from the circle
     fb = pl.DataFrame(
         {
@@ -326,3 +326,112 @@ def test_clustering_signals_alone_do_not_flag_a_seller() -> None:
     assert manipulation_findings(sellers, fb)["seller_id"].to_list() == ["ring"]
     loose = manipulation_findings(sellers, fb, require_independent_signal=False)
     assert loose["seller_id"].to_list() == ["regulars", "ring"]
+
+
+def test_linked_account_of_a_circle_worker_works_for_the_circle() -> None:
+    from graphkit.policy.feedback_manipulation import circle_raters
+
+    tp = pl.DataFrame({"seller_a": ["A"], "seller_b": ["B"]})
+    rows = [
+        ("w", "A", 5), ("w", "B", 5),  # the circle's worker
+        ("v", "B", 5), ("v", "B", 5), ("v", "Z", 5),  # linked to w, rates one circle store
+        ("u", "B", 5), ("u", "B", 5), ("u", "Z1", 5), ("u", "Z2", 5), ("u", "Z3", 5),  # near miss
+        ("q", "B", 5), ("q", "B", 5), ("q", "Z", 5),  # same ratings as v, but no link
+    ]  # fmt: skip
+    fb = pl.DataFrame(
+        {
+            "feedback_id": [f"f{i:02d}" for i in range(len(rows))],
+            "order_id": [f"o{i}" for i in range(len(rows))],
+            "author_id": [r[0] for r in rows],
+            "target_id": [r[1] for r in rows],
+            "rating": [r[2] for r in rows],
+            "created_at": list(range(len(rows))),
+            "reasons": [[] for _ in rows],
+        },
+        schema_overrides={"reasons": pl.List(pl.String)},
+    )
+    links = pl.DataFrame({"account_a": ["v", "w"], "account_b": ["w", "u"]})
+    named = circle_raters(fb, tp, links=links)["author_id"].unique().sort().to_list()
+    # v: linked to worker w and 2 of its 3 positive ratings go to the circle;
+    # u: linked too, but 3 of its 5 ratings go elsewhere; q: the same ratings, no link
+    assert named == ["v", "w"]
+    assert circle_raters(fb, tp)["author_id"].unique().to_list() == ["w"]
+
+
+def _paid_frames(delay_days: float = 1.0) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Store 's' (refunded_top fired): 4 refunded paid ratings on days 10-11, unrefunded
+    perfect top ratings 'in' (day 10.5), 'far' (day 20); 'imperfect' (day 10.5, DSR 5/5/4);
+    store 't' (signal not fired) has the same pattern."""
+    from graphkit.findings import SIGNAL
+
+    rows = []  # (fid, author, seller, day, refunded, perfect)
+    for store in ("s", "t"):
+        for j in range(4):
+            rows.append((f"{store}p{j}", f"{store}paid{j}", store, 10 + j / 3, True, True))
+        rows.append((f"{store}in", f"{store}in", store, 10.5, False, True))
+        rows.append((f"{store}far", f"{store}far", store, 20.0, False, True))
+        rows.append((f"{store}imp", f"{store}imperfect", store, 10.5, False, False))
+    fb = pl.DataFrame(
+        {
+            "feedback_id": [r[0] for r in rows],
+            "order_id": [f"o{r[0]}" for r in rows],
+            "author_id": [r[1] for r in rows],
+            "target_id": [r[2] for r in rows],
+            "created_at": [t(r[3]) for r in rows],
+            "rating": [5] * len(rows),
+            "perfect_dsr": [r[5] for r in rows],
+            "refunded_after": [r[4] for r in rows],
+            "reasons": [[] for _ in rows],
+        },
+        schema_overrides={"reasons": pl.List(pl.String)},
+    )
+    orders = pl.DataFrame(
+        {"order_id": [f"o{r[0]}" for r in rows], "paid_at": [t(r[3] - delay_days) for r in rows]}
+    )
+
+    def sig(name: str) -> list[dict]:
+        return [{"name": name, "value": 0.4, "threshold": 0.12, "contribution": 0.6, "detail": ""}]
+
+    sellers = pl.DataFrame(
+        {"seller_id": ["s", "t"], "signals": [sig("refunded_top"), sig("burst")]},
+        schema_overrides={"signals": pl.List(SIGNAL)},
+    )
+    return fb, sellers, orders
+
+
+def test_paid_burst_names_unrefunded_raters_inside_the_refunded_burst() -> None:
+    from graphkit.policy.feedback_manipulation import paid_burst_raters
+
+    fb, sellers, orders = _paid_frames()
+    out = paid_burst_raters(fb, sellers, orders=orders)
+    # fires: 'sin' (4 refunded ratings within 2 days, rated 1 day after payment); near misses:
+    # 'sfar' (outside the window), 'simp' (imperfect DSR), store t (refunded_top not fired)
+    assert out["feedback_id"].to_list() == ["sin"]
+    assert paid_burst_raters(fb, sellers, orders=orders, min_refunded=5).height == 0
+    assert paid_burst_raters(fb, sellers, orders=orders, window_days=0.1).height == 0
+    # near miss: the same rating left 8 days after payment (an honest buyer's pace)
+    fb, sellers, orders = _paid_frames(delay_days=8.0)
+    assert paid_burst_raters(fb, sellers, orders=orders).height == 0
+    assert paid_burst_raters(fb, sellers)["feedback_id"].to_list() == ["sin"]  # no delay check
+
+
+def test_paid_burst_raters_are_named_under_the_seller_finding() -> None:
+    from graphkit.policy.feedback_manipulation import manipulation_findings, paid_burst_raters
+
+    fb, sellers, orders = _paid_frames()
+    sellers = sellers.with_columns(
+        manipulation_score=pl.lit(0.7), n_trading_partners=pl.lit(0), explanation=pl.lit("x")
+    )
+    fb = fb.with_columns(
+        suspicious=pl.col("refunded_after"),
+        reasons=pl.when(pl.col("refunded_after"))
+        .then(pl.lit(["refunded_after", "perfect_dsr"]))
+        .otherwise(pl.col("reasons")),
+    )
+    paid = paid_burst_raters(fb, sellers, orders=orders)
+    out = manipulation_findings(sellers, fb, paid=paid)
+    row = out.filter(seller_id="s").row(0, named=True)
+    assert "sin" in row["raters"]
+    assert "sin" in row["feedback_ids"]
+    without = manipulation_findings(sellers, fb).filter(seller_id="s").row(0, named=True)
+    assert "sin" not in without["raters"]

@@ -20,3 +20,18 @@ def test_simulated_trading_circles_are_named_in_full_and_nobody_else() -> None:
     # issue #6 targets: recall and precision >= 0.95 (before this round: recall 0.94)
     assert circles.is_in(subjects.implode()).mean() >= 0.95
     assert subjects.is_in(acct["entity_id"].implode()).mean() >= 0.95
+
+
+def test_simulated_paid_rating_campaigns_are_named_in_full() -> None:
+    """100k orders, seed 1: the unrefunded paid ratings inside a refunded burst name their
+    raters (dsr_manipulation recall 0.86 before paid_burst_raters)."""
+    m = simulate(100_000, seed=1)
+    ctx = ScanContext(dataset_from_frames(m.tables), seed=1)
+    out = get_check("FEEDBACK_MANIPULATION")(ctx, ctx.params("FEEDBACK_MANIPULATION"))
+    acct = m.labels.filter(pl.col("entity_kind") == "account")
+    paid = acct.filter(pl.col("scenario") == "dsr_manipulation")["entity_id"]
+    subjects = out.select(pl.col("subject_ids").explode())["subject_ids"]
+    assert paid.is_in(subjects.implode()).mean() >= 0.95
+    assert subjects.is_in(acct["entity_id"].implode()).mean() >= 0.95
+    burst = out.select(pl.col("reason_counts").explode().struct.field("reasons"))
+    assert "paid_burst" in burst.to_series().to_list()

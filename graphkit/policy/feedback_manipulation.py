@@ -40,6 +40,7 @@ __all__ = [
     "check_feedback_manipulation",
     "circle_raters",
     "manipulation_findings",
+    "paid_burst_raters",
 ]
 
 #: Feedback evidence flags that mark a rating as manipulated on their own.
@@ -95,6 +96,13 @@ THRESHOLDS = (
         "two small stores that trade ratings with each other and little else",
     ),
     Threshold(
+        "circle_expand_min_share",
+        0.1,
+        "a store joins a trading circle when at least 3 of the circle's workers rate it and "
+        "they are at least 10% of its raters (circle stores missed by the trading pairs: "
+        "11-13% in the simulated development runs; no other store had three such co-raters)",
+    ),
+    Threshold(
         "max_trading_partners",
         10,
         "a trading circle is a handful of stores; a store 'trading' with dozens sits inside "
@@ -106,6 +114,24 @@ THRESHOLDS = (
         "group membership, rating unreliability and repeat raters all say 'the raters cluster "
         "with the seller' (a small store's loyal regulars do too); a seller is flagged only "
         "with one more signal independent of that clustering",
+    ),
+    Threshold(
+        "paid_burst_days",
+        2.0,
+        "an unrefunded perfect top rating within 2 days of refunded ones on a store whose "
+        "refunded-top signal fired is part of the paid burst (a campaign's ratings arrive "
+        "within days of each other; an honest store's refunds are scattered)",
+    ),
+    Threshold(
+        "paid_burst_min_refunded",
+        3,
+        "... of at least 3 refunded positive ratings (one or two nearby refunds are chance)",
+    ),
+    Threshold(
+        "paid_burst_max_delay_days",
+        5.0,
+        "... left at most 5 days after payment: paid reviewers rate at once (the simulated "
+        "campaigns 1-4 days), 95% of organic ratings come after more than 7 days",
     ),
     Threshold("warning_score", 0.65, "above this the seller is warned, below reviewed"),
     Threshold("suspend_score", 0.8, "near-certain manipulation with several strong signals"),
@@ -119,10 +145,11 @@ def circle_raters(
     min_sellers: int = 2,
     min_ratings: int = 2,
     expand_min_coraters: int = 3,
-    expand_min_share: float = 0.2,
+    expand_min_share: float = 0.1,
     max_store_raters_quantile: float = 0.95,
     min_worker_share: float = 0.5,
     max_trading_partners: int = 10,
+    links: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Return the positive ratings of accounts that work for a feedback-trading circle.
 
@@ -135,7 +162,17 @@ def circle_raters(
     ``expand_min_coraters`` accounts that positively rated the circle also positively
     rated it, and they are at least ``expand_min_share`` of its raters (so a popular
     store, rated by everyone, does not join); only accounts that already rate two or
-    more of the circle's stores count as co-raters.
+    more of the circle's stores count as co-raters. (0.1: the circle stores missed by
+    the trading pairs have dozens of honest raters, of whom the circle's co-raters were
+    11-13% in the simulated development runs; no store outside a circle had three
+    co-raters there.)
+
+    With identity ``links``, an account that shares an identifier with a worker of the
+    circle (signal ``linked_to_worker``) works for it too when at least
+    ``min_worker_share`` of its positive ratings (and ``min_ratings`` of them) go to the
+    circle's stores, even if they go to one store only: the operator's second account
+    rating the store it is assigned to. An account linked to a worker whose ratings go
+    mostly elsewhere (a housemate shopping normally) is not named.
 
     Two guards keep popular stores and ordinary customers out: stores above the
     ``max_store_raters_quantile`` of raters per store are never circle stores (a store
@@ -225,9 +262,159 @@ def circle_raters(
         )
         .select("author_id", "circle")
     )
+    if links is not None and links.height:
+        both = pl.concat(
+            [
+                links.select(pl.col("account_a").alias("author_id"), other="account_b"),
+                links.select(pl.col("account_b").alias("author_id"), other="account_a"),
+            ]
+        ).cast(pl.String)
+        near = (
+            both.join(workers.rename({"author_id": "other"}), on="other")
+            .select("author_id", "circle")
+            .unique()
+        )
+        linked = (
+            into.join(near, on=["author_id", "circle"], how="semi")
+            .group_by("author_id", "circle")
+            .agg(n=pl.len())
+            .join(n_given, on="author_id", how="left")
+            .filter(
+                (pl.col("n") >= min_ratings) & (pl.col("n") >= min_worker_share * pl.col("n_given"))
+            )
+            .select("author_id", "circle")
+        )
+        workers = pl.concat([workers, linked]).unique()
     return (
         into.join(workers, on=["author_id", "circle"], how="semi").select(cols).sort("feedback_id")
     )
+
+
+def paid_burst_raters(
+    feedback: pl.DataFrame,
+    sellers: pl.DataFrame,
+    *,
+    orders: pl.DataFrame | None = None,
+    window_days: float = 2.0,
+    min_refunded: int = 3,
+    max_delay_days: float = 5.0,
+) -> pl.DataFrame:
+    """Return the unrefunded top ratings left inside a seller's burst of refunded top ratings.
+
+    A paid-rating campaign buys a burst of 5-star ratings with perfect DSRs and refunds
+    most of the orders afterwards; the few orders it did not (yet) refund look like honest
+    purchases. For each seller whose ``refunded_top`` signal fired, a top rating with a
+    perfect 5/5/5 DSR triple that was *not* refunded is named (signal ``paid_burst``) when
+    at least ``min_refunded`` of the seller's refunded positive ratings were left within
+    ``window_days`` of it and, with ``orders``, it was left at most ``max_delay_days`` after
+    the order was paid.
+
+    ``window_days`` = 2: the paid ratings of a campaign arrive within days of each other
+    (orders inside a few days, rated 1-4 days after payment), while an honest store's
+    refunded ratings are scattered. ``min_refunded`` = 3: the ``min_flagged`` of the rating
+    signals, one or two refunds near a rating are coincidence. Perfect DSRs are required
+    because an honest rating is a perfect triple only about 40% of the time (with 1 day
+    and 3 refunds, or 2 days and 2, the simulated development runs named more honest raters
+    for the same paid ones). ``max_delay_days`` = 5: a paid reviewer rates as soon as the
+    order is paid, without waiting for the item (1-4 days in the simulated campaigns),
+    while 95% of organic ratings come more than 7 days after payment; the honest raters
+    that the time window alone named in the development runs had rated 8-13 days after
+    payment.
+
+    Parameters
+    ----------
+    feedback
+        ``RatingSignals.feedback``.
+    sellers
+        ``RatingSignals.sellers`` (``seller_id``, ``signals``).
+    orders
+        ``order_id, paid_at`` (the dataset's orders); without it the delay is not checked.
+    window_days, min_refunded, max_delay_days
+        See above.
+
+    Returns
+    -------
+    DataFrame
+        ``feedback_id, order_id, author_id, target_id, created_at, reasons`` of those
+        ratings, sorted by ``feedback_id``.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timedelta
+    >>> from graphkit.findings import SIGNAL
+    >>> t0 = datetime(2025, 1, 1)
+    >>> fb = pl.DataFrame({"feedback_id": ["p1", "p2", "p3", "x", "late"],
+    ...     "order_id": ["o1", "o2", "o3", "o4", "o5"], "author_id": ["a", "b", "c", "d", "e"],
+    ...     "target_id": ["s"] * 5, "rating": [5] * 5, "perfect_dsr": [True] * 5,
+    ...     "refunded_after": [True, True, True, False, False],
+    ...     "created_at": [t0, t0 + timedelta(days=1), t0 + timedelta(days=1), t0,
+    ...                    t0 + timedelta(days=9)], "reasons": [[]] * 5})
+    >>> sig = [{"name": "refunded_top", "value": 0.3, "threshold": 0.12, "contribution": 0.6,
+    ...         "detail": ""}]
+    >>> sellers = pl.DataFrame({"seller_id": ["s"], "signals": [sig]},
+    ...                        schema_overrides={"signals": pl.List(SIGNAL)})
+    >>> paid_burst_raters(fb, sellers)["feedback_id"].to_list()
+    ['x']
+    """
+    cols = ["feedback_id", "order_id", "author_id", "target_id", "created_at", "reasons"]
+    fired = sellers.filter(
+        pl.col("signals").list.eval(pl.element().struct.field("name") == "refunded_top").list.any()
+    ).select(target_id="seller_id")
+    if fired.height == 0:
+        return feedback.select(cols).clear()
+    fb = feedback.join(fired, on="target_id", how="semi")
+    anchors = (
+        fb.filter(pl.col("refunded_after").fill_null(False) & (pl.col("rating") >= 4))
+        .select("target_id", _t="created_at")
+        .sort("target_id", "_t")
+        .with_columns(_rank=pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("target_id"))
+        .sort("_t")
+    )
+    w = pl.duration(microseconds=int(window_days * 86_400_000_000))
+    cand = (
+        fb.filter(
+            (pl.col("rating") == 5)
+            & pl.col("perfect_dsr").fill_null(False)
+            & ~pl.col("refunded_after").fill_null(False)
+        )
+        .select(cols)
+        .with_columns(_hi=pl.col("created_at") + w, _lo=pl.col("created_at") - w)
+    )
+    # refunded ratings within the window = rank of the last one <= t + w minus rank of the
+    # last one < t - w (two as-of joins on the per-seller ranks, no pairwise join)
+    hi = cand.sort("_hi").join_asof(
+        anchors.rename({"_rank": "_r_hi"}),
+        left_on="_hi",
+        right_on="_t",
+        by="target_id",
+        check_sortedness=False,  # both sides sorted by time above
+    )
+    lo = cand.with_columns(_lo=pl.col("_lo") - pl.duration(microseconds=1)).sort("_lo")
+    lo = lo.join_asof(
+        anchors.rename({"_rank": "_r_lo"}),
+        left_on="_lo",
+        right_on="_t",
+        by="target_id",
+        check_sortedness=False,
+    )
+    n = hi.select("feedback_id", "_r_hi").join(
+        lo.select("feedback_id", "_r_lo"), on="feedback_id", how="left"
+    )
+    keep = n.filter(
+        pl.col("_r_hi").fill_null(0) - pl.col("_r_lo").fill_null(0) >= min_refunded
+    ).select("feedback_id")
+    out = cand.join(keep, on="feedback_id", how="semi").select(cols)
+    if orders is not None and out.height:
+        paid = orders.select("order_id", "paid_at").filter(
+            pl.col("order_id").is_in(out.get_column("order_id").implode())
+        )
+        limit = pl.duration(microseconds=int(max_delay_days * 86_400_000_000))
+        out = (
+            out.join(paid, on="order_id", how="left")
+            .filter((pl.col("created_at") - pl.col("paid_at") <= limit).fill_null(False))
+            .select(cols)
+        )
+    return out.sort("feedback_id")
 
 
 def manipulation_findings(
@@ -240,6 +427,7 @@ def manipulation_findings(
     extra: pl.DataFrame | None = None,
     max_trading_partners: int = 10,
     require_independent_signal: bool = True,
+    paid: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Join flagged sellers to their suspicious ratings and the raters to name.
 
@@ -253,6 +441,9 @@ def manipulation_findings(
         ``target_id``, ``created_at``, ``reasons``, ``suspicious``).
     extra
         More ratings to treat as suspicious with a named rater (e.g. :func:`circle_raters`).
+    paid
+        Ratings inside a paid-rating burst (:func:`paid_burst_raters`): suspicious, with a
+        named rater and the reason ``paid_burst``; they do not flag a seller on their own.
     max_trading_partners
         A seller "trading" with more stores than this is a hub inside a large detected
         group, not a member of a trading circle (circles are a handful of stores): its
@@ -282,6 +473,14 @@ def manipulation_findings(
         )
         sus = pl.concat([sus.select(*cols, "named"), more]).unique(
             "feedback_id", keep="last", maintain_order=False
+        )
+    if paid is not None and paid.height:
+        burst = paid.select(cols).with_columns(
+            reasons=pl.concat_list(pl.col("reasons"), pl.lit(["paid_burst"])),
+            named=pl.lit(True),
+        )
+        sus = pl.concat([sus.select(*cols, "named"), burst]).unique(
+            "feedback_id", keep="first", maintain_order=False
         )
     per = (
         sus.sort("created_at", "feedback_id")
@@ -365,6 +564,8 @@ def check_feedback_manipulation(ctx: ScanContext, params: Mapping[str, Any]) -> 
         min_sellers=int(params["circle_min_sellers"]),
         min_ratings=int(params["circle_min_ratings"]),
         max_trading_partners=int(params["max_trading_partners"]),
+        expand_min_share=float(params["circle_expand_min_share"]),
+        links=ctx.identity_links,
     )
     found = manipulation_findings(
         sig.sellers,
@@ -375,6 +576,14 @@ def check_feedback_manipulation(ctx: ScanContext, params: Mapping[str, Any]) -> 
         extra=circle,
         max_trading_partners=int(params["max_trading_partners"]),
         require_independent_signal=bool(params["require_independent_signal"]),
+        paid=paid_burst_raters(
+            sig.feedback,
+            sig.sellers,
+            orders=ctx.frame("orders"),
+            window_days=float(params["paid_burst_days"]),
+            min_refunded=int(params["paid_burst_min_refunded"]),
+            max_delay_days=float(params["paid_burst_max_delay_days"]),
+        ),
     )
     score = pl.col("score")
     action = (
