@@ -26,6 +26,14 @@ A pair is suspicious when it is a repeat pair and its evidence points reach
 concentration, top ratings and a detected group all restate "loyal regulars"),
 or when a suspicious buyer is linked to the seller itself.
 
+Once a ring is found, its *window* (first to last order of its suspicious buyers)
+names more buyers (``ring_window``, :func:`ring_window_buyers`): a repeat buyer of the
+ring's store whose orders there all fall inside the window and who rated every one of
+them positively, at least ``ring_window_min_ratings`` times. Camouflaged ring accounts
+spread most of their orders over popular stores, so their pair with the ring store has
+too few points on its own; the honest repeat buyers of a ring store in the simulated
+development runs bought outside the ring's window or did not rate.
+
 Examples
 --------
 >>> from graphkit.policy.shill import EVIDENCE_POINTS
@@ -49,6 +57,7 @@ __all__ = [
     "INDEPENDENT_EVIDENCE",
     "check_shill_purchase",
     "pair_evidence",
+    "ring_window_buyers",
     "shill_sellers",
 ]
 
@@ -146,6 +155,14 @@ THRESHOLDS = (
         True,
         "a seller in a feedback-trading circle is reported under FEEDBACK_MANIPULATION, "
         "where the reciprocal ratings are the evidence (one finding per conduct)",
+    ),
+    Threshold(
+        "ring_window_min_ratings",
+        2,
+        "a repeat buyer of a ring's store joins the ring when every order there falls in the "
+        "ring's window and was rated positively, at least twice (one good rating is what any "
+        "customer gives; the honest repeat buyers of ring stores in the simulated development "
+        "runs bought outside the window or did not rate)",
     ),
     Threshold(
         "suspend_points",
@@ -271,6 +288,7 @@ def pair_evidence(
     ).agg(
         n_feedback=pl.len().cast(pl.Int64),
         n_top=(pl.col("rating") == 5).sum().cast(pl.Int64),
+        n_positive=(pl.col("rating") >= 4).sum().cast(pl.Int64),
     )
     df = (
         pairs.join(seller_med, on="seller_id", how="left")
@@ -288,7 +306,7 @@ def pair_evidence(
         df = df.with_columns(buyer_created=pl.lit(None, dtype=pl.Datetime("us", "UTC")))
     df = (
         df.with_columns(
-            pl.col("n_feedback", "n_top").fill_null(0),
+            pl.col("n_feedback", "n_top", "n_positive").fill_null(0),
             order_share=pl.col("n_orders") / pl.col("buyer_orders"),
             amount_ratio=pl.when(pl.col("seller_median") > 0)
             .then(pl.col("pair_median") / pl.col("seller_median"))
@@ -452,6 +470,58 @@ def shill_sellers(pairs: pl.DataFrame, *, params: Mapping[str, Any]) -> pl.DataF
     )
 
 
+def ring_window_buyers(
+    pairs: pl.DataFrame, rings: pl.DataFrame, *, min_ratings: int = 2
+) -> pl.DataFrame:
+    """Return the repeat buyers of each ring's store who bought there only inside its window.
+
+    A ring's window runs from the first to the last order of its suspicious buyers at the
+    store (``first_seen``, ``last_seen`` of :func:`shill_sellers`). A repeat pair that is not
+    suspicious itself joins the ring when all its orders at the store fall inside the window
+    and the buyer rated the store positively (4-5 stars) at least ``min_ratings`` times and
+    never lower (signal ``ring_window``).
+
+    Parameters
+    ----------
+    pairs
+        Output of :func:`pair_evidence`.
+    rings
+        Output of :func:`shill_sellers` (``seller_id``, ``first_seen``, ``last_seen``).
+    min_ratings
+        Positive ratings the buyer must have given the store.
+
+    Returns
+    -------
+    DataFrame
+        The joining pairs (columns of ``pairs``), with ``ring_window`` true.
+
+    Examples
+    --------
+    >>> from datetime import datetime
+    >>> d = [datetime(2025, 1, k) for k in (1, 5, 9, 20)]
+    >>> pairs = pl.DataFrame({"buyer_id": ["in", "late", "once"], "seller_id": ["s"] * 3,
+    ...     "suspicious": [False] * 3, "first_order": [d[1], d[1], d[1]],
+    ...     "last_order": [d[2], d[3], d[2]], "n_feedback": [2, 2, 1], "n_positive": [2, 2, 1]})
+    >>> rings = pl.DataFrame({"seller_id": ["s"], "first_seen": [d[0]], "last_seen": [d[2]]})
+    >>> ring_window_buyers(pairs, rings)["buyer_id"].to_list()
+    ['in']
+    """
+    window = rings.select("seller_id", "first_seen", "last_seen")
+    return (
+        pairs.filter(~pl.col("suspicious"))
+        .join(window, on="seller_id", how="inner")
+        .filter(
+            (pl.col("first_order") >= pl.col("first_seen"))
+            & (pl.col("last_order") <= pl.col("last_seen"))
+            & (pl.col("n_positive") >= min_ratings)
+            & (pl.col("n_positive") == pl.col("n_feedback"))
+        )
+        .drop("first_seen", "last_seen")
+        .with_columns(ring_window=pl.lit(True))
+        .sort("seller_id", "buyer_id")
+    )
+
+
 @register(
     rule_id="SHILL_PURCHASE",
     tables=("orders", "feedback"),
@@ -487,7 +557,9 @@ def check_shill_purchase(ctx: ScanContext, params: Mapping[str, Any]) -> pl.Data
         groups=ctx.group_table.select("group_id", "score") if members is not None else None,
         params=params,
     ).filter(~pl.col("seller_id").is_in(skip))
-    found = shill_sellers(pairs, params=params)
+    rings = shill_sellers(pairs, params=params)
+    window = ring_window_buyers(pairs, rings, min_ratings=int(params["ring_window_min_ratings"]))
+    found = _with_window_buyers(rings, window, ctx.frame("orders"), ctx.frame("feedback"))
     kinds_txt = pl.concat_str(
         [
             pl.format("{} {}", pl.col(f"n_{k}"), pl.lit(k.replace("_", " ")))
@@ -518,7 +590,9 @@ def check_shill_purchase(ctx: ScanContext, params: Mapping[str, Any]) -> pl.Data
         explanation=pl.format(
             "Seller {}: {} buyer account(s) ({}% of its {} buyers) bought from it repeatedly "
             "({} orders) with shill evidence: {}. {} buyer(s) share identifiers with the "
-            "seller; strongest pair scores {} points (threshold {}).",
+            "seller; strongest pair scores {} points (threshold {}). {} more buyer(s) "
+            "bought from it only inside the ring's window ({} to {}) and rated every such "
+            "order positively (at least {} times).",
             "seller_id",
             "n_buyers",
             (pl.col("ring_share") * 100).round(1),
@@ -528,6 +602,10 @@ def check_shill_purchase(ctx: ScanContext, params: Mapping[str, Any]) -> pl.Data
             "n_linked",
             "max_points",
             pl.lit(int(params["min_points"])),
+            "n_ring_window",
+            pl.col("first_seen").dt.strftime("%Y-%m-%d"),
+            pl.col("last_seen").dt.strftime("%Y-%m-%d"),
+            pl.lit(int(params["ring_window_min_ratings"])),
         ),
         signals=pl.concat_list(
             signal(
@@ -540,5 +618,53 @@ def check_shill_purchase(ctx: ScanContext, params: Mapping[str, Any]) -> pl.Data
             signal("buyers_linked_to_seller", "n_linked", threshold=1.0),
             signal("max_pair_points", "max_points", threshold=float(params["min_points"])),
             *[signal(f"buyers_{k}", f"n_{k}") for k in EVIDENCE_POINTS],
+            signal(
+                "buyers_in_ring_window",
+                "n_ring_window",
+                detail=pl.lit(
+                    "repeat buyers whose orders at the store all fall in the ring's window, "
+                    "every one rated positively"
+                ),
+            ),
         ),
+    )
+
+
+def _with_window_buyers(
+    found: pl.DataFrame, extra: pl.DataFrame, orders: pl.DataFrame, feedback: pl.DataFrame
+) -> pl.DataFrame:
+    """Add the ring-window buyers (:func:`ring_window_buyers`) to each ring with their ids."""
+    empty = pl.lit([], dtype=pl.List(pl.String))
+    keys = extra.select("buyer_id", "seller_id")
+    oids = (
+        orders.select("order_id", "buyer_id", "seller_id")
+        .join(keys, on=["buyer_id", "seller_id"], how="semi")
+        .group_by("seller_id")
+        .agg(_o=pl.col("order_id").sort())
+    )
+    fids = (
+        feedback.select(
+            "feedback_id",
+            pl.col("author_id").alias("buyer_id"),
+            pl.col("target_id").alias("seller_id"),
+        )
+        .join(keys, on=["buyer_id", "seller_id"], how="semi")
+        .group_by("seller_id")
+        .agg(_f=pl.col("feedback_id").sort())
+    )
+    per = keys.group_by("seller_id").agg(
+        _b=pl.col("buyer_id").sort(), n_ring_window=pl.len().cast(pl.Int64)
+    )
+    return (
+        found.join(per, on="seller_id", how="left")
+        .join(oids, on="seller_id", how="left")
+        .join(fids, on="seller_id", how="left")
+        .with_columns(
+            pl.col("n_ring_window").fill_null(0),
+            buyers=pl.concat_list("buyers", pl.col("_b").fill_null(empty)).list.sort(),
+            order_ids=pl.concat_list("order_ids", pl.col("_o").fill_null(empty)),
+            feedback_ids=pl.concat_list("feedback_ids", pl.col("_f").fill_null(empty)),
+        )
+        .drop("_b", "_o", "_f")
+        .sort("seller_id")
     )
