@@ -476,7 +476,7 @@ def test_ring_window_names_camouflaged_buyers_near_misses_stay_out(
 ) -> None:
     # ring r0..r3 buys from ring_s on days 20-24.3; old accounts at normal prices, so their
     # pairs with ring_s score too few points, most of their orders go to other stores
-    camo = [("camo", "ring_s", 21, 50.0, 5), ("camo", "ring_s", 23, 50.0, 4)]
+    camo = [("camo", "ring_s", 21, 50.0, 5), ("camo", "ring_s", 27, 50.0, 4)]  # 2.7 days after
     camo += [("camo", "popular", d, 30.0, 4) for d in (1, 5, 30, 40, 50)]
     late = [("late", "ring_s", 22, 50.0, 5), ("late", "ring_s", 60, 50.0, 5)]  # leaves window
     once = [("once", "ring_s", 21, 50.0, 5), ("once", "ring_s", 23, 50.0, None)]  # one rating
@@ -493,7 +493,9 @@ def test_ring_window_names_camouflaged_buyers_near_misses_stay_out(
     assert "1 more buyer(s) bought from it only inside the ring's window" in row["explanation"]
     camo_orders = market["orders"].filter(buyer_id="camo", seller_id="ring_s")["order_id"]
     assert set(camo_orders) <= {e["id"] for e in row["evidence"]}
-    # near miss by setting: three positive ratings required
+    # near misses by setting: no margin around the window, three positive ratings required
+    tight = _run(market, ring_window_margin_days=0.0).filter(seller_id="ring_s")
+    assert "camo" not in tight["subject_ids"].item()
     strict = _run(market, ring_window_min_ratings=3).filter(seller_id="ring_s")
     assert "camo" not in strict["subject_ids"].item()
 

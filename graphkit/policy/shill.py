@@ -165,6 +165,13 @@ THRESHOLDS = (
         "runs bought outside the window or did not rate)",
     ),
     Threshold(
+        "ring_window_margin_days",
+        7.0,
+        "the ring's window (estimated from its suspicious buyers' orders) is widened by a week "
+        "each side: other ring accounts' orders fell 0-2 days outside it in the simulated "
+        "development runs, honest repeat buyers' orders 26 days or more",
+    ),
+    Threshold(
         "suspend_points",
         7,
         "behaviour alone tops out at 6 points; suspension without a buyer linked to the "
@@ -471,12 +478,15 @@ def shill_sellers(pairs: pl.DataFrame, *, params: Mapping[str, Any]) -> pl.DataF
 
 
 def ring_window_buyers(
-    pairs: pl.DataFrame, rings: pl.DataFrame, *, min_ratings: int = 2
+    pairs: pl.DataFrame, rings: pl.DataFrame, *, min_ratings: int = 2, margin_days: float = 7.0
 ) -> pl.DataFrame:
     """Return the repeat buyers of each ring's store who bought there only inside its window.
 
     A ring's window runs from the first to the last order of its suspicious buyers at the
-    store (``first_seen``, ``last_seen`` of :func:`shill_sellers`). A repeat pair that is not
+    store (``first_seen``, ``last_seen`` of :func:`shill_sellers`), widened by
+    ``margin_days`` on each side (the window is estimated from the suspicious buyers only:
+    the other ring accounts' orders fell 0-2 days outside it in the simulated development
+    runs, the honest repeat buyers' 26 days or more). A repeat pair that is not
     suspicious itself joins the ring when all its orders at the store fall inside the window
     and the buyer rated the store positively (4-5 stars) at least ``min_ratings`` times and
     never lower (signal ``ring_window``).
@@ -489,6 +499,8 @@ def ring_window_buyers(
         Output of :func:`shill_sellers` (``seller_id``, ``first_seen``, ``last_seen``).
     min_ratings
         Positive ratings the buyer must have given the store.
+    margin_days
+        Days the window is widened by on each side.
 
     Returns
     -------
@@ -506,7 +518,12 @@ def ring_window_buyers(
     >>> ring_window_buyers(pairs, rings)["buyer_id"].to_list()
     ['in']
     """
-    window = rings.select("seller_id", "first_seen", "last_seen")
+    margin = pl.duration(microseconds=int(margin_days * 86_400_000_000))
+    window = rings.select(
+        "seller_id",
+        first_seen=pl.col("first_seen") - margin,
+        last_seen=pl.col("last_seen") + margin,
+    )
     return (
         pairs.filter(~pl.col("suspicious"))
         .join(window, on="seller_id", how="inner")
@@ -558,7 +575,12 @@ def check_shill_purchase(ctx: ScanContext, params: Mapping[str, Any]) -> pl.Data
         params=params,
     ).filter(~pl.col("seller_id").is_in(skip))
     rings = shill_sellers(pairs, params=params)
-    window = ring_window_buyers(pairs, rings, min_ratings=int(params["ring_window_min_ratings"]))
+    window = ring_window_buyers(
+        pairs,
+        rings,
+        min_ratings=int(params["ring_window_min_ratings"]),
+        margin_days=float(params["ring_window_margin_days"]),
+    )
     found = _with_window_buyers(rings, window, ctx.frame("orders"), ctx.frame("feedback"))
     kinds_txt = pl.concat_str(
         [
