@@ -428,9 +428,47 @@ def render(path: str) -> str:
     return "\n".join(out)
 
 
+def render_compare(before: str, after: str) -> str:
+    """One markdown row per dataset: the detect_groups stage of two results JSONs."""
+    rows = [
+        "| data | CPU s before -> after | wall s before -> after (load before) | peak RSS GiB "
+        "| groups before | groups after | rings Jaccard >= 0.8 | groups >= 0.5 mostly planted |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    with open(before) as fh:
+        b_res = json.load(fh)
+    with open(after) as fh:
+        a_res = json.load(fh)
+    b_rows = {r["data"]: r for r in b_res["stages"] if r.get("stage") == "detect_groups"}
+    for a in a_res["stages"]:
+        b = b_rows.get(a["data"])
+        if a.get("stage") != "detect_groups" or b is None:
+            continue
+
+        def rings(r: dict) -> str:
+            best = [max(x["best_jaccard"].values(), default=0.0) for x in r["quality"]["rings"]]
+            return f"{sum(x >= 0.8 for x in best)}/{len(best)}"
+
+        def strong(r: dict) -> str:
+            q = r["quality"]
+            return f"{q['strong_groups_mostly_planted']} of {q['strong_groups']}"
+
+        rows.append(
+            f"| {Path(a['data']).name} | {b['stage_cpu_s']} -> {a['stage_cpu_s']} "
+            f"| {b['stage_s']} ({b_res['loadavg_before'][0]}) -> {a['stage_s']} "
+            f"({a_res['loadavg_before'][0]}) | {b['peak_rss_gib']} -> {a['peak_rss_gib']} "
+            f"| {b['groups']} | {a['groups']} | {rings(b)} -> {rings(a)} "
+            f"| {strong(b)} -> {strong(a)} |"
+        )
+    return "\n".join(rows)
+
+
 def main() -> None:
     if len(sys.argv) == 3 and sys.argv[1] == "--render":
         print(render(sys.argv[2]))
+        return
+    if len(sys.argv) == 4 and sys.argv[1] == "--render-compare":
+        print(render_compare(sys.argv[2], sys.argv[3]))
         return
     if len(sys.argv) > 1 and sys.argv[1] == "_child":
         stage = sys.argv[3]
