@@ -149,6 +149,7 @@ def test_circle_raters_are_accounts_rating_several_circle_stores() -> None:
         ("x", "A", 5), ("x", "C", 5), ("x", "D", 1),  # spread over two circles, one negative
         ("y", "A", 5), ("y", "B", 5),  # two circle stores, but 3 of its 5 ratings elsewhere
         ("y", "Z1", 5), ("y", "Z2", 5), ("y", "Z3", 5),
+        ("h3", "A", 5), ("h3", "A", 4),  # one store, not every rating top
     ]  # fmt: skip
     fb = pl.DataFrame(
         {
@@ -162,14 +163,23 @@ def test_circle_raters_are_accounts_rating_several_circle_stores() -> None:
         },
         schema_overrides={"reasons": pl.List(pl.String)},
     )
-    out = circle_raters(fb, tp)  # default: two ratings for two of the circle's stores
+    # two ratings for two of the circle's stores (regulars of one store left out here)
+    out = circle_raters(fb, tp, regular_min_top=None)
     assert out["feedback_id"].to_list() == ["f0", "f1", "f2", "f3", "f4"]
     assert out["author_id"].unique().sort().to_list() == ["h", "w"]
     # near miss: h's two ratings are below a three-rating bar
-    assert circle_raters(fb, tp, min_ratings=3)["author_id"].unique().to_list() == ["w"]
+    one = circle_raters(fb, tp, min_ratings=3, regular_min_top=None)
+    assert one["author_id"].unique().to_list() == ["w"]
     # y works for the circle once 40% of its positive ratings are enough
-    loose = circle_raters(fb, tp, min_worker_share=0.4)["author_id"].unique().sort().to_list()
-    assert loose == ["h", "w", "y"]
+    loose = circle_raters(fb, tp, min_worker_share=0.4, regular_min_top=None)
+    assert loose["author_id"].unique().sort().to_list() == ["h", "w", "y"]
+    # default: h2 rated one circle store three times, always 5 stars, nothing else (a regular
+    # assigned to that store); near miss h3: a 5 and a 4
+    reg = circle_raters(fb, tp)
+    assert reg["author_id"].unique().sort().to_list() == ["h", "h2", "w"]
+    assert reg.filter(author_id="h2")["reasons"].to_list() == [["circle_regular"]] * 3
+    assert reg.filter(author_id="w")["reasons"].to_list() == [[]] * 3
+    assert circle_raters(fb, tp, regular_min_top=4).filter(author_id="h2").height == 0
     assert circle_raters(fb, tp.clear()).height == 0
 
 
@@ -334,9 +344,9 @@ def test_linked_account_of_a_circle_worker_works_for_the_circle() -> None:
     tp = pl.DataFrame({"seller_a": ["A"], "seller_b": ["B"]})
     rows = [
         ("w", "A", 5), ("w", "B", 5),  # the circle's worker
-        ("v", "B", 5), ("v", "B", 5), ("v", "Z", 5),  # linked to w, rates one circle store
-        ("u", "B", 5), ("u", "B", 5), ("u", "Z1", 5), ("u", "Z2", 5), ("u", "Z3", 5),  # near miss
-        ("q", "B", 5), ("q", "B", 5), ("q", "Z", 5),  # same ratings as v, but no link
+        ("v", "B", 5), ("v", "B", 4), ("v", "Z", 5),  # linked to w, rates one circle store
+        ("u", "B", 5), ("u", "B", 4), ("u", "Z1", 5), ("u", "Z2", 5), ("u", "Z3", 5),  # near miss
+        ("q", "B", 5), ("q", "B", 4), ("q", "Z", 5),  # same ratings as v, but no link
     ]  # fmt: skip
     fb = pl.DataFrame(
         {
@@ -355,6 +365,8 @@ def test_linked_account_of_a_circle_worker_works_for_the_circle() -> None:
     # v: linked to worker w and 2 of its 3 positive ratings go to the circle;
     # u: linked too, but 3 of its 5 ratings go elsewhere; q: the same ratings, no link
     assert named == ["v", "w"]
+    v = circle_raters(fb, tp, links=links).filter(author_id="v")
+    assert v["reasons"].to_list() == [["linked_to_worker"]] * 2
     assert circle_raters(fb, tp)["author_id"].unique().to_list() == ["w"]
 
 

@@ -35,3 +35,16 @@ def test_simulated_paid_rating_campaigns_are_named_in_full() -> None:
     assert subjects.is_in(acct["entity_id"].implode()).mean() >= 0.95
     burst = out.select(pl.col("reason_counts").explode().struct.field("reasons"))
     assert "paid_burst" in burst.to_series().to_list()
+
+
+def test_simulated_circle_accounts_rating_one_store_are_named() -> None:
+    """100k orders, seed 5: circle accounts that rate only the store they are assigned to are
+    named as circle regulars (feedback_trading recall 0.88 before)."""
+    m = simulate(100_000, seed=5)
+    ctx = ScanContext(dataset_from_frames(m.tables), seed=5)
+    out = get_check("FEEDBACK_MANIPULATION")(ctx, ctx.params("FEEDBACK_MANIPULATION"))
+    acct = m.labels.filter(pl.col("entity_kind") == "account")
+    circles = acct.filter(pl.col("scenario") == "feedback_trading")["entity_id"]
+    subjects = out.select(pl.col("subject_ids").explode())["subject_ids"]
+    assert circles.is_in(subjects.implode()).mean() >= 0.95
+    assert subjects.is_in(acct["entity_id"].implode()).mean() >= 0.95

@@ -150,6 +150,7 @@ def circle_raters(
     min_worker_share: float = 0.5,
     max_trading_partners: int = 10,
     links: pl.DataFrame | None = None,
+    regular_min_top: int | None = 2,
 ) -> pl.DataFrame:
     """Return the positive ratings of accounts that work for a feedback-trading circle.
 
@@ -174,6 +175,13 @@ def circle_raters(
     rating the store it is assigned to. An account linked to a worker whose ratings go
     mostly elsewhere (a housemate shopping normally) is not named.
 
+    An account assigned to one store of the circle rates only that store: with
+    ``regular_min_top``, an account that rated one circle store at least that many times,
+    every time 5 stars, and gave it at least ``min_worker_share`` of all its positive
+    ratings works for the circle too (2: in the simulated development runs 18 circle and
+    camouflaged-ring accounts matched and one honest buyer, whose two ratings of the store
+    were a 5 and a 4 with a 4-star bar; None turns this off).
+
     Two guards keep popular stores and ordinary customers out: stores above the
     ``max_store_raters_quantile`` of raters per store are never circle stores (a store
     rated by everyone shares raters with every store), and a worker must give at least
@@ -182,7 +190,9 @@ def circle_raters(
     Returns
     -------
     DataFrame
-        ``feedback_id, order_id, author_id, target_id, created_at, reasons`` of those ratings.
+        ``feedback_id, order_id, author_id, target_id, created_at, reasons`` of those ratings;
+        ``reasons`` ends with ``linked_to_worker`` or ``circle_regular`` when the rater was
+        named through that path (nothing is added for a worker of two or more stores).
 
     Examples
     --------
@@ -260,7 +270,7 @@ def circle_raters(
             & (pl.col("n") >= min_ratings)
             & (pl.col("n") >= min_worker_share * pl.col("n_given"))
         )
-        .select("author_id", "circle")
+        .select("author_id", "circle", _via=pl.lit(None, dtype=pl.String))
     )
     if links is not None and links.height:
         both = pl.concat(
@@ -282,11 +292,39 @@ def circle_raters(
             .filter(
                 (pl.col("n") >= min_ratings) & (pl.col("n") >= min_worker_share * pl.col("n_given"))
             )
-            .select("author_id", "circle")
+            .select("author_id", "circle", _via=pl.lit("linked_to_worker"))
         )
-        workers = pl.concat([workers, linked]).unique()
+        workers = pl.concat([workers, linked])
+    if regular_min_top is not None:
+        per_store = (
+            feedback.join(circles, on="target_id", how="inner")
+            .join(circles.select(author_id="target_id"), on="author_id", how="anti")
+            .group_by("author_id", "target_id", "circle")
+            .agg(n=pl.len(), n_top=(pl.col("rating") == 5).sum())
+            .filter((pl.col("n") >= regular_min_top) & (pl.col("n_top") == pl.col("n")))
+            .join(n_given, on="author_id", how="left")
+            .filter(pl.col("n") >= min_worker_share * pl.col("n_given"))
+            .select("author_id", "circle", _via=pl.lit("circle_regular"))
+        )
+        workers = pl.concat([workers, per_store])
+    # one path per worker and circle: the two-store worker first, then linked, then regular
+    order = pl.col("_via").replace_strict(
+        {"linked_to_worker": 1, "circle_regular": 2}, default=0, return_dtype=pl.Int8
+    )
+    workers = (
+        workers.sort("author_id", "circle", order)
+        .unique(["author_id", "circle"], keep="first")
+        .select("author_id", "circle", "_via")
+    )
+    tag = pl.when(pl.col("_via").is_not_null()).then(pl.concat_list(pl.col("_via")))
     return (
-        into.join(workers, on=["author_id", "circle"], how="semi").select(cols).sort("feedback_id")
+        into.join(workers, on=["author_id", "circle"], how="inner")
+        .with_columns(
+            reasons=pl.concat_list("reasons", tag.otherwise(pl.lit([], dtype=pl.List(pl.String))))
+        )
+        .select(cols)
+        .unique("feedback_id", keep="first")
+        .sort("feedback_id")
     )
 
 
