@@ -447,3 +447,49 @@ def test_paid_burst_raters_are_named_under_the_seller_finding() -> None:
     assert "sin" in row["feedback_ids"]
     without = manipulation_findings(sellers, fb).filter(seller_id="s").row(0, named=True)
     assert "sin" not in without["raters"]
+
+
+def test_circle_regulars_name_raters_but_do_not_flag_a_store() -> None:
+    from graphkit.findings import SIGNAL
+    from graphkit.policy.feedback_manipulation import manipulation_findings
+
+    sellers = pl.DataFrame(
+        {
+            "seller_id": ["quiet"],
+            "manipulation_score": [0.0],
+            "n_trading_partners": [0],
+            "signals": [[]],
+            "explanation": ["no rating signal fired"],
+        },
+        schema_overrides={"signals": pl.List(SIGNAL)},
+    )
+    fb = pl.DataFrame(
+        {
+            "feedback_id": ["f0"],
+            "order_id": ["o0"],
+            "author_id": ["a"],
+            "target_id": ["quiet"],
+            "created_at": [0],
+            "reasons": [[]],
+            "suspicious": [False],
+        },
+        schema_overrides={"reasons": pl.List(pl.String)},
+    )
+
+    def extra(tag: list[str]) -> pl.DataFrame:
+        return pl.DataFrame(
+            {
+                "feedback_id": ["c1", "c2", "c3"],
+                "order_id": ["p1", "p2", "p3"],
+                "author_id": ["r1", "r1", "r2"],
+                "target_id": ["quiet"] * 3,
+                "created_at": [1, 2, 3],
+                "reasons": [tag] * 3,
+            },
+            schema_overrides={"reasons": pl.List(pl.String)},
+        )
+
+    # three ratings from circle workers flag the store (its partners' side holds the evidence)
+    assert manipulation_findings(sellers, fb, extra=extra([]))["seller_id"].to_list() == ["quiet"]
+    # near miss: the same three from circle regulars of that store flag nothing
+    assert manipulation_findings(sellers, fb, extra=extra(["circle_regular"])).height == 0

@@ -478,7 +478,9 @@ def manipulation_findings(
         ``RatingSignals.feedback`` (``feedback_id``, ``order_id``, ``author_id``,
         ``target_id``, ``created_at``, ``reasons``, ``suspicious``).
     extra
-        More ratings to treat as suspicious with a named rater (e.g. :func:`circle_raters`).
+        More ratings to treat as suspicious with a named rater (e.g. :func:`circle_raters`);
+        ``min_suspicious`` of them flag their store, except those of circle regulars
+        (reason ``circle_regular``), which only name the rater.
     paid
         Ratings inside a paid-rating burst (:func:`paid_burst_raters`): suspicious, with a
         named rater and the reason ``paid_burst``; they do not flag a seller on their own.
@@ -526,7 +528,14 @@ def manipulation_findings(
         .agg(
             n_suspicious=pl.len().cast(pl.Int64),
             n_strong=strong.sum().cast(pl.Int64),
-            n_circle=pl.col("reasons").list.contains("trading_circle").sum().cast(pl.Int64),
+            # a circle regular names a rater but does not flag a store: an organic store's
+            # loyal customers look the same once the store is (wrongly) in a circle
+            n_circle=(
+                pl.col("reasons").list.contains("trading_circle")
+                & ~pl.col("reasons").list.contains("circle_regular")
+            )
+            .sum()
+            .cast(pl.Int64),
             feedback_ids=pl.col("feedback_id"),
             order_ids=pl.col("order_id"),
             raters=pl.col("author_id").filter(pl.col("named")).unique().sort(),
