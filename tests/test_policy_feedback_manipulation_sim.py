@@ -48,3 +48,17 @@ def test_simulated_circle_accounts_rating_one_store_are_named() -> None:
     subjects = out.select(pl.col("subject_ids").explode())["subject_ids"]
     assert circles.is_in(subjects.implode()).mean() >= 0.95
     assert subjects.is_in(acct["entity_id"].implode()).mean() >= 0.95
+
+
+def test_simulated_circle_without_ties_is_found_from_co_ratings() -> None:
+    """20k orders, seed 7: a circle none of whose accounts shares an identifier with its
+    store and which detection does not report (feedback_trading recall 0.56 before
+    corating_pairs)."""
+    m = simulate(20_000, seed=7)
+    ctx = ScanContext(dataset_from_frames(m.tables), seed=7)
+    out = get_check("FEEDBACK_MANIPULATION")(ctx, ctx.params("FEEDBACK_MANIPULATION"))
+    acct = m.labels.filter(pl.col("entity_kind") == "account")
+    circles = acct.filter(pl.col("scenario") == "feedback_trading")["entity_id"]
+    subjects = out.select(pl.col("subject_ids").explode())["subject_ids"]
+    assert circles.is_in(subjects.implode()).mean() >= 0.95
+    assert subjects.is_in(acct["entity_id"].implode()).mean() >= 0.95

@@ -748,3 +748,31 @@ def test_scan_context_passes_the_groups_scores_to_the_rating_signals(
     sig = ScanContext(m.dataset()).ratings
     # a weak candidate group (score < group_min_score, no ring-scored group at s) does not count
     assert _flagged(sig, "in_group_with_target") == (grouped if counted else set())
+
+
+def test_corating_pairs_find_a_circle_without_ties_near_misses_do_not() -> None:
+    from graphkit.detect.rating_trading import corating_pairs
+
+    rows = []
+    for w in ("w1", "w2", "w3"):  # dedicated accounts: all their ratings on stores A and B
+        rows += [(w, "A", 5), (w, "B", 5)]
+    for h in ("h1", "h2", "h3"):  # rated C and D, but most of their ratings go elsewhere
+        rows += [(h, "C", 5), (h, "D", 5), (h, "X1", 5), (h, "X2", 4), (h, "X3", 5)]
+    rows += [("v1", "E", 5), ("v1", "F", 5), ("v2", "E", 5), ("v2", "F", 5)]  # two only
+    rows += [("n1", "A", 2), ("n1", "G", 5)]  # a negative rating is no trade
+    rows += [(f"{s}{i}", s, 4) for i in range(20) for s in ("A", "B")]  # one-store customers
+    fb = pl.DataFrame(
+        {
+            "author_id": [r[0] for r in rows],
+            "target_id": [r[1] for r in rows],
+            "rating": [r[2] for r in rows],
+        }
+    )
+    out = corating_pairs(fb, store_quantile=1.0)
+    assert out.rows() == [("A", "B", 3, 3 / 23)]
+    # near misses by setting: 4 shared accounts, or 15% of the larger store's raters
+    assert corating_pairs(fb, store_quantile=1.0, min_shared=4).height == 0
+    assert corating_pairs(fb, store_quantile=1.0, min_share=0.15).height == 0
+    # C-D: 3 shared raters, but giving the pair 40% of their ratings; at 40% they count
+    loose = corating_pairs(fb, store_quantile=1.0, min_worker_share=0.4)
+    assert ("C", "D") in [(a, b) for a, b, *_ in loose.rows()]

@@ -22,7 +22,13 @@ from __future__ import annotations
 
 import polars as pl
 
-__all__ = ["TRADING_SCHEMA", "ring_group_members", "seller_ties", "trading_pairs"]
+__all__ = [
+    "TRADING_SCHEMA",
+    "corating_pairs",
+    "ring_group_members",
+    "seller_ties",
+    "trading_pairs",
+]
 
 TRADING_SCHEMA: dict[str, pl.DataType] = {
     "account_a": pl.String(),
@@ -266,3 +272,101 @@ def trading_pairs(
         )
         .sort("seller_a", "seller_b", "account_a", "account_b")
     )
+
+
+def corating_pairs(
+    fb: pl.DataFrame | pl.LazyFrame,
+    *,
+    min_shared: int = 3,
+    min_share: float = 0.05,
+    min_worker_share: float = 0.5,
+    max_stores_per_rater: int = 10,
+    store_quantile: float = 0.95,
+) -> pl.DataFrame:
+    """Pairs of small stores rated by the same dedicated accounts: a circle seen without ties.
+
+    A trading circle whose accounts share no identifier with their store and that group
+    detection does not report has no tie for :func:`trading_pairs` to follow; what is left
+    is the rating graph itself: the circle's accounts rate two or more of its stores and
+    little else. Stores A and B are *co-rated* when at least ``min_shared`` accounts gave
+    both positive ratings (4-5 stars) *and* gave the pair at least ``min_worker_share`` of
+    all their positive ratings, and those accounts are at least ``min_share`` of the larger
+    store's raters. Stores above the ``store_quantile`` of raters per store are left out (a
+    store rated by everyone shares raters with every store), and so are raters of more than
+    ``max_stores_per_rater`` such stores.
+
+    Thresholds: 3 shared accounts (the ``min_flagged`` of the rating signals); half of the
+    account's positive ratings (an honest buyer who happened on both stores rates other
+    stores too); 5% of the larger store's raters. In the simulated development and seen runs
+    (20k and 100k orders, 15 runs) every pair found this way was a planted circle's.
+
+    Parameters
+    ----------
+    fb
+        Buyer -> seller feedback with ``author_id, target_id, rating``.
+    min_shared, min_share, min_worker_share, max_stores_per_rater, store_quantile
+        See above.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``seller_a, seller_b, n_shared, share`` (``seller_a < seller_b``), sorted.
+
+    Examples
+    --------
+    >>> fb = pl.DataFrame({"author_id": ["a", "a", "b", "b", "c", "c", "d"],
+    ...     "target_id": ["A", "B", "A", "B", "A", "B", "A"], "rating": [5] * 7})
+    >>> corating_pairs(fb).rows()
+    [('A', 'B', 3, 0.75)]
+    """
+    pos = (
+        fb.lazy()
+        .filter(pl.col("rating") >= 4)
+        .select(pl.col("author_id", "target_id").cast(pl.String))
+    )
+    given = pos.group_by("author_id").agg(n_given=pl.len())
+    per = pos.group_by("author_id", "target_id").agg(c=pl.len()).collect()
+    raters = per.group_by("target_id").agg(n_raters=pl.len())
+    if raters.height == 0:
+        return pl.DataFrame(
+            schema={
+                "seller_a": pl.String,
+                "seller_b": pl.String,
+                "n_shared": pl.Int64,
+                "share": pl.Float64,
+            }
+        )
+    cap = raters["n_raters"].quantile(store_quantile, "higher")
+    small = raters.filter(pl.col("n_raters") <= cap).select("target_id")
+    p = (
+        per.lazy()
+        .join(small.lazy(), on="target_id", how="semi")
+        .join(given, on="author_id")
+        .with_columns(k=pl.len().over("author_id"))
+        .filter((pl.col("k") >= 2) & (pl.col("k") <= max_stores_per_rater))
+    )
+    # a pair holding half of the account's ratings has one store with a quarter of them:
+    # anchor the self-join on those rows (a few per account) instead of every pair
+    anchor = p.filter(pl.col("c") >= 0.5 * min_worker_share * pl.col("n_given"))
+    pairs = (
+        anchor.select("author_id", "n_given", a="target_id", c_a="c")
+        .join(p.select("author_id", b="target_id", c_b="c"), on="author_id")
+        .filter(pl.col("a") != pl.col("b"))
+        .filter(pl.col("c_a") + pl.col("c_b") >= min_worker_share * pl.col("n_given"))
+        .select(
+            "author_id",
+            seller_a=pl.min_horizontal("a", "b"),
+            seller_b=pl.max_horizontal("a", "b"),
+        )
+        .unique()
+        .group_by("seller_a", "seller_b")
+        .agg(n_shared=pl.len().cast(pl.Int64))
+        .filter(pl.col("n_shared") >= min_shared)
+        .join(raters.lazy().rename({"target_id": "seller_a", "n_raters": "_na"}), on="seller_a")
+        .join(raters.lazy().rename({"target_id": "seller_b", "n_raters": "_nb"}), on="seller_b")
+        .with_columns(share=pl.col("n_shared") / pl.max_horizontal("_na", "_nb"))
+        .filter(pl.col("share") >= min_share)
+        .select("seller_a", "seller_b", "n_shared", "share")
+        .sort("seller_a", "seller_b")
+    )
+    return pairs.collect()

@@ -23,6 +23,7 @@ from typing import Any
 
 import polars as pl
 
+from graphkit.detect.rating_trading import corating_pairs
 from graphkit.findings import SIGNAL
 from graphkit.policy.context import ScanContext
 from graphkit.policy.registry import (
@@ -94,6 +95,14 @@ THRESHOLDS = (
         "two positive ratings into the circle (one for each of two of its stores, with at "
         "least half of all the account's positive ratings): an honest buyer rarely happens on "
         "two small stores that trade ratings with each other and little else",
+    ),
+    Threshold(
+        "corating_circles",
+        True,
+        "stores co-rated by the same dedicated accounts (graphkit.detect.rating_trading."
+        "corating_pairs: >= 3 accounts giving the pair >= half of their positive ratings, "
+        ">= 5% of the larger store's raters) form circles too, without identity links or "
+        "detected groups (every such pair in 15 simulated development/seen runs was planted)",
     ),
     Threshold(
         "circle_expand_min_share",
@@ -605,9 +614,13 @@ def check_feedback_manipulation(ctx: ScanContext, params: Mapping[str, Any]) -> 
     ('ratings',)
     """
     sig = ctx.ratings
+    pairs = sig.trading_pairs.select("seller_a", "seller_b")
+    if params["corating_circles"]:
+        co = corating_pairs(sig.feedback).select("seller_a", "seller_b")
+        pairs = pl.concat([pairs, co]).unique().sort("seller_a", "seller_b")
     circle = circle_raters(
         sig.feedback,
-        sig.trading_pairs,
+        pairs,
         min_sellers=int(params["circle_min_sellers"]),
         min_ratings=int(params["circle_min_ratings"]),
         max_trading_partners=int(params["max_trading_partners"]),
