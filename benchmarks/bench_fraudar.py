@@ -181,6 +181,7 @@ def run(
                 blk = blocks[best]
                 rows.append(
                     {
+                        "seed": seed,
                         "camouflage": camouflage,
                         "density": density,
                         "signal": method,
@@ -267,14 +268,14 @@ def render(path: str) -> str:
     with open(path) as fh:
         res = json.load(fh)
     lines = [
-        "| camouflage | density | signal | F1 first block (size) | F1 best of k=3 (rank) | "
+        "| seed | camouflage | density | signal | F1 first block (size) | F1 best of k=3 (rank) | "
         "buyer F1 (best) | edges/s wall | edges/s CPU |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in res["rows"]:
         first = r.get("first_block_size", r["best_block_size"])
         lines.append(
-            f"| {r['camouflage']} | {r['density']:.2f} | {r['signal']} | "
+            f"| {r.get('seed', 0)} | {r['camouflage']} | {r['density']:.2f} | {r['signal']} | "
             f"{r['f1_first_block']:.3f} ({first[0]}x{first[1]}) | "
             f"{r['f1_best_block']:.3f} ({r['best_block_rank']}) | "
             f"{r['f1_buyers_best']:.3f} | {r['edges_per_s']:,} | {r.get('edges_per_cpu_s', 0):,} |"
@@ -290,22 +291,27 @@ def render(path: str) -> str:
     )
     lines.append("")
     lines.append("Key figures (computed from the JSON by the script):")
-    by = {(r["camouflage"], r["density"], r["signal"]): r for r in res["rows"]}
+    by = {(r.get("seed", 0), r["camouflage"], r["density"], r["signal"]): r for r in res["rows"]}
     methods = list(dict.fromkeys(r["signal"] for r in res["rows"]))
+    seeds = list(dict.fromkeys(r.get("seed", 0) for r in res["rows"]))
+
+    def f1s(m: str, d: float) -> str:
+        per_seed = [
+            " / ".join(
+                f"{by[(sd, c, d, m)]['f1_first_block']:.3f}"
+                for c in ("random", "biased")
+                if (sd, c, d, m) in by
+            )
+            for sd in seeds
+        ]
+        return "; ".join(f"seed {sd}: {x}" for sd, x in zip(seeds, per_seed, strict=True))
+
     for m in methods:
-        f05 = [
-            by[(c, 0.05, m)]["f1_first_block"] for c in ("random", "biased") if (c, 0.05, m) in by
-        ]
-        f02 = [
-            by[(c, 0.02, m)]["f1_first_block"] for c in ("random", "biased") if (c, 0.02, m) in by
-        ]
         speeds = [r["edges_per_s"] for r in res["rows"] if r["signal"] == m]
         cpu = [r.get("edges_per_cpu_s", 0) for r in res["rows"] if r["signal"] == m]
         lines.append(
-            f"- `{m}`: first-block F1 at 0.05 (random / biased) "
-            f"{' / '.join(f'{x:.3f}' for x in f05)}; at 0.02 "
-            f"{' / '.join(f'{x:.3f}' for x in f02)}; "
-            f"{min(speeds):,}-{max(speeds):,} edges/s wall, "
+            f"- `{m}`: first-block F1 (random / biased) at 0.05 {f1s(m, 0.05)}; "
+            f"at 0.02 {f1s(m, 0.02)}; {min(speeds):,}-{max(speeds):,} edges/s wall, "
             f"{min(cpu):,}-{max(cpu):,} edges/s CPU (whole call, k=3 blocks)."
         )
     sim = res.get("simulated") or []
@@ -351,7 +357,7 @@ def main() -> None:
         return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--edges", type=int, default=1_000_000)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seeds", default="0", help="comma-separated protocol seeds")
     ap.add_argument("--eps", type=float, default=None, help="default: each method's own")
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument(
@@ -361,13 +367,14 @@ def main() -> None:
     args = ap.parse_args()
     started = datetime.now(UTC).isoformat(timespec="seconds")
     load_before = os.getloadavg()
-    rows = run(args.edges, args.seed, args.eps, repeat=args.repeat)
+    seeds = [int(x) for x in args.seeds.split(",")]
+    rows = [r for seed in seeds for r in run(args.edges, seed, args.eps, repeat=args.repeat)]
     load_after = os.getloadavg()
     sim = simulated_check(args.simulated, 1) if args.simulated else []
     eps_arg = "" if args.eps is None else f" --eps {args.eps}"
     out = {
         "benchmark": "fraudar_injection",
-        "command": f"python benchmarks/bench_fraudar.py --edges {args.edges} --seed {args.seed}"
+        "command": f"python benchmarks/bench_fraudar.py --edges {args.edges} --seeds {args.seeds}"
         f"{eps_arg} --repeat {args.repeat} --simulated {args.simulated}",
         "started": started,
         "machine": {
