@@ -493,3 +493,33 @@ def test_circle_regulars_name_raters_but_do_not_flag_a_store() -> None:
     assert manipulation_findings(sellers, fb, extra=extra([]))["seller_id"].to_list() == ["quiet"]
     # near miss: the same three from circle regulars of that store flag nothing
     assert manipulation_findings(sellers, fb, extra=extra(["circle_regular"])).height == 0
+
+
+def test_window_raters_rated_the_flagged_seller_only_inside_its_window() -> None:
+    from graphkit.policy.feedback_manipulation import window_raters
+
+    rows = [  # (author, day, rating); the seller's suspicious ratings ran days 10-20
+        ("named", 10, 5), ("named", 20, 5),
+        ("in", 12, 5), ("in", 26, 4),  # inside (26 is within the 7-day margin)
+        ("late", 15, 5), ("late", 40, 5),  # one rating outside the window
+        ("meh", 12, 5), ("meh", 14, 3),  # one rating below 4 stars
+        ("once", 15, 5),  # a single rating
+    ]  # fmt: skip
+    fb = pl.DataFrame(
+        {
+            "feedback_id": [f"f{i}" for i in range(len(rows))],
+            "order_id": [f"o{i}" for i in range(len(rows))],
+            "author_id": [r[0] for r in rows],
+            "target_id": ["s"] * len(rows),
+            "rating": [r[2] for r in rows],
+            "created_at": [t(r[1]) for r in rows],
+        }
+    )
+    found = pl.DataFrame(
+        {"seller_id": ["s"], "raters": [["named"]], "first_seen": [t(10)], "last_seen": [t(20)]}
+    )
+    out = window_raters(fb, found)
+    assert out["author_id"].unique().to_list() == ["in"]
+    assert out["feedback_id"].to_list() == ["f2", "f3"]
+    assert window_raters(fb, found, margin_days=5.0).height == 0  # day 26 now outside
+    assert window_raters(fb, found, min_ratings=3).height == 0
