@@ -20,12 +20,54 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+import sys
+import types
+from typing import Any
+
 from graphkit.dataset import Dataset
 from graphkit.errors import ConfigError, DataContractError, GraphkitError, InputNotFoundError
 from graphkit.evaluate import Evaluation, evaluate, evaluate_run
 from graphkit.io import dataset_from_frames, load_dataset, validate_dataset, write_dataset
 from graphkit.scan import ScanResult, scan
-from graphkit.simulate import SimulatedMarketplace, SimulationConfig, simulate
+
+#: Loaded on first use (the simulator is not needed to scan a dataset).
+_LAZY = {
+    "SimulatedMarketplace": "graphkit.simulate",
+    "SimulationConfig": "graphkit.simulate",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'graphkit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+class _Package(types.ModuleType):
+    """``graphkit.simulate`` is the simulator *function*, imported on first access.
+
+    A property (not ``__getattr__``) because importing the ``graphkit.simulate``
+    sub-package sets that attribute to the module; the setter keeps the function.
+    """
+
+    @property
+    def simulate(self) -> Any:
+        from graphkit.simulate import simulate
+
+        return simulate
+
+    @simulate.setter
+    def simulate(self, value: Any) -> None:
+        pass  # the sub-package being bound by the import system: keep the function
+
+
+sys.modules[__name__].__class__ = _Package
 
 __all__ = [
     "ConfigError",

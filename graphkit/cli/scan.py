@@ -37,6 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-report", action="store_true", help="do not write report.html")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    parser.add_argument(
+        "--serial",
+        action="store_true",
+        help="run every stage in turn (default: the checks that need no detection result "
+        "run while detection runs; same output)",
+    )
 
 
 def _progress(quiet: bool):  # type: ignore[no-untyped-def]
@@ -80,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     ds = load_dataset(args.dataset, as_of=as_of, lenient=args.lenient)
     progress("load + validate", time.perf_counter() - t0)
-    result = scan(ds, config=config, seed=seed, progress=progress)
+    result = scan(ds, config=config, seed=seed, progress=progress, overlap=not args.serial)
     t0 = time.perf_counter()
     out = result.write(Path(args.out), report=not args.no_report, dataset=ds)
     progress("write", time.perf_counter() - t0)

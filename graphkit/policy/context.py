@@ -27,7 +27,9 @@ Examples
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -71,23 +73,47 @@ class ScanContext:
     timings: dict[str, float] = field(default_factory=dict)
     _frames: dict[str, pl.DataFrame] = field(default_factory=dict, repr=False)
     _shared: dict[str, Any] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _key_locks: dict[str, threading.Lock] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def as_of(self) -> datetime:
         """The moment the analysis is made for (UTC)."""
         return self.ds.as_of
 
-    def frame(self, name: str) -> pl.DataFrame:
-        """Return table ``name`` collected (once per scan)."""
-        if name not in self._frames:
-            self._frames[name] = self.ds.table(name).collect()
-        return self._frames[name]
+    def frame(self, name: str, columns: Sequence[str] | None = None) -> pl.DataFrame:
+        """Return table ``name`` collected (once per scan), or only its ``columns``.
+
+        With ``columns``, only those columns are read (a check that needs four
+        columns of ``feedback`` never collects its text); the projection is
+        cached too, and taken from the whole table when that is already
+        collected. Safe to call from several threads: each table (projection) is
+        collected once, by the first caller, and the others wait for it.
+
+        Examples
+        --------
+        >>> from datetime import UTC, datetime
+        >>> from graphkit.dataset import Dataset
+        >>> orders = pl.LazyFrame({"order_id": ["o1"], "amount": [2.0]})
+        >>> ctx = ScanContext(Dataset({"orders": orders}, as_of=datetime(2026, 1, 1, tzinfo=UTC)))
+        >>> ctx.frame("orders", columns=["amount"]).columns
+        ['amount']
+        """
+        if columns is None:
+            return self._once(self._frames, name, lambda: self.ds.table(name).collect())
+        cols = list(dict.fromkeys(columns))
+        whole = self._frames.get(name)
+        if whole is not None:
+            return whole.select(cols)
+        key = name + "\x00" + "\x00".join(cols)
+        return self._once(self._frames, key, lambda: self.ds.table(name).select(cols).collect())
 
     def shared(self, key: str, compute: Any) -> Any:
         """Return the intermediate ``key``, computed by ``compute()`` once per scan.
 
         For results several checks need (the refusal messages of both retaliation and
         false-claims checks, say); ``key`` must name everything the result depends on.
+        Thread-safe like :meth:`frame`: ``compute`` runs once, by the first caller.
 
         Examples
         --------
@@ -97,9 +123,18 @@ class ScanContext:
         >>> ctx.shared("answer", lambda: 42), ctx.shared("answer", lambda: 0)
         (42, 42)
         """
-        if key not in self._shared:
-            self._shared[key] = compute()
-        return self._shared[key]
+        return self._once(self._shared, key, compute)
+
+    def _once(self, cache: dict[str, Any], key: str, compute: Any) -> Any:
+        """Return ``cache[key]``, computing it once even when threads ask at the same time."""
+        if key in cache:
+            return cache[key]
+        with self._lock:
+            lock = self._key_locks.setdefault(key, threading.Lock())
+        with lock:  # a second caller of the same key waits; other keys run on
+            if key not in cache:
+                cache[key] = compute()
+        return cache[key]
 
     def params(self, rule_id: str) -> dict[str, Any]:
         """Return the thresholds of ``rule_id`` (defaults with the config's overrides)."""
@@ -110,7 +145,8 @@ class ScanContext:
     def _timed(self, name: str, fn: Any) -> Any:
         t0 = time.perf_counter()
         out = fn()
-        self.timings[name] = round(time.perf_counter() - t0, 4)
+        with self._lock:
+            self.timings[name] = round(time.perf_counter() - t0, 4)
         return out
 
     @cached_property

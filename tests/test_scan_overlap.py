@@ -1,0 +1,139 @@
+"""The scan's overlap of signal-free checks with detection, and the thread-safe context."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+import graphkit
+from graphkit.dataset import Dataset
+from graphkit.io import dataset_from_frames
+from graphkit.policy import ScanContext, checks
+from graphkit.policy.registry import register, unregister
+from graphkit.scan import ScanResult, scan
+
+
+@pytest.fixture(scope="module")
+def market_ds() -> Dataset:
+    market = graphkit.simulate(4_000, seed=3)
+    return dataset_from_frames(market.tables)
+
+
+@pytest.fixture(scope="module")
+def serial(market_ds: Dataset) -> ScanResult:
+    return scan(market_ds, seed=0, overlap=False)
+
+
+def _same(a: ScanResult, b: ScanResult) -> None:
+    assert a.findings.equals(b.findings)
+    assert a.account_scores.equals(b.account_scores)
+    assert a.groups.equals(b.groups)
+    assert a.not_evaluated == b.not_evaluated
+
+
+def test_overlap_gives_the_serial_output(market_ds: Dataset, serial: ScanResult) -> None:
+    overlapped = scan(market_ds, seed=0, overlap=True)
+    assert serial.findings.height > 0  # the comparison is not between two empty tables
+    assert set(serial.findings["rule_id"].unique()) >= {"UNPAID_ITEMS", "COMM_SPAM"}
+    _same(serial, overlapped)
+
+
+def test_overlap_runs_exactly_the_signal_free_checks(
+    market_ds: Dataset, serial: ScanResult
+) -> None:
+    overlapped = scan(market_ds, seed=0)
+    early = overlapped.run_info["overlap"]
+    assert early == [c.rule_id for c in checks() if not c.signals]
+    assert {"UNPAID_ITEMS", "COMM_SPAM", "FEEDBACK_EXTORTION"} <= set(early)
+    assert not {"SHILL_PURCHASE", "FEEDBACK_MANIPULATION", "COUPON_ABUSE"} & set(early)
+    assert serial.run_info["overlap"] == []
+    # one progress stage per check either way
+    stages = {k for k in overlapped.run_info["timings"] if k.startswith("check ")}
+    assert stages == {f"check {c.rule_id}" for c in checks()}
+
+
+def test_overlapped_checks_run_in_another_thread_during_detection(
+    tiny: dict[str, pl.DataFrame],
+) -> None:
+    seen: dict[str, object] = {}
+
+    @register(rule_id="TEST_THREAD", tables=("orders",), builtin=False)
+    def check_thread(ctx: ScanContext, params: object) -> pl.DataFrame:
+        seen["thread"] = threading.current_thread().name
+        return ctx.frame("orders").head(0).select(pl.lit("x").alias("unused"))
+
+    try:
+        with pytest.raises(Exception):  # noqa: B017, PT011 (any error: the draft is invalid)
+            scan(dataset_from_frames(tiny), seed=0)
+    finally:
+        unregister("TEST_THREAD")
+    assert seen["thread"] == "graphkit-checks"
+
+
+def test_an_error_in_an_overlapped_check_reaches_the_caller(
+    tiny: dict[str, pl.DataFrame],
+) -> None:
+    @register(rule_id="TEST_BOOM", tables=("orders",), builtin=False)
+    def check_boom(ctx: ScanContext, params: object) -> pl.DataFrame:
+        raise RuntimeError("boom in the checks thread")
+
+    try:
+        with pytest.raises(RuntimeError, match="boom in the checks thread"):
+            scan(dataset_from_frames(tiny), seed=0)
+    finally:
+        unregister("TEST_BOOM")
+
+
+def _ctx() -> ScanContext:
+    orders = pl.LazyFrame({"order_id": ["o1", "o2"], "amount": [1.0, 2.0], "text": ["a", "b"]})
+    return ScanContext(Dataset({"orders": orders}, as_of=datetime(2026, 1, 1, tzinfo=UTC)))
+
+
+def test_frame_projection_reads_only_the_columns_asked_for() -> None:
+    ctx = _ctx()
+    assert ctx.frame("orders", columns=["amount", "order_id"]).columns == ["amount", "order_id"]
+    assert ctx.frame("orders", columns=["amount"])["amount"].to_list() == [1.0, 2.0]
+    assert "orders" not in ctx._frames  # the whole table was never collected
+    whole = ctx.frame("orders")
+    assert whole.columns == ["order_id", "amount", "text"]
+    assert ctx.frame("orders", columns=["text"])["text"].to_list() == ["a", "b"]
+
+
+def test_shared_computes_once_when_threads_ask_together() -> None:
+    ctx = _ctx()
+    calls: list[int] = []
+
+    def slow() -> int:
+        calls.append(1)
+        time.sleep(0.05)
+        return len(calls)
+
+    out: list[int] = []
+    threads = [threading.Thread(target=lambda: out.append(ctx.shared("k", slow))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert calls == [1]
+    assert out == [1, 1, 1, 1]
+
+
+def test_import_graphkit_does_not_load_the_simulator() -> None:
+    code = (
+        "import sys, graphkit\n"
+        "assert 'graphkit.simulate' not in sys.modules\n"
+        "import graphkit.simulate.config\n"
+        "assert callable(graphkit.simulate), graphkit.simulate\n"
+        "assert graphkit.SimulationConfig.__name__ == 'SimulationConfig'\n"
+        "from graphkit import SimulatedMarketplace, simulate\n"
+        "assert simulate is graphkit.simulate\n"
+    )
+    root = Path(graphkit.__file__).parent.parent
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=root, timeout=60)
