@@ -224,3 +224,42 @@ def test_market_graph_keeps_integer_coded_orders(tiny: dict[str, pl.DataFrame]) 
     expected = sorted(orders.select("buyer_id", "seller_id", "created_at").rows())
     assert [d[:2] for d in decoded] == [e[:2] for e in expected]
     assert mg.orders.height == tiny["orders"].height
+
+
+def test_hash_collision_falls_back_to_exact_string_joins(
+    tiny: dict[str, pl.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ids are joined on their 64-bit hashes only when the distinct ids' hashes are distinct;
+    with a (forced) collision the strings are joined, with the same edges."""
+    import graphkit.graph.build as build
+
+    ds = dataset_from_frames(tiny)
+    hashed = build_market_graph(ds)
+    calls: list[int] = []
+
+    def collide(values: pl.Series) -> bool:
+        calls.append(values.len())
+        return False
+
+    monkeypatch.setattr(build, "_distinct_hashes", collide)
+    joined = build_market_graph(ds)
+    assert calls == [5, 4]  # the 5 account ids, then the 4 order ids
+    assert joined.edges.equals(hashed.edges)
+    assert joined.orders is not None
+    assert hashed.orders is not None
+    assert joined.orders.equals(hashed.orders)
+    # the known answers on either path: b1 -> s1 has the buyer's 5 and the seller's feedback
+    row = hashed.edges.filter(pl.col("buyer_id") == "b1", pl.col("seller_id") == "s1")
+    assert row.select("n_feedback", "rating_sum", "n_top_ratings", "n_seller_feedback").row(0) == (
+        1,
+        5,
+        1,
+        1,
+    )
+
+
+def test_distinct_hashes_detects_a_collision() -> None:
+    from graphkit.graph.build import _distinct_hashes
+
+    assert _distinct_hashes(pl.Series(["a", "b", "c"]))
+    assert not _distinct_hashes(pl.Series(["a", "b", "a"]))  # equal values hash equal

@@ -220,10 +220,16 @@ class MarketGraph:
 
 
 def _vertices(ds: Dataset, orders: pl.LazyFrame) -> pl.LazyFrame:
+    # distinct ids per role first: the role flag is then a group-by over ~2x the
+    # accounts, not over two rows per order
     roles = pl.concat(
         [
-            orders.select(pl.col("buyer_id").alias("account_id"), pl.lit(False).alias("sells")),
-            orders.select(pl.col("seller_id").alias("account_id"), pl.lit(True).alias("sells")),
+            orders.select(
+                pl.col("buyer_id").unique().alias("account_id"), pl.lit(False).alias("sells")
+            ),
+            orders.select(
+                pl.col("seller_id").unique().alias("account_id"), pl.lit(True).alias("sells")
+            ),
         ]
     )
     inferred = roles.group_by("account_id").agg(pl.col("sells").any())
@@ -248,85 +254,81 @@ def _vertices(ds: Dataset, orders: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _per_edge_sums(
-    pair_keys: np.ndarray, pair: pl.Series, values: dict[str, pl.Series], *, integer: bool
-) -> dict[str, pl.Series]:
-    """Sum each value column per edge; ``pair_keys`` is the sorted edge key array.
+def _distinct_hashes(values: pl.Series) -> bool:
+    """Whether the 64-bit hashes of distinct ``values`` are distinct (no collision)."""
+    return not bool(values.hash().is_duplicated().any())
 
-    ``pair`` should come sorted: the binary search then walks the keys forward
-    (random queries into 9M keys miss the cache: 4-5 s each at 10M orders).
-    ``np.bincount`` adds the rows in the order given (the same bits every run);
-    integer columns are exact (float64 holds integers up to 2**53).
+
+def _edge_sums(
+    edge: np.ndarray, m: int, values: dict[str, pl.Series], *, integer: bool
+) -> dict[str, pl.Series]:
+    """Sum each value column per edge; ``edge[i]`` is the edge index of row ``i``.
+
+    ``np.bincount`` adds each edge's rows in the order given (the same bits every
+    run); integer columns are exact (float64 holds integers up to 2**53).
     """
-    idx = np.searchsorted(pair_keys, pair.to_numpy())
-    m = len(pair_keys)
     out = {}
     for name, col in values.items():
-        sums = np.bincount(idx, weights=col.fill_null(0).to_numpy(), minlength=m)
+        sums = np.bincount(edge, weights=col.fill_null(0).to_numpy(), minlength=m)
         out[name] = pl.Series(name, sums.astype(np.int64) if integer else sums)
     return out
 
 
-def _pair_feedback(ds: Dataset, coded: pl.LazyFrame, pair_keys: np.ndarray) -> dict[str, pl.Series]:
-    fb = ds.feedback.select("order_id", "author_id", "rating", *DSR_COLUMNS).join(
-        coded.select("order_id", "buyer_id", "seller_id", "pair"), on="order_id", how="inner"
-    )
-    by_buyer = pl.col("author_id") == pl.col("buyer_id")
+def _pair_feedback(ds: Dataset, keyed: pl.LazyFrame, key: str, m: int) -> dict[str, pl.Series]:
+    # keyed: one row per order: its key, its edge and its buyer's and seller's id hashes
+    fb = ds.feedback.select(
+        pl.col("order_id").hash().alias("__oh") if key == "__oh" else pl.col("order_id"),
+        pl.col("author_id").hash().alias("__ah"),
+        "rating",
+        *DSR_COLUMNS,
+    ).join(keyed, on=key, how="inner")
+    # author hash against the order's two parties (distinct hashes: checked by the caller)
+    by_buyer = pl.col("__ah") == pl.col("__bh")
     rating = pl.col("rating").cast(pl.Int64)
     # per-row integer terms (null where the buyer did not write it), summed per edge
-    terms = (
-        fb.select(
-            "pair",
-            by_buyer.cast(pl.Int64).alias("n_feedback"),
-            pl.when(by_buyer).then(rating).alias("rating_sum"),
-            (by_buyer & (rating == 5)).cast(pl.Int64).alias("n_top_ratings"),
-            (by_buyer & (rating <= 2)).cast(pl.Int64).alias("n_low_ratings"),
-            *[
-                e
-                for c in DSR_COLUMNS
-                for e in (
-                    pl.when(by_buyer).then(pl.col(c).cast(pl.Int64)).alias(f"{c}_sum"),
-                    (by_buyer & pl.col(c).is_not_null()).cast(pl.Int64).alias(f"{c}_n"),
-                )
-            ],
-            (pl.col("author_id") == pl.col("seller_id")).cast(pl.Int64).alias("n_seller_feedback"),
-        )
-        .sort("pair")
-        .collect()
-    )
-    cols = {c: terms[c] for c in terms.columns if c != "pair"}
-    return _per_edge_sums(pair_keys, terms["pair"], cols, integer=True)
+    terms = fb.select(
+        "__edge",
+        by_buyer.cast(pl.Int64).alias("n_feedback"),
+        pl.when(by_buyer).then(rating).alias("rating_sum"),
+        (by_buyer & (rating == 5)).cast(pl.Int64).alias("n_top_ratings"),
+        (by_buyer & (rating <= 2)).cast(pl.Int64).alias("n_low_ratings"),
+        *[
+            e
+            for c in DSR_COLUMNS
+            for e in (
+                pl.when(by_buyer).then(pl.col(c).cast(pl.Int64)).alias(f"{c}_sum"),
+                (by_buyer & pl.col(c).is_not_null()).cast(pl.Int64).alias(f"{c}_n"),
+            )
+        ],
+        (pl.col("__ah") == pl.col("__sh")).cast(pl.Int64).alias("n_seller_feedback"),
+    ).collect()
+    cols = {c: terms[c] for c in terms.columns if c != "__edge"}
+    return _edge_sums(terms["__edge"].to_numpy(), m, cols, integer=True)
 
 
-def _pair_refunds_cases(
-    ds: Dataset, coded: pl.LazyFrame, pair_keys: np.ndarray
-) -> dict[str, pl.Series]:
+def _pair_refunds_cases(ds: Dataset, keyed: pl.LazyFrame, key: str, m: int) -> dict[str, pl.Series]:
     out: dict[str, pl.Series] = {}
-    keyed = coded.select("order_id", "pair")
+    keyed = keyed.select(key, "__edge")
+    okey = pl.col("order_id").hash().alias("__oh") if key == "__oh" else pl.col("order_id")
     refunds = ds.get("refunds")
     if refunds is not None:
-        # by edge, then in refund-table order: each edge adds its refund amounts in that order
+        # in refund-table order: each edge adds its refund amounts in that order
         r = (
-            refunds.select("order_id", "amount")
+            refunds.select(okey, "amount")
             .with_row_index("__row")
-            .join(keyed, on="order_id", how="inner")
-            .sort("pair", "__row")
+            .join(keyed, on=key, how="inner")
+            .sort("__row")
             .collect()
         )
+        edge = r["__edge"].to_numpy()
         ones = pl.Series(np.ones(r.height))
-        out |= _per_edge_sums(pair_keys, r["pair"], {"n_refunds": ones}, integer=True)
-        out |= _per_edge_sums(pair_keys, r["pair"], {"refund_amount": r["amount"]}, integer=False)
+        out |= _edge_sums(edge, m, {"n_refunds": ones}, integer=True)
+        out |= _edge_sums(edge, m, {"refund_amount": r["amount"]}, integer=False)
     disputes = ds.get("disputes")
     if disputes is not None:
-        d = (
-            disputes.select("order_id")
-            .join(keyed, on="order_id", how="inner")
-            .select("pair")
-            .sort("pair")
-            .collect()
-        )
+        d = disputes.select(okey).join(keyed, on=key, how="inner").select("__edge").collect()
         ones = pl.Series(np.ones(d.height))
-        out |= _per_edge_sums(pair_keys, d["pair"], {"n_cases": ones}, integer=True)
+        out |= _edge_sums(d["__edge"].to_numpy(), m, {"n_cases": ones}, integer=True)
     return out
 
 
@@ -341,10 +343,14 @@ def build_market_graph(ds: Dataset) -> MarketGraph:
     and counts), the seller's feedback count, refunds and cases (zero when the
     optional table is absent).
 
-    The vertex ids are computed first; every order then carries one integer
-    pair key ``buyer_vid * n_vertices + seller_vid`` and all aggregations group
-    on that integer (no string group-by, one coded copy of the orders shared by
-    the feedback, refund and dispute joins).
+    The id strings are hashed once (64-bit) and every lookup joins integers:
+    the orders' buyer and seller ids to vertex ids (exact when the distinct
+    account ids have distinct hashes, which is checked; otherwise the strings
+    are joined), the feedback, refunds and cases to their order (exact when the
+    order ids' hashes are distinct, checked likewise, and every ``order_id``
+    refers to an order, as validation guarantees). Every order then carries one
+    integer pair key ``buyer_vid * n_vertices + seller_vid`` and its edge index;
+    feedback, refunds and cases are per-row terms added onto their edge.
 
     Parameters
     ----------
@@ -364,49 +370,75 @@ def build_market_graph(ds: Dataset) -> MarketGraph:
     """
     orders = ds.orders
     has_cancelled = "cancelled_at" in orders.collect_schema().names()
+    o = orders.select(
+        "order_id",
+        "buyer_id",
+        "seller_id",
+        "amount",
+        "created_at",
+        pl.col("paid_at").is_not_null().alias("__paid"),
+        (pl.col("cancelled_at").is_not_null() if has_cancelled else pl.lit(False)).alias(
+            "__cancelled"
+        ),
+    ).collect()
     vertices = (
-        _vertices(ds, orders)
+        _vertices(ds, o.lazy())
         .sort("account_id")
         .with_row_index("vid")
         .with_columns(pl.col("vid").cast(pl.Int64))
         .collect()
     )
     n = max(vertices.height, 1)
-    vids = vertices.lazy().select("account_id", "vid")
-    joined = (
-        orders.select(
-            "order_id",
-            "buyer_id",
-            "seller_id",
+    # account ids -> vertex ids on their hashes when the vertices' hashes are distinct
+    # (each order's id is a vertex, so its hash then names that vertex only)
+    if _distinct_hashes(vertices["account_id"]):
+        vkey, bkey, skey = "__h", pl.col("buyer_id").hash(), pl.col("seller_id").hash()
+        vt = vertices.select(pl.col("account_id").hash().alias("__h"), "vid")
+    else:  # a 64-bit collision: join the strings
+        vkey, bkey, skey = "account_id", pl.col("buyer_id"), pl.col("seller_id")
+        vt = vertices.select("account_id", "vid")
+    # order ids -> orders on their hashes likewise
+    okey = "__oh" if _distinct_hashes(o["order_id"]) else "order_id"
+    coded = (
+        o.lazy()
+        .select(
+            pl.col("order_id").hash().alias("__oh") if okey == "__oh" else pl.col("order_id"),
+            pl.col("buyer_id").hash().alias("__bh"),
+            pl.col("seller_id").hash().alias("__sh"),
+            bkey.alias("__bk"),
+            skey.alias("__sk"),
             "amount",
             "created_at",
-            pl.col("paid_at").is_not_null().alias("__paid"),
-            (pl.col("cancelled_at").is_not_null() if has_cancelled else pl.lit(False)).alias(
-                "__cancelled"
-            ),
+            "__paid",
+            "__cancelled",
         )
-        # the row number keeps the order-table order for the float sums below (joins that
-        # keep the left order cost 2-3x more at 10M orders)
-        .with_row_index("__row")
-        .join(vids.rename({"account_id": "buyer_id", "vid": "buyer_vid"}), on="buyer_id")
-        .join(vids.rename({"account_id": "seller_id", "vid": "seller_vid"}), on="seller_id")
+        .join(
+            vt.lazy().rename({vkey: "__bk", "vid": "buyer_vid"}),
+            on="__bk",
+            how="left",
+            maintain_order="left",
+        )
+        .join(
+            vt.lazy().rename({vkey: "__sk", "vid": "seller_vid"}),
+            on="__sk",
+            how="left",
+            maintain_order="left",
+        )
         .with_columns((pl.col("buyer_vid") * n + pl.col("seller_vid")).alias("pair"))
-        .drop("buyer_vid", "seller_vid")
+        .drop("__bk", "__sk", "buyer_vid", "seller_vid")
+        .with_row_index("__row")
         .collect()
     )
-    # the numbers only, sorted on the pair key: a hash group-by adds a pair's floats in a
-    # thread-dependent order (amount sums differed in the last bit between runs); on the
-    # sorted key each pair's orders are one contiguous slice summed in order-table order,
-    # the same bits every run. The id strings stay unsorted in ``joined`` (the feedback,
-    # refund and dispute joins only sum integers).
+    del o
+    # the numbers only, stably sorted on the pair key: each pair's orders are one
+    # contiguous slice in order-table order, so its float sums are the same bits every
+    # run (a hash group-by adds them in a thread-dependent order)
     nums = (
-        joined.lazy()
+        coded.lazy()
         .select("pair", "__row", "amount", "created_at", "__paid", "__cancelled")
-        .sort("pair", "__row")
-        .drop("__row")
+        .sort("pair", maintain_order=True)
         .collect()
     )
-    coded = joined.lazy().select("order_id", "buyer_id", "seller_id", "pair")
     # nums is sorted on the pair key, so the edges come out in (buyer_vid, seller_vid) order
     pairs = (
         nums.lazy()
@@ -421,10 +453,20 @@ def build_market_graph(ds: Dataset) -> MarketGraph:
         )
         .collect()
     )
-    pair_keys = pairs["pair"].to_numpy()
+    m = pairs.height
+    # each order's edge index: the rank of its pair among the sorted distinct pairs
+    sorted_pair = nums["pair"].to_numpy()
+    edge_sorted = np.zeros(len(sorted_pair), dtype=np.int64)
+    if len(sorted_pair) > 1:
+        np.cumsum(sorted_pair[1:] != sorted_pair[:-1], out=edge_sorted[1:])
+    edge = np.empty_like(edge_sorted)
+    edge[nums["__row"].to_numpy()] = edge_sorted
+    del edge_sorted, sorted_pair
+    keyed = coded.lazy().select(okey, "__bh", "__sh").with_columns(__edge=pl.Series(edge))
     # feedback, refunds and cases: per-row terms added onto their edge (no group-by, no
     # joins of the edge table, no sort)
-    extras = _pair_feedback(ds, coded, pair_keys) | _pair_refunds_cases(ds, coded, pair_keys)
+    extras = _pair_feedback(ds, keyed, okey, m) | _pair_refunds_cases(ds, keyed, okey, m)
+    del coded, keyed, edge
     ids = vertices["account_id"]
     vid_type = pl.Int32 if n < 2**31 else pl.Int64
     edges = pairs.with_columns(
@@ -432,7 +474,6 @@ def build_market_graph(ds: Dataset) -> MarketGraph:
         (pl.col("pair") % n).alias("seller_vid"),
         *extras.values(),
     ).drop("pair")
-    del joined, coded
     coded_orders = nums.select(
         (pl.col("pair") // n).cast(vid_type).alias("buyer_vid"),
         (pl.col("pair") % n).cast(vid_type).alias("seller_vid"),
