@@ -761,6 +761,14 @@ def test_corating_pairs_find_a_circle_without_ties_near_misses_do_not() -> None:
     rows += [("v1", "E", 5), ("v1", "F", 5), ("v2", "E", 5), ("v2", "F", 5)]  # two only
     rows += [("n1", "A", 2), ("n1", "G", 5)]  # a negative rating is no trade
     rows += [(f"{s}{i}", s, 4) for i in range(20) for s in ("A", "B")]  # one-store customers
+    small = pl.DataFrame(
+        {"author_id": [r[0] for r in rows], "target_id": [r[1] for r in rows],
+         "rating": [r[2] for r in rows]}
+    )  # fmt: skip
+    # near miss: in this market of 49 raters, 3 shared raters of two 23-rater stores are
+    # what chance gives (23 * 23 / 49 = 10.8 expected)
+    assert corating_pairs(small, store_quantile=1.0).height == 0
+    rows += [(f"x{i}", f"S{i}", 5) for i in range(2000)]  # the rest of a bigger market
     fb = pl.DataFrame(
         {
             "author_id": [r[0] for r in rows],
@@ -773,6 +781,7 @@ def test_corating_pairs_find_a_circle_without_ties_near_misses_do_not() -> None:
     # near misses by setting: 4 shared accounts, or 15% of the larger store's raters
     assert corating_pairs(fb, store_quantile=1.0, min_shared=4).height == 0
     assert corating_pairs(fb, store_quantile=1.0, min_share=0.15).height == 0
+    assert corating_pairs(fb, store_quantile=1.0, min_lift=100.0).height == 0
     # C-D: 3 shared raters, but giving the pair 40% of their ratings; at 40% they count
     loose = corating_pairs(fb, store_quantile=1.0, min_worker_share=0.4)
     assert ("C", "D") in [(a, b) for a, b, *_ in loose.rows()]
