@@ -237,13 +237,14 @@ def test_hash_collision_falls_back_to_exact_string_joins(
     hashed = build_market_graph(ds)
     calls: list[int] = []
 
-    def collide(values: pl.Series) -> bool:
-        calls.append(values.len())
+    def collide(hashes: pl.Series) -> bool:
+        calls.append(hashes.len())
         return False
 
-    monkeypatch.setattr(build, "_distinct_hashes", collide)
+    monkeypatch.setattr(build, "_unique_hashes", collide)
     joined = build_market_graph(ds)
-    assert calls == [5, 4]  # the 5 account ids, then the 4 order ids
+    # the 5 accounts of the accounts table, the 5 accounts of the orders, the 4 order ids
+    assert calls == [5, 5, 4]
     assert joined.edges.equals(hashed.edges)
     assert joined.orders is not None
     assert hashed.orders is not None
@@ -258,8 +259,23 @@ def test_hash_collision_falls_back_to_exact_string_joins(
     )
 
 
-def test_distinct_hashes_detects_a_collision() -> None:
-    from graphkit.graph.build import _distinct_hashes
+def test_unique_hashes_detects_a_collision() -> None:
+    from graphkit.graph.build import _unique_hashes
 
-    assert _distinct_hashes(pl.Series(["a", "b", "c"]))
-    assert not _distinct_hashes(pl.Series(["a", "b", "a"]))  # equal values hash equal
+    assert _unique_hashes(pl.Series(["a", "b", "c"]).hash())
+    assert not _unique_hashes(pl.Series(["a", "b", "a"]).hash())  # equal values hash equal
+
+
+def test_orders_with_accounts_missing_from_the_accounts_table(
+    tiny: dict[str, pl.DataFrame],
+) -> None:
+    """An order account absent from ``accounts`` (unvalidated input) becomes a vertex with its
+    inferred role, as without the fast path that codes the orders against the accounts table."""
+    tables = dataset_from_frames(tiny).tables
+    accounts = tables["accounts"].filter(pl.col("account_id") != "b3")
+    ds = Dataset(tables={**tables, "accounts": accounts}, as_of=dataset_from_frames(tiny).as_of)
+    mg = build_market_graph(ds)
+    b3 = mg.vertices.filter(pl.col("account_id") == "b3")
+    assert b3.select("vid", "kind").row(0) == (2, "buyer")
+    assert b3["created_at"].is_null().all()
+    assert mg.edges.filter(pl.col("buyer_id") == "b3")["seller_id"].to_list() == ["s2"]

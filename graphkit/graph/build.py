@@ -254,9 +254,75 @@ def _vertices(ds: Dataset, orders: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _distinct_hashes(values: pl.Series) -> bool:
-    """Whether the 64-bit hashes of distinct ``values`` are distinct (no collision)."""
-    return not bool(values.hash().is_duplicated().any())
+def _unique_hashes(hashes: pl.Series) -> bool:
+    """Whether the 64-bit hashes of the distinct ids are distinct (no collision)."""
+    return not bool(hashes.is_duplicated().any())
+
+
+def _lookup(keys: pl.Series, table: pl.DataFrame) -> np.ndarray | None:
+    """Look up ``table``'s ``vid`` (unique ``key``) for each key; None if one is missing.
+
+    An unordered join (order-keeping joins cost 2-3x more at 10M rows) scattered back
+    into key order by row number.
+    """
+    j = (
+        keys.alias("key")
+        .to_frame()
+        .with_row_index("__row")
+        .join(table, on="key", how="inner")
+        .select("__row", "vid")
+    )
+    if j.height != keys.len():
+        return None
+    out = np.empty(keys.len(), dtype=np.int64)
+    out[j["__row"].to_numpy()] = j["vid"].to_numpy()
+    return out
+
+
+def _code_accounts(ds: Dataset, o: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
+    """Return the vertex table and each order's buyer and seller vertex id.
+
+    With an ``accounts`` table whose ids have distinct hashes and that holds every
+    order's accounts (as validation guarantees), the vertices are that table and the
+    orders' id hashes are looked up in it. Otherwise the vertices are built from the
+    orders' id strings (roles inferred) and joined on the hashes when distinct, else on
+    the strings.
+    """
+    accounts = ds.get("accounts")
+    if accounts is not None:
+        vertices = (
+            accounts.select("account_id", "kind", pl.col("created_at").cast(TIME))
+            .sort("account_id")
+            .with_row_index("vid")
+            .with_columns(pl.col("vid").cast(pl.Int64))
+            .collect()
+        )
+        h = vertices["account_id"].hash()
+        if vertices["kind"].null_count() == 0 and _unique_hashes(h):
+            table = pl.DataFrame({"key": h, "vid": vertices["vid"]})
+            bv = _lookup(o["__bh"], table)
+            sv = _lookup(o["__sh"], table) if bv is not None else None
+            if bv is not None and sv is not None:
+                return vertices, bv, sv
+    ids = ds.orders.select("buyer_id", "seller_id").collect()
+    vertices = (
+        _vertices(ds, ids.lazy())
+        .sort("account_id")
+        .with_row_index("vid")
+        .with_columns(pl.col("vid").cast(pl.Int64))
+        .collect()
+    )
+    h = vertices["account_id"].hash()
+    if _unique_hashes(h):  # each order's id is a vertex: its hash names that vertex only
+        table = pl.DataFrame({"key": h, "vid": vertices["vid"]})
+        bkeys, skeys = o["__bh"], o["__sh"]
+    else:  # a 64-bit collision: join the strings
+        table = vertices.select(pl.col("account_id").alias("key"), "vid")
+        bkeys, skeys = ids["buyer_id"], ids["seller_id"]
+    bv, sv = _lookup(bkeys, table), _lookup(skeys, table)
+    assert bv is not None
+    assert sv is not None
+    return vertices, bv, sv
 
 
 def _edge_sums(
@@ -343,14 +409,16 @@ def build_market_graph(ds: Dataset) -> MarketGraph:
     and counts), the seller's feedback count, refunds and cases (zero when the
     optional table is absent).
 
-    The id strings are hashed once (64-bit) and every lookup joins integers:
-    the orders' buyer and seller ids to vertex ids (exact when the distinct
-    account ids have distinct hashes, which is checked; otherwise the strings
-    are joined), the feedback, refunds and cases to their order (exact when the
-    order ids' hashes are distinct, checked likewise, and every ``order_id``
-    refers to an order, as validation guarantees). Every order then carries one
-    integer pair key ``buyer_vid * n_vertices + seller_vid`` and its edge index;
-    feedback, refunds and cases are per-row terms added onto their edge.
+    The id strings are read once and hashed (64-bit); every lookup joins
+    integers. With an ``accounts`` table the vertices are that table and the
+    orders' account hashes are looked up in it; otherwise (or when an order's
+    account is missing from it) the vertices are the orders' distinct ids. Hash
+    lookups are exact because they are used only when the distinct ids' hashes
+    are distinct (checked; the strings are joined otherwise) and every looked-up
+    id is in the table (validation guarantees it for ``order_id``). Every order
+    then carries one integer pair key ``buyer_vid * n_vertices + seller_vid`` and
+    its edge index; feedback, refunds and cases are per-row terms added onto
+    their edge.
 
     Parameters
     ----------
@@ -370,10 +438,11 @@ def build_market_graph(ds: Dataset) -> MarketGraph:
     """
     orders = ds.orders
     has_cancelled = "cancelled_at" in orders.collect_schema().names()
+    # the id strings are read once and hashed; the numbers ride along
     o = orders.select(
-        "order_id",
-        "buyer_id",
-        "seller_id",
+        pl.col("order_id").hash().alias("__oh"),
+        pl.col("buyer_id").hash().alias("__bh"),
+        pl.col("seller_id").hash().alias("__sh"),
         "amount",
         "created_at",
         pl.col("paid_at").is_not_null().alias("__paid"),
@@ -381,55 +450,19 @@ def build_market_graph(ds: Dataset) -> MarketGraph:
             "__cancelled"
         ),
     ).collect()
-    vertices = (
-        _vertices(ds, o.lazy())
-        .sort("account_id")
-        .with_row_index("vid")
-        .with_columns(pl.col("vid").cast(pl.Int64))
-        .collect()
-    )
+    vertices, buyer_vid, seller_vid = _code_accounts(ds, o)
     n = max(vertices.height, 1)
-    # account ids -> vertex ids on their hashes when the vertices' hashes are distinct
-    # (each order's id is a vertex, so its hash then names that vertex only)
-    if _distinct_hashes(vertices["account_id"]):
-        vkey, bkey, skey = "__h", pl.col("buyer_id").hash(), pl.col("seller_id").hash()
-        vt = vertices.select(pl.col("account_id").hash().alias("__h"), "vid")
-    else:  # a 64-bit collision: join the strings
-        vkey, bkey, skey = "account_id", pl.col("buyer_id"), pl.col("seller_id")
-        vt = vertices.select("account_id", "vid")
-    # order ids -> orders on their hashes likewise
-    okey = "__oh" if _distinct_hashes(o["order_id"]) else "order_id"
+    # order ids -> orders on their hashes when those are distinct (else on the strings)
+    if _unique_hashes(o["__oh"]):
+        okey, order_key = "__oh", o["__oh"]
+    else:
+        okey, order_key = "order_id", orders.select("order_id").collect().to_series()
     coded = (
-        o.lazy()
-        .select(
-            pl.col("order_id").hash().alias("__oh") if okey == "__oh" else pl.col("order_id"),
-            pl.col("buyer_id").hash().alias("__bh"),
-            pl.col("seller_id").hash().alias("__sh"),
-            bkey.alias("__bk"),
-            skey.alias("__sk"),
-            "amount",
-            "created_at",
-            "__paid",
-            "__cancelled",
-        )
-        .join(
-            vt.lazy().rename({vkey: "__bk", "vid": "buyer_vid"}),
-            on="__bk",
-            how="left",
-            maintain_order="left",
-        )
-        .join(
-            vt.lazy().rename({vkey: "__sk", "vid": "seller_vid"}),
-            on="__sk",
-            how="left",
-            maintain_order="left",
-        )
-        .with_columns((pl.col("buyer_vid") * n + pl.col("seller_vid")).alias("pair"))
-        .drop("__bk", "__sk", "buyer_vid", "seller_vid")
+        o.with_columns(order_key.alias(okey))
+        .with_columns(pl.Series("pair", buyer_vid * n + seller_vid))
         .with_row_index("__row")
-        .collect()
     )
-    del o
+    del o, buyer_vid, seller_vid
     # the numbers only, stably sorted on the pair key: each pair's orders are one
     # contiguous slice in order-table order, so its float sums are the same bits every
     # run (a hash group-by adds them in a thread-dependent order)
