@@ -279,3 +279,11 @@ def test_orders_with_accounts_missing_from_the_accounts_table(
     assert b3.select("vid", "kind").row(0) == (2, "buyer")
     assert b3["created_at"].is_null().all()
     assert mg.edges.filter(pl.col("buyer_id") == "b3")["seller_id"].to_list() == ["s2"]
+
+
+def test_repeated_values_are_those_on_more_than_one_row() -> None:
+    from graphkit.graph.build import _repeated
+
+    got = _repeated(pl.Series([5, 1, 5, 3, 1, 5, 7], dtype=pl.UInt64))
+    assert got.to_list() == [1, 5]
+    assert _repeated(pl.Series([3, 2, 1], dtype=pl.UInt64)).is_empty()

@@ -256,7 +256,14 @@ def _vertices(ds: Dataset, orders: pl.LazyFrame) -> pl.LazyFrame:
 
 def _unique_hashes(hashes: pl.Series) -> bool:
     """Whether the 64-bit hashes of the distinct ids are distinct (no collision)."""
-    return not bool(hashes.is_duplicated().any())
+    # n_unique, not is_duplicated: 0.35 vs ~2.4 CPU s on 10M hashes
+    return hashes.n_unique() == hashes.len()
+
+
+def _repeated(values: pl.Series) -> pl.Series:
+    """Return the distinct values that occur more than once in ``values`` (sorted)."""
+    s = values.sort()
+    return s.filter(s == s.shift(1)).unique(maintain_order=True)
 
 
 def _lookup(keys: pl.Series, table: pl.DataFrame) -> np.ndarray | None:
@@ -664,7 +671,10 @@ def build_identity_graph(
         # most values sit on one row: they link nobody and are no hub. A 64-bit hash
         # screen drops them before the exact string grouping below (equal values have
         # equal hashes, so no shared value is lost; 10M orders: 31 -> 7 CPU s)
-        ids = ids.filter(pl.col("value").hash().is_duplicated())
+        # (the hashes sitting on more than one row: found on the sorted hashes, which
+        # costs a quarter of a hash-based is_duplicated over 18.9M rows)
+        ids = ids.with_columns(pl.col("value").hash().alias("__h")).collect()
+        ids = ids.lazy().filter(pl.col("__h").is_in(_repeated(ids["__h"]).implode())).drop("__h")
     # materialised once: the counts, the hubs and the member join all read it
     ids = ids.unique().collect().lazy()
     counts = ids.group_by("kind", "value").agg(pl.len().cast(pl.Int64).alias("n_accounts"))
