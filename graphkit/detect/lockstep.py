@@ -8,8 +8,9 @@ sellers in the same windows, repeatedly.
    a window, so two orders a minute apart across a boundary still meet.
 2. Buckets with more than ``max_bucket_buyers`` buyers are skipped (a sale day
    at a popular store would otherwise make every pair of its buyers co-occur,
-   and the self-join would grow quadratically); the count skipped is returned.
-3. A polars self-join on the buckets yields buyer pairs; a pair is *in
+   and the pairs would grow quadratically); the count skipped is returned.
+3. The distinct (bucket, buyer) codes, sorted, list each bucket's buyers; every
+   two buyers of a bucket make a pair (array arithmetic, no join); a pair is *in
    lockstep* when it shares at least ``min_shared_windows`` distinct buckets
    (the larger count of the two bucketings, so nothing is counted twice).
 4. Groups are the connected components of the lockstep pairs (igraph); a
@@ -95,6 +96,43 @@ def _coded_input(
     return coded, account_ids, account_ids
 
 
+def _run_starts(key: np.ndarray) -> np.ndarray:
+    """Return a mask of the first row of each run of equal values in the sorted ``key``."""
+    starts = np.ones(len(key), dtype=bool)
+    starts[1:] = key[1:] != key[:-1]
+    return starts
+
+
+def _run_lengths(key: np.ndarray) -> np.ndarray:
+    """Return, per row of the sorted ``key``, the length of its run of equal values."""
+    start = np.flatnonzero(_run_starts(key))
+    lengths = np.diff(np.append(start, len(key)))
+    return np.repeat(lengths, lengths)
+
+
+def _pairs_within_runs(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return row pairs ``(i, j)``, ``i < j``, of every run of equal values in the sorted ``key``.
+
+    Row ``i`` pairs with the ``end - i - 1`` rows after it in its run; built with
+    ``np.repeat`` and one ``arange`` (no loop, no join).
+
+    Examples
+    --------
+    >>> _pairs_within_runs(np.array([4, 4, 4, 7, 9, 9]))
+    (array([0, 0, 1, 4]), array([1, 2, 2, 5]))
+    """
+    m = len(key)
+    if m == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    start = np.flatnonzero(_run_starts(key))
+    end = np.repeat(np.append(start[1:], m), np.diff(np.append(start, m)))
+    later = end - np.arange(m) - 1
+    src = np.repeat(np.arange(m), later)
+    first = np.cumsum(later) - later
+    dst = src + 1 + (np.arange(len(src)) - np.repeat(first, later))
+    return src, dst
+
+
 def _pairs_coded(
     coded: pl.DataFrame,
     n_b: int,
@@ -118,45 +156,55 @@ def _pairs_coded(
     n_s = int(coded["s"].max()) + 1
     per_off = n_s * span
     n_keys = 2 * per_off
+    # one Int64 per distinct (offset, seller, bucket, buyer): key * n_b + b, so that the
+    # sorted distinct values are the buckets' buyer lists, bucket after bucket, buyers in
+    # code order (sort-based: a hash unique / window count over 20M rows costs ~4x more)
     if n_keys * max(n_b, 1) >= 2**62:  # pragma: no cover - beyond any real market
         raise ValueError("lockstep: too many (buyer, seller, window) combinations for Int64 keys")
-    off_of = pl.col("key") // per_off
-    # one Int64 per distinct (buyer, offset, seller, bucket): a single-column unique
-    keys = (
+    v = (
         pl.concat(
             [
                 coded.lazy().select(
                     (
-                        pl.col("b") * n_keys
-                        + off_i * per_off
-                        + pl.col("s") * span
-                        + ((pl.col("t") + off) // window_us - base)
-                    ).alias("u")
+                        (
+                            off_i * per_off
+                            + pl.col("s") * span
+                            + ((pl.col("t") + off) // window_us - base)
+                        )
+                        * n_b
+                        + pl.col("b")
+                    ).alias("v")
                 )
                 for off_i, off in enumerate((0, half))
             ]
         )
-        .unique()
-        .select((pl.col("u") // n_keys).alias("b"), (pl.col("u") % n_keys).alias("key"))
-        .with_columns(pl.len().over("key").alias("n"))
+        .sort("v")
+        .collect()["v"]
+        .to_numpy()
     )
-    busy = keys.filter(pl.col("n") > max_bucket_buyers).select(pl.col("key").n_unique())
-    ok = keys.filter(pl.col("n").is_between(2, max_bucket_buyers)).drop("n")
+    v = v[np.concatenate(([True], v[1:] != v[:-1]))]
+    key, buyer = v // n_b, v % n_b
+    del v
+    # buyers per bucket: run lengths of the sorted keys
+    n = _run_lengths(key)
+    busy = int(np.count_nonzero((n > max_bucket_buyers) & _run_starts(key)))
+    keep = (n >= 2) & (n <= max_bucket_buyers)
+    key, buyer = key[keep], buyer[keep]
     # a buyer in fewer usable buckets of an offset than min_shared_windows pairs with no one
-    ok = ok.filter(pl.len().over(pl.col("b") * 2 + off_of) >= min_shared_windows)
-    ok_df, busy_df = pl.collect_all([ok, busy])
-    # one row per (pair, offset, shared bucket); pair key a * n_b + b orders like (a, b)
-    shared = (
-        ok_df.lazy()
-        .join(ok_df.lazy().select("key", pl.col("b").alias("b2")), on="key")
-        .filter(pl.col("b") < pl.col("b2"))
-        .select(
-            ((pl.col("b") * n_b + pl.col("b2")) * 2 + off_of).alias("pk"),
-            (pl.col("key") % per_off // span).alias("s"),
-        )
-        .collect()
-        .lazy()
-    )
+    bo = buyer * 2 + key // per_off
+    keep = np.bincount(bo, minlength=2 * n_b)[bo] >= min_shared_windows
+    key, buyer = key[keep], buyer[keep]
+    del bo, keep
+    # one row per (pair, offset, shared bucket): every later buyer of the same bucket
+    src, dst = _pairs_within_runs(key)
+    # pair key a * n_b + b (a < b: buyers are sorted within a bucket) orders like (a, b)
+    shared = pl.DataFrame(
+        {
+            "pk": (buyer[src] * n_b + buyer[dst]) * 2 + key[src] // per_off,
+            "s": key[src] % per_off // span,
+        }
+    ).lazy()
+    del src, dst
     # count first (most pairs share one bucket), distinct sellers for the survivors only
     counts = (
         shared.group_by("pk")
@@ -176,7 +224,7 @@ def _pairs_coded(
         .sort("pair")
         .collect()
     )
-    return pairs.select(list(empty.columns)), int(busy_df.item())
+    return pairs.select(list(empty.columns)), busy
 
 
 def lockstep_pairs(
