@@ -36,10 +36,24 @@ from graphkit.findings import (
 from graphkit.policy import ScanContext, checks, finalize_findings
 from graphkit.policy.registry import PolicyCheck
 
-__all__ = ["Progress", "ScanResult", "account_ids", "account_scores", "scan"]
+__all__ = [
+    "OVERLAP_MAX_ORDERS",
+    "Progress",
+    "ScanResult",
+    "account_ids",
+    "account_scores",
+    "scan",
+]
 
 #: ``progress(stage, seconds)``: called when a stage ends (``seconds`` its wall time).
 Progress = Callable[[str, float], None]
+
+#: Largest dataset (orders) scanned the fast way by default: tables read once into memory
+#: (:meth:`Dataset.in_memory`) and the signal-free checks run while detection runs.
+#: Measured (busy 2-core machine): at 1M orders overlapping saves ~2.1 s wall for +0.24 GiB
+#: peak RSS, reading once ~1 CPU s for +0.13 GiB; at 10M overlapping alone holds the checks'
+#: tables during detection's peak, 6.77 GiB peak RSS, over the 6 GiB budget.
+OVERLAP_MAX_ORDERS = 3_000_000
 
 #: Signals whose detection failed to import are reported per check, never silently skipped.
 _SIGNAL_STAGES = {"groups": "groups", "identity": "identity", "ratings": "ratings"}
@@ -158,7 +172,7 @@ def scan(
     config: ScanConfig | None = None,
     seed: int = 0,
     progress: Progress | None = None,
-    overlap: bool = True,
+    overlap: bool | None = None,
 ) -> ScanResult:
     """Run every policy check on a dataset; return findings, account scores and groups.
 
@@ -174,8 +188,11 @@ def scan(
         Called with ``(stage, seconds)`` after each stage (from the thread that ran it,
         one call at a time).
     overlap
-        Run the checks that need no detection result in a second thread while detection
-        runs (same output; ``False`` runs everything in order, in this thread).
+        Read the tables into memory once (:meth:`Dataset.in_memory`) and run the checks
+        that need no detection result in a second thread while detection runs (same
+        output; ``False`` reads lazily and runs everything in order, in this thread).
+        Default ``None``: when the dataset has at most :data:`OVERLAP_MAX_ORDERS` orders
+        (beyond, the memory it takes is worth more than the wall time it saves).
 
     Returns
     -------
@@ -190,7 +207,6 @@ def scan(
     from graphkit import __version__
 
     cfg = config or ScanConfig()
-    ctx = ScanContext(ds, cfg, seed=seed)
     timings: dict[str, float] = {}
     cpu_timings: dict[str, float] = {}
     notes: list[str] = []
@@ -210,9 +226,14 @@ def scan(
             if progress is not None:
                 progress(name, wall)
 
-    # 1. inputs
+    # 1. inputs (read into memory once when small enough)
     with stage("inputs"):
         row_counts = ds.row_counts()
+        if overlap is None:
+            overlap = row_counts.get("orders", 0) <= OVERLAP_MAX_ORDERS
+        if overlap:
+            ds = ds.in_memory()
+    ctx = ScanContext(ds, cfg, seed=seed)
 
     # 2. detection, once, shared by every check (failures are recorded, never hidden),
     # 3. the policy checks. Checks that read no detection result (no declared signals)

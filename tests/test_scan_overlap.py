@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import json
 import subprocess
 import sys
 import threading
@@ -18,6 +20,9 @@ from graphkit.io import dataset_from_frames
 from graphkit.policy import ScanContext, checks
 from graphkit.policy.registry import register, unregister
 from graphkit.scan import ScanResult, scan
+
+# the module (``graphkit.scan`` the attribute is the function)
+scan_module = importlib.import_module("graphkit.scan")
 
 
 @pytest.fixture(scope="module")
@@ -137,3 +142,33 @@ def test_import_graphkit_does_not_load_the_simulator() -> None:
     )
     root = Path(graphkit.__file__).parent.parent
     subprocess.run([sys.executable, "-c", code], check=True, cwd=root, timeout=60)
+
+
+def test_overlap_by_default_only_up_to_the_size_limit(
+    tiny: dict[str, pl.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ds = dataset_from_frames(tiny)
+    assert scan(ds, seed=0).run_info["overlap"]  # tiny: overlapped
+    monkeypatch.setattr(scan_module, "OVERLAP_MAX_ORDERS", ds.row_counts()["orders"] - 1)
+    assert scan(ds, seed=0).run_info["overlap"] == []
+    assert scan(ds, seed=0, overlap=True).run_info["overlap"]
+
+
+def test_cli_serial_and_overlap_flags(tiny: dict[str, pl.DataFrame], tmp_path: Path) -> None:
+    from graphkit.cli import main
+    from graphkit.io import write_dataset
+
+    write_dataset(tiny, tmp_path / "ds")
+    runs = {}
+    for flag in ("--serial", "--overlap"):
+        out = tmp_path / flag.strip("-")
+        assert (
+            main(["scan", str(tmp_path / "ds"), "--out", str(out), "--quiet", "--no-report", flag])
+            == 0
+        )
+        runs[flag] = json.loads((out / "run.json").read_text())["overlap"]
+        assert (out / "findings.parquet").read_bytes() == (
+            (tmp_path / "serial" / "findings.parquet").read_bytes()
+        )
+    assert runs["--serial"] == []
+    assert "UNPAID_ITEMS" in runs["--overlap"]

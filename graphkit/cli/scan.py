@@ -37,11 +37,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-report", action="store_true", help="do not write report.html")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
-    parser.add_argument(
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
         "--serial",
         action="store_true",
-        help="run every stage in turn (default: the checks that need no detection result "
-        "run while detection runs; same output)",
+        help="run every stage in turn (default: up to 3M orders, the checks that need no "
+        "detection result run while detection runs; same output)",
+    )
+    mode.add_argument(
+        "--overlap",
+        action="store_true",
+        help="run the checks that need no detection result while detection runs, whatever "
+        "the size (more memory)",
     )
 
 
@@ -54,6 +61,12 @@ def _progress(quiet: bool):  # type: ignore[no-untyped-def]
             print(f"  {stage:<34} {seconds:8.2f} s   (total {total:7.2f} s)", file=sys.stderr)
 
     return report
+
+
+def _overlap(args: argparse.Namespace) -> bool | None:
+    if args.serial:
+        return False
+    return True if args.overlap else None
 
 
 def _table(rows: list[list[str]]) -> str:
@@ -86,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     ds = load_dataset(args.dataset, as_of=as_of, lenient=args.lenient)
     progress("load + validate", time.perf_counter() - t0)
-    result = scan(ds, config=config, seed=seed, progress=progress, overlap=not args.serial)
+    result = scan(ds, config=config, seed=seed, progress=progress, overlap=_overlap(args))
     t0 = time.perf_counter()
     out = result.write(Path(args.out), report=not args.no_report, dataset=ds)
     progress("write", time.perf_counter() - t0)
