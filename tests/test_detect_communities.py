@@ -138,3 +138,30 @@ def test_edge_mask_judges_merges_against_the_whole_graph() -> None:
     assert len(set(sub[inside])) == 1
     every = np.ones(mg.edges.height, dtype=bool)
     assert np.array_equal(full, leiden_membership(mg, seed=0, n_iterations=-1, edge_mask=every))
+
+
+def test_membership_equals_igraphs_community_leiden() -> None:
+    """leiden_membership calls igraph's C entry point directly: the partition is the one
+    ``Graph.community_leiden(objective_function="modularity")`` finds with the same seed."""
+    import random
+
+    import igraph
+
+    rng = np.random.default_rng(3)
+    edges = sorted({(f"b{x}", f"s{y}") for x, y in rng.integers(0, 80, (500, 2))})
+    mg = _graph(edges)
+    ours = leiden_membership(mg, resolution=1.5, seed=11)
+    g = mg.graph.as_undirected(mode="each")
+    igraph.set_random_number_generator(random.Random(11))
+    try:
+        part = g.community_leiden(
+            objective_function="modularity",
+            weights=[1.0] * g.ecount(),
+            resolution=1.5,
+            n_iterations=2,
+        )
+    finally:
+        igraph.set_random_number_generator(random)
+    raw = np.asarray(part.membership)
+    # same partition: equal labels in one iff equal labels in the other
+    assert np.array_equal(ours[:, None] == ours[None, :], raw[:, None] == raw[None, :])
