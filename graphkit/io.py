@@ -303,11 +303,21 @@ def _discover(folder: Path) -> tuple[dict[str, Path], list[dict[str, object]], l
     return {k: v[0] for k, v in found.items() if len(v) == 1}, problems, notes
 
 
-def _read_raw(name: str, path: Path) -> pl.LazyFrame:
-    """Read one table file as a raw LazyFrame; raises polars errors on unreadable files."""
+#: Parquet datasets up to this many bytes (all files) are read into memory once, at the
+#: door: validation's passes and every later reader then share one copy instead of each
+#: re-reading the files (1M orders, 64 MiB: validate + Dataset.in_memory 2.2 -> 1.9 CPU s,
+#: +0.2 GiB). Larger ones are scanned lazily (memory).
+EAGER_MAX_BYTES = 256 << 20
+
+
+def _read_raw(name: str, path: Path, *, eager: bool = False) -> pl.LazyFrame:
+    """Read one table file as a raw LazyFrame; raises polars errors on unreadable files.
+
+    CSV and NDJSON are always read into memory; Parquet only when ``eager``.
+    """
     fmt = path.name.partition(".")[2]
     if fmt == "parquet":
-        return pl.scan_parquet(path)
+        return pl.read_parquet(path).lazy() if eager else pl.scan_parquet(path)
     if fmt == "csv":
         df = pl.read_csv(path, infer_schema=False, encoding="utf8", raise_if_empty=True)
         dup = [c for c in df.columns if re.search(r"_duplicated_\d+$", c)]
@@ -508,9 +518,10 @@ def validate_dataset(
     found, read_problems, notes = _discover(folder)
     raw: dict[str, pl.LazyFrame] = {}
     sources = []
+    eager = sum(f.stat().st_size for f in found.values()) <= EAGER_MAX_BYTES
     for name, file in sorted(found.items()):
         try:
-            lf = _read_raw(name, file)
+            lf = _read_raw(name, file, eager=eager)
             lf.collect_schema()
         except _FileProblem as fp:
             read_problems.append(problem(name, fp.column, fp.rule, 0, fp.examples, str(file)))

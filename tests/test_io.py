@@ -46,7 +46,9 @@ def test_every_format_reads_to_canonical_dtypes(tiny, tmp_path: Path, fmt: str) 
         assert f.rows == tiny[f.table].height
 
 
-def test_parquet_is_scanned_lazily(tiny, tmp_path: Path) -> None:
+def test_parquet_is_scanned_lazily(tiny, tmp_path: Path, monkeypatch) -> None:
+    # above graphkit.io.EAGER_MAX_BYTES (small datasets are read once: test_io_eager.py)
+    monkeypatch.setattr("graphkit.io.EAGER_MAX_BYTES", 0)
     ds = load_dataset(write_dataset(tiny, tmp_path / "ds", format="parquet"))
     assert "parquet" in ds.orders.explain().lower()
 
