@@ -361,3 +361,50 @@ def test_edge_suspicion_linked_to_seller_or_co_buyer() -> None:
     linked = dict(zip(mg.edges["buyer_id"], susp["linked"], strict=True))
     assert linked == {"b1": True, "b2": True, "b3": True, "b4": False, "b5": False}
     assert susp.filter(pl.col("linked"))["suspicion"].to_list() == [3.0, 3.0, 3.0]
+
+
+def test_linked_cluster_signals_count_trade_inside_and_common_sellers() -> None:
+    """Cluster {b1, b2, b3, s9}: b1 bought 2 orders from s9 (self dealing; b4 -> s9 is outside
+    the cluster and does not count), b1, b2 and b3 bought from s1 (3 common buyers; s2 had 2)."""
+    from graphkit.detect.rings import _score_linked
+
+    rows = [
+        ("b1", "s9", 2),
+        ("b4", "s9", 5),
+        ("b1", "s1", 1),
+        ("b2", "s1", 1),
+        ("b3", "s1", 3),
+        ("b4", "s1", 1),
+        ("b1", "s2", 1),
+        ("b2", "s2", 1),
+    ]
+    names = sorted({r[0] for r in rows} | {r[1] for r in rows} | {"x_no_orders"})
+    v = pl.DataFrame(
+        {"account_id": names, "kind": ["seller" if n[0] == "s" else "buyer" for n in names]}
+    ).with_row_index("vid")
+    vid = dict(zip(v["account_id"], v["vid"], strict=True))
+    e = pl.DataFrame(
+        {
+            "buyer_vid": [vid[r[0]] for r in rows],
+            "seller_vid": [vid[r[1]] for r in rows],
+            "buyer_id": [r[0] for r in rows],
+            "seller_id": [r[1] for r in rows],
+            "n_orders": [r[2] for r in rows],
+        }
+    )
+    mg = market_graph_from_frames(v, e)
+    cluster = ["b1", "b2", "b3", "s9", "x_no_orders"]
+    members = pl.DataFrame({"gid": [0] * len(cluster), "account_id": cluster})
+    strong = pl.DataFrame(
+        {
+            "account_a": ["b1", "b1", "b2", "b3"],
+            "account_b": ["b2", "s9", "b3", "x_no_orders"],
+            "kinds": [["payment"]] * 4,
+            "weight": [1.0] * 4,
+        }
+    )
+    out = _score_linked(members, mg, strong)
+    signals = {s["name"]: s["value"] for s in out["signals"][0]}
+    assert signals["self_dealing"] == 2
+    assert signals["common_seller"] == pytest.approx(3 / 5)
+    assert signals["identity_strength"] == pytest.approx(1.0)
