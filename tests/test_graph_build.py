@@ -287,3 +287,27 @@ def test_repeated_values_are_those_on_more_than_one_row() -> None:
     got = _repeated(pl.Series([5, 1, 5, 3, 1, 5, 7], dtype=pl.UInt64))
     assert got.to_list() == [1, 5]
     assert _repeated(pl.Series([3, 2, 1], dtype=pl.UInt64)).is_empty()
+
+
+def test_packed_edge_counts_equal_one_bincount_per_column() -> None:
+    """Several integer columns summed per edge in one packed bincount: exact, including
+    nulls, a negative column (own bincount) and a column too wide to share a weight."""
+    from graphkit.graph.build import _edge_counts
+
+    rng = np.random.default_rng(5)
+    n, m = 20_000, 300
+    edge = np.sort(rng.integers(0, m, n))
+    terms = pl.DataFrame(
+        {
+            "flag": rng.integers(0, 2, n),
+            "rating": pl.Series(rng.integers(1, 6, n)).scatter([0, 7, 9], None),
+            "neg": rng.integers(-3, 4, n),
+            "wide": rng.integers(0, 2**30, n),
+            "dsr": rng.integers(1, 6, n),
+        }
+    )
+    got = _edge_counts(edge, m, terms)
+    assert list(got) == terms.columns
+    for name in terms.columns:
+        want = np.bincount(edge, weights=terms[name].fill_null(0).to_numpy(), minlength=m)
+        np.testing.assert_array_equal(got[name].to_numpy(), want.astype(np.int64))

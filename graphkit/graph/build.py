@@ -347,6 +347,53 @@ def _edge_sums(
     return out
 
 
+def _edge_counts(edge: np.ndarray, m: int, terms: pl.DataFrame) -> dict[str, pl.Series]:
+    """Sum small non-negative integer columns per edge, several columns per ``np.bincount``.
+
+    A column whose largest value is ``c`` sums to at most ``c * r`` on an edge (``r``:
+    the most rows on one edge), so it fits in ``(c * r).bit_length()`` bits; columns are
+    packed side by side into weights of at most 52 bits and one bincount sums them all,
+    exactly (float64 holds integers below 2**53 and a field cannot carry into the next).
+    Nulls count 0; a column with a negative value gets a bincount of its own.
+
+    Examples
+    --------
+    >>> t = pl.DataFrame({"a": [1, 1, 0], "b": [5, None, 4]})
+    >>> {k: v.to_list() for k, v in _edge_counts(np.array([0, 1, 0]), 2, t).items()}
+    {'a': [1, 1], 'b': [9, 0]}
+    """
+    r = int(np.bincount(edge, minlength=1).max()) if len(edge) else 0
+    cols = {c: terms[c].fill_null(0).cast(pl.Int64).to_numpy() for c in terms.columns}
+    batches: list[list[tuple[str, int]]] = []
+    used = 0
+    for name, col in cols.items():
+        lo, hi = (int(col.min()), int(col.max())) if len(col) else (0, 0)
+        width = max(1, (hi * r).bit_length()) if lo >= 0 else 53
+        if not batches or used + width > 52:
+            batches.append([])
+            used = 0
+        batches[-1].append((name, width))
+        used += width
+    out = {}
+    for batch in batches:
+        if len(batch) == 1:  # nothing to pack (or a negative column)
+            name = batch[0][0]
+            sums = np.bincount(edge, weights=cols[name], minlength=m)
+            out[name] = pl.Series(name, sums.astype(np.int64))
+            continue
+        packed = np.zeros(len(edge), dtype=np.int64)
+        shift = 0
+        for name, width in batch:
+            packed |= cols[name] << shift
+            shift += width
+        sums = np.bincount(edge, weights=packed, minlength=m).astype(np.int64)
+        shift = 0
+        for name, width in batch:
+            out[name] = pl.Series(name, (sums >> shift) & ((1 << width) - 1))
+            shift += width
+    return {name: out[name] for name in cols}
+
+
 def _pair_feedback(ds: Dataset, keyed: pl.LazyFrame, key: str, m: int) -> dict[str, pl.Series]:
     # keyed: one row per order: its key, its edge and its buyer's and seller's id hashes
     fb = ds.feedback.select(
@@ -375,8 +422,7 @@ def _pair_feedback(ds: Dataset, keyed: pl.LazyFrame, key: str, m: int) -> dict[s
         ],
         (pl.col("__ah") == pl.col("__sh")).cast(pl.Int64).alias("n_seller_feedback"),
     ).collect()
-    cols = {c: terms[c] for c in terms.columns if c != "__edge"}
-    return _edge_sums(terms["__edge"].to_numpy(), m, cols, integer=True)
+    return _edge_counts(terms["__edge"].to_numpy(), m, terms.drop("__edge"))
 
 
 def _pair_refunds_cases(ds: Dataset, keyed: pl.LazyFrame, key: str, m: int) -> dict[str, pl.Series]:
