@@ -12,8 +12,9 @@ from graphkit.io import load_dataset, write_dataset
 
 
 def test_in_memory_reads_each_file_once_and_keeps_everything(
-    tiny: dict[str, pl.DataFrame], tmp_path: Path
+    tiny: dict[str, pl.DataFrame], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr("graphkit.io.EAGER_MAX_BYTES", 0)  # a lazy (file-backed) dataset
     write_dataset(tiny, tmp_path / "ds")
     ds = load_dataset(tmp_path / "ds")
     mem = ds.in_memory()
@@ -31,7 +32,10 @@ def test_in_memory_reads_each_file_once_and_keeps_everything(
         )
 
 
-def test_the_lazy_dataset_reads_its_files(tiny: dict[str, pl.DataFrame], tmp_path: Path) -> None:
+def test_the_lazy_dataset_reads_its_files(
+    tiny: dict[str, pl.DataFrame], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("graphkit.io.EAGER_MAX_BYTES", 0)  # else small files are read at once
     write_dataset(tiny, tmp_path / "ds")
     ds = load_dataset(tmp_path / "ds")
     shutil.rmtree(tmp_path / "ds")
