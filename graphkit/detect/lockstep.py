@@ -198,28 +198,23 @@ def _pairs_coded(
     # one row per (pair, offset, shared bucket): every later buyer of the same bucket
     src, dst = _pairs_within_runs(key)
     # pair key a * n_b + b (a < b: buyers are sorted within a bucket) orders like (a, b)
-    shared = pl.DataFrame(
-        {
-            "pk": (buyer[src] * n_b + buyer[dst]) * 2 + key[src] // per_off,
-            "s": key[src] % per_off // span,
-        }
-    ).lazy()
-    del src, dst
-    # count first (most pairs share one bucket), distinct sellers for the survivors only
-    counts = (
-        shared.group_by("pk")
-        .agg(pl.len().cast(pl.Int64).alias("n_windows"))
-        .filter(pl.col("n_windows") >= min_shared_windows)
-    )
-    n_sellers = (
-        shared.join(counts, on="pk", how="semi")
-        .group_by("pk")
-        .agg(pl.col("s").n_unique().cast(pl.Int64).alias("n_sellers"))
+    pk = (buyer[src] * n_b + buyer[dst]) * 2 + key[src] // per_off
+    # count first on the sorted keys (most pairs share one bucket; a sort costs less than a
+    # hash group-by over tens of millions of rows), distinct sellers for the survivors only
+    spk = pl.Series(pk).sort().to_numpy()
+    runs = _run_lengths(spk)
+    survivors = spk[_run_starts(spk) & (runs >= min_shared_windows)]
+    del spk, runs
+    keep = pl.Series(pk).is_in(pl.Series(survivors).implode()).to_numpy()
+    shared = pl.DataFrame({"pk": pk[keep], "s": key[src[keep]] % per_off // span}).lazy()
+    del src, dst, pk, keep
+    counts = shared.group_by("pk").agg(
+        pl.len().cast(pl.Int64).alias("n_windows"),
+        pl.col("s").n_unique().cast(pl.Int64).alias("n_sellers"),
     )
     # per offset, then the larger of the two (nothing counted twice)
     pairs = (
-        counts.join(n_sellers, on="pk")
-        .group_by((pl.col("pk") // 2).alias("pair"))
+        counts.group_by((pl.col("pk") // 2).alias("pair"))
         .agg(pl.col("n_windows").max(), pl.col("n_sellers").max())
         .sort("pair")
         .collect()
