@@ -1078,6 +1078,17 @@ scan's cached tables (`ScanContext.frame`) instead of re-reading the files, and 
 Buyer Protection checks share one case table. The report draws subgraph edges as line
 collections, counts rating distributions over the distinct rating combinations, and reads only
 the tables and columns its panels draw (no identifiers, no feedback text).
+Wall time (issue 9, same outputs byte for byte; numbers in commits b616602, 86466c5,
+99af012): up to `graphkit.scan.OVERLAP_MAX_ORDERS` (3M) orders the scan holds the tables in
+memory (a Parquet dataset up to `graphkit.io.EAGER_MAX_BYTES` is read once, at the door, and
+validation and every later reader share that copy) and runs the checks that need no detection
+result (UNPAID_ITEMS, BPP_*, COMM_SPAM, FEEDBACK_EXTORTION) in a second thread while
+detection runs (polars releases the GIL; results merged in registry order). Beyond 3M orders
+it is lazy and serial as before: overlapping at 10M held those checks' tables during
+detection's peak and took the peak RSS over 6 GiB for no CPU gain. Tried and not kept (no
+gain measurable on the busy machine): validation's reference rules as 128-bit hash-membership
+screens instead of joins (the extra reads of the narrow frames and parent key sets cost what
+the joins saved), importing igraph (and the matplotlib it imports) in the checks thread.
 
 Proposed (larger, owned by other modules; not done here): (1) encode account and order ids
 once at ingest into dense Int64 codes kept in the `Dataset` (with the dictionary for output),
