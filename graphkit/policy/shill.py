@@ -408,24 +408,8 @@ def pair_evidence(
         .drop("_pts")
     )
     # evidence ids, gathered for the suspicious pairs only (lists for every pair are costly)
-    keys = pdf.filter("suspicious").select("buyer_id", "seller_id").lazy()
-    ids = (
-        orders.select("order_id", "buyer_id", "seller_id")
-        .join(keys, on=["buyer_id", "seller_id"], how="semi")
-        .group_by("buyer_id", "seller_id")
-        .agg(order_ids=pl.col("order_id").sort())
-    )
-    fids = (
-        feedback.select(
-            "feedback_id",
-            pl.col("author_id").alias("buyer_id"),
-            pl.col("target_id").alias("seller_id"),
-        )
-        .join(keys, on=["buyer_id", "seller_id"], how="semi")
-        .group_by("buyer_id", "seller_id")
-        .agg(feedback_ids=pl.col("feedback_id").sort())
-    )
-    ids, fids = pl.collect_all([ids, fids])
+    keys = pdf.filter("suspicious").select("buyer_id", "seller_id")
+    ids, fids = _evidence_ids(orders, feedback, keys, by=["buyer_id", "seller_id"])
     empty = pl.lit([], dtype=pl.List(pl.String))
     return (
         pdf.join(ids, on=["buyer_id", "seller_id"], how="left")
@@ -433,6 +417,37 @@ def pair_evidence(
         .with_columns(pl.col("order_ids", "feedback_ids").fill_null(empty))
         .sort("seller_id", "buyer_id")
     )
+
+
+def _evidence_ids(
+    orders: pl.LazyFrame | pl.DataFrame,
+    feedback: pl.LazyFrame | pl.DataFrame,
+    keys: pl.DataFrame,
+    *,
+    by: list[str],
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Return the sorted order and feedback ids of the pairs in ``keys``, per ``by`` columns."""
+    pairs = ["buyer_id", "seller_id"]
+    oids = (
+        orders.lazy()
+        .select("order_id", *pairs)
+        .join(keys.lazy(), on=pairs, how="semi")
+        .group_by(by)
+        .agg(order_ids=pl.col("order_id").sort())
+    )
+    fids = (
+        feedback.lazy()
+        .select(
+            "feedback_id",
+            pl.col("author_id").alias("buyer_id"),
+            pl.col("target_id").alias("seller_id"),
+        )
+        .join(keys.lazy(), on=pairs, how="semi")
+        .group_by(by)
+        .agg(feedback_ids=pl.col("feedback_id").sort())
+    )
+    oids_df, fids_df = pl.collect_all([oids, fids])
+    return oids_df, fids_df
 
 
 def _points(names: list[str]) -> list[pl.Expr]:
@@ -658,22 +673,8 @@ def _with_window_buyers(
     """Add the ring-window buyers (:func:`ring_window_buyers`) to each ring with their ids."""
     empty = pl.lit([], dtype=pl.List(pl.String))
     keys = extra.select("buyer_id", "seller_id")
-    oids = (
-        orders.select("order_id", "buyer_id", "seller_id")
-        .join(keys, on=["buyer_id", "seller_id"], how="semi")
-        .group_by("seller_id")
-        .agg(_o=pl.col("order_id").sort())
-    )
-    fids = (
-        feedback.select(
-            "feedback_id",
-            pl.col("author_id").alias("buyer_id"),
-            pl.col("target_id").alias("seller_id"),
-        )
-        .join(keys, on=["buyer_id", "seller_id"], how="semi")
-        .group_by("seller_id")
-        .agg(_f=pl.col("feedback_id").sort())
-    )
+    oids, fids = _evidence_ids(orders, feedback, keys, by=["seller_id"])
+    oids, fids = oids.rename({"order_ids": "_o"}), fids.rename({"feedback_ids": "_f"})
     per = keys.group_by("seller_id").agg(
         _b=pl.col("buyer_id").sort(), n_ring_window=pl.len().cast(pl.Int64)
     )
