@@ -321,43 +321,100 @@ def _peel(
     return np.where(second[grp], mask2, mask1), np.where(second, best2, best1)
 
 
+def _incident(gone: np.ndarray, ptr: np.ndarray, inc: np.ndarray) -> np.ndarray:
+    """Edge ids incident to the vertices ``gone`` (CSR ``ptr``/``inc``), with repeats."""
+    lo = ptr[gone]
+    cnt = ptr[gone + 1] - lo
+    total = int(cnt.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    start = np.cumsum(cnt) - cnt
+    return inc[np.repeat(lo - start, cnt) + np.arange(total)]
+
+
+def _sorted_distinct(x: np.ndarray) -> np.ndarray:
+    """Sorted distinct values of an integer array (``np.unique`` without its overhead)."""
+    x = np.sort(x, kind="stable")
+    if len(x) > 1:
+        first = np.empty(len(x), dtype=bool)
+        first[0] = True
+        np.not_equal(x[1:], x[:-1], out=first[1:])
+        x = x[first]
+    return x
+
+
+def _sub_sums(ld: np.ndarray, ends: np.ndarray, hw: np.ndarray, slot: np.ndarray) -> None:
+    """``ld[i] -= sum of hw over ends == i``, summed in edge order as ``np.bincount`` does.
+
+    ``slot`` is scratch space of ``len(ld)`` ints: each vertex's sum is gathered at
+    the position of its last occurrence in ``ends`` (no sort).
+    """
+    k = len(ends)
+    if k == 0:
+        return
+    pos = np.arange(k)
+    slot[ends] = pos  # the last write wins: the vertex's last position
+    rep = slot[ends]
+    sums = np.bincount(rep, hw, k)
+    own = rep == pos
+    ld[ends[own]] -= sums[own]
+
+
 def _peel_once(
     u: np.ndarray, v: np.ndarray, w: np.ndarray, prior: np.ndarray, n: int, eps: float
 ) -> tuple[np.ndarray, float]:
-    """Batch-peel the graph on vertices ``0..n-1``; return (best vertex mask, best density)."""
+    """Batch-peel the graph on vertices ``0..n-1``; return (best vertex mask, best density).
+
+    A round touches only the edges of the vertices it removes (found through an
+    incidence index built once), not every live edge: the peel's thousands of
+    late rounds each remove a few vertices. It removes the same vertices in the
+    same rounds as a full pass over the live edges, with sums in the same order.
+    """
     deg = np.bincount(u, w, n) + np.bincount(v, w, n) + prior
     has_edge = (np.bincount(u, minlength=n) + np.bincount(v, minlength=n)) > 0
     nodes = np.flatnonzero(has_edge)
     remap = np.full(n, -1, dtype=np.int64)
     remap[nodes] = np.arange(len(nodes))
     lu, lv, lw = remap[u], remap[v], w
+    m, n_edges = len(nodes), len(lu)
     ld, lp = deg[nodes], prior[nodes]
+    # incidence index: the edges of local vertex i are inc[ptr[i]:ptr[i + 1]]
+    ends = np.concatenate([lu, lv])
+    inc = np.argsort(ends, kind="stable")
+    inc[inc >= n_edges] -= n_edges
+    ptr = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(np.bincount(ends, minlength=m), out=ptr[1:])
+    del ends
+    edge_live = np.ones(n_edges, dtype=bool)
+    live = np.arange(m)
+    slot = np.empty(m, dtype=np.int64)
     f = float(lw.sum() + lp.sum())
-    size = len(nodes)
+    size = m
     best, best_round = (f / size if size else 0.0), 0
     removed_round = np.zeros(n, dtype=np.int64)
     r = 0
     while size:
         r += 1
+        cur = ld[live]
         # Every vertex of the densest subgraph S* has degree >= g(S*) >= f / size, so the
         # vertices below the current density can go at once without losing S*.
-        thr = max(float(ld.min()) * (1.0 + eps), f / size)
-        rem = ld <= thr + 1e-12
-        hit = rem[lu] | rem[lv]
-        hw = lw[hit]
-        f -= float(hw.sum() + lp[rem].sum())
-        ld = ld - np.bincount(lu[hit], hw, size) - np.bincount(lv[hit], hw, size)
-        removed_round[nodes[rem]] = r
-        keep = ~rem
-        size = int(keep.sum())
+        thr = max(float(cur.min()) * (1.0 + eps), f / size)
+        rem = cur <= thr + 1e-12
+        gone = live[rem]
+        cand = _incident(gone, ptr, inc)
+        hid = _sorted_distinct(cand[edge_live[cand]])  # edge order
+        edge_live[hid] = False
+        hw = lw[hid]
+        f -= float(hw.sum() + lp[gone].sum())
+        _sub_sums(ld, lu[hid], hw, slot)
+        _sub_sums(ld, lv[hid], hw, slot)
+        removed_round[nodes[gone]] = r
+        live = live[~rem]
+        size = len(live)
         if size:
             dens = f / size
             if dens > best:
                 best, best_round = dens, r
-        new = np.cumsum(keep) - 1
-        live = ~hit
-        lu, lv, lw = new[lu[live]], new[lv[live]], lw[live]
-        nodes, ld, lp = nodes[keep], ld[keep], lp[keep]
     return has_edge & (removed_round > best_round), best
 
 
