@@ -18,7 +18,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -262,6 +262,11 @@ def scan(
     def run_early() -> None:
         for check in early:
             run_check(check, {})
+        # then the part of the rating signals that needs no detection result; a failure
+        # here is raised again where the signals are computed (stage "rating signals")
+        if ds.has("orders") and ds.has("feedback"):
+            with stage("rating base"), suppress(Exception):
+                ctx.rating_base()
 
     worker = _Worker(run_early) if early else None
     unavailable: dict[str, str] = {}

@@ -785,3 +785,29 @@ def test_corating_pairs_find_a_circle_without_ties_near_misses_do_not() -> None:
     # C-D: 3 shared raters, but giving the pair 40% of their ratings; at 40% they count
     loose = corating_pairs(fb, store_quantile=1.0, min_worker_share=0.4)
     assert ("C", "D") in [(a, b) for a, b, *_ in loose.rows()]
+
+
+def test_rating_base_computed_beforehand_gives_the_same_signals() -> None:
+    from graphkit.detect.ratings import rating_base
+
+    m = Market()
+    _honest_background(m)
+    m.honest("s", 30)
+    for k in range(8):
+        m.rate(f"sock{k}", "s", 5, day=40 + k)
+        m.rate(f"ring{k}", "s", 5, day=40 + k, fb_delay=0.5)
+    ds = m.dataset()
+    links = _links(*[(f"sock{k}", "s") for k in range(8)])
+    groups = _groups({"G1": [f"ring{k}" for k in range(8)] + ["s"]})
+    direct = rating_signals(ds, identity_links=links, group_members=groups)
+    base = rating_base(ds)
+    assert "in_group_with_target" not in base.flags.columns  # no detection result in it
+    split = rating_signals(ds, identity_links=links, group_members=groups, base=base)
+    assert direct.sellers.filter(pl.col("seller_id") == "s")["n_top_group"].item() == 8
+    for name in ("sellers", "raters", "feedback", "trading_pairs"):
+        assert_frame_equal(getattr(direct, name), getattr(split, name))
+    # a base computed with other parameters is not used (6 hours are not too early here)
+    strict = RatingParams(min_delivery_days=0.25)
+    other = rating_signals(ds, params=strict, base=base)
+    assert_frame_equal(other.feedback, rating_signals(ds, params=strict).feedback)
+    assert not other.feedback["too_early"].equals(direct.feedback["too_early"])

@@ -172,3 +172,30 @@ def test_cli_serial_and_overlap_flags(tiny: dict[str, pl.DataFrame], tmp_path: P
         )
     assert runs["--serial"] == []
     assert "UNPAID_ITEMS" in runs["--overlap"]
+
+
+def test_rating_base_is_computed_in_the_checks_thread(
+    market_ds: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import graphkit.detect as detect
+    import graphkit.detect.ratings as ratings
+
+    threads: list[str] = []
+    done = threading.Event()
+    real, real_detect = ratings.rating_base, detect.detect_groups
+
+    def spy(*args: object, **kwargs: object) -> object:
+        threads.append(threading.current_thread().name)
+        out = real(*args, **kwargs)
+        done.set()
+        return out
+
+    def slow_detect(*args: object, **kwargs: object) -> object:
+        done.wait(30)  # detection as long as the checks, as at 1M orders
+        return real_detect(*args, **kwargs)
+
+    monkeypatch.setattr(ratings, "rating_base", spy)
+    monkeypatch.setattr(detect, "detect_groups", slow_detect)
+    result = scan(market_ds, seed=0)
+    assert threads == ["graphkit-checks"]  # once, during detection
+    assert "rating base" in result.run_info["timings"]

@@ -25,8 +25,10 @@ from graphkit.detect.rating_params import RatingParams
 
 __all__ = [
     "DIMENSIONS",
+    "base_flags",
     "buyer_feedback",
     "flag_feedback",
+    "group_flags",
     "in_burst_flag",
     "kl_divergence",
     "population_stats",
@@ -144,6 +146,37 @@ def flag_feedback(
     --------
     >>> flagged = flag_feedback(buyer_feedback(ds), ds, RatingParams())  # doctest: +SKIP
     """
+    out = base_flags(fb, ds, params)
+    return group_flags(out, group_members=group_members, identity_links=identity_links)
+
+
+def base_flags(fb: pl.LazyFrame, ds: Dataset, params: RatingParams) -> pl.LazyFrame:
+    """Add the flags of :func:`flag_feedback` that need no detection result.
+
+    The group-independent half of :func:`flag_feedback` (``top`` to
+    ``refunded_after``), so that a scan can compute it while group detection
+    runs; :func:`group_flags` adds the rest. The rows keep a ``_row`` column (the
+    input position), in no particular order until :func:`group_flags` sorts them.
+
+    Parameters
+    ----------
+    fb
+        Output of :func:`buyer_feedback`.
+    ds
+        The dataset (for ``accounts`` and ``refunds``).
+    params
+        Thresholds.
+
+    Returns
+    -------
+    pl.LazyFrame
+        ``fb`` with ``_row`` and the group-independent flag columns.
+
+    Examples
+    --------
+    >>> base = base_flags(buyer_feedback(ds), ds, RatingParams()).collect()  # doctest: +SKIP
+    >>> flagged = group_flags(base.lazy())  # doctest: +SKIP
+    """
     # every join below is unordered (keeping the left order costs more than one integer
     # sort of the result); the row index restores the input order at the end
     out = fb.with_row_index("_row").with_columns(
@@ -198,6 +231,36 @@ def flag_feedback(
             pl.col("refunded_after").fill_null(False)
         )
 
+    return out
+
+
+def group_flags(
+    out: pl.LazyFrame,
+    *,
+    group_members: pl.DataFrame | None = None,
+    identity_links: pl.DataFrame | None = None,
+) -> pl.LazyFrame:
+    """Add the flags of :func:`flag_feedback` that need detection results; sort by input.
+
+    Parameters
+    ----------
+    out
+        Output of :func:`base_flags` (collected or not).
+    group_members
+        ``group_id, account_id[, role]`` of detected groups, or ``None``.
+    identity_links
+        ``account_a, account_b, ...`` identity links, or ``None``.
+
+    Returns
+    -------
+    pl.LazyFrame
+        The :func:`flag_feedback` output: every flag, rows in input order, no ``_row``.
+
+    Examples
+    --------
+    >>> base = base_flags(buyer_feedback(ds), ds, RatingParams())  # doctest: +SKIP
+    >>> group_flags(base, group_members=None).collect()  # doctest: +SKIP
+    """
     if group_members is None:
         out = out.with_columns(_null_flag("in_group_with_target"), _null_flag("in_any_group"))
     else:

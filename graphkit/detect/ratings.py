@@ -37,8 +37,9 @@ from graphkit.dataset import Dataset
 from graphkit.detect.inflation import add_inflation, fmt2, fmt_pct, inflation_explanation
 from graphkit.detect.rating_features import (
     DIMENSIONS,
+    base_flags,
     buyer_feedback,
-    flag_feedback,
+    group_flags,
     in_burst_flag,
     kl_divergence,
     population_stats,
@@ -64,8 +65,10 @@ __all__ = [
     "FEEDBACK_FLAGS",
     "STRONG_FLAGS",
     "WEAK_FLAGS",
+    "RatingBase",
     "RatingParams",
     "RatingSignals",
+    "rating_base",
     "rating_signals",
 ]
 
@@ -130,6 +133,50 @@ class RatingSignals:
     population: dict[str, float]
     notes: tuple[str, ...]
     params: RatingParams
+
+
+@dataclass(frozen=True)
+class RatingBase:
+    """The part of :func:`rating_signals` that needs no detection result.
+
+    Attributes
+    ----------
+    flags
+        Buyer -> seller feedback with the group-independent flags
+        (:func:`~graphkit.detect.rating_features.base_flags`, collected).
+    params
+        The parameters it was computed with.
+    """
+
+    flags: pl.DataFrame
+    params: RatingParams
+
+
+def rating_base(ds: Dataset, params: RatingParams | None = None) -> RatingBase:
+    """Compute the group-independent part of :func:`rating_signals` (the feedback flags).
+
+    A scan computes it while group detection runs and passes it to
+    :func:`rating_signals` (``base=``); the signals are the same as without it.
+
+    Parameters
+    ----------
+    ds
+        The dataset: ``orders`` and ``feedback`` required.
+    params
+        Thresholds; :class:`RatingParams` defaults when ``None``.
+
+    Returns
+    -------
+    RatingBase
+        The flagged feedback and the parameters used.
+
+    Examples
+    --------
+    >>> base = rating_base(ds)  # doctest: +SKIP
+    >>> sig = rating_signals(ds, base=base)  # doctest: +SKIP
+    """
+    p = params or RatingParams()
+    return RatingBase(base_flags(buyer_feedback(ds), ds, p).collect(), p)
 
 
 def _flag(name: str) -> pl.Expr:
@@ -581,6 +628,7 @@ def rating_signals(
     identity_links: pl.DataFrame | None = None,
     params: RatingParams | None = None,
     groups: pl.DataFrame | None = None,
+    base: RatingBase | None = None,
 ) -> RatingSignals:
     """Score every seller's ratings for manipulation, every rater for fairness.
 
@@ -606,6 +654,9 @@ def rating_signals(
         clusters), and of weaker groups around a store that such a group holds
         (:func:`~graphkit.detect.rating_trading.ring_group_members`); when ``None``
         every group of ``group_members`` counts.
+    base
+        :func:`rating_base` of ``ds`` computed beforehand (used when its parameters are
+        ``params``, else computed here); same output as without it.
 
     Returns
     -------
@@ -644,8 +695,10 @@ def rating_signals(
 
     # one collect of the flagged feedback, in the feedback table's order from here on (every
     # join keeps the left order): deterministic without sorting millions of strings
-    fb = flag_feedback(
-        buyer_feedback(ds), ds, p, group_members=group_members, identity_links=identity_links
+    if base is None or base.params != p:
+        base = rating_base(ds, p)
+    fb = group_flags(
+        base.flags.lazy(), group_members=group_members, identity_links=identity_links
     ).collect()
 
     # feedback trading (whole-graph stage: needs every seller's side)

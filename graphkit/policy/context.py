@@ -171,18 +171,39 @@ class ScanContext:
             return False
         return True
 
+    def _rating_params(self) -> Any:
+        """Return the ``RatingParams`` of the config (``None``: defaults)."""
+        from graphkit.detect.ratings import RatingParams
+        from graphkit.errors import ConfigError
+
+        if self.config is not None and self.config.ratings:
+            try:
+                return RatingParams(**dict(self.config.ratings))
+            except TypeError as err:
+                raise ConfigError(f"invalid [ratings] setting: {err}") from None
+        return None
+
+    def rating_base(self) -> Any:
+        """Return the group-independent part of the rating signals (``RatingBase``), once.
+
+        A scan computes it in its second thread while group detection runs;
+        :attr:`ratings` uses it (or computes it, when nobody did yet).
+        """
+        from graphkit.detect.ratings import rating_base
+
+        params = self._rating_params()
+        return self.shared(
+            "rating_base",
+            lambda: self._timed("rating_base", lambda: rating_base(self.ds, params)),
+        )
+
     @cached_property
     def ratings(self) -> Any:
         """Rating-pattern signals (``RatingSignals``), given the detected groups and links."""
-        from graphkit.detect.ratings import RatingParams, rating_signals
-        from graphkit.errors import ConfigError
+        from graphkit.detect.ratings import rating_signals
 
-        params = None
-        if self.config is not None and self.config.ratings:
-            try:
-                params = RatingParams(**dict(self.config.ratings))
-            except TypeError as err:
-                raise ConfigError(f"invalid [ratings] setting: {err}") from None
+        params = self._rating_params()
+        base = self.rating_base()
         grouped = self.has_groups()
         members = self.ring_members if grouped else None
         # the groups' scores: only groups scoring as rings count (RatingParams.group_min_score)
@@ -195,6 +216,7 @@ class ScanContext:
                 identity_links=self.identity_links,
                 params=params,
                 groups=groups,
+                base=base,
             ),
         )
 
