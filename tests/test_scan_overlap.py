@@ -199,3 +199,17 @@ def test_rating_base_is_computed_in_the_checks_thread(
     result = scan(market_ds, seed=0)
     assert threads == ["graphkit-checks"]  # once, during detection
     assert "rating base" in result.run_info["timings"]
+
+
+def test_checks_reading_the_rating_signals_declare_them(
+    market_ds: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unavailable(self: ScanContext) -> object:
+        raise ImportError("no ratings here")
+
+    monkeypatch.setattr(ScanContext, "ratings", property(unavailable))
+    result = scan(market_ds, seed=0)
+    reason = "not evaluated (rating signals unavailable (no ratings here))"
+    assert result.not_evaluated["SHILL_PURCHASE"] == reason
+    assert result.not_evaluated["FEEDBACK_MANIPULATION"] == reason
+    assert "UNPAID_ITEMS" not in result.not_evaluated  # needs no rating signal

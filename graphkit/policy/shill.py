@@ -557,7 +557,7 @@ def ring_window_buyers(
 @register(
     rule_id="SHILL_PURCHASE",
     tables=("orders", "feedback"),
-    signals=("identity",),
+    signals=("identity", "ratings"),
     optional_tables=("accounts", "identifiers"),
     thresholds=THRESHOLDS,
 )
