@@ -459,3 +459,27 @@ def test_incidence_peel_equals_full_pass_peel(seed: int, eps: float) -> None:
     assert best == ref_best
     assert mask[:10].all()
     assert not mask[380:].any()
+
+
+def test_blocks_equal_repeated_full_pass_peels() -> None:
+    """fraudar_peel's blocks (one incidence index filtered for every peel) equal blocks
+    peeled in turn by the full-pass reference, edges of each block removed."""
+    rng = np.random.default_rng(7)
+    b = np.concatenate([rng.integers(0, 300, 3000), np.repeat(np.arange(12), 6)])
+    s = np.concatenate([rng.integers(0, 200, 3000), np.tile(np.arange(6), 12)])
+    ew = rng.random(len(b)) + 0.5
+    blocks = fraudar_peel(
+        b, s, n_buyers=300, n_sellers=200, edge_weight=ew, column_weighting="none", n_blocks=4
+    )
+    u, v, prior, alive = b, s + 300, np.zeros(500), np.ones(len(b), dtype=bool)
+    for blk in blocks:
+        mask, dens = _full_pass_peel(u[alive], v[alive], ew[alive], prior, 500, 0.05)
+        members = np.flatnonzero(mask)
+        assert blk.buyers.tolist() == members[members < 300].tolist()
+        assert blk.sellers.tolist() == (members[members >= 300] - 300).tolist()
+        assert blk.density == dens
+        alive &= ~(mask[u] & mask[v])
+        prior = prior.copy()
+        prior[members] = 0.0
+    assert len(blocks) == 4
+    assert all(len(blk.buyers) > 0 for blk in blocks)

@@ -360,15 +360,29 @@ def _sub_sums(ld: np.ndarray, ends: np.ndarray, hw: np.ndarray, slot: np.ndarray
     ld[ends[own]] -= sums[own]
 
 
+def _incidence(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Edge ids grouped by endpoint: vertex ``x``'s edges, then ``x + 1``'s, and so on."""
+    inc = np.argsort(np.concatenate([u, v]), kind="stable")
+    inc[inc >= len(u)] -= len(u)
+    return inc
+
+
 def _peel_once(
-    u: np.ndarray, v: np.ndarray, w: np.ndarray, prior: np.ndarray, n: int, eps: float
+    u: np.ndarray,
+    v: np.ndarray,
+    w: np.ndarray,
+    prior: np.ndarray,
+    n: int,
+    eps: float,
+    inc: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float]:
     """Batch-peel the graph on vertices ``0..n-1``; return (best vertex mask, best density).
 
     A round touches only the edges of the vertices it removes (found through an
-    incidence index built once), not every live edge: the peel's thousands of
-    late rounds each remove a few vertices. It removes the same vertices in the
-    same rounds as a full pass over the live edges, with sums in the same order.
+    incidence index ``inc``, :func:`_incidence` of ``u, v`` unless given), not
+    every live edge: the peel's thousands of late rounds each remove a few
+    vertices. It removes the same vertices in the same rounds as a full pass
+    over the live edges, with sums in the same order.
     """
     deg = np.bincount(u, w, n) + np.bincount(v, w, n) + prior
     has_edge = (np.bincount(u, minlength=n) + np.bincount(v, minlength=n)) > 0
@@ -379,12 +393,10 @@ def _peel_once(
     m, n_edges = len(nodes), len(lu)
     ld, lp = deg[nodes], prior[nodes]
     # incidence index: the edges of local vertex i are inc[ptr[i]:ptr[i + 1]]
-    ends = np.concatenate([lu, lv])
-    inc = np.argsort(ends, kind="stable")
-    inc[inc >= n_edges] -= n_edges
+    if inc is None:
+        inc = _incidence(lu, lv)
     ptr = np.zeros(m + 1, dtype=np.int64)
-    np.cumsum(np.bincount(ends, minlength=m), out=ptr[1:])
-    del ends
+    np.cumsum(np.bincount(lu, minlength=m) + np.bincount(lv, minlength=m), out=ptr[1:])
     edge_live = np.ones(n_edges, dtype=bool)
     live = np.arange(m)
     slot = np.empty(m, dtype=np.int64)
@@ -504,10 +516,12 @@ def fraudar_peel(
     u, v = buyer, seller + n_buyers
     blocks: list[Block] = []
     alive = np.ones(len(u), dtype=bool)
+    inc_all = _incidence(u, v)  # filtered for each peel: no sort per block
     for _ in range(n_blocks):
         if not alive.any():
             break
-        mask, density = _peel_once(u[alive], v[alive], w[alive], prior, n, eps)
+        inc = (np.cumsum(alive) - 1)[inc_all[alive[inc_all]]]
+        mask, density = _peel_once(u[alive], v[alive], w[alive], prior, n, eps, inc)
         if not mask.any():
             break
         inside = alive & mask[u] & mask[v]
