@@ -343,10 +343,12 @@ def _sorted_distinct(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def _sub_sums(ld: np.ndarray, ends: np.ndarray, hw: np.ndarray, slot: np.ndarray) -> None:
-    """``ld[i] -= sum of hw over ends == i``, summed in edge order as ``np.bincount`` does.
+def _sub_sums(
+    cur: np.ndarray, at: np.ndarray, ends: np.ndarray, hw: np.ndarray, slot: np.ndarray
+) -> None:
+    """``cur[at[i]] -= sum of hw over ends == i``, summed in edge order as ``np.bincount``.
 
-    ``slot`` is scratch space of ``len(ld)`` ints: each vertex's sum is gathered at
+    ``slot`` is scratch space of ``len(at)`` ints: each vertex's sum is gathered at
     the position of its last occurrence in ``ends`` (no sort).
     """
     k = len(ends)
@@ -357,7 +359,7 @@ def _sub_sums(ld: np.ndarray, ends: np.ndarray, hw: np.ndarray, slot: np.ndarray
     rep = slot[ends]
     sums = np.bincount(rep, hw, k)
     own = rep == pos
-    ld[ends[own]] -= sums[own]
+    cur[at[ends[own]]] -= sums[own]
 
 
 def _incidence(u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -378,11 +380,13 @@ def _peel_once(
 ) -> tuple[np.ndarray, float]:
     """Batch-peel the graph on vertices ``0..n-1``; return (best vertex mask, best density).
 
-    A round touches only the edges of the vertices it removes (found through an
-    incidence index ``inc``, :func:`_incidence` of ``u, v`` unless given), not
-    every live edge: the peel's thousands of late rounds each remove a few
-    vertices. It removes the same vertices in the same rounds as a full pass
-    over the live edges, with sums in the same order.
+    ``u`` and ``v`` hold disjoint vertex sets (a bipartite graph). A round
+    touches only the edges of the vertices it removes (found through an
+    incidence index ``inc``, :func:`_incidence` of ``u, v`` unless given) and
+    scans the live vertices' degrees, not every live edge: the peel's thousands
+    of late rounds each remove a few vertices. It removes the same vertices in
+    the same rounds as a full pass over the live edges, with sums in the same
+    order.
     """
     deg = np.bincount(u, w, n) + np.bincount(v, w, n) + prior
     has_edge = (np.bincount(u, minlength=n) + np.bincount(v, minlength=n)) > 0
@@ -398,7 +402,12 @@ def _peel_once(
     ptr = np.zeros(m + 1, dtype=np.int64)
     np.cumsum(np.bincount(lu, minlength=m) + np.bincount(lv, minlength=m), out=ptr[1:])
     edge_live = np.ones(n_edges, dtype=bool)
-    live = np.arange(m)
+    # the degrees of the live vertices ``live`` (ascending) are ``cur``; a removed vertex
+    # stays in ``cur`` as +inf until a quarter of ``cur`` is removed, then ``cur`` is
+    # compacted (not every round: the late rounds remove a few vertices each)
+    live, cur, at = np.arange(m), ld, np.arange(m)
+    stale: list[np.ndarray] = []
+    n_stale = 0
     slot = np.empty(m, dtype=np.int64)
     f = float(lw.sum() + lp.sum())
     size = m
@@ -407,22 +416,29 @@ def _peel_once(
     r = 0
     while size:
         r += 1
-        cur = ld[live]
         # Every vertex of the densest subgraph S* has degree >= g(S*) >= f / size, so the
         # vertices below the current density can go at once without losing S*.
         thr = max(float(cur.min()) * (1.0 + eps), f / size)
-        rem = cur <= thr + 1e-12
-        gone = live[rem]
+        idx = np.flatnonzero(cur <= thr + 1e-12)
+        gone = live[idx]
         cand = _incident(gone, ptr, inc)
         hid = _sorted_distinct(cand[edge_live[cand]])  # edge order
         edge_live[hid] = False
         hw = lw[hid]
         f -= float(hw.sum() + lp[gone].sum())
-        _sub_sums(ld, lu[hid], hw, slot)
-        _sub_sums(ld, lv[hid], hw, slot)
+        # u's and v's vertices are disjoint: each vertex's sum comes from one side
+        _sub_sums(cur, at, np.concatenate([lu[hid], lv[hid]]), np.concatenate([hw, hw]), slot)
+        cur[idx] = np.inf
         removed_round[nodes[gone]] = r
-        live = live[~rem]
-        size = len(live)
+        size -= len(idx)
+        stale.append(idx)
+        n_stale += len(idx)
+        if size and 4 * n_stale > len(cur):
+            keep = np.ones(len(cur), dtype=bool)
+            keep[np.concatenate(stale)] = False
+            live, cur = live[keep], cur[keep]
+            at[live] = np.arange(size)
+            stale, n_stale = [], 0
         if size:
             dens = f / size
             if dens > best:
