@@ -811,3 +811,20 @@ def test_rating_base_computed_beforehand_gives_the_same_signals() -> None:
     other = rating_signals(ds, params=strict, base=base)
     assert_frame_equal(other.feedback, rating_signals(ds, params=strict).feedback)
     assert not other.feedback["too_early"].equals(direct.feedback["too_early"])
+
+
+def test_rating_base_carries_the_bursts_aligned_with_the_feedback() -> None:
+    from graphkit.detect.ratings import rating_base
+
+    m, ring = _burst_market(30)
+    ds = m.dataset()
+    base = rating_base(ds)
+    in_burst = set(base.flags.filter("in_burst")["feedback_id"])
+    assert in_burst == ring
+    assert base.burst_sellers.filter(pl.col("target_id") == "s")["burst_count"].item() == 30
+    groups = _groups({"G1": ["ring0", "ring1", "s"]})
+    direct = rating_signals(ds, group_members=groups)
+    split = rating_signals(ds, group_members=groups, base=base)
+    assert _flagged(split, "in_burst") == ring
+    for name in ("sellers", "raters", "feedback", "trading_pairs"):
+        assert_frame_equal(getattr(direct, name), getattr(split, name))

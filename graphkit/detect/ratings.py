@@ -143,17 +143,23 @@ class RatingBase:
     ----------
     flags
         Buyer -> seller feedback with the group-independent flags
-        (:func:`~graphkit.detect.rating_features.base_flags`, collected).
+        (:func:`~graphkit.detect.rating_features.base_flags`, collected; rows in no
+        particular order, ``_row`` their input position) and ``in_burst`` (a top rating
+        inside one of its seller's bursts).
     params
         The parameters it was computed with.
+    burst_sellers
+        Per seller, its strongest burst of top ratings
+        (:func:`~graphkit.detect.rating_features.seller_bursts`).
     """
 
     flags: pl.DataFrame
     params: RatingParams
+    burst_sellers: pl.DataFrame
 
 
 def rating_base(ds: Dataset, params: RatingParams | None = None) -> RatingBase:
-    """Compute the group-independent part of :func:`rating_signals` (the feedback flags).
+    """Compute the group-independent part of :func:`rating_signals` (flags and bursts).
 
     A scan computes it while group detection runs and passes it to
     :func:`rating_signals` (``base=``); the signals are the same as without it.
@@ -176,7 +182,14 @@ def rating_base(ds: Dataset, params: RatingParams | None = None) -> RatingBase:
     >>> sig = rating_signals(ds, base=base)  # doctest: +SKIP
     """
     p = params or RatingParams()
-    return RatingBase(base_flags(buyer_feedback(ds), ds, p).collect(), p)
+    flags = base_flags(buyer_feedback(ds), ds, p).collect()
+    # bursts against the seller's own baseline (top ratings per seller and day: the row
+    # order does not matter)
+    origins = seller_origins(ds, p, sellers=flags.get_column("target_id").unique())
+    burst_lazy, ends_lazy = seller_bursts(flags.lazy(), p, origins)
+    burst_sellers, burst_ends = pl.collect_all([burst_lazy, ends_lazy])
+    flags = in_burst_flag(flags.lazy(), burst_ends.lazy(), p).collect()
+    return RatingBase(flags, p, burst_sellers)
 
 
 def _flag(name: str) -> pl.Expr:
@@ -700,6 +713,7 @@ def rating_signals(
     fb = group_flags(
         base.flags.lazy(), group_members=group_members, identity_links=identity_links
     ).collect()
+    in_burst, fb = fb.get_column("in_burst"), fb.drop("in_burst")  # added back below
 
     # feedback trading (whole-graph stage: needs every seller's side)
     sellers = fb.get_column("target_id").unique()
@@ -716,11 +730,9 @@ def rating_signals(
     traded = pairs.get_column("feedback_ids").explode().unique()
     fb = fb.with_columns(traded=pl.col("feedback_id").is_in(pl.lit(traded).implode()))
 
-    # bursts against the seller's own baseline
-    origins = seller_origins(ds, p, sellers=sellers)
-    burst_lazy, ends_lazy = seller_bursts(fb.lazy(), p, origins)
-    burst_sellers, burst_ends = pl.collect_all([burst_lazy, ends_lazy])
-    fb = _score_and_flags(in_burst_flag(fb.lazy(), burst_ends.lazy(), p), p).collect()
+    # bursts against the seller's own baseline (computed in the base: no detection result)
+    burst_sellers = base.burst_sellers
+    fb = _score_and_flags(fb.lazy().with_columns(in_burst), p).collect()
 
     # REV2 (whole-graph stage), behavioural prior = the flags
     res = rev2(
