@@ -266,7 +266,7 @@ def scan(
         # here is raised again where the signals are computed (stage "rating signals")
         if ds.has("orders") and ds.has("feedback"):
             with stage("rating base"), suppress(Exception):
-                ctx.rating_base()
+                ctx.rating_base(prefetch=True)
 
     worker = _Worker(run_early) if early else None
     unavailable: dict[str, str] = {}

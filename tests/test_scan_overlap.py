@@ -213,3 +213,15 @@ def test_checks_reading_the_rating_signals_declare_them(
     assert result.not_evaluated["SHILL_PURCHASE"] == reason
     assert result.not_evaluated["FEEDBACK_MANIPULATION"] == reason
     assert "UNPAID_ITEMS" not in result.not_evaluated  # needs no rating signal
+
+
+def test_rating_base_is_let_go_once_the_rating_signals_are_done(market_ds: Dataset) -> None:
+    ctx = ScanContext(market_ds)
+    base = ctx.rating_base(prefetch=True)
+    assert base is not None
+    assert base.flags.height > 0
+    assert ctx.rating_base() is base  # computed once
+    assert ctx.ratings.feedback.height == base.flags.height
+    assert "rating_base" not in ctx._shared  # not held for the rest of the scan
+    assert ctx.rating_base(prefetch=True) is None  # a late prefetch computes nothing
+    assert "rating_base" not in ctx._shared

@@ -75,6 +75,7 @@ class ScanContext:
     _shared: dict[str, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     _key_locks: dict[str, threading.Lock] = field(default_factory=dict, repr=False, compare=False)
+    _ratings_done: bool = field(default=False, repr=False, compare=False)
 
     @property
     def as_of(self) -> datetime:
@@ -183,19 +184,27 @@ class ScanContext:
                 raise ConfigError(f"invalid [ratings] setting: {err}") from None
         return None
 
-    def rating_base(self) -> Any:
+    def rating_base(self, *, prefetch: bool = False) -> Any:
         """Return the group-independent part of the rating signals (``RatingBase``), once.
 
-        A scan computes it in its second thread while group detection runs;
-        :attr:`ratings` uses it (or computes it, when nobody did yet).
+        A scan computes it in its second thread while group detection runs
+        (``prefetch=True``: nothing is computed, ``None`` returned, once :attr:`ratings`
+        is done); :attr:`ratings` uses it (or computes it, when nobody did yet) and then
+        lets it go (it holds every buyer feedback row).
         """
         from graphkit.detect.ratings import rating_base
 
         params = self._rating_params()
-        return self.shared(
-            "rating_base",
-            lambda: self._timed("rating_base", lambda: rating_base(self.ds, params)),
-        )
+        with self._lock:
+            lock = self._key_locks.setdefault("rating_base", threading.Lock())
+        with lock:
+            if prefetch and self._ratings_done:
+                return None
+            if "rating_base" not in self._shared:
+                self._shared["rating_base"] = self._timed(
+                    "rating_base", lambda: rating_base(self.ds, params)
+                )
+            return self._shared["rating_base"]
 
     @cached_property
     def ratings(self) -> Any:
@@ -208,7 +217,7 @@ class ScanContext:
         members = self.ring_members if grouped else None
         # the groups' scores: only groups scoring as rings count (RatingParams.group_min_score)
         groups = self.group_table.select("group_id", "score") if grouped else None
-        return self._timed(
+        out = self._timed(
             "rating_signals",
             lambda: rating_signals(
                 self.ds,
@@ -219,6 +228,10 @@ class ScanContext:
                 base=base,
             ),
         )
+        with self._key_locks["rating_base"]:  # done with the base: let it go
+            self._ratings_done = True
+            self._shared.pop("rating_base", None)
+        return out
 
     @cached_property
     def identity(self) -> Any:
