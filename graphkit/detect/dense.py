@@ -14,9 +14,10 @@ priority queue, i.e. a Python loop per vertex. Here each round removes, at
 once, *every* vertex whose weighted degree is within a factor ``1 + eps`` of
 the current minimum (batch peeling, after Bahmani et al., VLDB 2012, but
 relative to the minimum rather than the mean so it tracks the exact greedy
-order closely); each round is a handful of numpy operations on arrays that
-shrink as vertices go. Several blocks are found by removing the edges of a
-block found and peeling again.
+order closely); each round is a handful of numpy operations on the removed
+vertices' edges (an incidence index built once) and the live vertices'
+degrees. Several blocks are found by removing the edges of a block found and
+peeling again.
 
 Two extensions, both off by default. ``degree_correction="pmi"`` also weighs
 each edge by how surprising it is given both degrees (``log(1 + m / (d_b
