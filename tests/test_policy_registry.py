@@ -18,7 +18,7 @@ from graphkit.policy import (
     register,
     signal,
 )
-from graphkit.policy.registry import unregister
+from graphkit.policy.registry import SIGNAL_DECIMALS, unregister
 
 CONTRACT_RULES = {
     "UNPAID_ITEMS",
@@ -148,3 +148,16 @@ def test_finalize_findings_rejects_bad_actions_and_missing_columns() -> None:
         finalize_findings(bad, text)
     with pytest.raises(ValueError, match="lack columns"):
         finalize_findings(_draft([["b"]], [["o"]]).drop("signals"), text)
+
+
+def test_signal_numbers_are_identical_for_values_one_bit_apart() -> None:
+    # 273064 s / 86400 by true division and by the reciprocal differ in the last bit;
+    # polars can take either path depending on chunking, so a finding's signal would change
+    # from run to run unless the number is rounded.
+    a, b = 273064 / 86400.0, 273064 * (1 / 86400.0)
+    assert a != b
+    df = pl.DataFrame({"x": [a, b]})
+    out = df.select(signal("gap", "x", threshold=pl.col("x"), contribution=pl.col("x")))
+    first, second = out.to_series().to_list()
+    assert first == second
+    assert first["value"] == round(a, SIGNAL_DECIMALS)

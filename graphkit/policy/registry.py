@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SIGNALS",
+    "SIGNAL_DECIMALS",
     "CheckFn",
     "PolicyCheck",
     "PolicyText",
@@ -254,6 +255,10 @@ def policy_texts() -> dict[str, PolicyText]:
 # --- building blocks for checks -------------------------------------------------------------
 
 
+#: Decimal places of a signal's numbers (reproducibility: see :func:`signal`).
+SIGNAL_DECIMALS = 9
+
+
 def signal(
     name: str,
     value: pl.Expr | float | str,
@@ -265,7 +270,10 @@ def signal(
     """Return a ``SIGNAL`` struct expression (one named signal with its numbers).
 
     ``value``, ``threshold`` and ``contribution`` are expressions, numbers, or
-    column names (``str``); ``detail`` is an expression or literal text.
+    column names (``str``); ``detail`` is an expression or literal text. Numbers are
+    rounded to :data:`SIGNAL_DECIMALS` places: polars may compute the same quantity
+    (``seconds / 86400``, say) one bit apart depending on how a frame is chunked,
+    and findings must be byte-identical run to run.
 
     Examples
     --------
@@ -278,8 +286,8 @@ def signal(
         if x is None:
             return pl.lit(None, dtype=pl.Float64)
         if isinstance(x, str):
-            return pl.col(x).cast(pl.Float64)
-        return (x if isinstance(x, pl.Expr) else pl.lit(x)).cast(pl.Float64)
+            return pl.col(x).cast(pl.Float64).round(SIGNAL_DECIMALS)
+        return (x if isinstance(x, pl.Expr) else pl.lit(x)).cast(pl.Float64).round(SIGNAL_DECIMALS)
 
     det = detail if isinstance(detail, pl.Expr) else pl.lit(detail, dtype=pl.String)
     return pl.struct(
