@@ -1060,9 +1060,12 @@ layer (validation, the market graph, the identity graph, lockstep, rating signal
 policy checks) joins or groups the orders, feedback and identifier rows by those strings
 again, and the cost grows faster than the data from 1M to 10M orders because the hash tables
 (accounts, buyer–seller pairs, distinct identifier values: millions each at 10M orders)
-outgrow the CPU caches. At 10M orders the largest single part is Leiden itself (igraph's C
-core on the whole suspicion-weighted graph at resolution 5, i.e. very many small communities),
-which grows much faster than the data; FRAUDAR (5 peels over every edge) comes next.
+outgrow the CPU caches. The breakdown table above comes from isolated stages measured on
+earlier code (its 10M rows sum to far more than today's end-to-end scan): since then Leiden
+and FRAUDAR run on the ring-candidate subgraph only, the market graph, identity graph and
+lockstep join on 64-bit id hashes and integer codes, and FRAUDAR's peel touches only the
+removed vertices' edges (detection at 10M: about 190 -> 51-66 CPU s; see the detection
+sections below).
 
 Fixed in this issue (same outputs, see the commits): Leiden runs on an igraph graph built
 from the edge arrays (no attributed copy with every account id as a Python string); lockstep
@@ -1094,10 +1097,9 @@ Proposed (larger, owned by other modules; not done here): (1) encode account and
 once at ingest into dense Int64 codes kept in the `Dataset` (with the dictionary for output),
 so every later join and group-by runs on integers; replacing only the pair joins inside the
 market graph did not help (the string joins of orders to vertex ids remain), the encoding has
-to happen once, upstream. (2) Run Leiden and FRAUDAR on the part of the graph that can hold
-a ring (e.g. the connected components of edges whose suspicion weight exceeds the plain order
-count, plus their sellers' edges) instead of all of it; this changes which communities are
-found, so it needs the detection owner's quality check (`run-quality` below). (3) Compute
+to happen once, upstream. (2) Done since: Leiden and FRAUDAR run on the ring-candidate
+subgraph (`rings.ring_candidate_edges`), with the same ring recovery (`run-quality`
+below). (3) Compute
 the per-order facts (its feedback, refunds, cases) once and share them between the graph
 build, rating signals and the policy checks through `ScanContext`, instead of each
 re-joining feedback to orders. (4) Validation: its cost is one regex screen per id column,
@@ -1109,13 +1111,12 @@ integer codes. (5) Report: what is left is about ten matplotlib figures and the 
 import; warming matplotlib up in a thread while the dataset is validated was tried and made
 validation slower (GIL contention), so it is not done; drawing fewer group panels
 (`top_groups`) is the remaining lever.
-Reproducibility: float sums inside polars group-bys (identity link weights, group scores) can
-differ in the last bit between two runs on the same input (parallel summation order), so
-`groups.parquet` is not always byte-identical; rounding scores and weights (e.g. to 12
-significant digits) before output would make it so. Likewise polars evaluates `x ** y` on one
-or two rows differently in the last bit from on more rows: the policy scores built from a
-power are rounded to 6 places (as the finding score is) before they become signal
-contributions.
+Reproducibility: float results inside polars (parallel group-by sums, `x ** y`, division by
+a literal) can differ in the last bit between two runs on the same input, depending on
+chunking; so the policy scores built from a power are rounded to 6 places (as the finding
+score is), every signal number of a finding to `SIGNAL_DECIMALS` (9) places, and the groups
+table's scores and signal numbers likewise, so findings and groups are byte-identical run to
+run.
 """
 
 

@@ -34,7 +34,7 @@ from graphkit.findings import (
     empty_groups,
 )
 from graphkit.policy import ScanContext, checks, finalize_findings
-from graphkit.policy.registry import PolicyCheck
+from graphkit.policy.registry import SIGNAL_DECIMALS, PolicyCheck
 
 __all__ = [
     "OVERLAP_MAX_ORDERS",
@@ -478,7 +478,17 @@ def _groups(ctx: ScanContext) -> pl.DataFrame:
     g = ctx.group_table
     if g.height == 0:
         return empty_groups()
-    return g.select([pl.col(c).cast(t) for c, t in GROUPS_SCHEMA.items()]).sort("group_id")
+    # numbers rounded as the findings' signals are: polars' parallel float sums can differ in
+    # the last bit between runs, and the groups table must be byte-identical run to run
+    numbers = [pl.field(f).round(SIGNAL_DECIMALS) for f in ("value", "threshold", "contribution")]
+    return (
+        g.select([pl.col(c).cast(t) for c, t in GROUPS_SCHEMA.items()])
+        .with_columns(
+            pl.col("score").round(SIGNAL_DECIMALS),
+            pl.col("signals").list.eval(pl.element().struct.with_fields(numbers)),
+        )
+        .sort("group_id")
+    )
 
 
 def _priors(ctx: ScanContext, unavailable: dict[str, str]) -> pl.DataFrame | None:
