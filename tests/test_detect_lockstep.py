@@ -119,12 +119,13 @@ def test_integer_coded_orders_give_the_same_groups() -> None:
 
 def test_pairs_within_runs_of_sorted_bucket_keys() -> None:
     """Every pair of rows sharing a key, once, earlier row first; singletons pair with no one."""
-    from graphkit.detect.lockstep import _pairs_within_runs, _run_lengths
+    from graphkit.detect.lockstep import _pairs_within_runs
+    from graphkit.detect.sorted_runs import run_lengths
 
     key = np.array([4, 4, 4, 7, 9, 9])
     src, dst = _pairs_within_runs(key)
     assert list(zip(src.tolist(), dst.tolist(), strict=True)) == [(0, 1), (0, 2), (1, 2), (4, 5)]
-    assert _run_lengths(key).tolist() == [3, 3, 3, 1, 2, 2]
+    assert run_lengths(key).tolist() == [3, 3, 3, 1, 2, 2]
     empty = _pairs_within_runs(np.zeros(0, dtype=np.int64))
     assert [e.size for e in empty] == [0, 0]
-    assert _run_lengths(np.array([5])).tolist() == [1]
+    assert run_lengths(np.array([5])).tolist() == [1]

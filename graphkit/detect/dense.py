@@ -49,6 +49,8 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import polars as pl
 
+from graphkit.detect.sorted_runs import run_starts, sorted_distinct
+
 if TYPE_CHECKING:
     from graphkit.graph.build import MarketGraph
 
@@ -333,17 +335,6 @@ def _incident(gone: np.ndarray, ptr: np.ndarray, inc: np.ndarray) -> np.ndarray:
     return inc[np.repeat(lo - start, cnt) + np.arange(total)]
 
 
-def _sorted_distinct(x: np.ndarray) -> np.ndarray:
-    """Sorted distinct values of an integer array (``np.unique`` without its overhead)."""
-    x = np.sort(x, kind="stable")
-    if len(x) > 1:
-        first = np.empty(len(x), dtype=bool)
-        first[0] = True
-        np.not_equal(x[1:], x[:-1], out=first[1:])
-        x = x[first]
-    return x
-
-
 def _sub_sums(
     cur: np.ndarray, at: np.ndarray, ends: np.ndarray, hw: np.ndarray, slot: np.ndarray
 ) -> None:
@@ -423,7 +414,7 @@ def _peel_once(
         idx = np.flatnonzero(cur <= thr + 1e-12)
         gone = live[idx]
         cand = _incident(gone, ptr, inc)
-        hid = _sorted_distinct(cand[edge_live[cand]])  # edge order
+        hid = sorted_distinct(cand[edge_live[cand]])  # edge order
         edge_live[hid] = False
         hw = lw[hid]
         f -= float(hw.sum() + lp[gone].sum())
@@ -587,8 +578,7 @@ def _window_vertices(
     span = int(half.max()) + 1
     skey, order = _sorted_order(entity * span + half)
     ent, hs = skey // span, skey % span
-    new_entity = np.ones(len(order), dtype=bool)
-    new_entity[1:] = ent[1:] != ent[:-1]
+    new_entity = run_starts(ent)
     every = bool(ok.all())
     per_edge, vgroup, vent = [], [], []
     for go in (hs // 2, (hs + 1) // 2 + n0):  # the two offsets' windows, in sorted order
@@ -598,8 +588,7 @@ def _window_vertices(
         else:  # drop the skipped windows' edges first
             sel = ok[go]
             o, e, go = o[sel], e[sel], go[sel]
-            first = np.ones(len(o), dtype=bool)
-            first[1:] = e[1:] != e[:-1]
+            first = run_starts(e)
         first[1:] |= go[1:] != go[:-1]
         vid = np.cumsum(first) - 1 + base
         base += int(first.sum())

@@ -34,6 +34,8 @@ from datetime import timedelta
 import numpy as np
 import polars as pl
 
+from graphkit.detect.sorted_runs import run_lengths, run_starts
+
 __all__ = ["LOCKSTEP_SCHEMA", "lockstep_groups", "lockstep_pairs"]
 
 #: Output of :func:`lockstep_groups`: one row per (group, member).
@@ -96,20 +98,6 @@ def _coded_input(
     return coded, account_ids, account_ids
 
 
-def _run_starts(key: np.ndarray) -> np.ndarray:
-    """Return a mask of the first row of each run of equal values in the sorted ``key``."""
-    starts = np.ones(len(key), dtype=bool)
-    starts[1:] = key[1:] != key[:-1]
-    return starts
-
-
-def _run_lengths(key: np.ndarray) -> np.ndarray:
-    """Return, per row of the sorted ``key``, the length of its run of equal values."""
-    start = np.flatnonzero(_run_starts(key))
-    lengths = np.diff(np.append(start, len(key)))
-    return np.repeat(lengths, lengths)
-
-
 def _pairs_within_runs(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return row pairs ``(i, j)``, ``i < j``, of every run of equal values in the sorted ``key``.
 
@@ -124,7 +112,7 @@ def _pairs_within_runs(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     m = len(key)
     if m == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    start = np.flatnonzero(_run_starts(key))
+    start = np.flatnonzero(run_starts(key))
     end = np.repeat(np.append(start[1:], m), np.diff(np.append(start, m)))
     later = end - np.arange(m) - 1
     src = np.repeat(np.arange(m), later)
@@ -182,12 +170,12 @@ def _pairs_coded(
         .collect()["v"]
         .to_numpy()
     )
-    v = v[np.concatenate(([True], v[1:] != v[:-1]))]
+    v = v[run_starts(v)]
     key, buyer = v // n_b, v % n_b
     del v
     # buyers per bucket: run lengths of the sorted keys
-    n = _run_lengths(key)
-    busy = int(np.count_nonzero((n > max_bucket_buyers) & _run_starts(key)))
+    n = run_lengths(key)
+    busy = int(np.count_nonzero((n > max_bucket_buyers) & run_starts(key)))
     keep = (n >= 2) & (n <= max_bucket_buyers)
     key, buyer = key[keep], buyer[keep]
     # a buyer in fewer usable buckets of an offset than min_shared_windows pairs with no one
@@ -202,8 +190,8 @@ def _pairs_coded(
     # count first on the sorted keys (most pairs share one bucket; a sort costs less than a
     # hash group-by over tens of millions of rows), distinct sellers for the survivors only
     spk = pl.Series(pk).sort().to_numpy()
-    runs = _run_lengths(spk)
-    survivors = spk[_run_starts(spk) & (runs >= min_shared_windows)]
+    runs = run_lengths(spk)
+    survivors = spk[run_starts(spk) & (runs >= min_shared_windows)]
     del spk, runs
     keep = pl.Series(pk).is_in(pl.Series(survivors).implode()).to_numpy()
     shared = pl.DataFrame({"pk": pk[keep], "s": key[src[keep]] % per_off // span}).lazy()

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
+from graphkit.detect.sorted_runs import run_starts
 from graphkit.errors import ConfigError
 from graphkit.findings import GROUPS_SCHEMA, SIGNAL, group_ids
 
@@ -463,7 +464,7 @@ def ring_candidate_edges(
     for _ in range(100):  # pruning rounds (a handful), not a loop over edges
         kb, ko = eb[keep], eo[keep]
         pos = np.arange(len(kb))
-        first = np.r_[True, kb[1:] != kb[:-1]] if len(kb) else np.zeros(0, dtype=bool)
+        first = run_starts(kb)
         rank = pos - np.maximum.accumulate(np.where(first, pos, 0))
         top = rank < p.ring_max_sellers
         # orders a ring of <= ring_max_sellers sellers could hold for each buyer
