@@ -574,12 +574,9 @@ def check_shill_purchase(ctx: ScanContext, params: Mapping[str, Any]) -> pl.Data
     """
     members = ctx.ring_members if ctx.has_groups() else None
     skip: list[str] = []
-    if params["skip_trading_sellers"]:
-        try:
-            tp = ctx.ratings.trading_pairs
-            skip = pl.concat([tp["seller_a"], tp["seller_b"]]).unique().to_list()
-        except ImportError:
-            skip = []
+    if params["skip_trading_sellers"]:  # ratings is a declared signal: the scan has it
+        tp = ctx.ratings.trading_pairs
+        skip = pl.concat([tp["seller_a"], tp["seller_b"]]).unique().to_list()
     pairs = pair_evidence(
         ctx.frame("orders").lazy(),
         ctx.frame("feedback").lazy(),
