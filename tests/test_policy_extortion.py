@@ -1,130 +1,31 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
 import pytest
+from micro_market import MicroMarket
+from micro_market import day as _day
 
-from graphkit.config import ScanConfig
 from graphkit.evaluate import evaluate
 from graphkit.findings import FINDINGS_SCHEMA
 from graphkit.io import dataset_from_frames, load_dataset
 from graphkit.policy import ScanContext, finalize_findings, get_check
 
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 
 THREAT = "Send me a free second charger, otherwise you get a 1 star review from me."
 THREAT_ES = "Si no me haces un descuento del 30%, te dejo una valoración negativa."
 
 
-def _day(d: float) -> datetime:
-    return T0 + timedelta(days=d)
-
-
-class Market:
-    """A micro-marketplace built row by row."""
+class Market(MicroMarket):
+    """A micro-marketplace whose :meth:`run` is the FEEDBACK_EXTORTION check."""
 
     def __init__(self) -> None:
-        self.orders: list[dict[str, object]] = []
-        self.messages: list[dict[str, object]] = []
-        self.feedback: list[dict[str, object]] = []
-        self.refunds: list[dict[str, object]] = []
-
-    def order(self, buyer: str, seller: str, day: float) -> str:
-        oid = f"o{len(self.orders):04d}"
-        self.orders.append(
-            {
-                "order_id": oid,
-                "buyer_id": buyer,
-                "seller_id": seller,
-                "amount": 20.0,
-                "created_at": _day(day),
-                "paid_at": _day(day),
-            }
-        )
-        return oid
-
-    def _parties(self, oid: str) -> tuple[str, str]:
-        o = next(o for o in self.orders if o["order_id"] == oid)
-        return str(o["buyer_id"]), str(o["seller_id"])
-
-    def say(
-        self, oid: str, day: float, text: str, *, from_seller: bool = False, link: bool = True
-    ) -> str:
-        buyer, seller = self._parties(oid)
-        sender, recipient = (seller, buyer) if from_seller else (buyer, seller)
-        mid = f"m{len(self.messages):04d}"
-        self.messages.append(
-            {
-                "message_id": mid,
-                "sender_id": sender,
-                "recipient_id": recipient,
-                "order_id": oid if link else None,
-                "sent_at": _day(day),
-                "text": text,
-            }
-        )
-        return mid
-
-    def rate(self, oid: str, day: float, rating: int) -> str:
-        buyer, seller = self._parties(oid)
-        fid = f"f{len(self.feedback):04d}"
-        self.feedback.append(
-            {
-                "feedback_id": fid,
-                "order_id": oid,
-                "author_id": buyer,
-                "target_id": seller,
-                "rating": rating,
-                "dsr_item_as_described": rating,
-                "dsr_communication": rating,
-                "dsr_shipping_speed": rating,
-                "created_at": _day(day),
-            }
-        )
-        return fid
-
-    def refund(self, oid: str, day: float, amount: float) -> None:
-        self.refunds.append(
-            {
-                "refund_id": f"r{len(self.refunds)}",
-                "order_id": oid,
-                "refunded_at": _day(day),
-                "amount": amount,
-                "via": "seller",
-            }
-        )
+        super().__init__(amount=20.0)
 
     def run(self, **overrides: object) -> pl.DataFrame:
-        if not self.feedback:
-            extra = self.order("bz", "sz", 0)
-            self.rate(extra, 1, 5)
-        frames = {
-            "orders": pl.DataFrame(self.orders),
-            "feedback": pl.DataFrame(self.feedback),
-            "messages": pl.DataFrame(
-                self.messages,
-                schema={
-                    "message_id": pl.String,
-                    "sender_id": pl.String,
-                    "recipient_id": pl.String,
-                    "order_id": pl.String,
-                    "sent_at": pl.Datetime("us", "UTC"),
-                    "text": pl.String,
-                },
-            ),
-        }
-        if self.refunds:
-            frames["refunds"] = pl.DataFrame(self.refunds)
-        ds = dataset_from_frames(frames, as_of=_day(100))
-        cfg = ScanConfig.from_mapping(
-            {"rules": {"FEEDBACK_EXTORTION": overrides}} if overrides else {}
-        )
-        ctx = ScanContext(ds, cfg)
-        check = get_check("FEEDBACK_EXTORTION")
-        return check(ctx, ctx.params("FEEDBACK_EXTORTION"))
+        return self.check("FEEDBACK_EXTORTION", **overrides)
 
 
 def test_threat_followed_by_negative_feedback_fires() -> None:

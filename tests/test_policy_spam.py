@@ -1,102 +1,32 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
 import pytest
+from micro_market import T0, MicroMarket
+from micro_market import day as _day
 
-from graphkit.config import ScanConfig
 from graphkit.evaluate import evaluate
 from graphkit.findings import FINDINGS_SCHEMA
 from graphkit.io import dataset_from_frames, load_dataset
 from graphkit.policy import ScanContext, finalize_findings, get_check
 from graphkit.policy.spam import defang, spam_campaigns, spam_senders, unsolicited_messages
 
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 
 PROMO = "Hello {n}! Best replica sneakers & bags, 70% off this week only, see shop-{c} now"
 SHIPPED = "Hi {n}, your order {c} has shipped today. Thank you for buying from our store!"
 
 
-def _day(d: float) -> datetime:
-    return T0 + timedelta(days=d)
-
-
-class Market:
-    """A micro-marketplace built row by row."""
+class Market(MicroMarket):
+    """A micro-marketplace whose :meth:`run` is the COMM_SPAM check."""
 
     def __init__(self) -> None:
-        self.orders: list[dict[str, object]] = []
-        self.messages: list[dict[str, object]] = []
-
-    def order(self, buyer: str, seller: str, day: float) -> str:
-        oid = f"o{len(self.orders):04d}"
-        self.orders.append(
-            {
-                "order_id": oid,
-                "buyer_id": buyer,
-                "seller_id": seller,
-                "amount": 10.0,
-                "created_at": _day(day),
-                "paid_at": _day(day),
-            }
-        )
-        return oid
-
-    def message(
-        self, sender: str, recipient: str, day: float, text: str, order_id: str | None = None
-    ) -> str:
-        mid = f"m{len(self.messages):04d}"
-        self.messages.append(
-            {
-                "message_id": mid,
-                "sender_id": sender,
-                "recipient_id": recipient,
-                "order_id": order_id,
-                "sent_at": _day(day),
-                "text": text,
-            }
-        )
-        return mid
+        super().__init__(amount=10.0)
 
     def run(self, **overrides: object) -> pl.DataFrame:
-        if not self.orders:
-            self.order("bz", "sz", 0)
-        orders = pl.DataFrame(self.orders)
-        first = orders.row(0, named=True)
-        feedback = pl.DataFrame(
-            {
-                "feedback_id": ["f0"],
-                "order_id": [first["order_id"]],
-                "author_id": [first["buyer_id"]],
-                "target_id": [first["seller_id"]],
-                "rating": [5],
-                "dsr_item_as_described": [5],
-                "dsr_communication": [5],
-                "dsr_shipping_speed": [5],
-                "created_at": [_day(99)],
-            }
-        )
-        messages = pl.DataFrame(
-            self.messages,
-            schema={
-                "message_id": pl.String,
-                "sender_id": pl.String,
-                "recipient_id": pl.String,
-                "order_id": pl.String,
-                "sent_at": pl.Datetime("us", "UTC"),
-                "text": pl.String,
-            },
-        )
-        ds = dataset_from_frames(
-            {"orders": orders, "feedback": feedback, "messages": messages}, as_of=_day(100)
-        )
-        cfg = ScanConfig.from_mapping({"rules": {"COMM_SPAM": overrides}} if overrides else {})
-        ctx = ScanContext(ds, cfg)
-        check = get_check("COMM_SPAM")
-        return check(ctx, ctx.params("COMM_SPAM"))
+        return self.check("COMM_SPAM", **overrides)
 
 
 def _spam(m: Market, sender: str, n: int, *, day: float = 1.0, prefix: str = "x") -> list[str]:
