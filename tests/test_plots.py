@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import polars as pl
@@ -10,6 +11,7 @@ from test_report_case import RING, case_tables
 
 from graphkit.report.plots import (
     figure_png,
+    figure_svg,
     findings_trend_plot,
     rating_distribution_plot,
     subgraph_plot,
@@ -158,3 +160,77 @@ def test_plots_draw_and_png_is_reproducible(tables):
         png = figure_png(p)
         assert png[:8] == b"\x89PNG\r\n\x1a\n"
         assert figure_png(p) == png
+
+
+# --- SVG figures (the report's) ----------------------------------------------------------------
+
+
+def _svg(*plots, **kw) -> str:
+    import xml.dom.minidom
+
+    doc = figure_svg(*plots, **kw)
+    xml.dom.minidom.parseString(doc)  # well-formed
+    assert figure_svg(*plots, **kw) == doc  # same plots, same bytes
+    return doc.decode("utf-8")
+
+
+def test_svg_subgraph_draws_every_node_and_edge_with_ids_as_text(tables):
+    weird = tables["orders"].with_columns(
+        buyer_id=pl.when(pl.col("buyer_id") == "r1").then(pl.lit("<b>$x^{$")).otherwise("buyer_id")
+    )
+    p = subgraph_plot(
+        weird, account_ids=["<b>$x^{$", "r2", "r3", "s1"], evidence_ids=["or1", "or2"], seed=1
+    )
+    svg = _svg(p, size=(6.0, 3.0))
+    assert "&lt;b&gt;$x^{$</text>" in svg  # escaped, no math parsing
+    assert "<b>" not in svg
+    # 3 member buyers (circles), 1 member seller (square); one path per edge style
+    assert svg.count("<circle") == 3 + 1  # + the legend's buyer key
+    assert svg.count("<rect") == 1 + 1 + 1  # background, seller, legend square
+    red = re.findall(r'<path d="([^"]+)" fill="none" stroke="#d62728"', svg)
+    grey = re.findall(r'<path d="([^"]+)" fill="none" stroke="#9a9a9a"', svg)
+    assert sum(d.count("M") for d in red) == 2  # or1 (r1) and or2 (r2) are evidence
+    assert sum(d.count("M") for d in grey) == 1  # r3 -> s1
+
+
+def test_svg_distribution_bars_have_the_shares(tables):
+    p = rating_distribution_plot(tables["feedback"], tables["orders"], seller_ids=["s1"])
+    svg = _svg(p, size=(7.5, 3.0))
+    n_bars = p.counts.height  # every (cohort, measure, value), zero-height bars included
+    assert svg.count("<rect") == 1 + 2 + n_bars  # background, 2 legend keys, bars
+    # s1 received 10 buyer feedback (9 from the ring, 1 from h1); s2 received 3
+    assert ">implicated (n=10 feedback)</text>" in svg
+    assert ">population (n=3 feedback)</text>" in svg
+    assert ">DSR communication</text>" in svg
+
+
+def test_svg_timeline_and_trend_label_dates_and_totals(tables):
+    tl = timeline_plot(tables)
+    svg = _svg(tl, size=(6.0, 2.6))
+    n_orders = tables["orders"].height
+    assert f">orders ({n_orders:,})</text>" in svg
+    assert svg.count("<polyline") == tl.counts["kind"].n_unique()
+    assert "Mar 2026" in svg
+    empty = findings_trend_plot(
+        pl.DataFrame(schema={"rule_id": pl.String, "first_seen": pl.Datetime("us", "UTC")})
+    )
+    assert ">no dated findings</text>" in _svg(empty)
+
+
+def test_nice_and_date_ticks_known_answers():
+    from datetime import timedelta
+
+    from graphkit.report.svg import date_ticks, nice_ticks
+
+    assert nice_ticks(0, 1) == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    assert nice_ticks(0, 37, 4) == [0.0, 10.0, 20.0, 30.0, 40.0]
+    assert nice_ticks(0, 0) == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]  # degenerate range
+    start = datetime(2026, 1, 30, 12, tzinfo=UTC)
+    days = date_ticks(start, start + timedelta(days=3))
+    assert [label for _, label in days] == ["31 Jan 2026", "01 Feb", "02 Feb"]
+    months = date_ticks(start, start + timedelta(days=100))
+    assert [label for _, label in months] == ["Feb 2026", "Mar 2026", "Apr 2026", "May 2026"]
+    years = date_ticks(start, start + timedelta(days=365 * 6))
+    assert all(t.month == 1 and t.day == 1 for t, _ in years)
+    assert all(start <= t <= start + timedelta(days=365 * 6) for t, _ in years)
+    assert 2 <= len(years) <= 5

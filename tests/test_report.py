@@ -81,7 +81,7 @@ def test_report_has_no_http_reference_at_all_when_data_has_none(tmp_path):
     c = build_case(tmp_path, tables=tables)
     page = render_report(c.run_dir, dataset=c.dataset)
     assert re.search(r"https?:", page, re.IGNORECASE) is None
-    assert page.count("data:image/png;base64,") == 3  # trend, group panel, ratings
+    assert page.count("data:image/svg+xml;base64,") == 3  # trend, group panel, ratings
 
 
 def test_untrusted_text_is_escaped(html):
@@ -130,15 +130,16 @@ def test_findings_table_is_capped_with_a_note(case):
 
 def test_group_ratings_add_a_plot_to_the_group_panel(case, html):
     import base64
-    import struct
 
     def panel_width(page: str) -> int:
         uri = page.split('alt="subgraph and timeline of G-ring-1" src="')[1].split('"')[0]
-        png = base64.b64decode(uri.removeprefix("data:image/png;base64,"))
-        return struct.unpack(">I", png[16:20])[0]
+        svg = base64.b64decode(uri.removeprefix("data:image/svg+xml;base64,"))
+        return round(float(re.search(rb'<svg[^>]* width="([0-9.]+)"', svg).group(1)))
 
     page = render_report(case.run_dir, dataset=case.dataset, group_ratings=True)
-    assert page.count("data:image/png;base64,") == html.count("data:image/png;base64,")
+    n = html.count("data:image/svg+xml;base64,")
+    assert n == 3
+    assert page.count("data:image/svg+xml;base64,") == n
     assert panel_width(html) == 880  # 11 in at 80 dpi: subgraph + timeline
     assert panel_width(page) == 1200  # 15 in: + the group's ratings
 
@@ -146,7 +147,8 @@ def test_group_ratings_add_a_plot_to_the_group_panel(case, html):
 def test_report_without_dataset_says_so(case):
     page = render_report(case.run_dir)
     assert "dataset was not available" in page
-    assert page.count("data:image/png") == 1  # the trend only
+    assert page.count("data:image/svg+xml") == 1  # the trend only
+    assert "data:image/png" not in page
 
 
 def test_report_is_reproducible(case, html):
@@ -252,6 +254,34 @@ def test_every_scan_writes_the_report(tmp_path):
     assert re.search(r"(src|href)=\"https?:", page) is None
 
 
+def test_report_figures_are_svg_with_the_data_escaped_inside(html):
+    import base64
+    import xml.dom.minidom
+
+    uris = re.findall(r'src="data:image/svg\+xml;base64,([^"]+)"', html)
+    assert len(uris) == 3
+    docs = [base64.b64decode(u) for u in uris]
+    for doc in docs:
+        xml.dom.minidom.parseString(doc)  # well-formed: every text escaped
+        assert b"<script" not in doc
+    panel = next(d for d in docs if b"orders among members" in d)
+    for member in ("r1", "r2", "r3", "s1"):
+        assert f">{member}</text>".encode() in panel
+
+
+def test_rendering_the_report_does_not_import_matplotlib(case):
+    code = (
+        "import sys, graphkit\n"
+        "from graphkit.report import render_report\n"
+        f"ds = graphkit.load_dataset({str(case.data_dir)!r})\n"
+        f"html = render_report({str(case.run_dir)!r}, dataset=ds)\n"
+        "assert html.count('data:image/svg+xml') == 3\n"
+        "print('matplotlib' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def test_heavy_imports_load_late():
     code = (
         "import sys, graphkit, graphkit.report; "
@@ -274,7 +304,7 @@ def test_empty_run_renders(tmp_path, case):
     page = render_report(run_dir, dataset=case.dataset)
     assert "No groups were detected." in page
     assert "No findings." in page
-    assert "data:image/png" not in page  # nothing to draw, nothing implicated
+    assert "data:image/" not in page  # nothing to draw, nothing implicated
 
 
 def test_long_subject_lists_are_capped(tmp_path, case):

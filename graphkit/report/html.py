@@ -78,9 +78,14 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def data_uri(png: bytes) -> str:
-    """Return a ``data:image/png;base64,...`` URI for PNG bytes."""
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+def data_uri(image: bytes, mime: str = "image/png") -> str:
+    """Return a ``data:<mime>;base64,...`` URI for image bytes (PNG unless told)."""
+    return f"data:{mime};base64," + base64.b64encode(image).decode("ascii")
+
+
+def svg_uri(svg: bytes) -> str:
+    """Return a ``data:image/svg+xml;base64,...`` URI (an SVG as an image runs nothing)."""
+    return data_uri(svg, "image/svg+xml")
 
 
 def check_dataset(run: Run, dataset: Dataset) -> None:
@@ -272,7 +277,7 @@ def _group_sections(
     max_messages: int,
     ratings: Mapping[str, Any],
 ) -> list[dict[str, Any]]:
-    from graphkit.report.plots import figure_png, subgraph_plot, timeline_plot
+    from graphkit.report.plots import figure_svg, subgraph_plot, timeline_plot
 
     groups = _top_groups(run, top_groups)
     if groups.height == 0:
@@ -332,12 +337,12 @@ def _group_sections(
                 title=f"{gid}: orders among members",
             )
             tl = timeline_plot(rows, title="activity")
-            # one figure per group: one PNG encoding instead of three
+            # one figure per group, drawn as SVG (no matplotlib: see graphkit.report.svg)
             if gid in ratings:
-                png = figure_png(sg, tl, ratings[gid], size=(15.0, 3.8), widths=(1.1, 1.0, 1.2))
+                svg = figure_svg(sg, tl, ratings[gid], size=(15.0, 3.8), widths=(1.1, 1.0, 1.2))
             else:
-                png = figure_png(sg, tl, size=(11.0, 3.8), widths=(1.2, 1.0))
-            section["panel_png"] = data_uri(png)
+                svg = figure_svg(sg, tl, size=(11.0, 3.8), widths=(1.2, 1.0))
+            section["panel_png"] = svg_uri(svg)
             if "messages" in rows:
                 msgs = rows["messages"].sort("sent_at", "message_id")
                 section["n_messages"] = msgs.height
@@ -418,7 +423,7 @@ def render_report(
     """
     from graphkit.report.plots import (
         DistributionPlot,
-        figure_png,
+        figure_svg,
         findings_trend_plot,
         rating_distribution_plots,
     )
@@ -461,7 +466,7 @@ def render_report(
             everyone.counts,
             "Ratings and DSRs received: implicated sellers vs all other sellers",
         )
-        distribution_png = data_uri(figure_png(dist, size=(7.5, 3.0)))
+        distribution_png = svg_uri(figure_svg(dist, size=(7.5, 3.0)))
     groups = _group_sections(
         run,
         dataset,
@@ -472,7 +477,7 @@ def render_report(
     )
     trend_png = None
     if run.findings["first_seen"].drop_nulls().len():
-        trend_png = data_uri(figure_png(findings_trend_plot(run.findings), size=(7.0, 2.6)))
+        trend_png = svg_uri(figure_svg(findings_trend_plot(run.findings), size=(7.0, 2.6)))
     meta = run.meta
     context = {
         "run_name": run.name,

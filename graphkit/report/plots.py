@@ -36,6 +36,8 @@ from graphkit.report.cases import is_in
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
+    from graphkit.report.svg import Box, Canvas
+
 __all__ = [
     "EVENT_TIMES",
     "DistributionPlot",
@@ -43,6 +45,7 @@ __all__ = [
     "TimelinePlot",
     "TrendPlot",
     "figure_png",
+    "figure_svg",
     "findings_trend_plot",
     "rating_distribution_plot",
     "rating_distribution_plots",
@@ -63,6 +66,21 @@ EVENT_TIMES: dict[str, str] = {
 }
 
 _MEASURES = ("rating", *DSR_COLUMNS)
+
+#: Timeline line colours per event table.
+_TIMELINE_COLORS = {
+    "orders": BUYER_COLOR,
+    "feedback": SELLER_COLOR,
+    "messages": "#2ca02c",
+    "disputes": EVIDENCE_COLOR,
+}
+#: Line colours of one line per rule (matplotlib's default cycle, as the notebooks draw).
+_CYCLE = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+)  # fmt: skip
+#: Pixels per point at the report's 80 dpi (matplotlib sizes are in points).
+_PX = 80 / 72
 
 
 class Plot(Protocol):
@@ -182,6 +200,76 @@ class SubgraphPlot:
         ax.set_title(self.title + note, fontsize=9, loc="left", y=1.0)
         ax.set_axis_off()
         return ax
+
+    def draw_svg(self, canvas: Canvas, box: Box) -> None:
+        """Draw the same picture as :meth:`plot` into ``box`` of an SVG canvas."""
+        note = f" (+{self.dropped_nodes} counterparties not drawn)" if self.dropped_nodes else ""
+        canvas.text(box.x, box.y + 11, self.title + note, size=11)
+        kinds = [
+            (label, kind, color)
+            for label, kind, color, present in (
+                ("buyers", "circle-edge", BUYER_COLOR, self._has("buyer", True)),
+                ("buyers (counterparty)", "dot", BUYER_COLOR, self._has("buyer", False)),
+                ("sellers", "square-edge", SELLER_COLOR, self._has("seller", True)),
+                ("sellers (counterparty)", "square", SELLER_COLOR, self._has("seller", False)),
+                ("evidence orders", "line", EVIDENCE_COLOR, True),
+                ("other orders", "line", EDGE_COLOR, True),
+            )
+            if present
+        ]
+        canvas.legend(box.x, box.y + box.h - 12.0 * (len(kinds) - 1) - 4, kinds, size=8.5)
+        area = box.inset(128, 28, 10, 14)
+        xs, ys = self.nodes["x"], self.nodes["y"]
+        if self.nodes.height == 0:
+            return
+        xlo, xhi = float(xs.min()), float(xs.max())  # type: ignore[arg-type]
+        ylo, yhi = float(ys.min()), float(ys.max())  # type: ignore[arg-type]
+        if xhi - xlo < 1e-9:
+            xlo, xhi = xlo - 1.0, xhi + 1.0
+        if yhi - ylo < 1e-9:
+            ylo, yhi = ylo - 1.0, yhi + 1.0
+        pos = {
+            a: (area.sx(x, xlo, xhi), area.sy(y, ylo, yhi))
+            for a, x, y in self.nodes.select("account_id", "x", "y").iter_rows()
+        }
+        # one path per edge style: thicker for more orders, evidence on top in red
+        styles: dict[tuple[bool, int], list[tuple[float, float, float, float]]] = {}
+        for b, s, n, ev in self.edges.select(
+            "buyer_id", "seller_id", "n_orders", "evidence"
+        ).iter_rows():
+            if b in pos and s in pos:
+                styles.setdefault((bool(ev), min(int(n), 10)), []).append((*pos[b], *pos[s]))
+        for (ev, n), segs in sorted(styles.items()):
+            canvas.segments(
+                segs,
+                stroke=EVIDENCE_COLOR if ev else EDGE_COLOR,
+                width=(n * 0.25 + (1.6 if ev else 0.7)) * _PX,
+                opacity=0.9 if ev else 0.6,
+            )
+        for kind, shape, color in (
+            ("buyer", "circle", BUYER_COLOR),
+            ("seller", "square", SELLER_COLOR),
+        ):
+            for member in (False, True):
+                sel = self.nodes.filter((pl.col("kind") == kind) & (pl.col("member") == member))
+                radius = (4.7 if member else 3.2) * _PX * (0.9 if shape == "square" else 1.0)
+                canvas.markers(
+                    [pos[a] for a in sel["account_id"].to_list()],
+                    shape=shape,
+                    size=radius,
+                    fill=color,
+                    edge="#000" if member else None,
+                    opacity=1.0 if member else 0.45,
+                )
+        if self.nodes.height <= 30:
+            for acct in self.nodes["account_id"].to_list():
+                x, y = pos[acct]
+                canvas.text(x, y - 7, _text(acct), size=7.5, anchor="middle")
+
+    def _has(self, kind: str, member: bool) -> bool:
+        return bool(
+            self.nodes.filter((pl.col("kind") == kind) & (pl.col("member") == member)).height
+        )
 
 
 def subgraph_plot(
@@ -345,6 +433,53 @@ class DistributionPlot:
         ax.set_title(self.title, fontsize=9, loc="left", y=1.0)
         return ax
 
+    def draw_svg(self, canvas: Canvas, box: Box) -> None:
+        """Draw the same bars as :meth:`plot` into ``box`` of an SVG canvas."""
+        from graphkit.report.svg import axes, nice_ticks
+
+        canvas.text(box.x, box.y + 11, self.title, size=11)
+        measures = [m for m in _MEASURES if m in set(self.counts["measure"].to_list())]
+        cohorts = (("population", EDGE_COLOR, -0.2), ("implicated", EVIDENCE_COLOR, 0.2))
+        first = self.counts.filter(pl.col("measure") == measures[0]) if measures else None
+        entries = []
+        for cohort, color, _ in cohorts:
+            n = int(first.filter(pl.col("cohort") == cohort)["n"].sum()) if first is not None else 0
+            entries.append((f"{cohort} (n={n:,} feedback)", "bar", color))
+        canvas.legend(box.x + 40, box.y + 28, entries, size=8.5, columns=2, column_width=210)
+        area = box.inset(40, 36, 6, 32)
+        xlo, xhi = 0.4, max(len(measures), 1) * 6 - 0.4
+        top = float(self.counts["share"].max() or 0.0) if self.counts.height else 0.0  # type: ignore[arg-type]
+        ticks = nice_ticks(0.0, max(top, 0.05), 4)
+        yhi = ticks[-1]
+        axes(
+            canvas,
+            area,
+            x_ticks=[
+                (area.sx(i * 6 + v, xlo, xhi), str(v))
+                for i in range(len(measures))
+                for v in range(1, 6)
+            ],
+            y_ticks=[(area.sy(t, 0.0, yhi), f"{t:g}") for t in ticks],
+            y_label="share",
+        )
+        bar_w = 0.4 * area.w / (xhi - xlo)
+        index = {m: i for i, m in enumerate(measures)}
+        for cohort, color, offset in cohorts:
+            part = self.counts.filter(pl.col("cohort") == cohort)
+            rects = []
+            for m, v, share in part.select("measure", "value", "share").iter_rows():
+                if m not in index:
+                    continue
+                x = area.sx(index[m] * 6 + v + offset, xlo, xhi) - bar_w / 2
+                y = area.sy(float(share), 0.0, yhi)
+                rects.append((x, y, bar_w, area.y + area.h - y))
+            canvas.rects(rects, fill=color)
+        for i, m in enumerate(measures):
+            label = m.replace("dsr_", "DSR ").replace("_", " ")
+            canvas.text(
+                area.sx(i * 6 + 3, xlo, xhi), area.y + area.h + 24, label, size=9, anchor="middle"
+            )
+
 
 def rating_distribution_plot(
     feedback: pl.DataFrame | pl.LazyFrame,
@@ -507,12 +642,7 @@ class TimelinePlot:
     def plot(self, ax: Axes | None = None) -> Axes:
         """Draw one line (with a marker per bucket) per event kind."""
         ax = ax if ax is not None else _new_axes((6.0, 2.6))
-        colors = {
-            "orders": BUYER_COLOR,
-            "feedback": SELLER_COLOR,
-            "messages": "#2ca02c",
-            "disputes": EVIDENCE_COLOR,
-        }
+        colors = _TIMELINE_COLORS
         for kind in EVENT_TIMES:
             part = self.counts.filter(pl.col("kind") == kind)
             if part.height == 0:
@@ -536,6 +666,25 @@ class TimelinePlot:
             ax.text(0.5, 0.5, "no dated events", ha="center", transform=ax.transAxes)
         ax.set_title(self.title, fontsize=9, loc="left", y=1.0)
         return ax
+
+    def draw_svg(self, canvas: Canvas, box: Box) -> None:
+        """Draw the same lines as :meth:`plot` into ``box`` of an SVG canvas."""
+        series = []
+        for kind in EVENT_TIMES:
+            part = self.counts.filter(pl.col("kind") == kind)
+            if part.height:
+                label = "cases" if kind == "disputes" else kind
+                series.append((f"{label} ({int(part['n'].sum()):,})", _TIMELINE_COLORS[kind], part))
+        _time_axes_svg(
+            canvas,
+            box,
+            self.counts,
+            series,
+            title=self.title,
+            y_label=f"per {self.every}",
+            empty="no dated events",
+            legend_columns=2,
+        )
 
 
 def timeline_events(tables: Mapping[str, pl.DataFrame | pl.LazyFrame]) -> pl.LazyFrame:
@@ -639,6 +788,24 @@ class TrendPlot:
         ax.set_title(self.title, fontsize=9, loc="left", y=1.0)
         return ax
 
+    def draw_svg(self, canvas: Canvas, box: Box) -> None:
+        """Draw the same lines as :meth:`plot` into ``box`` of an SVG canvas."""
+        rules = sorted(set(self.counts["rule_id"].to_list()))
+        series = [
+            (rule, _CYCLE[i % len(_CYCLE)], self.counts.filter(pl.col("rule_id") == rule))
+            for i, rule in enumerate(rules)
+        ]
+        _time_axes_svg(
+            canvas,
+            box,
+            self.counts,
+            series,
+            title=self.title,
+            y_label=f"findings per {self.every}",
+            empty="no dated findings",
+            legend_columns=0,
+        )
+
 
 def findings_trend_plot(
     findings: pl.DataFrame, *, every: str = "1w", title: str = "New findings over time"
@@ -659,6 +826,68 @@ def findings_trend_plot(
         .sort("rule_id", "bucket")
     )
     return TrendPlot(counts=counts, every=every, title=title)
+
+
+def _time_axes_svg(
+    canvas: Canvas,
+    box: Box,
+    counts: pl.DataFrame,
+    series: list[tuple[str, str, pl.DataFrame]],
+    *,
+    title: str,
+    y_label: str,
+    empty: str,
+    legend_columns: int,
+) -> None:
+    """Lines of counts per time bucket (``bucket``, ``n``) with a date axis, into ``box``.
+
+    ``legend_columns`` > 0 puts the legend under the title in that many columns; 0 puts
+    it in one column on the right.
+    """
+    from datetime import timedelta
+
+    from graphkit.report.svg import axes, date_ticks, nice_ticks
+
+    canvas.text(box.x, box.y + 11, title, size=11)
+    entries = [(label, "line", color) for label, color, _ in series]
+    if legend_columns:
+        rows = -(-len(entries) // legend_columns)
+        col_w = (box.w - 44) / legend_columns
+        canvas.legend(
+            box.x + 44, box.y + 28, entries, size=8.5, columns=legend_columns, column_width=col_w
+        )
+        area = box.inset(44, 22 + 12 * max(rows, 1), 8, 22)
+    else:
+        canvas.legend(box.x + box.w - 170, box.y + 30, entries, size=8.5)
+        area = box.inset(44, 22, 180, 22)
+    if counts.height == 0:
+        axes(canvas, area, y_label=y_label)
+        canvas.text(area.x + area.w / 2, area.y + area.h / 2, empty, size=10, anchor="middle")
+        return
+    lo, hi = counts["bucket"].min(), counts["bucket"].max()
+    if lo == hi:
+        lo, hi = lo - timedelta(days=7), hi + timedelta(days=7)  # type: ignore[operator]
+    else:
+        pad = (hi - lo) * 0.03  # type: ignore[operator]
+        lo, hi = lo - pad, hi + pad  # type: ignore[operator]
+    t0, t1 = lo.timestamp(), hi.timestamp()  # type: ignore[union-attr]
+    ticks = nice_ticks(0.0, max(float(counts["n"].max()), 1.0), 4)  # type: ignore[arg-type]
+    ticks = [t for t in ticks if t == int(t)] or ticks  # counts: whole numbers only
+    yhi = ticks[-1]
+    x_ticks = [(area.sx(t.timestamp(), t0, t1), label) for t, label in date_ticks(lo, hi)]  # type: ignore[arg-type]
+    axes(
+        canvas,
+        area,
+        x_ticks=x_ticks,
+        y_ticks=[(area.sy(t, 0.0, yhi), f"{t:,.0f}") for t in ticks],
+        y_label=y_label,
+    )
+    for _, color, part in series:
+        points = [
+            (area.sx(b.timestamp(), t0, t1), area.sy(float(n), 0.0, yhi))
+            for b, n in part.select("bucket", "n").iter_rows()
+        ]
+        canvas.polyline(points, stroke=color, width=1.2, marker=2.2)
 
 
 # --- rendering --------------------------------------------------------------------------------
@@ -705,3 +934,48 @@ def figure_png(
     meta: dict[str, Any] = {"Software": None}
     fig.savefig(buf, format="png", dpi=dpi, metadata=meta)
     return buf.getvalue()
+
+
+def figure_svg(
+    *plots: Any,
+    size: tuple[float, float] = (6.0, 3.0),
+    dpi: int = 80,
+    widths: tuple[float, ...] | None = None,
+) -> bytes:
+    """Draw ``plots`` side by side into one SVG document and return its bytes.
+
+    The report's figures: the same pictures as :func:`figure_png` without matplotlib
+    (no import, no text layout engine, no rasterising), vector, and the same bytes for
+    the same plots. Each plot needs a ``draw_svg(canvas, box)`` method.
+
+    Parameters
+    ----------
+    *plots
+        :class:`SubgraphPlot`, :class:`TimelinePlot`, :class:`DistributionPlot`,
+        :class:`TrendPlot`.
+    size
+        Figure size in inches (all plots together), as for :func:`figure_png`.
+    dpi
+        Pixels per inch of the SVG's width and height.
+    widths
+        Relative widths of the plots (default equal).
+
+    Examples
+    --------
+    >>> svg = figure_svg(timeline_plot({}))
+    >>> svg[:4]
+    b'<svg'
+    """
+    from graphkit.report.svg import Box, Canvas
+
+    width, height = size[0] * dpi, size[1] * dpi
+    canvas = Canvas(width, height)
+    ratios = widths or (1.0,) * len(plots)
+    gap, margin = 16.0, 6.0
+    usable = width - 2 * margin - gap * (len(plots) - 1)
+    x = margin
+    for plot, ratio in zip(plots, ratios, strict=True):
+        w = usable * ratio / sum(ratios)
+        plot.draw_svg(canvas, Box(x, margin, w, height - 2 * margin))
+        x += w + gap
+    return canvas.to_bytes()
