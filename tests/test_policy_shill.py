@@ -172,7 +172,14 @@ def test_settings_move_the_line(frames: dict[str, pl.DataFrame]) -> None:
     # loyal customers of a popular store become a "ring" only if the share test is dropped
     # and no buyer needs evidence beyond repeat buying (old accounts, usual prices)
     assert "popular" not in _run(frames, min_ring_share=0.0)["seller_id"].to_list()
-    loose = _run(frames, min_ring_share=0.0, min_independent_buyers=0, min_independent_share=0.0)
+    # (and three untied buyers may make a ring: min_untied_ring_buyers is tested on its own)
+    loose = _run(
+        frames,
+        min_ring_share=0.0,
+        min_independent_buyers=0,
+        min_independent_share=0.0,
+        min_untied_ring_buyers=3,
+    )
     assert "popular" in loose["seller_id"].to_list()
     # counting coupon-paid pairs brings in the coupon self-dealer
     assert "coupon_s" in _run(frames, max_coupon_share=1.01)["seller_id"].to_list()
@@ -228,7 +235,8 @@ def test_a_detected_group_of_regulars_is_not_a_ring_without_independent_evidence
 
     ds = dataset_from_frames(frames, as_of=t(120))
     ctx = ScanContext(ds)
-    params = {**ctx.params("SHILL_PURCHASE"), "min_ring_share": 0.0}
+    # three untied buyers may make a ring here (min_untied_ring_buyers is tested on its own)
+    params = {**ctx.params("SHILL_PURCHASE"), "min_ring_share": 0.0, "min_untied_ring_buyers": 3}
     # detection grouped the popular store with its three loyal old customers
     members = pl.DataFrame(
         {"group_id": ["g"] * 4, "account_id": ["popular", "loyal0", "loyal1", "loyal2"]}
@@ -376,6 +384,7 @@ def test_same_group_needs_a_group_that_detection_scores_as_a_ring(
         **ScanContext(ds).params("SHILL_PURCHASE"),
         "min_ring_share": 0.0,
         "repeat_top_orders": 4,
+        "min_untied_ring_buyers": 3,  # tested on its own
     }
     # detection grouped the popular store with its three loyal customers, one of them fresh
     members = pl.DataFrame(
@@ -513,3 +522,63 @@ def test_simulated_camouflaged_rings_are_named_in_full() -> None:
     camo = acct.filter(pl.col("scenario") == "camouflage")["entity_id"]
     assert camo.is_in(subjects.implode()).mean() >= 0.95
     assert subjects.is_in(acct["entity_id"].implode()).mean() >= 0.95
+
+
+def _small_store_regulars(
+    frames: dict[str, pl.DataFrame], *, n: int = 3, cheap: int = 0, tied: bool = False
+) -> dict[str, pl.DataFrame]:
+    """Add ``small_s``: 20 old one-off buyers and ``n`` new accounts that each buy there three
+    times (the first ``cheap`` of them at a quarter of the usual price) and rate every order 5
+    stars; with ``tied``, the first two share a device."""
+    rows: list[tuple[str, str, float, float, int | None]] = [
+        (f"once{i}", "small_s", i, 40.0, 4) for i in range(20)
+    ]
+    for i in range(n):
+        price = 10.0 if i < cheap else 40.0
+        rows += [(f"reg{i}", "small_s", 30 + 7 * k + i, price, 5) for k in range(3)]
+    out = _with_orders(frames, rows)
+    new = [f"reg{i}" for i in range(n)]
+    out["accounts"] = pl.concat(
+        [
+            frames["accounts"],
+            pl.DataFrame({"account_id": ["small_s"], "kind": ["seller"], "created_at": [t(-400)]}),
+            out["accounts"].filter(
+                ~pl.col("account_id").is_in(frames["accounts"]["account_id"].implode())
+            ),
+        ]
+    ).with_columns(
+        created_at=pl.when(pl.col("account_id").is_in(new))
+        .then(pl.lit(t(10)))
+        .otherwise("created_at")
+    )
+    if tied:
+        extra = pl.DataFrame(
+            {"account_id": ["reg0", "reg1"], "kind": ["device"] * 2, "value": ["regdev"] * 2}
+        )
+        out["identifiers"] = pl.concat([frames["identifiers"], extra])
+    return out
+
+
+def test_untied_three_buyer_ring_needs_cheap_orders_a_fourth_buyer_or_a_tie(
+    frames: dict[str, pl.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three new accounts buying a small store's usual goods again and again and rating it top,
+    with no identifier shared with the store or each other: new customers, not a ring."""
+    monkeypatch.setattr(ScanContext, "has_groups", lambda self: False)
+
+    def flagged(**kw: object) -> pl.DataFrame:
+        return _run(_small_store_regulars(frames, **kw)).filter(seller_id="small_s")
+
+    # near misses: behaviour only, 3 buyers, at most one of them cheap
+    assert flagged().height == 0
+    assert flagged(cheap=1).height == 0
+    # the rule's settings move the line: 3 untied buyers are enough at min_untied_ring_buyers=3
+    loose = _small_store_regulars(frames)
+    assert _run(loose, min_untied_ring_buyers=3).filter(seller_id="small_s").height == 1
+    # fires: two of them buy cheap, a fourth such buyer, or two share a device
+    for kw in ({"cheap": 2}, {"n": 4}, {"tied": True}):
+        row = flagged(**kw)
+        assert row.height == 1, kw
+        assert row["buyers"].item().to_list() == [f"reg{i}" for i in range(int(kw.get("n", 3)))]
+    assert flagged(tied=True)["n_linked_to_cobuyer"].item() == 2
+    assert flagged(cheap=2)["n_small_amounts"].item() == 2

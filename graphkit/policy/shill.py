@@ -145,6 +145,23 @@ THRESHOLDS = (
         "big store's hundreds of repeat top-raters a few are new or bargain buyers by chance",
     ),
     Threshold(
+        "min_untied_ring_buyers",
+        4,
+        "a ring none of whose suspicious buyers shares an identifier with the seller or with "
+        "another of them (behaviour only) needs 4 suspicious buyers, or ...: a new account's "
+        "first orders are concentrated by construction, so three new regulars of a small "
+        "store rating it top are what chance gives a few of the thousands of small stores of "
+        "a large market (simulated 1M seeds 0-2: all 13 rings flagged on organic stores had "
+        "3 buyers and no identity tie)",
+    ),
+    Threshold(
+        "min_untied_cheap_buyers",
+        2,
+        "... 2 suspicious buyers placing cheap orders (small_amounts): a shill's purchase only "
+        "has to exist, a regular pays the store's usual prices (the organic 3-buyer rings "
+        "above had at most 1 such buyer)",
+    ),
+    Threshold(
         "max_coupon_share",
         0.5,
         "purchases made mostly with coupons are coupon self-dealing (COUPON_ABUSE), not "
@@ -469,6 +486,8 @@ def shill_sellers(pairs: pl.DataFrame, *, params: Mapping[str, Any]) -> pl.DataF
         n_buyers=pl.len().cast(pl.Int64),
         seller_buyers=pl.col("seller_buyers").first(),
         n_linked=pl.col("linked_to_seller").sum().cast(pl.Int64),
+        n_tied=(pl.col("linked_to_seller") | pl.col("linked_to_cobuyer")).sum().cast(pl.Int64),
+        n_cheap=pl.col("small_amounts").sum().cast(pl.Int64),
         n_independent=pl.any_horizontal(INDEPENDENT_EVIDENCE).sum().cast(pl.Int64),
         max_points=pl.col("points").max(),
         order_ids=pl.col("order_ids").list.explode(keep_nulls=False, empty_as_null=False),
@@ -484,6 +503,11 @@ def shill_sellers(pairs: pl.DataFrame, *, params: Mapping[str, Any]) -> pl.DataF
         & (pl.col("ring_share") >= float(params["min_ring_share"]))
         & (pl.col("n_independent") >= int(params["min_independent_buyers"]))
         & (pl.col("n_independent") >= float(params["min_independent_share"]) * pl.col("n_buyers"))
+        & (
+            (pl.col("n_tied") > 0)
+            | (pl.col("n_buyers") >= int(params["min_untied_ring_buyers"]))
+            | (pl.col("n_cheap") >= int(params["min_untied_cheap_buyers"]))
+        )
     )
     return (
         per.with_columns(ring_share=pl.col("n_buyers") / pl.col("seller_buyers"))
