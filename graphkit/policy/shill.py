@@ -206,6 +206,7 @@ def pair_evidence(
     members: pl.DataFrame | None = None,
     groups: pl.DataFrame | None = None,
     params: Mapping[str, Any],
+    evidence_ids: bool = True,
 ) -> pl.DataFrame:
     """Return the evidence of every repeat buyer–seller pair.
 
@@ -226,12 +227,17 @@ def pair_evidence(
         (:func:`graphkit.detect.rating_trading.ring_group_members`).
     params
         The check's thresholds.
+    evidence_ids
+        Add ``order_ids`` and ``feedback_ids`` (sorted) of the suspicious pairs (empty lists
+        for the others). The check itself gathers them later, for the flagged sellers' pairs
+        only (two passes over orders and feedback instead of four).
 
     Returns
     -------
     DataFrame
         One row per pair with at least ``min_pair_orders`` orders: counts, the boolean
-        evidence columns of :data:`EVIDENCE_POINTS`, ``points`` and ``suspicious``.
+        evidence columns of :data:`EVIDENCE_POINTS`, ``points`` and ``suspicious``, sorted by
+        seller and buyer.
     """
     has_coupon = "coupon_id" in orders.collect_schema().names()
     o = orders.select(
@@ -424,6 +430,8 @@ def pair_evidence(
         .with_columns(suspicious=pl.col("points") >= int(params["min_points"]))
         .drop("_pts")
     )
+    if not evidence_ids:
+        return pdf.sort("seller_id", "buyer_id")
     # evidence ids, gathered for the suspicious pairs only (lists for every pair are costly)
     keys = pdf.filter("suspicious").select("buyer_id", "seller_id")
     ids, fids = _evidence_ids(orders, feedback, keys, by=["buyer_id", "seller_id"])
@@ -445,9 +453,13 @@ def _evidence_ids(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Return the sorted order and feedback ids of the pairs in ``keys``, per ``by`` columns."""
     pairs = ["buyer_id", "seller_id"]
+    # a one-column membership test first (the keys are a few thousand pairs among millions
+    # of rows), then the exact pair test on what is left
+    buyers = keys.get_column("buyer_id").unique().implode()
     oids = (
         orders.lazy()
         .select("order_id", *pairs)
+        .filter(pl.col("buyer_id").is_in(buyers))
         .join(keys.lazy(), on=pairs, how="semi")
         .group_by(by)
         .agg(order_ids=pl.col("order_id").sort())
@@ -459,6 +471,7 @@ def _evidence_ids(
             pl.col("author_id").alias("buyer_id"),
             pl.col("target_id").alias("seller_id"),
         )
+        .filter(pl.col("buyer_id").is_in(buyers))
         .join(keys.lazy(), on=pairs, how="semi")
         .group_by(by)
         .agg(feedback_ids=pl.col("feedback_id").sort())
@@ -481,7 +494,13 @@ def shill_sellers(pairs: pl.DataFrame, *, params: Mapping[str, Any]) -> pl.DataF
         ``n_linked``, ``max_points``, evidence ids, counts per evidence kind, ``group_id``.
     """
     sus = pairs.filter("suspicious")
+    ids = [
+        pl.col(c).list.explode(keep_nulls=False, empty_as_null=False)
+        for c in ("order_ids", "feedback_ids")
+        if c in pairs.columns
+    ]
     per = sus.group_by("seller_id").agg(
+        *ids,
         buyers=pl.col("buyer_id").sort(),
         n_buyers=pl.len().cast(pl.Int64),
         seller_buyers=pl.col("seller_buyers").first(),
@@ -490,8 +509,6 @@ def shill_sellers(pairs: pl.DataFrame, *, params: Mapping[str, Any]) -> pl.DataF
         n_cheap=pl.col("small_amounts").sum().cast(pl.Int64),
         n_independent=pl.any_horizontal(INDEPENDENT_EVIDENCE).sum().cast(pl.Int64),
         max_points=pl.col("points").max(),
-        order_ids=pl.col("order_ids").list.explode(keep_nulls=False, empty_as_null=False),
-        feedback_ids=pl.col("feedback_ids").list.explode(keep_nulls=False, empty_as_null=False),
         n_orders=pl.col("n_orders").sum(),
         group_id=pl.col("group_id").drop_nulls().min(),
         first_seen=pl.col("first_order").min(),
@@ -609,6 +626,7 @@ def check_shill_purchase(ctx: ScanContext, params: Mapping[str, Any]) -> pl.Data
         members=members,
         groups=ctx.group_table.select("group_id", "score") if members is not None else None,
         params=params,
+        evidence_ids=False,
     ).filter(~pl.col("seller_id").is_in(skip))
     rings = shill_sellers(pairs, params=params)
     window = ring_window_buyers(
@@ -617,7 +635,7 @@ def check_shill_purchase(ctx: ScanContext, params: Mapping[str, Any]) -> pl.Data
         min_ratings=int(params["ring_window_min_ratings"]),
         margin_days=float(params["ring_window_margin_days"]),
     )
-    found = _with_window_buyers(rings, window, ctx.frame("orders"), ctx.frame("feedback"))
+    found = _with_window_buyers(rings, pairs, window, ctx.frame("orders"), ctx.frame("feedback"))
     kinds_txt = pl.concat_str(
         [
             pl.format("{} {}", pl.col(f"n_{k}"), pl.lit(k.replace("_", " ")))
@@ -689,14 +707,28 @@ def check_shill_purchase(ctx: ScanContext, params: Mapping[str, Any]) -> pl.Data
 
 
 def _with_window_buyers(
-    found: pl.DataFrame, extra: pl.DataFrame, orders: pl.DataFrame, feedback: pl.DataFrame
+    found: pl.DataFrame,
+    pairs: pl.DataFrame,
+    extra: pl.DataFrame,
+    orders: pl.DataFrame,
+    feedback: pl.DataFrame,
 ) -> pl.DataFrame:
-    """Add the ring-window buyers (:func:`ring_window_buyers`) to each ring with their ids."""
+    """Add the ring-window buyers (:func:`ring_window_buyers`) to each flagged seller.
+
+    Also the order and feedback ids of its suspicious pairs and window pairs, gathered in one
+    pass over orders and feedback.
+    """
     empty = pl.lit([], dtype=pl.List(pl.String))
-    keys = extra.select("buyer_id", "seller_id")
+    keys = pl.concat(
+        [
+            pairs.filter("suspicious")
+            .join(found.select("seller_id"), on="seller_id", how="semi")
+            .select("buyer_id", "seller_id"),
+            extra.select("buyer_id", "seller_id"),
+        ]
+    )
     oids, fids = _evidence_ids(orders, feedback, keys, by=["seller_id"])
-    oids, fids = oids.rename({"order_ids": "_o"}), fids.rename({"feedback_ids": "_f"})
-    per = keys.group_by("seller_id").agg(
+    per = extra.group_by("seller_id").agg(
         _b=pl.col("buyer_id").sort(), n_ring_window=pl.len().cast(pl.Int64)
     )
     return (
@@ -705,10 +737,9 @@ def _with_window_buyers(
         .join(fids, on="seller_id", how="left")
         .with_columns(
             pl.col("n_ring_window").fill_null(0),
+            pl.col("order_ids", "feedback_ids").fill_null(empty),
             buyers=pl.concat_list("buyers", pl.col("_b").fill_null(empty)).list.sort(),
-            order_ids=pl.concat_list("order_ids", pl.col("_o").fill_null(empty)),
-            feedback_ids=pl.concat_list("feedback_ids", pl.col("_f").fill_null(empty)),
         )
-        .drop("_b", "_o", "_f")
+        .drop("_b")
         .sort("seller_id")
     )
