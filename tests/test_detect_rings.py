@@ -408,3 +408,135 @@ def test_linked_cluster_signals_count_trade_inside_and_common_sellers() -> None:
     assert signals["self_dealing"] == 2
     assert signals["common_seller"] == pytest.approx(3 / 5)
     assert signals["identity_strength"] == pytest.approx(1.0)
+
+
+def _ring_members_reference(mg: MarketGraph, memb: np.ndarray, p: DetectParams) -> pl.DataFrame:
+    """The ring test as polars joins over every edge (the implementation before issue #9's
+    array version): the reference the array version must equal."""
+    comm = pl.DataFrame({"vid": mg.vertices["vid"], "community": memb})
+    v = mg.vertices.select("vid", "account_id", "kind").join(comm, on="vid")
+    sellers = v.filter(pl.col("kind") == "seller")
+    n_sell = sellers.group_by("community").agg(pl.len().alias("n_sellers"))
+    ok = n_sell.filter(pl.col("n_sellers") <= p.ring_max_sellers)
+    ring_sellers = sellers.join(ok, on="community", how="semi").select(
+        pl.col("vid").alias("seller_vid"), "community"
+    )
+    e = mg.edges.select("buyer_vid", "seller_vid", "n_orders")
+    total = e.group_by("buyer_vid").agg(pl.col("n_orders").sum().alias("total"))
+    inside = (
+        e.join(ring_sellers, on="seller_vid")
+        .join(comm.rename({"vid": "buyer_vid", "community": "bc"}), on="buyer_vid")
+        .filter(pl.col("bc") == pl.col("community"))
+    )
+    concentrated = (
+        inside.group_by("community", "buyer_vid")
+        .agg(pl.col("n_orders").sum().alias("inside"))
+        .join(total, on="buyer_vid")
+        .filter(
+            (pl.col("inside") >= p.min_concentration * pl.col("total"))
+            & (pl.col("inside") >= p.ring_min_orders)
+        )
+    )
+    pairs = inside.join(
+        concentrated.select("community", "buyer_vid"), on=["community", "buyer_vid"]
+    )
+    kept = (
+        pairs.group_by("community", "seller_vid")
+        .agg(pl.len().alias("nb"))
+        .filter(pl.col("nb") >= p.ring_min_buyers)
+        .select("community", "seller_vid")
+    )
+    buyers = (
+        pairs.join(kept, on=["community", "seller_vid"]).select("community", "buyer_vid").unique()
+    )
+    sizes = buyers.group_by("community").agg(pl.len().alias("nb"))
+    sizes = sizes.filter(pl.col("nb").is_between(p.ring_min_buyers, p.ring_max_buyers))
+    members = pl.concat(
+        [
+            buyers.join(sizes, on="community", how="semi").select(
+                "community", pl.col("buyer_vid").alias("vid"), pl.lit("buyer").alias("role")
+            ),
+            kept.join(sizes, on="community", how="semi").select(
+                "community", pl.col("seller_vid").alias("vid"), pl.lit("seller").alias("role")
+            ),
+        ]
+    )
+    return members.join(mg.vertices.select("vid", "account_id"), on="vid").select(
+        pl.col("community").cast(pl.Int64).alias("cand"), "account_id", "role"
+    )
+
+
+def _random_market(seed: int, n_b: int, n_s: int, n_e: int) -> MarketGraph:
+    rng = np.random.default_rng(seed)
+    names = [f"b{i:03d}" for i in range(n_b)] + [f"s{i:03d}" for i in range(n_s)]
+    v = pl.DataFrame(
+        {"account_id": names, "kind": ["buyer"] * n_b + ["seller"] * n_s}
+    ).with_row_index("vid")
+    pairs = np.unique(rng.integers(0, n_b, n_e) * n_s + rng.integers(0, n_s, n_e))
+    bv, sv = pairs // n_s, n_b + pairs % n_s
+    e = pl.DataFrame(
+        {
+            "buyer_vid": bv,
+            "seller_vid": sv,
+            "buyer_id": pl.Series(names).gather(bv),
+            "seller_id": pl.Series(names).gather(sv),
+            "n_orders": rng.integers(1, 5, len(pairs)),
+        }
+    )
+    return market_graph_from_frames(v, e)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_ring_members_equal_the_join_reference(seed: int) -> None:
+    """Random markets and random partitions (few communities, so that many are ring-sized and
+    many buyers concentrated): the array ring test keeps exactly the reference's members."""
+    from graphkit.detect.rings import _ring_members
+
+    rng = np.random.default_rng(100 + seed)
+    mg = _random_market(seed, n_b=120, n_s=12, n_e=300)
+    memb = rng.integers(0, 8, mg.vertices.height)
+    # most buyers in the community of the seller they bought most from
+    heaviest = mg.edges.sort("n_orders", descending=True).unique("buyer_vid", keep="first")
+    follow = rng.random(heaviest.height) < 0.8
+    buyers = heaviest["buyer_vid"].to_numpy()[follow]
+    memb[buyers] = memb[heaviest["seller_vid"].to_numpy()[follow]]
+    p = DetectParams(ring_min_buyers=2 + seed % 2, ring_max_buyers=15 + 5 * seed)
+    got = _ring_members(mg, memb, p).sort("cand", "role", "account_id")
+    want = _ring_members_reference(mg, memb, p).sort("cand", "role", "account_id")
+    assert want.height > 0
+    assert got.equals(want)
+
+
+def test_ring_members_hand_built() -> None:
+    """Community 0 = {b0, b1, b2, sA}: each buyer places >= half its orders with sA (b2:
+    2 of 3), so sA and the 3 buyers are a ring. Near misses: b3 (community 0) buys once from
+    sA (ring_min_orders 2) and is left out; community 1 = {b4, b5, b6, sB, sC, sD, sE} has 4
+    sellers (> ring_max_sellers 3) and yields nothing."""
+    from graphkit.detect.rings import _ring_members
+
+    names = ["b0", "b1", "b2", "b3", "b4", "b5", "b6", "sA", "sB", "sC", "sD", "sE"]
+    v = pl.DataFrame({"account_id": names, "kind": ["buyer"] * 7 + ["seller"] * 5}).with_row_index(
+        "vid"
+    )
+    vid = {n: i for i, n in enumerate(names)}
+    rows = [("b0", "sA", 3), ("b1", "sA", 2), ("b2", "sA", 2), ("b2", "sB", 1), ("b3", "sA", 1)]
+    rows += [(b, s, 3) for b in ("b4", "b5", "b6") for s in ("sB", "sC", "sD", "sE")]
+    rows.sort(key=lambda r: (vid[r[0]], vid[r[1]]))
+    e = pl.DataFrame(
+        {
+            "buyer_vid": [vid[r[0]] for r in rows],
+            "seller_vid": [vid[r[1]] for r in rows],
+            "buyer_id": [r[0] for r in rows],
+            "seller_id": [r[1] for r in rows],
+            "n_orders": [r[2] for r in rows],
+        }
+    )
+    mg = market_graph_from_frames(v, e)
+    memb = np.array([0, 0, 0, 0, 1, 1, 1, 0, 1, 1, 1, 1])
+    got = _ring_members(mg, memb, DetectParams())
+    assert sorted(got.iter_rows()) == [
+        (0, "b0", "buyer"),
+        (0, "b1", "buyer"),
+        (0, "b2", "buyer"),
+        (0, "sA", "seller"),
+    ]

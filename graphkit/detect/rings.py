@@ -511,62 +511,62 @@ def _ring_candidates(
         seed=seed,
         edge_mask=edge_mask,
     )
-    comm = pl.DataFrame({"vid": mg.vertices["vid"], "community": memb})
-    v = mg.vertices.select("vid", "account_id", "kind").join(comm, on="vid")
-    sellers = v.filter(pl.col("kind") == "seller")
-    n_sell = sellers.group_by("community").agg(pl.len().cast(pl.Int64).alias("n_sellers"))
-    ok = n_sell.filter(pl.col("n_sellers") <= p.ring_max_sellers)
-    ring_sellers = sellers.join(ok, on="community", how="semi").select(
-        pl.col("vid").alias("seller_vid"), "community"
-    )
-    e = mg.edges.select("buyer_vid", "seller_vid", "n_orders")
-    total = e.group_by("buyer_vid").agg(pl.col("n_orders").sum().alias("total"))
-    inside = (
-        e.join(ring_sellers, on="seller_vid")
-        .join(comm.rename({"vid": "buyer_vid", "community": "bc"}), on="buyer_vid")
-        .filter(pl.col("bc") == pl.col("community"))
-        .drop("bc")
-    )
+    return _ring_members(mg, memb, p)
+
+
+def _ring_members(mg: MarketGraph, memb: np.ndarray, p: DetectParams) -> pl.DataFrame:
+    """Apply the ring test to a community per vertex: ``cand``, ``account_id``, ``role``.
+
+    A community with at most ``ring_max_sellers`` sellers is a ring candidate; its
+    buyers that place at least ``min_concentration`` of their orders (and at least
+    ``ring_min_orders``) with its sellers are concentrated; its sellers bought from by
+    at least ``ring_min_buyers`` concentrated buyers are kept, and the concentrated
+    buyers of kept sellers are the ring's buyers when there are ``ring_min_buyers`` to
+    ``ring_max_buyers`` of them. Array work indexed by vertex id (a vertex is in one
+    community, an edge is one buyer–seller pair): no join over the market's edges.
+    """
+    n = mg.vertices.height
+    memb = np.asarray(memb, dtype=np.int64)
+    n_comm = int(memb.max()) + 1 if n else 0
+    is_seller = (mg.vertices["kind"] == "seller").to_numpy()
+    b = mg.edges["buyer_vid"].to_numpy()
+    s = mg.edges["seller_vid"].to_numpy()
+    orders = mg.edges["n_orders"].to_numpy()
+    n_sellers = np.bincount(memb[is_seller], minlength=n_comm)
+    ring_seller = is_seller & (n_sellers[memb] <= p.ring_max_sellers)
+    total = np.bincount(b, weights=orders, minlength=n)
+    # edges from a buyer of the seller's community to a seller of a ring-sized community
+    inside = ring_seller[s] & (memb[b] == memb[s])
+    ib = b[inside]
+    has_inside = np.zeros(n, dtype=bool)
+    has_inside[ib] = True
+    inside_orders = np.bincount(ib, weights=orders[inside], minlength=n)
     concentrated = (
-        inside.group_by("community", "buyer_vid")
-        .agg(pl.col("n_orders").sum().alias("inside"))
-        .join(total, on="buyer_vid")
-        .filter(
-            (pl.col("inside") >= p.min_concentration * pl.col("total"))
-            & (pl.col("inside") >= p.ring_min_orders)
-        )
+        has_inside
+        & (inside_orders >= p.min_concentration * total)
+        & (inside_orders >= p.ring_min_orders)
     )
-    # a ring seller is one that several concentrated buyers of its community buy from
-    pairs = inside.join(
-        concentrated.select("community", "buyer_vid"), on=["community", "buyer_vid"]
-    )
-    kept = (
-        pairs.group_by("community", "seller_vid")
-        .agg(pl.len().alias("nb"))
-        .filter(pl.col("nb") >= p.ring_min_buyers)
-        .select("community", "seller_vid")
-    )
-    buyers = (
-        pairs.join(kept, on=["community", "seller_vid"]).select("community", "buyer_vid").unique()
-    )
-    sizes = buyers.group_by("community").agg(pl.len().cast(pl.Int64).alias("nb"))
-    sizes = sizes.filter(pl.col("nb").is_between(p.ring_min_buyers, p.ring_max_buyers))
-    members = pl.concat(
-        [
-            buyers.join(sizes, on="community", how="semi").select(
-                pl.col("community").alias("cand"),
-                pl.col("buyer_vid").alias("vid"),
-                pl.lit("buyer").alias("role"),
+    pairs = inside & concentrated[b]
+    n_conc = np.bincount(s[pairs], minlength=n)
+    kept = (n_conc > 0) & (n_conc >= p.ring_min_buyers)
+    buyer = np.zeros(n, dtype=bool)
+    buyer[b[pairs & kept[s]]] = True
+    size = np.bincount(memb[buyer], minlength=n_comm)
+    ok = (size > 0) & (size >= p.ring_min_buyers) & (size <= p.ring_max_buyers)
+    bv = np.flatnonzero(buyer & ok[memb])
+    sv = np.flatnonzero(kept & ok[memb])
+    vid = np.concatenate([bv, sv])
+    ids = mg.vertices["account_id"]
+    return pl.DataFrame(
+        {
+            "cand": memb[vid],
+            "account_id": ids.gather(vid),
+            "role": pl.Series(["buyer", "seller"]).gather(
+                np.repeat(np.array([0, 1]), [len(bv), len(sv)])
             ),
-            kept.join(sizes, on="community", how="semi").select(
-                pl.col("community").alias("cand"),
-                pl.col("seller_vid").alias("vid"),
-                pl.lit("seller").alias("role"),
-            ),
-        ]
+        },
+        schema={"cand": pl.Int64, "account_id": pl.String, "role": pl.String},
     )
-    ids = mg.vertices.select("vid", "account_id")
-    return members.join(ids, on="vid").select(pl.col("cand").cast(pl.Int64), "account_id", "role")
 
 
 def _dense_candidates(
