@@ -14,6 +14,9 @@ Usage::
         --update-results
     # before/after table of the rating scenarios (runs matched by size and seed)
     python benchmarks/bench_quality.py --render AFTER.json --compare BEFORE.json
+    # score finished `graphkit scan` run folders (e.g. the 10M set, scanned under the
+    # shared lock) against their dataset's labels instead of simulating
+    python benchmarks/bench_quality.py --runs RUN_DIR:DATASET_DIR --out q10m.json
 """
 
 from __future__ import annotations
@@ -68,6 +71,43 @@ def run_one(n_orders: int, seed: int) -> dict:
         "scenarios": ev.scenarios.to_dicts(),
         "rules": ev.rules.to_dicts(),
         "not_evaluated": result.not_evaluated,
+        "unlabelled_subjects": fps.group_by("rule_id").len().sort("rule_id").to_dicts(),
+        "unlabelled_examples": fps.head(40).to_dicts(),
+        "table": ev.format_table(),
+    }
+
+
+def run_existing(run_dir: Path, dataset: Path) -> dict:
+    """Score a finished scan folder against ``dataset/labels.parquet``.
+
+    Same fields as :func:`run_one`; the size and seed are read from the run's ``run.json``
+    (and the dataset's ``.json`` written by the suite), the commit of the code that scanned
+    from ``RUN_DIR/COMMIT`` when present (written by whoever ran the scan on an export).
+    """
+    info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    findings = pl.read_parquet(run_dir / "findings.parquet")
+    scores = pl.read_parquet(run_dir / "account_scores.parquet")
+    groups = pl.read_parquet(run_dir / "groups.parquet")
+    labels = pl.read_parquet(dataset / "labels.parquet")
+    ev = evaluate(findings, labels, account_scores=scores, groups=groups)
+    fps = false_positives(findings, labels)
+    sim = dataset.with_suffix(".json")  # written next to the benchmark suite's datasets
+    seed = json.loads(sim.read_text(encoding="utf-8"))["seed"] if sim.exists() else None
+    return {
+        "n_orders": int(info["row_counts"]["orders"]),
+        "seed": seed if seed is not None else info["seed"],
+        "run_dir": str(run_dir),
+        "scan_code_commit": (
+            (run_dir / "COMMIT").read_text(encoding="utf-8").strip()
+            if (run_dir / "COMMIT").exists()
+            else None
+        ),
+        "dataset": str(dataset),
+        "scan_seconds": round(sum(v for k, v in info["timings"].items() if "detail" not in k), 2),
+        "auc": ev.auc,
+        "scenarios": ev.scenarios.to_dicts(),
+        "rules": ev.rules.to_dicts(),
+        "not_evaluated": info["not_evaluated"],
         "unlabelled_subjects": fps.group_by("rule_id").len().sort("rule_id").to_dicts(),
         "unlabelled_examples": fps.head(40).to_dicts(),
         "table": ev.format_table(),
@@ -151,6 +191,13 @@ def render(paths: list[Path]) -> str:
                 f"code of `{label}` exported to `{path}` (uncommitted edits of the shared "
                 "tree not included)"
             )
+        scanned = [
+            f"`{r['run_dir']}` scanned by `{(r.get('scan_code_commit') or 'unknown')[:10]}`"
+            for r in doc["runs"]
+            if "run_dir" in r
+        ]
+        if scanned:  # --runs: the scan's code matters, not this script's
+            code = "scoring " + ", ".join(scanned)
         lines.append(
             f"- `{doc['command']}`: {doc['date']}, {code}, "
             f"{m['platform']}, Python {m['python']}, {m['cpus']} cores, load average at the "
@@ -228,6 +275,12 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[20_000, 100_000])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--out", default="benchmarks/results/quality.json")
+    ap.add_argument(
+        "--runs",
+        nargs="+",
+        metavar="RUN_DIR:DATASET",
+        help="score these finished scan folders against their datasets' labels (no simulation)",
+    )
     ap.add_argument("--render", nargs="+", metavar="JSON", help="print the table of result files")
     ap.add_argument(
         "--compare",
@@ -251,7 +304,14 @@ def main() -> None:
         return
     git_before = git_state()
     runs = []
-    for n in args.sizes:
+    if args.runs:
+        for spec in args.runs:
+            run_dir, dataset = spec.split(":", 1)
+            r = run_existing(Path(run_dir), Path(dataset))
+            print(f"\n=== {run_dir} (n_orders={r['n_orders']} seed={r['seed']}) ===")
+            print(r["table"])
+            runs.append(r)
+    for n in [] if args.runs else args.sizes:
         for seed in args.seeds:
             r = run_one(n, seed)
             print(f"\n=== n_orders={n} seed={seed} (scan {r['scan_seconds']} s) ===")
@@ -268,7 +328,11 @@ def main() -> None:
             "load_avg_at_end": os.getloadavg(),
         },
         "command": "python benchmarks/bench_quality.py "
-        + " ".join(["--sizes", *map(str, args.sizes), "--seeds", *map(str, args.seeds)])
+        + (
+            " ".join(["--runs", *args.runs])
+            if args.runs
+            else " ".join(["--sizes", *map(str, args.sizes), "--seeds", *map(str, args.seeds)])
+        )
         + f" --out {args.out}",
         "git_at_start": git_before,
         "runs": runs,
