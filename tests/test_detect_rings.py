@@ -3,6 +3,7 @@ hub (known answers), determinism, parameters, and recovery of simulated rings.""
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -540,3 +541,38 @@ def test_ring_members_hand_built() -> None:
         (0, "b2", "buyer"),
         (0, "sA", "seller"),
     ]
+
+
+def test_linked_scores_prefiltered_equal_filtered_after() -> None:
+    """_score_linked(min_score=x) returns exactly the rows of the unfiltered call scoring >= x
+    (signals included, bit for bit), for thresholds that keep all, some and none."""
+    from graphkit.detect.rings import _score_linked
+
+    rng = np.random.default_rng(7)
+    mg = _random_market(3, n_b=60, n_s=8, n_e=240)
+    names = mg.vertices["account_id"].to_list()
+    # 12 clusters of 2-6 accounts (buyers and sellers), linked in a chain with random weights
+    perm = rng.permutation(len(names))[:48]
+    sizes = rng.integers(2, 7, 12)
+    rows, links = [], []
+    start = 0
+    for gid, k in enumerate(sizes):
+        acc = [names[i] for i in perm[start : start + k]]
+        start += k
+        rows += [(gid, a) for a in acc]
+        links += [
+            (min(a, b), max(a, b), ["device"], float(rng.uniform(0.5, 1.0)))
+            for a, b in itertools.pairwise(acc)
+        ]
+    members = pl.DataFrame(rows, schema=["gid", "account_id"], orient="row")
+    strong = pl.DataFrame(links, schema=["account_a", "account_b", "kinds", "weight"], orient="row")
+    full = _score_linked(members, mg, strong)
+    assert full.height == 12
+    kept_counts = []
+    for x in (0.0, float(full["score"].median()), 0.3, 2.0):
+        got = _score_linked(members, mg, strong, min_score=x)
+        assert got.equals(full.filter(pl.col("score") >= x)), x
+        kept_counts.append(got.height)
+    assert kept_counts[0] == 12
+    assert 0 < kept_counts[1] < 12
+    assert kept_counts[-1] == 0

@@ -669,6 +669,17 @@ def _signal(
     )
 
 
+def _edges_of(mg: MarketGraph, vids: pl.Series, end: str, columns: list[str]) -> pl.DataFrame:
+    """Return ``columns`` of the edges whose ``end`` vertex is one of ``vids`` (nulls ignored).
+
+    In edge order: a boolean mask over the vertices gathered at every edge's end, applied
+    to the columns asked for only (the edge table has ~30, the id strings included).
+    """
+    member = np.zeros(mg.vertices.height, dtype=bool)
+    member[vids.drop_nulls().to_numpy()] = True
+    return mg.edges.select(columns).filter(pl.Series(member[mg.edges[end].to_numpy()]))
+
+
 def score_groups(
     members: pl.DataFrame,
     mg: MarketGraph,
@@ -716,10 +727,28 @@ def score_groups(
         )
     )
     m_edges = float(max(e.height, 1))
-    # only the edges of member buyers / member sellers are read (integer filters), not
-    # a string group-by over every edge of the market
-    e_b = e.filter(pl.col("buyer_vid").is_in(gb["buyer_vid"].drop_nulls().unique().implode()))
-    e_s = e.filter(pl.col("seller_vid").is_in(gs["seller_vid"].drop_nulls().unique().implode()))
+    # only the edges of member buyers / member sellers are read, and only the columns used
+    e_b = _edges_of(
+        mg,
+        gb["buyer_vid"],
+        "buyer_vid",
+        [
+            "buyer_vid",
+            "seller_vid",
+            "n_orders",
+            "amount",
+            "n_feedback",
+            "n_top_ratings",
+            "first_at",
+            "last_at",
+        ],
+    )
+    e_s = _edges_of(
+        mg,
+        gs["seller_vid"],
+        "seller_vid",
+        ["seller_vid", "n_orders", "amount", "n_feedback", "first_at", "last_at"],
+    )
     bdeg = e_b.group_by("buyer_vid").agg(
         pl.len().cast(pl.Int64).alias("bdeg"), pl.col("n_orders").sum().alias("b_orders")
     )
@@ -930,13 +959,25 @@ def score_groups(
     return out.with_columns(pl.col("signals").cast(pl.List(SIGNAL))).sort("gid")
 
 
-def _score_linked(members: pl.DataFrame, mg: MarketGraph, strong: pl.DataFrame) -> pl.DataFrame:
+def _score_linked(
+    members: pl.DataFrame,
+    mg: MarketGraph,
+    strong: pl.DataFrame,
+    *,
+    min_score: float | None = None,
+) -> pl.DataFrame:
     """Score identity clusters: strength of the links, trade inside, common sellers.
 
     Weights: ``identity_strength`` 0.2 (mean link weight), ``self_dealing`` 0.5
     (orders between the linked accounts, full at 3), ``common_seller`` 0.3 (full
     when 5 linked accounts bought from one seller, 0 for 2: a household shops at the
     same store).
+
+    With ``min_score``, clusters whose score (summed from the same contributions, less a
+    1e-9 margin for the order of the float additions) is below it get no row: the
+    signals (structs and texts) are built for the clusters that can be reported only
+    (at 10M orders ~2k of ~96k clusters). The rows returned are those of the unfiltered
+    call, bit for bit.
     """
     acc = members.select("gid", "account_id")
     links = (
@@ -945,14 +986,7 @@ def _score_linked(members: pl.DataFrame, mg: MarketGraph, strong: pl.DataFrame) 
         .filter(pl.col("gid") == pl.col("gid_b"))
         .sort("gid", "account_a", "account_b")
     )
-    lstats = links.group_by("gid").agg(
-        pl.col("weight").mean().alias("mean_w"),
-        pl.col("kinds")
-        .list.explode(keep_nulls=False, empty_as_null=False)
-        .unique()
-        .sort()
-        .alias("kinds"),
-    )
+    mean_w = links.group_by("gid").agg(pl.col("weight").mean().alias("mean_w"))
     # the members as vertex ids (one small string join), then integer joins of the edges
     # (accounts without a vertex have no edge)
     accv = acc.join(mg.vertices.select("account_id", "vid"), on="account_id").select("gid", "vid")
@@ -972,11 +1006,33 @@ def _score_linked(members: pl.DataFrame, mg: MarketGraph, strong: pl.DataFrame) 
     )
     size = acc.group_by("gid").agg(pl.len().cast(pl.Int64).alias("n"))
     g = (
-        size.join(lstats, on="gid", how="left")
+        size.join(mean_w, on="gid", how="left")
         .join(self_deal, on="gid", how="left")
         .join(common, on="gid", how="left")
         .with_columns(pl.col("self_orders", "max_common").fill_null(0))
     )
+    if min_score is not None:
+        parts = [
+            (pl.col("mean_w"), 0.2),
+            (pl.col("self_orders") / 3.0, 0.5),
+            ((pl.col("max_common") - 2) / 3.0, 0.3),
+        ]
+        total = pl.sum_horizontal(
+            [x.clip(0.0, 1.0).fill_null(0.0).fill_nan(0.0) * wt for x, wt in parts]
+        )
+        g = g.filter(total.clip(0.0, 1.0) >= min_score - 1e-9)
+    kinds = (
+        links.join(g.select("gid"), on="gid", how="semi")
+        .group_by("gid")
+        .agg(
+            pl.col("kinds")
+            .list.explode(keep_nulls=False, empty_as_null=False)
+            .unique()
+            .sort()
+            .alias("kinds"),
+        )
+    )
+    g = g.join(kinds, on="gid", how="left")
     common_share = pl.col("max_common") / pl.col("n")
     signals = [
         _signal(
@@ -1062,9 +1118,19 @@ def detect_groups(
     cands, strong = _candidates(ds, mg, idg, p, seed, clusters)
     keyed = cands.with_columns(pl.struct("kind", "cand").rank("dense").cast(pl.Int64).alias("gid"))
     bs = keyed.filter(pl.col("kind") != "linked_accounts")
-    scored = [score_groups(bs.select("gid", "account_id", "role"), mg, strong, params=p)]
+    # the groups that can be reported (the filter below) first: corroboration signals and
+    # member lists for those only (identity clusters are ~96k candidates at 10M orders)
+    scored = [
+        score_groups(bs.select("gid", "account_id", "role"), mg, strong, params=p).filter(
+            (pl.col("score") >= p.min_score)
+            & (pl.col("n_buyers").fill_null(0) >= p.min_group_buyers)
+        )
+    ]
+    linked = keyed.filter(pl.col("kind") == "linked_accounts")
     scored.append(
-        _score_linked(keyed.filter(pl.col("kind") == "linked_accounts"), mg, strong).with_columns(
+        _score_linked(linked, mg, strong, min_score=p.min_score)
+        .filter(pl.col("score") >= p.min_score)
+        .with_columns(
             pl.lit(None, dtype=pl.Int64).alias("n_buyers"),
             pl.lit(None, dtype=pl.Int64).alias("n_sellers"),
         )
@@ -1073,10 +1139,14 @@ def detect_groups(
         [s.select("gid", "score", "signals", "n_buyers") for s in scored], how="vertical_relaxed"
     )
     scores = _with_corroboration(scores, keyed)
-    per = keyed.group_by("gid").agg(
-        pl.col("kind").first(),
-        pl.col("account_id").sort().alias("member_ids"),
-        pl.col("account_id").filter(pl.col("role") == "seller").sort().alias("seller_ids"),
+    per = (
+        keyed.join(scores.select("gid"), on="gid", how="semi")
+        .group_by("gid")
+        .agg(
+            pl.col("kind").first(),
+            pl.col("account_id").sort().alias("member_ids"),
+            pl.col("account_id").filter(pl.col("role") == "seller").sort().alias("seller_ids"),
+        )
     )
     g = per.join(scores, on="gid", how="inner").filter(
         (pl.col("score") >= p.min_score)
@@ -1126,8 +1196,10 @@ def _with_corroboration(scores: pl.DataFrame, keyed: pl.DataFrame) -> pl.DataFra
     """
     m = keyed.select("gid", "kind", "account_id")
     size = m.group_by("gid").agg(pl.len().cast(pl.Int64).alias("n"))
+    # the groups of ``scores`` against every candidate group
     shared = (
-        m.join(m.rename({"gid": "gid_b", "kind": "kind_b"}), on="account_id")
+        m.join(scores.select("gid"), on="gid", how="semi")
+        .join(m.rename({"gid": "gid_b", "kind": "kind_b"}), on="account_id")
         .filter(pl.col("kind") != pl.col("kind_b"))
         .group_by("gid", "gid_b", "kind_b")
         .agg(pl.len().cast(pl.Int64).alias("shared"))
