@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -51,3 +52,25 @@ def test_ring_seller_limit_from_config() -> None:
     assert ScanConfig().to_dict()["max_ring_sellers"] == MAX_RING_SELLERS
     with pytest.raises(ConfigError, match="max_ring_sellers must be a positive integer"):
         ScanConfig.from_mapping({"scan": {"max_ring_sellers": 0}})
+
+
+def _parquet_ctx(tmp_path: Path) -> tuple[ScanContext, Path]:
+    path = tmp_path / "orders.parquet"
+    pl.DataFrame({"order_id": ["o1", "o2"], "amount": [2.0, 3.0]}).write_parquet(path)
+    ds = Dataset({"orders": pl.scan_parquet(path)}, as_of=datetime(2026, 1, 1, tzinfo=UTC))
+    return ScanContext(ds), path
+
+
+def test_lazy_reads_only_what_the_plan_uses_and_holds_nothing(tmp_path: Path) -> None:
+    ctx, _ = _parquet_ctx(tmp_path)
+    plan = ctx.lazy("orders").select("amount")
+    assert "PROJECT 1/2 COLUMNS" in plan.explain()  # the file's other column is not read
+    assert plan.collect()["amount"].to_list() == [2.0, 3.0]
+    assert ctx._frames == {}  # nothing collected is kept for the rest of the scan
+
+
+def test_lazy_uses_the_table_a_check_collected_already(tmp_path: Path) -> None:
+    ctx, path = _parquet_ctx(tmp_path)
+    whole = ctx.frame("orders")
+    path.unlink()  # reading the file again would now fail
+    assert ctx.lazy("orders").collect().equals(whole)

@@ -150,7 +150,7 @@ def check_case_after_refund(ctx: ScanContext, params: Mapping[str, Any]) -> pl.D
     cases = _cases(ctx)
     hits = cases_after_refund(
         cases,
-        ctx.frame("refunds").lazy(),
+        ctx.lazy("refunds"),
         min_refund_share=float(params["min_refund_share"]),
         min_gap_hours=float(params["min_gap_hours"]),
     ).with_columns(
@@ -313,7 +313,7 @@ def _cases(ctx: ScanContext) -> pl.LazyFrame:
     """Return :func:`cases_with_orders` of the dataset, computed once per scan."""
 
     def compute() -> pl.DataFrame:
-        disputes, orders = ctx.frame("disputes").lazy(), ctx.frame("orders").lazy()
+        disputes, orders = ctx.lazy("disputes"), ctx.lazy("orders")
         return cases_with_orders(disputes, orders).collect()
 
     return ctx.shared("buyer_protection.cases", compute).lazy()
@@ -333,8 +333,7 @@ def _refusal_messages(ctx: ScanContext) -> pl.LazyFrame | None:
         # first, then run the regex on their messages only
         pairs = _cases(ctx).select(sender_id="seller_id", recipient_id="buyer_id").unique()
         between = (
-            ctx.frame("messages")
-            .lazy()
+            ctx.lazy("messages")
             .join(pairs, on=["sender_id", "recipient_id"], how="semi")
             .collect()  # (in one plan the regex filter would be pushed below the join)
         )
@@ -362,7 +361,7 @@ def check_retaliation(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFra
     hits = (
         retaliation_cases(
             cases,
-            ctx.frame("feedback").lazy(),
+            ctx.lazy("feedback"),
             messages,
             window_days=float(params["window_days"]),
             max_conflict_rating=int(params["max_conflict_rating"]),
@@ -545,7 +544,7 @@ def check_false_claims(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFr
         messages = _refusal_messages(ctx)
         retaliation = retaliation_cases(
             cases,
-            ctx.frame("feedback").lazy(),
+            ctx.lazy("feedback"),
             messages if rp["use_refusals"] else None,
             window_days=float(rp["window_days"]),
             max_conflict_rating=int(rp["max_conflict_rating"]),
@@ -556,14 +555,14 @@ def check_false_claims(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFr
         ap = ctx.params("BPP_CASE_AFTER_REFUND")
         after_refund = cases_after_refund(
             cases,
-            ctx.frame("refunds").lazy(),
+            ctx.lazy("refunds"),
             min_refund_share=float(ap["min_refund_share"]),
             min_gap_hours=float(ap["min_gap_hours"]),
         ).select("case_id")
         cases = cases.join(after_refund, on="case_id", how="anti")
     per = false_claim_buyers(
         cases,
-        ctx.frame("orders").lazy(),
+        ctx.lazy("orders"),
         min_rejected=int(params["min_rejected"]),
         min_sellers=int(params["min_sellers"]),
         min_rejected_rate=float(params["min_rejected_rate"]),

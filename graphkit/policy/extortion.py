@@ -258,7 +258,7 @@ def check_feedback_extortion(ctx: ScanContext, params: Mapping[str, Any]) -> pl.
     >>> check_feedback_extortion.rule_id
     'FEEDBACK_EXTORTION'
     """
-    msgs = buyer_seller_messages(ctx.frame("messages").lazy(), ctx.frame("orders").lazy()).collect()
+    msgs = buyer_seller_messages(ctx.lazy("messages"), ctx.lazy("orders")).collect()
     scores = threat_scores(
         msgs.select("message_id", "text"),
         min_score=float(params["min_threat_score"]),
@@ -268,9 +268,9 @@ def check_feedback_extortion(ctx: ScanContext, params: Mapping[str, Any]) -> pl.
     threats = msgs.drop("text").join(scores, on="message_id")
     per_order = extortion_orders(
         threats,
-        ctx.frame("feedback").lazy(),
+        ctx.lazy("feedback"),
         negative_rating_max=int(params["negative_rating_max"]),
-        refunds=ctx.frame("refunds").lazy() if ctx.ds.has("refunds") else None,
+        refunds=ctx.lazy("refunds") if ctx.ds.has("refunds") else None,
     )
     per_buyer = (
         per_order.sort("buyer_id", "threat_score", "order_id", descending=[False, True, False])

@@ -492,8 +492,8 @@ def check_comm_spam(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFrame
     'COMM_SPAM'
     """
     messages = unsolicited_messages(
-        ctx.frame("messages").lazy(),
-        ctx.frame("orders").lazy(),
+        ctx.lazy("messages"),
+        ctx.lazy("orders"),
         replies_solicited=bool(params["replies_solicited"]),
     ).collect()
     # only senders who reached enough strangers at all can have a campaign: cluster their

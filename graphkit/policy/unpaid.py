@@ -155,7 +155,7 @@ def check_unpaid_items(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFr
     >>> check_unpaid_items.rule_id
     'UNPAID_ITEMS'
     """
-    orders = ctx.frame("orders").lazy()
+    orders = ctx.lazy("orders")
     unpaid = unpaid_orders(
         orders,
         as_of=ctx.as_of,
