@@ -27,6 +27,7 @@ __all__ = [
     "DIMENSIONS",
     "base_flags",
     "buyer_feedback",
+    "buyer_rows",
     "flag_feedback",
     "group_flags",
     "in_burst_flag",
@@ -43,6 +44,15 @@ __all__ = [
 #: The rating dimensions compared with the population: overall rating + the three DSRs.
 DIMENSIONS: tuple[str, ...] = ("rating", *DSR_COLUMNS)
 _US_PER_DAY = 86_400_000_000
+_FEEDBACK_COLUMNS: tuple[str, ...] = (
+    "feedback_id",
+    "order_id",
+    "author_id",
+    "target_id",
+    "rating",
+    *DSR_COLUMNS,
+    "created_at",
+)
 
 
 def buyer_feedback(ds: Dataset) -> pl.LazyFrame:
@@ -65,30 +75,86 @@ def buyer_feedback(ds: Dataset) -> pl.LazyFrame:
     --------
     >>> fb = buyer_feedback(ds)  # doctest: +SKIP
     """
+    return buyer_rows(ds).drop("_row").lazy()
+
+
+def buyer_rows(ds: Dataset) -> pl.DataFrame:
+    """:func:`buyer_feedback` collected, with ``_row``: each row's position in ``feedback``.
+
+    The join runs on the two key columns only (feedback ``order_id, author_id`` against
+    orders ``order_id, buyer_id``); its row pairs are sorted by feedback position and every
+    other column is then gathered once, in feedback order (joining the whole frames and
+    sorting the result moves every column twice, in random order).
+
+    Parameters
+    ----------
+    ds
+        The dataset (``orders`` and ``feedback`` required).
+
+    Returns
+    -------
+    pl.DataFrame
+        ``_row`` (UInt32, ascending, flagged sorted) and the :func:`buyer_feedback` columns.
+
+    Examples
+    --------
+    >>> rows = buyer_rows(ds)  # doctest: +SKIP
+    """
+    fb, orders = pl.collect_all(
+        [
+            ds.feedback.select(*_FEEDBACK_COLUMNS),
+            ds.orders.select(
+                "order_id",
+                "buyer_id",
+                pl.col("created_at").alias("order_created_at"),
+                "paid_at",
+                "amount",
+            ),
+        ]
+    )
     # the contract makes the target the other party of the order, so author == buyer is enough
-    orders = ds.orders.select(
-        "order_id",
-        "buyer_id",
-        pl.col("created_at").alias("order_created_at"),
-        "paid_at",
-        "amount",
-    )
-    return (
-        ds.feedback.select(
-            "feedback_id",
-            "order_id",
-            "author_id",
-            "target_id",
-            "rating",
-            *DSR_COLUMNS,
-            "created_at",
-        )
+    pairs = (
+        fb.lazy()
+        .select("order_id", "author_id")
         .with_row_index("_row")
-        .join(orders, on="order_id", how="inner")  # unordered, then one integer sort: cheaper
-        .filter(pl.col("author_id") == pl.col("buyer_id"))
+        .join(
+            orders.lazy()
+            .select("order_id", pl.col("buyer_id").alias("author_id"))
+            .with_row_index("_orow"),
+            on=["order_id", "author_id"],
+        )
+        .select("_row", "_orow")
         .sort("_row")
-        .drop("buyer_id", "_row")
+        .collect()
     )
+    rows = pairs.get_column("_row")
+    return pl.concat(
+        [
+            pairs.select(pl.col("_row").set_sorted()),
+            fb.gather(rows),
+            orders.select("order_created_at", "paid_at", "amount").gather(pairs["_orow"]),
+        ],
+        how="horizontal",
+    )
+
+
+def _lookup(frame: pl.LazyFrame, keys: list[str], table: pl.LazyFrame, name: str) -> pl.LazyFrame:
+    """Add the boolean ``name``: whether the row's ``keys`` occur in ``table``.
+
+    Joins the key columns only and puts the flag next to ``frame`` (rows and their order
+    kept): a join of the whole frame would move every column of millions of ratings.
+    """
+    hit = (
+        frame.select(keys)
+        .join(
+            table.select(keys).unique().with_columns(pl.lit(True).alias(name)),
+            on=keys,
+            how="left",
+            maintain_order="left",
+        )
+        .select(pl.col(name).fill_null(False))
+    )
+    return pl.concat([frame, hit], how="horizontal")
 
 
 def _null_flag(name: str) -> pl.Expr:
@@ -155,13 +221,14 @@ def base_flags(fb: pl.LazyFrame, ds: Dataset, params: RatingParams) -> pl.LazyFr
 
     The group-independent half of :func:`flag_feedback` (``top`` to
     ``refunded_after``), so that a scan can compute it while group detection
-    runs; :func:`group_flags` adds the rest. The rows keep a ``_row`` column (the
-    input position), in no particular order until :func:`group_flags` sorts them.
+    runs; :func:`group_flags` adds the rest. Rows stay in their input order, with a
+    ``_row`` column (ascending): ``fb``'s own when it has one (:func:`buyer_rows`: the
+    position in the feedback table), else the position in ``fb``.
 
     Parameters
     ----------
     fb
-        Output of :func:`buyer_feedback`.
+        Output of :func:`buyer_feedback` or :func:`buyer_rows`.
     ds
         The dataset (for ``accounts`` and ``refunds``).
     params
@@ -174,12 +241,13 @@ def base_flags(fb: pl.LazyFrame, ds: Dataset, params: RatingParams) -> pl.LazyFr
 
     Examples
     --------
-    >>> base = base_flags(buyer_feedback(ds), ds, RatingParams()).collect()  # doctest: +SKIP
+    >>> base = base_flags(buyer_rows(ds).lazy(), ds, RatingParams()).collect()  # doctest: +SKIP
     >>> flagged = group_flags(base.lazy())  # doctest: +SKIP
     """
-    # every join below is unordered (keeping the left order costs more than one integer
-    # sort of the result); the row index restores the input order at the end
-    out = fb.with_row_index("_row").with_columns(
+    # every flag is computed in place or looked up on the key columns only and put next to
+    # the frame: rows stay in their input order, no column of the frame is moved
+    out = fb if "_row" in fb.collect_schema().names() else fb.with_row_index("_row")
+    out = out.with_columns(
         top=pl.col("rating") >= params.top_rating,
         positive=pl.col("rating") >= params.positive_min_rating,
         perfect_dsr=pl.all_horizontal([pl.col(c) == 5 for c in DSR_COLUMNS]),
@@ -197,11 +265,21 @@ def base_flags(fb: pl.LazyFrame, ds: Dataset, params: RatingParams) -> pl.LazyFr
     if accounts is None:
         out = out.with_columns(_null_flag("from_new_account"))
     else:
-        ages = accounts.select(
-            pl.col("account_id").alias("author_id"), pl.col("created_at").alias("_acct_created")
+        created = (
+            out.select("author_id")
+            .join(
+                accounts.select(
+                    pl.col("account_id").alias("author_id"),
+                    pl.col("created_at").alias("_acct_created"),
+                ),
+                on="author_id",
+                how="left",
+                maintain_order="left",
+            )
+            .select("_acct_created")
         )
         out = (
-            out.join(ages, on="author_id", how="left")
+            pl.concat([out, created], how="horizontal")
             .with_columns(
                 from_new_account=(
                     (pl.col("order_created_at") - pl.col("_acct_created")).dt.total_microseconds()
@@ -225,11 +303,8 @@ def base_flags(fb: pl.LazyFrame, ds: Dataset, params: RatingParams) -> pl.LazyFr
             .group_by("_row")
             .agg(pl.col("_ref").sum(), pl.col("amount").first())
             .filter(pl.col("_ref") >= params.refund_min_fraction * pl.col("amount"))
-            .select("_row", pl.lit(True).alias("refunded_after"))
         )
-        out = out.join(after, on="_row", how="left").with_columns(
-            pl.col("refunded_after").fill_null(False)
-        )
+        out = _lookup(out, ["_row"], after, "refunded_after")
 
     return out
 
@@ -240,7 +315,7 @@ def group_flags(
     group_members: pl.DataFrame | None = None,
     identity_links: pl.DataFrame | None = None,
 ) -> pl.LazyFrame:
-    """Add the flags of :func:`flag_feedback` that need detection results; sort by input.
+    """Add the flags of :func:`flag_feedback` that need detection results.
 
     Parameters
     ----------
@@ -254,7 +329,8 @@ def group_flags(
     Returns
     -------
     pl.LazyFrame
-        The :func:`flag_feedback` output: every flag, rows in input order, no ``_row``.
+        The :func:`flag_feedback` output: every flag, rows in the order of ``out``
+        (the input order), no ``_row``.
 
     Examples
     --------
@@ -270,44 +346,29 @@ def group_flags(
             .join(gm, left_on="author_id", right_on="account_id")
             .join(gm, left_on=["target_id", "group_id"], right_on=["account_id", "group_id"])
             .select("_row")
-            .unique()
-            .with_columns(in_group_with_target=pl.lit(True))
         )
-        grouped = gm.select(pl.col("account_id").alias("author_id")).unique()
-        out = (
-            out.join(same, on="_row", how="left")
-            .join(
-                grouped.with_columns(in_any_group=pl.lit(True)),
-                on="author_id",
-                how="left",
-            )
-            .with_columns(pl.col("in_group_with_target", "in_any_group").fill_null(False))
-        )
+        grouped = gm.select(pl.col("account_id").alias("author_id"))
+        out = _lookup(out, ["_row"], same, "in_group_with_target")
+        out = _lookup(out, ["author_id"], grouped, "in_any_group")
 
     if identity_links is None:
         out = out.with_columns(_null_flag("linked_to_target"))
     else:
         links = identity_links.lazy().select(pl.col("account_a", "account_b").cast(pl.String))
-        both = (
-            pl.concat(
-                [
-                    links.select(
-                        pl.col("account_a").alias("author_id"),
-                        pl.col("account_b").alias("target_id"),
-                    ),
-                    links.select(
-                        pl.col("account_b").alias("author_id"),
-                        pl.col("account_a").alias("target_id"),
-                    ),
-                ]
-            )
-            .unique()
-            .with_columns(linked_to_target=pl.lit(True))
+        both = pl.concat(
+            [
+                links.select(
+                    pl.col("account_a").alias("author_id"),
+                    pl.col("account_b").alias("target_id"),
+                ),
+                links.select(
+                    pl.col("account_b").alias("author_id"),
+                    pl.col("account_a").alias("target_id"),
+                ),
+            ]
         )
-        out = out.join(both, on=["author_id", "target_id"], how="left").with_columns(
-            pl.col("linked_to_target").fill_null(False)
-        )
-    return out.sort("_row").drop("_row")
+        out = _lookup(out, ["author_id", "target_id"], both, "linked_to_target")
+    return out.drop("_row")
 
 
 def seller_origins(

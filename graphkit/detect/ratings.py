@@ -38,7 +38,7 @@ from graphkit.detect.inflation import add_inflation, fmt2, fmt_pct, inflation_ex
 from graphkit.detect.rating_features import (
     DIMENSIONS,
     base_flags,
-    buyer_feedback,
+    buyer_rows,
     group_flags,
     in_burst_flag,
     kl_divergence,
@@ -143,8 +143,8 @@ class RatingBase:
     ----------
     flags
         Buyer -> seller feedback with the group-independent flags
-        (:func:`~graphkit.detect.rating_features.base_flags`, collected; rows in no
-        particular order, ``_row`` their input position) and ``in_burst`` (a top rating
+        (:func:`~graphkit.detect.rating_features.base_flags`, collected; rows in the
+        order of the feedback table, ``_row`` their position in it) and ``in_burst`` (a top rating
         inside one of its seller's bursts).
     params
         The parameters it was computed with.
@@ -182,7 +182,7 @@ def rating_base(ds: Dataset, params: RatingParams | None = None) -> RatingBase:
     >>> sig = rating_signals(ds, base=base)  # doctest: +SKIP
     """
     p = params or RatingParams()
-    flags = base_flags(buyer_feedback(ds), ds, p).collect()
+    flags = base_flags(buyer_rows(ds).lazy(), ds, p).collect()
     # bursts against the seller's own baseline (top ratings per seller and day: the row
     # order does not matter)
     origins = seller_origins(ds, p, sellers=flags.get_column("target_id").unique())
@@ -683,6 +683,8 @@ def rating_signals(
     >>> sig.sellers.filter(pl.col("manipulation_score") > 0.5)["explanation"]  # doctest: +SKIP
     """
     p = params or RatingParams()
+    if base is None or base.params != p:
+        base = rating_base(ds, p)
     notes: list[str] = []
     if ds.get("accounts") is None:
         notes.append("new-account share (no accounts table)")
@@ -694,11 +696,9 @@ def rating_signals(
             groups,
             min_score=p.group_min_score,
             sellers=ds.orders.select(pl.col("seller_id").unique()).collect().to_series(),
-            ratings=ds.feedback.select(
-                "author_id",
-                "target_id",
-                perfect_dsr=pl.all_horizontal([pl.col(c) == 5 for c in DSR_COLUMNS]),
-            ),
+            # the base's buyer feedback: a circle's raters are buyers (the weak groups'
+            # members that are not stores), so the sellers' own feedback never counts
+            ratings=base.flags.lazy().select("author_id", "target_id", "perfect_dsr"),
             circle_min_sellers=p.circle_min_sellers,
             circle_min_perfect_share=p.circle_min_perfect_share,
             circle_min_ratings=p.min_flagged,
@@ -708,8 +708,6 @@ def rating_signals(
 
     # one collect of the flagged feedback, in the feedback table's order from here on (every
     # join keeps the left order): deterministic without sorting millions of strings
-    if base is None or base.params != p:
-        base = rating_base(ds, p)
     fb = group_flags(
         base.flags.lazy(), group_members=group_members, identity_links=identity_links
     ).collect()

@@ -1,0 +1,108 @@
+"""The rating base: buyer feedback joined with its orders, and the per-feedback flags.
+
+Rows must come out in the feedback table's order with each flag on its own row, whatever
+the order of the orders table: the flags are looked up on key columns and put next to the
+frame, so a lookup that moved rows would put flags on the wrong ratings.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+import polars as pl
+from test_ratings import T0, Market, _groups, _links
+
+from graphkit.contract import DSR_COLUMNS
+from graphkit.dataset import Dataset
+from graphkit.detect.rating_features import buyer_feedback, buyer_rows, flag_feedback
+from graphkit.detect.rating_params import RatingParams
+from graphkit.io import dataset_from_frames
+
+
+def _shuffled_market() -> tuple[Dataset, dict[str, str]]:
+    """A market whose feedback and orders are in unrelated orders, with seller feedback.
+
+    Returns the dataset and, per buyer feedback id, what it should be flagged with.
+    """
+    m = Market()
+    expect: dict[str, str] = {}
+    for k in range(12):
+        expect[m.rate(f"honest{k}", "s", 5, day=k)] = "none"
+    for k in range(3):
+        expect[m.rate(f"ring{k}", "s", 5, day=20 + k)] = "group"
+    expect[m.rate("sock", "s", 5, day=30)] = "linked"
+    expect[m.rate("refunded", "s", 5, day=31, refund=(1.0, 2.0))] = "refunded"
+    expect[m.rate("early_refund", "s", 5, day=32, refund=(1.0, -2.0))] = "none"
+    expect[m.rate("half_refund", "s", 5, day=33, refund=(0.4, 2.0))] = "none"
+    m.created["newbie"] = T0 + timedelta(days=30)  # 4 days old when it buys
+    expect[m.rate("newbie", "s", 5, day=34)] = "new"
+    for i in range(0, 20, 3):  # the seller rates some buyers back: never a buyer rating
+        m.seller_rates_buyer(i)
+    ds = m.dataset()
+    rng = random.Random(7)
+    fb = ds.feedback.collect()
+    orders = ds.orders.collect()
+    fb = fb[rng.sample(range(fb.height), fb.height)]
+    orders = orders[rng.sample(range(orders.height), orders.height)]
+    frames = {"feedback": fb, "orders": orders}
+    for name in ("accounts", "refunds"):
+        frames[name] = ds.table(name).collect()
+    return dataset_from_frames(frames), expect
+
+
+def test_buyer_rows_keep_feedback_order_and_skip_seller_feedback() -> None:
+    ds, expect = _shuffled_market()
+    fb = ds.feedback.collect()
+    rows = buyer_rows(ds)
+    buyer_ids = [f for f in fb["feedback_id"] if f in expect]
+    assert rows["feedback_id"].to_list() == buyer_ids  # feedback order, sellers' rows gone
+    assert rows["_row"].to_list() == [fb["feedback_id"].to_list().index(f) for f in buyer_ids]
+    # every column next to its own feedback: the reference joins whole rows
+    ref = fb.join(
+        ds.orders.collect().select(
+            "order_id",
+            pl.col("buyer_id").alias("author_id"),
+            pl.col("created_at").alias("order_created_at"),
+            "paid_at",
+            "amount",
+        ),
+        on=["order_id", "author_id"],
+        maintain_order="left",
+    ).select(
+        "feedback_id",
+        "order_id",
+        "author_id",
+        "target_id",
+        "rating",
+        *DSR_COLUMNS,
+        "created_at",
+        "order_created_at",
+        "paid_at",
+        "amount",
+    )
+    assert rows.drop("_row").equals(ref)
+    assert buyer_feedback(ds).collect().equals(ref)
+
+
+def test_flags_land_on_their_own_rows_in_feedback_order() -> None:
+    ds, expect = _shuffled_market()
+    groups = _groups({"G1": ["ring0", "ring1", "ring2", "s"], "G2": ["sock", "other_store"]})
+    links = _links(("s", "sock"), ("honest0", "elsewhere"))
+    out = flag_feedback(
+        buyer_feedback(ds), ds, RatingParams(), group_members=groups, identity_links=links
+    ).collect()
+    ids = out["feedback_id"].to_list()
+    assert ids == [f for f in ds.feedback.collect()["feedback_id"] if f in expect]
+    for flag, kind in (
+        ("in_group_with_target", "group"),
+        ("linked_to_target", "linked"),
+        ("refunded_after", "refunded"),
+        ("from_new_account", "new"),
+    ):
+        hit = set(out.filter(pl.col(flag))["feedback_id"])
+        assert hit == {f for f, k in expect.items() if k == kind}, flag
+    # in_any_group: the ring's and the sock's ratings (the sock's group has no "s")
+    any_group = set(out.filter(pl.col("in_any_group"))["feedback_id"])
+    assert any_group == {f for f, k in expect.items() if k in ("group", "linked")}
+    assert "_row" not in out.columns
