@@ -582,3 +582,36 @@ def test_untied_three_buyer_ring_needs_cheap_orders_a_fourth_buyer_or_a_tie(
         assert row["buyers"].item().to_list() == [f"reg{i}" for i in range(int(kw.get("n", 3)))]
     assert flagged(tied=True)["n_linked_to_cobuyer"].item() == 2
     assert flagged(cheap=2)["n_small_amounts"].item() == 2
+
+
+def test_pair_medians_equal_polars_medians() -> None:
+    """Pairs of two orders take min + (max - min) / 2, as polars' median does, bit for bit."""
+    import random
+
+    rng = random.Random(7)
+    rows = []
+    for b in range(300):
+        for k in range(1 + b % 5):  # 1..5 orders per pair
+            rows.append(
+                (f"b{b}", f"s{b % 7}", rng.uniform(0.01, 999.0) * 10 ** rng.randint(-2, 3), k)
+            )
+    orders = pl.DataFrame(
+        {
+            "order_id": [f"o{i}" for i in range(len(rows))],
+            "buyer_id": [r[0] for r in rows],
+            "seller_id": [r[1] for r in rows],
+            "amount": [r[2] for r in rows],
+            "created_at": [t(r[3]) for r in rows],
+        }
+    )
+    feedback = pl.DataFrame(
+        schema={"feedback_id": pl.String, "author_id": pl.String, "target_id": pl.String,
+                "rating": pl.Int8}
+    )  # fmt: skip
+    params = {**ScanConfig().params("SHILL_PURCHASE"), "max_coupon_share": 1.01}
+    got = pair_evidence(orders.lazy(), feedback.lazy(), params=params, evidence_ids=False)
+    want = orders.group_by("buyer_id", "seller_id").agg(m=pl.col("amount").median())
+    both = got.join(want, on=["buyer_id", "seller_id"])
+    assert both.height == got.height == 240  # the pairs with two or more orders
+    assert (both["pair_median"] == both["m"]).all()
+    assert set(got["n_orders"]) == {2, 3, 4, 5}

@@ -249,70 +249,77 @@ def pair_evidence(
         coupon=pl.col("coupon_id").is_not_null() if has_coupon else pl.lit(False),
     )
     keys = ["buyer_id", "seller_id"]
-    # one pass over the orders per pair; a median per pair is costly and most pairs hold a
-    # single order (whose median is its amount), so medians are taken for repeat pairs only
+    # one pass over the orders per pair. A median per pair is costly and most pairs hold a
+    # single order (whose median is its amount) or two (whose median polars computes as
+    # min + (max - min) / 2): medians are taken over the orders of pairs with three or more
     all_pairs = (
         o.group_by(keys)
         .agg(
             n_orders=pl.len().cast(pl.Int64),
             one_amount=pl.col("amount").min(),
+            max_amount=pl.col("amount").max(),
             first_order=pl.col("created_at").min(),
             last_order=pl.col("created_at").max(),
             coupon_share=pl.col("coupon").mean(),
         )
         .collect()
     )
-    buyer_tot = all_pairs.lazy().group_by("buyer_id").agg(buyer_orders=pl.col("n_orders").sum())
-    # the seller's share of all orders: the concentration a buyer would show by chance
-    market = (
-        all_pairs.lazy()
-        .group_by("seller_id")
-        .agg(seller_orders=pl.col("n_orders").sum())
-        .with_columns(market_share=pl.col("seller_orders") / pl.col("seller_orders").sum())
-        .select("seller_id", "market_share")
-    )
-    repeat = all_pairs.lazy().filter(pl.col("n_orders") >= 2)
+    buyers3 = all_pairs.filter(pl.col("n_orders") >= 3).select(keys)
     medians = (
-        o.join(repeat.select(keys), on=keys, how="semi")
+        o.select(*keys, "amount")
+        .filter(pl.col("buyer_id").is_in(buyers3.get_column("buyer_id").unique().implode()))
+        .join(buyers3.lazy(), on=keys, how="semi")
         .group_by(keys)
-        .agg(pair_median=pl.col("amount").median())
+        .agg(_median=pl.col("amount").median())
     )
-    # the seller's usual amount: median over its *buyers* (each buyer's median), so that a
-    # ring placing many cheap orders does not drag the reference down
-    seller_med = (
-        pl.concat(
-            [
-                all_pairs.lazy()
-                .filter(pl.col("n_orders") == 1)
-                .select("seller_id", pair_median="one_amount"),
-                medians.select("seller_id", "pair_median"),
-            ]
+    n = pl.col("n_orders")
+    with_median = (
+        all_pairs.lazy()
+        .join(medians, on=keys, how="left")
+        .with_columns(
+            pair_median=pl.when(n == 1)
+            .then(pl.col("one_amount"))
+            .when(n == 2)
+            .then(pl.col("one_amount") + (pl.col("max_amount") - pl.col("one_amount")) * 0.5)
+            .otherwise(pl.col("_median"))
         )
+        .drop("_median", "max_amount")
+        .collect()
+    )
+    buyer_tot = with_median.lazy().group_by("buyer_id").agg(buyer_orders=pl.col("n_orders").sum())
+    # per seller, in one pass over its pairs: its share of all orders (the concentration a
+    # buyer would show by chance) and its usual amount, the median over its *buyers* (each
+    # buyer's median), so that a ring placing many cheap orders does not drag it down
+    sellers = (
+        with_median.lazy()
         .group_by("seller_id")
         .agg(
+            seller_orders=pl.col("n_orders").sum(),
             seller_median=pl.col("pair_median").median(),
             seller_buyers=pl.len().cast(pl.Int64),
         )
+        .with_columns(market_share=pl.col("seller_orders") / pl.col("seller_orders").sum())
+        .drop("seller_orders")
     )
     pairs = (
-        all_pairs.lazy()
+        with_median.lazy()
         .filter(pl.col("n_orders") >= int(params["min_pair_orders"]))
         .filter(pl.col("coupon_share") < float(params["max_coupon_share"]))
-        .join(medians, on=keys, how="left")
-        .select(
-            *keys,
-            "n_orders",
-            pl.coalesce("pair_median", "one_amount").alias("pair_median"),
-            "first_order",
-            "last_order",
-            "coupon_share",
-        )
+        .select(*keys, "n_orders", "pair_median", "first_order", "last_order", "coupon_share")
     )
-    # ratings of the repeat pairs only (a semi join is cheaper than grouping every rating)
+    # ratings of the repeat pairs only (a semi join is cheaper than grouping every rating;
+    # a one-column test on the buyers of repeat pairs first: a small share of all buyers)
+    repeat_buyers = (
+        with_median.filter(pl.col("n_orders") >= int(params["min_pair_orders"]))
+        .get_column("buyer_id")
+        .unique()
+        .implode()
+    )
     fb = (
         feedback.select(
             pl.col("author_id").alias("buyer_id"), pl.col("target_id").alias("seller_id"), "rating"
         )
+        .filter(pl.col("buyer_id").is_in(repeat_buyers))
         .join(pairs.select(keys), on=keys, how="semi")
         .group_by(keys)
     ).agg(
@@ -321,8 +328,7 @@ def pair_evidence(
         n_positive=(pl.col("rating") >= 4).sum().cast(pl.Int64),
     )
     df = (
-        pairs.join(seller_med, on="seller_id", how="left")
-        .join(market, on="seller_id", how="left")
+        pairs.join(sellers, on="seller_id", how="left")
         .join(buyer_tot, on="buyer_id", how="left")
         .join(fb, on=["buyer_id", "seller_id"], how="left")
     )
@@ -375,11 +381,18 @@ def pair_evidence(
                 ),
             ]
         )
-        to_seller = both.select(
-            buyer_id="account_a",
-            seller_id="account_b",
-            seller_link_kinds=pl.col("kinds").list.sort().list.join("+"),
-        ).unique(["buyer_id", "seller_id"], keep="first")
+        # links are one row per pair of accounts: each (buyer, seller) appears once in
+        # ``both``, so only the links of the repeat pairs are formatted
+        to_seller = (
+            both.rename({"account_a": "buyer_id", "account_b": "seller_id"})
+            .join(pdf.select("buyer_id", "seller_id"), on=["buyer_id", "seller_id"], how="semi")
+            .select(
+                "buyer_id",
+                "seller_id",
+                seller_link_kinds=pl.col("kinds").list.sort().list.join("+"),
+            )
+            .unique(["buyer_id", "seller_id"], keep="first")
+        )
         pdf = pdf.join(to_seller, on=["buyer_id", "seller_id"], how="left")
     else:
         both = None
