@@ -230,6 +230,9 @@ def circle_raters(
     cols = ["feedback_id", "order_id", "author_id", "target_id", "created_at", "reasons"]
     if trading_pairs.height == 0:
         return feedback.select(cols).clear()
+    # the columns used, once (the rating signals' feedback carries ~20 more): every step below
+    # filters or joins these rows
+    feedback = feedback.select(*cols, "rating")
     pos = feedback.filter(pl.col("rating") >= 4)
     n_raters = pos.group_by("target_id").agg(n_raters=pl.col("author_id").n_unique())
     cap = n_raters["n_raters"].quantile(max_store_raters_quantile, "higher")
