@@ -347,14 +347,22 @@ def _edge_sums(
     return out
 
 
-def _edge_counts(edge: np.ndarray, m: int, terms: pl.DataFrame) -> dict[str, pl.Series]:
-    """Sum small non-negative integer columns per edge, several columns per ``np.bincount``.
+def _edge_counts(
+    edge: np.ndarray,
+    m: int,
+    frame: pl.DataFrame,
+    terms: Mapping[str, pl.Expr] | None = None,
+) -> dict[str, pl.Series]:
+    """Sum small non-negative integer terms per edge, several terms per ``np.bincount``.
 
-    A column whose largest value is ``c`` sums to at most ``c * r`` on an edge (``r``:
-    the most rows on one edge), so it fits in ``(c * r).bit_length()`` bits; columns are
-    packed side by side into weights of at most 52 bits and one bincount sums them all,
-    exactly (float64 holds integers below 2**53 and a field cannot carry into the next).
-    Nulls count 0; a column with a negative value gets a bincount of its own.
+    ``terms`` are integer expressions over ``frame`` (default: each column of ``frame``);
+    ``edge[i]`` is the edge of row ``i``. A term whose largest value is ``c`` sums to at
+    most ``c * r`` on an edge (``r``: the most rows on one edge), so it fits in
+    ``(c * r).bit_length()`` bits; terms are packed side by side into weights of at most
+    52 bits and one bincount sums them all, exactly (float64 holds integers below 2**53
+    and a field cannot carry into the next). Nulls count 0; a term with a negative value
+    gets a bincount of its own. The bounds and the packed weights are each one polars
+    pass over ``frame`` (the terms are never materialised one column each).
 
     Examples
     --------
@@ -362,36 +370,53 @@ def _edge_counts(edge: np.ndarray, m: int, terms: pl.DataFrame) -> dict[str, pl.
     >>> {k: v.to_list() for k, v in _edge_counts(np.array([0, 1, 0]), 2, t).items()}
     {'a': [1, 1], 'b': [9, 0]}
     """
+    if terms is None:
+        terms = {c: pl.col(c) for c in frame.columns}
+    vals = {name: e.fill_null(0).cast(pl.Int64) for name, e in terms.items()}
     r = int(np.bincount(edge, minlength=1).max()) if len(edge) else 0
-    cols = {c: terms[c].fill_null(0).cast(pl.Int64).to_numpy() for c in terms.columns}
+    bounds = frame.select(
+        *[v.min().alias(f"lo{i}") for i, v in enumerate(vals.values())],
+        *[v.max().alias(f"hi{i}") for i, v in enumerate(vals.values())],
+    ).row(0)
+    k = len(vals)
     batches: list[list[tuple[str, int]]] = []
     used = 0
-    for name, col in cols.items():
-        lo, hi = (int(col.min()), int(col.max())) if len(col) else (0, 0)
+    for i, name in enumerate(vals):
+        lo, hi = bounds[i] or 0, bounds[k + i] or 0
         width = max(1, (hi * r).bit_length()) if lo >= 0 else 53
         if not batches or used + width > 52:
             batches.append([])
             used = 0
         batches[-1].append((name, width))
         used += width
-    out = {}
+    words = []
     for batch in batches:
-        if len(batch) == 1:  # nothing to pack (or a negative column)
-            name = batch[0][0]
-            sums = np.bincount(edge, weights=cols[name], minlength=m)
-            out[name] = pl.Series(name, sums.astype(np.int64))
+        shift, word = 0, None
+        for name, width in batch:
+            term = vals[name] * (1 << shift) if shift else vals[name]
+            word = term if word is None else word + term
+            shift += width
+        words.append(word)
+    packed = frame.select(*[w.alias(f"w{j}") for j, w in enumerate(words)])
+    sums = pl.DataFrame(
+        {
+            f"w{j}": np.bincount(edge, weights=packed[f"w{j}"].to_numpy(), minlength=m).astype(
+                np.int64
+            )
+            for j in range(len(batches))
+        }
+    )
+    fields = []
+    for j, batch in enumerate(batches):
+        if len(batch) == 1:  # nothing packed (or a negative term)
+            fields.append(pl.col(f"w{j}").alias(batch[0][0]))
             continue
-        packed = np.zeros(len(edge), dtype=np.int64)
         shift = 0
         for name, width in batch:
-            packed |= cols[name] << shift
+            fields.append(((pl.col(f"w{j}") // (1 << shift)) % (1 << width)).alias(name))
             shift += width
-        sums = np.bincount(edge, weights=packed, minlength=m).astype(np.int64)
-        shift = 0
-        for name, width in batch:
-            out[name] = pl.Series(name, (sums >> shift) & ((1 << width) - 1))
-            shift += width
-    return {name: out[name] for name in cols}
+    out = sums.select(fields)
+    return {name: out[name] for name in vals}
 
 
 def _pair_feedback(ds: Dataset, keyed: pl.LazyFrame, key: str, m: int) -> dict[str, pl.Series]:
@@ -405,24 +430,33 @@ def _pair_feedback(ds: Dataset, keyed: pl.LazyFrame, key: str, m: int) -> dict[s
     # author hash against the order's two parties (distinct hashes: checked by the caller)
     by_buyer = pl.col("__ah") == pl.col("__bh")
     rating = pl.col("rating").cast(pl.Int64)
-    # per-row integer terms (null where the buyer did not write it), summed per edge
-    terms = fb.select(
+    # the joined rows, narrow (who wrote it, the small integer ratings); the per-row terms
+    # (null where the buyer did not write it) are packed and summed per edge from them
+    rows = fb.select(
         "__edge",
-        by_buyer.cast(pl.Int64).alias("n_feedback"),
-        pl.when(by_buyer).then(rating).alias("rating_sum"),
-        (by_buyer & (rating == 5)).cast(pl.Int64).alias("n_top_ratings"),
-        (by_buyer & (rating <= 2)).cast(pl.Int64).alias("n_low_ratings"),
-        *[
-            e
-            for c in DSR_COLUMNS
-            for e in (
-                pl.when(by_buyer).then(pl.col(c).cast(pl.Int64)).alias(f"{c}_sum"),
-                (by_buyer & pl.col(c).is_not_null()).cast(pl.Int64).alias(f"{c}_n"),
-            )
-        ],
-        (pl.col("__ah") == pl.col("__sh")).cast(pl.Int64).alias("n_seller_feedback"),
+        by_buyer.alias("__by_buyer"),
+        (pl.col("__ah") == pl.col("__sh")).alias("__by_seller"),
+        "rating",
+        *DSR_COLUMNS,
     ).collect()
-    return _edge_counts(terms["__edge"].to_numpy(), m, terms.drop("__edge"))
+    by_buyer = pl.col("__by_buyer")
+    rating = pl.col("rating").cast(pl.Int64)
+    terms = {
+        "n_feedback": by_buyer.cast(pl.Int64),
+        "rating_sum": pl.when(by_buyer).then(rating),
+        "n_top_ratings": (by_buyer & (rating == 5)).cast(pl.Int64),
+        "n_low_ratings": (by_buyer & (rating <= 2)).cast(pl.Int64),
+        **{
+            name: e
+            for c in DSR_COLUMNS
+            for name, e in (
+                (f"{c}_sum", pl.when(by_buyer).then(pl.col(c).cast(pl.Int64))),
+                (f"{c}_n", (by_buyer & pl.col(c).is_not_null()).cast(pl.Int64)),
+            )
+        },
+        "n_seller_feedback": pl.col("__by_seller").cast(pl.Int64),
+    }
+    return _edge_counts(rows["__edge"].to_numpy(), m, rows, terms)
 
 
 def _pair_refunds_cases(ds: Dataset, keyed: pl.LazyFrame, key: str, m: int) -> dict[str, pl.Series]:
