@@ -190,9 +190,10 @@ def _pairs_coded(
     # count first on the sorted keys (most pairs share one bucket; a sort costs less than a
     # hash group-by over tens of millions of rows), distinct sellers for the survivors only
     spk = pl.Series(pk).sort().to_numpy()
-    runs = run_lengths(spk)
-    survivors = spk[run_starts(spk) & (runs >= min_shared_windows)]
-    del spk, runs
+    start = np.flatnonzero(run_starts(spk))
+    runs = np.diff(np.append(start, len(spk)))  # one length per distinct key, not per row
+    survivors = spk[start[runs >= min_shared_windows]]
+    del spk, start, runs
     keep = pl.Series(pk).is_in(pl.Series(survivors).implode()).to_numpy()
     shared = pl.DataFrame({"pk": pk[keep], "s": key[src[keep]] % per_off // span}).lazy()
     del src, dst, pk, keep

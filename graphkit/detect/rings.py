@@ -317,7 +317,11 @@ def _linked_mask(mg: MarketGraph, links: pl.DataFrame) -> np.ndarray:
     s = mg.edges["seller_vid"].to_numpy()
     edge_key = b * n + s  # ascending: edges are sorted by (buyer_vid, seller_vid)
     xv, yv = both["xv"].to_numpy(), both["yv"].to_numpy()
-    to_seller = _sorted_contains(np.sort(xv * n + yv), edge_key)
+    # links (x, y) that are edges x -> y: the (fewer) link keys searched in the edge keys
+    to_seller = np.zeros(n_e, dtype=bool)
+    link_key = xv * n + yv
+    pos = np.searchsorted(edge_key, link_key).clip(max=n_e - 1)
+    to_seller[pos[edge_key[pos] == link_key]] = True
     # co-buyer: an edge (b, s) and a link (b, y) where (y, s) is an edge too
     ends = pl.DataFrame({"i": np.arange(n_e), "b": b, "s": s}).join(
         pl.DataFrame({"b": xv, "y": yv}), on="b"
