@@ -81,6 +81,38 @@ def test_subgraph_layout_is_seeded(tables):
     assert a.nodes.equals(b.nodes)
 
 
+@pytest.mark.parametrize("trial", range(6))
+def test_spring_positions_are_networkx_spring_layout(trial):
+    import networkx as nx
+    import numpy as np
+
+    from graphkit.report.plots import spring_positions
+
+    rng = np.random.default_rng(trial)
+    n = int(rng.integers(2, 120))
+    i, j = rng.integers(0, n, 3 * n), rng.integers(0, n, 3 * n)
+    i, j = i[i != j], j[i != j]  # repeated pairs, both directions: the last weight counts
+    w = rng.integers(1, 12, len(i)).astype(float)
+    g = nx.Graph()
+    g.add_nodes_from(range(n))
+    g.add_weighted_edges_from(zip(i.tolist(), j.tolist(), w.tolist(), strict=True))
+    ref = nx.spring_layout(g, seed=trial)
+    assert np.array_equal(spring_positions(n, i, j, w, seed=trial), [ref[v] for v in range(n)])
+
+
+def test_spring_positions_small_graphs():
+    import numpy as np
+
+    from graphkit.report.plots import spring_positions
+
+    assert spring_positions(1, np.array([], int), np.array([], int), np.array([])).tolist() == [
+        [0.0, 0.0]
+    ]
+    two = spring_positions(2, np.array([0]), np.array([1]), np.array([1.0]), seed=0)
+    assert np.allclose(two.sum(axis=0), 0.0)  # centred
+    assert np.abs(two).max() == 1.0  # scaled to [-1, 1]
+
+
 def test_rating_distribution_known_shares(tables):
     p = rating_distribution_plot(tables["feedback"], tables["orders"], seller_ids=["s1"])
     r = p.counts.filter(pl.col("measure") == "rating")

@@ -34,6 +34,7 @@ from graphkit.contract import DSR_COLUMNS
 from graphkit.report.cases import is_in
 
 if TYPE_CHECKING:
+    import numpy as np
     from matplotlib.axes import Axes
 
     from graphkit.report.svg import Box, Canvas
@@ -49,6 +50,7 @@ __all__ = [
     "findings_trend_plot",
     "rating_distribution_plot",
     "rating_distribution_plots",
+    "spring_positions",
     "subgraph_plot",
     "timeline_events",
     "timeline_plot",
@@ -313,8 +315,6 @@ def subgraph_plot(
     >>> subgraph_plot(o, account_ids=["b", "s"]).nodes["kind"].to_list()
     ['buyer', 'seller']
     """
-    import networkx as nx
-
     accts = pl.Series(sorted(set(account_ids)), dtype=pl.String)
     ev = pl.Series(sorted(set(evidence_ids)), dtype=pl.String)
     lf = orders.lazy() if isinstance(orders, pl.DataFrame) else orders
@@ -364,17 +364,81 @@ def subgraph_plot(
         kept = nodes["account_id"]
         edges = edges.filter(is_in("buyer_id", kept) & is_in("seller_id", kept))
     nodes = nodes.sort("account_id")
-    g = nx.Graph()
-    g.add_nodes_from(nodes["account_id"].to_list())
-    g.add_weighted_edges_from(edges.select("buyer_id", "seller_id", "n_orders").iter_rows())
-    layout = nx.spring_layout(g, seed=seed) if g.number_of_nodes() > 1 else {}
-    ids = nodes["account_id"].to_list()
-    xy = [layout.get(a, (0.0, 0.0)) for a in ids]
+    index = nodes.select("account_id", i=pl.int_range(pl.len(), dtype=pl.Int64))
+    pairs = (
+        edges.join(index.rename({"account_id": "buyer_id"}), on="buyer_id")
+        .join(index.rename({"account_id": "seller_id", "i": "j"}), on="seller_id")
+        .select("i", "j", w=pl.col("n_orders").cast(pl.Float64))
+    )
+    xy = spring_positions(
+        nodes.height,
+        pairs["i"].to_numpy(),
+        pairs["j"].to_numpy(),
+        pairs["w"].to_numpy(),
+        seed=seed,
+    )
     nodes = nodes.with_columns(
-        x=pl.Series([float(p[0]) for p in xy], dtype=pl.Float64),
-        y=pl.Series([float(p[1]) for p in xy], dtype=pl.Float64),
+        x=pl.Series(xy[:, 0], dtype=pl.Float64), y=pl.Series(xy[:, 1], dtype=pl.Float64)
     ).select("account_id", "kind", "member", "x", "y")
     return SubgraphPlot(nodes=nodes, edges=edges, title=title, dropped_nodes=dropped)
+
+
+def spring_positions(
+    n: int,
+    i: np.ndarray,
+    j: np.ndarray,
+    weight: np.ndarray,
+    *,
+    seed: int = 0,
+    iterations: int = 50,
+    threshold: float = 1e-4,
+) -> np.ndarray:
+    """Return ``(n, 2)`` force-directed positions in ``[-1, 1]``, seeded.
+
+    The Fruchterman-Reingold layout of ``networkx.spring_layout(G, seed=seed)`` for a
+    graph of up to a few hundred nodes (its dense force method, step for step: the same
+    positions), without importing networkx: an undirected edge ``i[e]``-``j[e]`` of
+    weight ``weight[e]`` per entry (a repeated pair keeps its last weight). One node sits
+    at the origin.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> xy = spring_positions(3, np.array([0, 1]), np.array([1, 2]), np.ones(2), seed=1)
+    >>> xy.shape, float(np.abs(xy).max())
+    ((3, 2), 1.0)
+    """
+    import numpy as np
+
+    if n <= 1:
+        return np.zeros((n, 2))
+    lo, hi = np.minimum(i, j), np.maximum(i, j)
+    # the last entry of each unordered pair (networkx.Graph keeps the last weight added)
+    _, first_of_reversed = np.unique((lo * n + hi)[::-1], return_index=True)
+    last = len(lo) - 1 - first_of_reversed
+    adj = np.zeros((n, n))
+    adj[lo[last], hi[last]] = weight[last]
+    adj[hi[last], lo[last]] = weight[last]
+    pos = np.random.RandomState(seed).rand(n, 2)
+    k = np.sqrt(1.0 / n)
+    t = max(pos[:, 0].max() - pos[:, 0].min(), pos[:, 1].max() - pos[:, 1].min()) * 0.1
+    dt = t / (iterations + 1)
+    for _ in range(iterations):
+        delta = pos[:, np.newaxis, :] - pos[np.newaxis, :, :]
+        distance = np.linalg.norm(delta, axis=-1)
+        np.clip(distance, 0.01, None, out=distance)
+        displacement = np.einsum("ijk,ij->ik", delta, (k * k / distance**2 - adj * distance / k))
+        length = np.clip(np.linalg.norm(displacement, axis=-1), a_min=0.01, a_max=None)
+        delta_pos = np.einsum("ij,i->ij", displacement, t / length)
+        pos += delta_pos
+        t -= dt
+        if (np.linalg.norm(delta_pos) / n) < threshold:
+            break
+    pos -= pos.mean(axis=0)
+    lim = np.abs(pos).max()
+    if lim > 0:
+        pos *= 1.0 / lim
+    return pos
 
 
 # --- rating / DSR distributions ---------------------------------------------------------------
