@@ -311,3 +311,17 @@ def test_packed_edge_counts_equal_one_bincount_per_column() -> None:
     for name in terms.columns:
         want = np.bincount(edge, weights=terms[name].fill_null(0).to_numpy(), minlength=m)
         np.testing.assert_array_equal(got[name].to_numpy(), want.astype(np.int64))
+
+
+def test_vid_of_equals_the_vertex_join(tiny: dict[str, pl.DataFrame]) -> None:
+    """vid_of: known ids get their vid in the given order, unknown and null ids null; the same
+    with the hash index forced off (the collision fallback joins the strings)."""
+    mg = build_market_graph(dataset_from_frames(tiny))
+    ids = pl.Series(["s2", "nobody", "b1", None, "b1", "s"], dtype=pl.String)
+    want = [4, None, 0, None, 0, None]
+    assert mg.vid_of(ids).to_list() == want
+    assert mg.vid_of(ids).dtype == pl.Int64
+    assert mg.vid_of(pl.Series([], dtype=pl.String)).to_list() == []
+    fallback = build_market_graph(dataset_from_frames(tiny))
+    fallback.__dict__["_id_index"] = None  # as after a 64-bit hash collision
+    assert fallback.vid_of(ids).to_list() == want

@@ -303,16 +303,13 @@ def _linked_mask(mg: MarketGraph, links: pl.DataFrame) -> np.ndarray:
     if links.is_empty() or n_e == 0:
         return np.zeros(n_e, dtype=bool)
     n = mg.vertices.height
-    vid = mg.vertices.select("account_id", "vid")
-    both = pl.concat(
-        [
-            links.select(pl.col("account_a").alias("x"), pl.col("account_b").alias("y")),
-            links.select(pl.col("account_b").alias("x"), pl.col("account_a").alias("y")),
-        ]
-    )
-    both = both.join(vid.rename({"account_id": "x", "vid": "xv"}), on="x").join(
-        vid.rename({"account_id": "y", "vid": "yv"}), on="y"
-    )
+    # both ends of every link as vertex ids (links to accounts without a vertex dropped),
+    # in both directions
+    ends_v = pl.DataFrame(
+        {"a": mg.vid_of(links["account_a"]), "b": mg.vid_of(links["account_b"])}
+    ).drop_nulls()
+    av, bv = ends_v["a"].to_numpy(), ends_v["b"].to_numpy()
+    both = pl.DataFrame({"xv": np.concatenate([av, bv]), "yv": np.concatenate([bv, av])})
     b = mg.edges["buyer_vid"].to_numpy()
     s = mg.edges["seller_vid"].to_numpy()
     edge_key = b * n + s  # ascending: edges are sorted by (buyer_vid, seller_vid)
@@ -649,8 +646,8 @@ def _candidates(
         clusters = linked_account_clusters(idg, min_weight=p.identity_min_weight)
     # = linked_account_clusters(..., max_size=linked_max_size): the same rows, filtered
     clusters = clusters.filter(pl.col("cluster_size") <= p.linked_max_size)
-    kinds = mg.vertices.select("account_id", pl.col("kind").alias("role"))
-    cl = clusters.select("cluster_id", "account_id").join(kinds, on="account_id", how="left")
+    cl = clusters.select("cluster_id", "account_id")
+    cl = cl.with_columns(mg.vertices["kind"].gather(mg.vid_of(cl["account_id"])).alias("role"))
     cl = cl.with_columns(
         pl.col("cluster_id").rank("dense").cast(pl.Int64).alias("cand"),
         pl.col("role").fill_null("buyer"),
@@ -717,19 +714,14 @@ def score_groups(
     p = params or DetectParams()
     w = {**SIGNAL_WEIGHTS, **dict(p.signal_weights)}
     e = mg.edges
-    vid = mg.vertices.select("account_id", "vid")
-    gb = (
-        members.filter(pl.col("role") == "buyer")
-        .select("gid", pl.col("account_id").alias("buyer_id"))
-        .join(vid.rename({"account_id": "buyer_id", "vid": "buyer_vid"}), on="buyer_id", how="left")
+    gb = members.filter(pl.col("role") == "buyer").select(
+        "gid", pl.col("account_id").alias("buyer_id")
     )
-    gs = (
-        members.filter(pl.col("role") == "seller")
-        .select("gid", pl.col("account_id").alias("seller_id"))
-        .join(
-            vid.rename({"account_id": "seller_id", "vid": "seller_vid"}), on="seller_id", how="left"
-        )
+    gb = gb.with_columns(mg.vid_of(gb["buyer_id"]).alias("buyer_vid"))
+    gs = members.filter(pl.col("role") == "seller").select(
+        "gid", pl.col("account_id").alias("seller_id")
     )
+    gs = gs.with_columns(mg.vid_of(gs["seller_id"]).alias("seller_vid"))
     m_edges = float(max(e.height, 1))
     # only the edges of member buyers / member sellers are read, and only the columns used
     e_b = _edges_of(
@@ -993,7 +985,7 @@ def _score_linked(
     mean_w = links.group_by("gid").agg(pl.col("weight").mean().alias("mean_w"))
     # the members as vertex ids (one small string join), then integer joins of the edges
     # (accounts without a vertex have no edge)
-    accv = acc.join(mg.vertices.select("account_id", "vid"), on="account_id").select("gid", "vid")
+    accv = acc.select("gid", mg.vid_of(acc["account_id"]).alias("vid")).drop_nulls("vid")
     e = mg.edges.select("buyer_vid", "seller_vid", "n_orders")
     self_deal = (
         e.join(accv.rename({"vid": "buyer_vid"}), on="buyer_vid")

@@ -209,6 +209,53 @@ class MarketGraph:
         """Number of seller vertices."""
         return int((self.vertices["kind"] == "seller").sum())
 
+    @cached_property
+    def _id_index(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Vertex id hashes, sorted, and the row of each; None on a 64-bit hash collision."""
+        h = self.vertices["account_id"].hash(seed=0).to_numpy()
+        order = np.argsort(h, kind="stable")
+        hs = h[order]
+        if len(hs) > 1 and bool((hs[1:] == hs[:-1]).any()):
+            return None
+        return hs, order
+
+    def vid_of(self, account_ids: pl.Series) -> pl.Series:
+        """Vertex id of each account id, in the given order; null when not a vertex.
+
+        The result of a left join on the vertex table, without building a hash table of
+        every account id per call: the ids' 64-bit hashes are binary-searched in the
+        vertices' sorted hashes (built once per graph) and each hit is confirmed by
+        comparing the strings, so it is exact (a hash collision between two vertex ids
+        falls back to the join).
+
+        Examples
+        --------
+        >>> mg.vid_of(pl.Series(["s2", "nobody"])).to_list()  # doctest: +SKIP
+        [4, None]
+        """
+        ids = account_ids.cast(pl.String)
+        index = self._id_index
+        if index is None or not len(index[0]) or not len(ids):
+            return (
+                ids.alias("account_id")
+                .to_frame()
+                .join(
+                    self.vertices.select("account_id", "vid"),
+                    on="account_id",
+                    how="left",
+                    maintain_order="left",
+                )["vid"]
+                .cast(pl.Int64)
+            )
+        hs, rows = index
+        q = ids.hash(seed=0).to_numpy()
+        pos = np.searchsorted(hs, q).clip(max=len(hs) - 1)
+        row = rows[pos]
+        same = (self.vertices["account_id"].gather(row) == ids).fill_null(False).to_numpy()
+        found = (hs[pos] == q) & same
+        vid = self.vertices["vid"].gather(row).cast(pl.Int64).alias("vid")
+        return vid.scatter(np.flatnonzero(~found), None)
+
     def vids(self, account_ids: list[str] | pl.Series) -> np.ndarray:
         """Vertex ids of ``account_ids`` (in the given order); unknown ids raise ``KeyError``."""
         ids = pl.DataFrame({"account_id": pl.Series(account_ids, dtype=pl.String)})
