@@ -137,6 +137,19 @@ def git_state() -> dict:
     }
 
 
+def _short(commit: str | None) -> str:
+    """A commit id shortened to 10 characters; other notes (e.g. 'X + uncommitted edits') whole.
+
+    Examples
+    --------
+    >>> _short("0123456789" * 4), _short(None), _short("abc + edits")
+    ('0123456789', 'unknown', 'abc + edits')
+    """
+    if not commit:
+        return "unknown"
+    return commit[:10] if len(commit) == 40 else commit
+
+
 def _pr(x: float | None) -> str:
     return "-" if x is None else f"{x:.2f}"
 
@@ -192,7 +205,7 @@ def render(paths: list[Path]) -> str:
                 "tree not included)"
             )
         scanned = [
-            f"`{r['run_dir']}` scanned by `{(r.get('scan_code_commit') or 'unknown')[:10]}`"
+            f"`{r['run_dir']}` scanned by `{_short(r.get('scan_code_commit'))}`"
             for r in doc["runs"]
             if "run_dir" in r
         ]
@@ -266,6 +279,9 @@ def compare(before: list[Path], after: list[Path]) -> str:
             doc = json.loads(Path(path).read_text(encoding="utf-8"))
             git = doc["git_at_start"]
             code = git.get("code_commit") or git["head"][:10]
+            scanned = [_short(r.get("scan_code_commit")) for r in doc["runs"] if "run_dir" in r]
+            if scanned:  # --runs: the code that scanned
+                code = ", ".join(scanned)
             lines.append(f"- {label}: `{doc['command']}` (code `{code}`)")
     return "\n".join(lines) + "\n"
 
