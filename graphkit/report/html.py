@@ -4,10 +4,12 @@
 given, its dataset and the change since the previous run) into one HTML
 string; :func:`write_report` writes it as ``report.html`` in the run folder.
 
-The page opens anywhere without a network: CSS is inline, plots are PNGs in
-``data:`` URIs, there is no script, and a Content-Security-Policy forbids
-loading anything else. Every value from the data goes through Jinja2's
-autoescaping, so a message holding ``<script>`` shows as text.
+The page opens anywhere without a network: CSS is inline, plots are SVG images
+in ``data:`` URIs (drawn by :func:`graphkit.report.plots.figure_svg`, no
+matplotlib; an SVG shown as an image runs nothing), there is no script, and a
+Content-Security-Policy forbids loading anything else. Every value from the
+data goes through Jinja2's autoescaping (and XML escaping inside the SVGs), so
+a message holding ``<script>`` shows as text.
 
 Examples
 --------

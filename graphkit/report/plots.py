@@ -3,8 +3,10 @@
 Each ``*_plot`` function aggregates in polars and returns a small frozen
 object holding only the numbers to draw; its ``.plot(ax=None)`` method draws
 them on a matplotlib ``Axes`` (a new figure when ``ax`` is ``None``) and
-returns the ``Axes``. The HTML report and the investigator notebooks call the
-same functions. matplotlib is imported only when something is drawn.
+returns the ``Axes``; its ``.draw_svg(canvas, box)`` method draws the same
+picture as SVG (:func:`figure_svg`, :mod:`graphkit.report.svg`). The HTML
+report (SVG, no matplotlib) and the investigator notebooks (matplotlib) call
+the same functions. matplotlib is imported only when something is drawn with it.
 
 Text that comes from the data (account ids) is drawn with math parsing off,
 so an id such as ``$x$`` is shown as typed.
