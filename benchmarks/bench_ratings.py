@@ -20,10 +20,23 @@ honest fast-growing sellers (unlabelled stores registered inside the data, or
 whose ratings in the last 60 days are at least twice those of the 60 days
 before, with at least 20 ratings).
 
+``stages``: the two stages a scan runs, ``rating_base`` and ``rating_signals`` given
+the detected groups, on a simulated dataset (``benchmarks/_work/sim_*``), loaded and
+validated as the scan loads it (in memory up to the scan's overlap size), for one or
+more code versions (``--code LABEL=DIR``: ``PYTHONPATH`` of an export of a commit),
+alternating versions run by run, each run in a fresh process started outside the
+repository (so that ``DIR`` is what is imported). Detection runs once (first version)
+and its members, links and group scores are cached (``--detect-cache``). Each run
+reports wall and CPU seconds (user + system, all threads) of both stages, the peak RSS,
+and a SHA-256 of the four output tables, so that versions are shown to give the same
+output.
+
 Usage::
 
     python benchmarks/bench_ratings.py speed --repeat 2
     python benchmarks/bench_ratings.py quality --orders 1000000 --seeds 0 1
+    python benchmarks/bench_ratings.py stages --dataset benchmarks/_work/sim_1000000_s0 \
+        --code before=/tmp/before --code after=/tmp/after --repeat 3
     python benchmarks/bench_ratings.py report   # rewrites this script's section of RESULTS.md
 
 Each writes a JSON into ``benchmarks/results/`` with the machine, the load
@@ -223,6 +236,135 @@ def speed(args: argparse.Namespace) -> None:
         "meets_target": secs[0] <= TARGET_SECONDS,
     }
     _write(f"ratings_speed_{args.orders}_{args.feedback}", payload, args.out)
+
+
+# -------------------------------------------------------------------------------------- stages
+def _stages_child(folder: str, cache: str) -> None:
+    """Time rating_base and rating_signals once in this (child) process; print a JSON line."""
+    import hashlib
+    import io
+
+    import polars as pl
+
+    import graphkit
+    from graphkit.io import load_dataset
+
+    def cpu() -> float:
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+
+    w0, c0 = time.perf_counter(), cpu()
+    ds = load_dataset(folder)
+    try:
+        from graphkit.scan import OVERLAP_MAX_ORDERS as limit
+    except ImportError:  # pragma: no cover - older code
+        limit = 3_000_000
+    if ds.row_counts().get("orders", 0) <= limit:
+        ds = ds.in_memory()  # as the scan does at this size
+    load = (time.perf_counter() - w0, cpu() - c0)
+    det = Path(cache)
+    if not (det / "groups.parquet").exists():
+        from graphkit.policy.context import ScanContext
+
+        ctx = ScanContext(ds)
+        det.mkdir(parents=True, exist_ok=True)
+        ctx.ring_members.write_parquet(det / "members.parquet")
+        ctx.identity_links.write_parquet(det / "links.parquet")
+        ctx.group_table.select("group_id", "score").write_parquet(det / "groups.parquet")
+        del ctx
+    members = pl.read_parquet(det / "members.parquet")
+    links = pl.read_parquet(det / "links.parquet")
+    groups = pl.read_parquet(det / "groups.parquet")
+    from graphkit.detect.ratings import rating_base, rating_signals
+
+    w0, c0 = time.perf_counter(), cpu()
+    base = rating_base(ds)
+    w1, c1 = time.perf_counter(), cpu()
+    sig = rating_signals(ds, group_members=members, identity_links=links, groups=groups, base=base)
+    w2, c2 = time.perf_counter(), cpu()
+    digest = hashlib.sha256()
+    for name in ("sellers", "raters", "feedback", "trading_pairs"):
+        buf = io.BytesIO()
+        getattr(sig, name).rechunk().write_parquet(buf)  # the bytes a run folder would hold
+        digest.update(buf.getvalue())
+    print(
+        json.dumps(
+            {
+                "graphkit": str(Path(graphkit.__file__).resolve().parent),
+                "code": _code_version(),
+                "load_seconds": round(load[0], 3),
+                "load_cpu_seconds": round(load[1], 3),
+                "rating_base_seconds": round(w1 - w0, 3),
+                "rating_base_cpu_seconds": round(c1 - c0, 3),
+                "rating_signals_seconds": round(w2 - w1, 3),
+                "rating_signals_cpu_seconds": round(c2 - c1, 3),
+                "total_seconds": round(w2 - w0, 3),
+                "total_cpu_seconds": round(c2 - c0, 3),
+                "peak_rss_gib": round(
+                    resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3
+                ),
+                "rows": {"feedback": sig.feedback.height, "sellers": sig.sellers.height},
+                "outputs_sha256": digest.hexdigest(),
+            }
+        )
+    )
+
+
+def stages(args: argparse.Namespace) -> None:
+    folder = Path(args.dataset).resolve()
+    codes = [c.split("=", 1) for c in args.code] or [["working tree", str(HERE.parent)]]
+    cache = Path(args.detect_cache or f"/tmp/graphkit-bench-ratings/{folder.name}")
+    load_before = os.getloadavg()
+    runs: dict[str, list[dict]] = {label: [] for label, _ in codes}
+    for _ in range(args.repeat):
+        for label, path in codes:
+            env = dict(os.environ, PYTHONPATH=str(Path(path).resolve()))
+            cmd = [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "_stages",
+                str(folder),
+                str(cache),
+            ]
+            t0 = time.perf_counter()
+            # started in / (not in the repository), so that PYTHONPATH decides what is imported
+            res = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd="/", env=env)
+            if res.returncode != 0:
+                print(res.stderr, file=sys.stderr)
+                raise SystemExit(res.returncode)
+            run = json.loads(res.stdout.strip().splitlines()[-1])
+            run["process_wall_seconds"] = round(time.perf_counter() - t0, 3)
+            run["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+            runs[label].append(run)
+            print(label, run)
+
+    def summary(rs: list[dict]) -> dict:
+        out = {}
+        for key in ("rating_base", "rating_signals", "total"):
+            for unit in ("seconds", "cpu_seconds"):
+                vals = sorted(r[f"{key}_{unit}"] for r in rs)
+                out[f"{key}_{unit}_min"] = vals[0]
+                out[f"{key}_{unit}_median"] = vals[len(vals) // 2]
+        out["peak_rss_gib_max"] = max(r["peak_rss_gib"] for r in rs)
+        return out
+
+    digests = {r["outputs_sha256"] for rs in runs.values() for r in rs}
+    payload = {
+        "benchmark": "ratings_stages",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
+        "machine": _machine(),
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "dataset": str(
+            folder.relative_to(HERE.parent) if folder.is_relative_to(HERE.parent) else folder
+        ),
+        "codes": {label: {"path": path, "code": runs[label][0]["code"]} for label, path in codes},
+        "runs": runs,
+        "summary": {label: summary(rs) for label, rs in runs.items()},
+        "outputs_identical": len(digests) == 1,
+    }
+    _write(f"ratings_stages_{folder.name}", payload, args.out)
 
 
 # ------------------------------------------------------------------------------------- quality
@@ -600,6 +742,9 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_child":
         _child(sys.argv[2], int(sys.argv[3]))
         return
+    if len(sys.argv) > 1 and sys.argv[1] == "_stages":
+        _stages_child(sys.argv[2], sys.argv[3])
+        return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="mode", required=True)
     s = sub.add_parser("speed", help="time and memory at scale")
@@ -624,9 +769,20 @@ def main() -> None:
         help="with --groups: RatingParams.group_min_score (0 counts every detected group)",
     )
     q.add_argument("--out")
+    st = sub.add_parser("stages", help="rating_base + rating_signals, code versions paired")
+    st.add_argument("--dataset", required=True, help="a dataset folder (benchmarks/_work/sim_*)")
+    st.add_argument(
+        "--code",
+        action="append",
+        default=[],
+        help="LABEL=DIR: PYTHONPATH of a code version (an export of a commit); repeatable",
+    )
+    st.add_argument("--repeat", type=int, default=3)
+    st.add_argument("--detect-cache", help="folder of the cached detection results")
+    st.add_argument("--out")
     sub.add_parser("report", help="rewrite this script's section of RESULTS.md from the JSON")
     args = ap.parse_args()
-    {"speed": speed, "quality": quality, "report": report}[args.mode](args)
+    {"speed": speed, "quality": quality, "stages": stages, "report": report}[args.mode](args)
 
 
 if __name__ == "__main__":

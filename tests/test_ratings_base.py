@@ -106,3 +106,23 @@ def test_flags_land_on_their_own_rows_in_feedback_order() -> None:
     any_group = set(out.filter(pl.col("in_any_group"))["feedback_id"])
     assert any_group == {f for f, k in expect.items() if k in ("group", "linked")}
     assert "_row" not in out.columns
+
+
+def test_repeat_raters_counted_on_dense_ids_as_on_the_strings() -> None:
+    from graphkit.detect.rating_features import base_flags
+    from graphkit.detect.ratings import rating_base
+
+    m = Market()
+    rep = [m.rate("rep", "s", 5, day=k) for k in range(3)]  # 3 ratings of s: repeat
+    other = m.rate("rep", "t", 5, day=4)  # the same buyer once for t: not
+    two = [m.rate("two", "s", 5, day=k) for k in range(2)]  # 2 ratings: a near miss
+    ds = m.dataset()
+    base = rating_base(ds)
+    flagged = set(base.flags.filter("repeat_rater")["feedback_id"])
+    assert flagged == set(rep)
+    assert other not in flagged
+    assert not flagged & set(two)
+    plain = base_flags(buyer_rows(ds).lazy(), ds, RatingParams()).collect()
+    assert plain["repeat_rater"].equals(base.flags["repeat_rater"])
+    assert base.flags["_uid"].to_list() == base.author_ids.ids.tolist()
+    assert base.flags["_tid"].to_list() == [0, 0, 0, 1, 0, 0]

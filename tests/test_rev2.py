@@ -8,7 +8,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from graphkit.detect.rating_params import RatingParams
-from graphkit.detect.rev2 import rev2
+from graphkit.detect.rev2 import dense_ids, rev2
 
 
 def _edges(
@@ -136,3 +136,28 @@ def test_deterministic_and_row_order_only_moves_rows() -> None:
     assert_frame_equal(
         a.reliability.sort("feedback_id"), c.reliability.sort("feedback_id"), abs_tol=1e-12
     )
+
+
+def test_dense_ids_number_values_by_first_appearance() -> None:
+    d = dense_ids(pl.Series(["s", "a", "s", "b", "a"]))
+    assert d.ids.tolist() == [0, 1, 0, 2, 1]
+    assert d.first.tolist() == [0, 1, 3]
+    assert dense_ids(pl.Series([], dtype=pl.String)).ids.tolist() == []
+
+
+def test_given_dense_ids_give_the_same_result_and_must_fit_the_edges() -> None:
+    edges = _edges(_consensus(), anomaly={"u2": 0.5})
+    own = rev2(edges)
+    given = rev2(
+        edges,
+        rater_ids=dense_ids(edges["author_id"]),
+        target_ids=dense_ids(edges["target_id"]),
+    )
+    for a, b in zip(
+        (own.fairness, own.goodness, own.reliability),
+        (given.fairness, given.goodness, given.reliability),
+        strict=True,
+    ):
+        assert a.equals(b)
+    with pytest.raises(ValueError, match="rater_ids/target_ids"):
+        rev2(edges, rater_ids=dense_ids(edges["author_id"].head(3)))

@@ -81,11 +81,6 @@ def buyer_feedback(ds: Dataset) -> pl.LazyFrame:
 def buyer_rows(ds: Dataset) -> pl.DataFrame:
     """:func:`buyer_feedback` collected, with ``_row``: each row's position in ``feedback``.
 
-    The join runs on the two key columns only (feedback ``order_id, author_id`` against
-    orders ``order_id, buyer_id``); its row pairs are sorted by feedback position and every
-    other column is then gathered once, in feedback order (joining the whole frames and
-    sorting the result moves every column twice, in random order).
-
     Parameters
     ----------
     ds
@@ -100,41 +95,23 @@ def buyer_rows(ds: Dataset) -> pl.DataFrame:
     --------
     >>> rows = buyer_rows(ds)  # doctest: +SKIP
     """
-    fb, orders = pl.collect_all(
-        [
-            ds.feedback.select(*_FEEDBACK_COLUMNS),
-            ds.orders.select(
-                "order_id",
-                "buyer_id",
-                pl.col("created_at").alias("order_created_at"),
-                "paid_at",
-                "amount",
-            ),
-        ]
-    )
     # the contract makes the target the other party of the order, so author == buyer is enough
-    pairs = (
-        fb.lazy()
-        .select("order_id", "author_id")
-        .with_row_index("_row")
-        .join(
-            orders.lazy()
-            .select("order_id", pl.col("buyer_id").alias("author_id"))
-            .with_row_index("_orow"),
-            on=["order_id", "author_id"],
-        )
-        .select("_row", "_orow")
-        .sort("_row")
-        .collect()
+    orders = ds.orders.select(
+        "order_id",
+        pl.col("buyer_id").alias("author_id"),
+        pl.col("created_at").alias("order_created_at"),
+        "paid_at",
+        "amount",
     )
-    rows = pairs.get_column("_row")
-    return pl.concat(
-        [
-            pairs.select(pl.col("_row").set_sorted()),
-            fb.gather(rows),
-            orders.select("order_created_at", "paid_at", "amount").gather(pairs["_orow"]),
-        ],
-        how="horizontal",
+    return (
+        ds.feedback.select(*_FEEDBACK_COLUMNS)
+        .with_row_index("_row")
+        .join(orders, on=["order_id", "author_id"])  # unordered, then one integer sort
+        .sort("_row")
+        # the streaming engine: at 10M orders the same CPU as the in-memory engine, on both
+        # cores (half the wall time); its join's row order varies, the sort fixes it
+        .collect(engine="streaming")
+        .with_columns(pl.col("_row").set_sorted())
     )
 
 
@@ -223,7 +200,11 @@ def base_flags(fb: pl.LazyFrame, ds: Dataset, params: RatingParams) -> pl.LazyFr
     ``refunded_after``), so that a scan can compute it while group detection
     runs; :func:`group_flags` adds the rest. Rows stay in their input order, with a
     ``_row`` column (ascending): ``fb``'s own when it has one (:func:`buyer_rows`: the
-    position in the feedback table), else the position in ``fb``.
+    position in the feedback table), else the position in ``fb``. When ``fb`` has integer
+    ids of its authors and targets (``_uid``, ``_tid``: one id per distinct string), the
+    repeat-rater count groups by them instead of by the strings; when it has the authors'
+    registration times (``_acct_created``, e.g. looked up once per distinct author, see
+    :func:`~graphkit.detect.ratings.rating_base`), they are not looked up again.
 
     Parameters
     ----------
@@ -246,12 +227,15 @@ def base_flags(fb: pl.LazyFrame, ds: Dataset, params: RatingParams) -> pl.LazyFr
     """
     # every flag is computed in place or looked up on the key columns only and put next to
     # the frame: rows stay in their input order, no column of the frame is moved
-    out = fb if "_row" in fb.collect_schema().names() else fb.with_row_index("_row")
+    names = fb.collect_schema().names()
+    out = fb if "_row" in names else fb.with_row_index("_row")
+    # integer ids of author and target when the caller has them (same grouping as the strings)
+    pair = ("_uid", "_tid") if {"_uid", "_tid"} <= set(names) else ("author_id", "target_id")
     out = out.with_columns(
         top=pl.col("rating") >= params.top_rating,
         positive=pl.col("rating") >= params.positive_min_rating,
         perfect_dsr=pl.all_horizontal([pl.col(c) == 5 for c in DSR_COLUMNS]),
-        repeat_rater=pl.len().over("author_id", "target_id") >= params.repeat_min_ratings,
+        repeat_rater=pl.len().over(*pair) >= params.repeat_min_ratings,
         too_early=(
             pl.col("paid_at").is_null()
             | (
@@ -265,29 +249,19 @@ def base_flags(fb: pl.LazyFrame, ds: Dataset, params: RatingParams) -> pl.LazyFr
     if accounts is None:
         out = out.with_columns(_null_flag("from_new_account"))
     else:
-        created = (
-            out.select("author_id")
-            .join(
-                accounts.select(
-                    pl.col("account_id").alias("author_id"),
-                    pl.col("created_at").alias("_acct_created"),
-                ),
-                on="author_id",
-                how="left",
-                maintain_order="left",
+        if "_acct_created" not in names:  # a hash-map lookup, rows and their order kept
+            ages = accounts.select("account_id", "created_at").collect()
+            out = out.with_columns(
+                pl.col("author_id")
+                .replace_strict(ages["account_id"], ages["created_at"], default=None)
+                .alias("_acct_created")
             )
-            .select("_acct_created")
-        )
-        out = (
-            pl.concat([out, created], how="horizontal")
-            .with_columns(
-                from_new_account=(
-                    (pl.col("order_created_at") - pl.col("_acct_created")).dt.total_microseconds()
-                    < int(params.new_account_days * _US_PER_DAY)
-                )
+        out = out.with_columns(
+            from_new_account=(
+                (pl.col("order_created_at") - pl.col("_acct_created")).dt.total_microseconds()
+                < int(params.new_account_days * _US_PER_DAY)
             )
-            .drop("_acct_created")
-        )
+        ).drop("_acct_created")
 
     refunds = ds.get("refunds")
     if refunds is None:
@@ -485,20 +459,25 @@ def seller_bursts(
     )
     leading = pl.when(ahead >= params.burst_min_baseline_days).then(pl.col("next") / ahead)
     judged = trailing.is_not_null() | leading.is_not_null() | pl.col("new_seller")
-    per_day = (
-        fb.filter(pl.col("top"))
-        .group_by("target_id", day.alias("day"))
-        .agg(pl.len().cast(pl.Int64).alias("n"))
-    )
+    top = fb.filter(pl.col("top"))
+    if "_tid" in fb.collect_schema().names():  # integer seller ids given: group by them
+        per_day = top.group_by(pl.col("_tid").alias("_sid"), day.alias("day")).agg(
+            pl.len().cast(pl.Int64).alias("n"), pl.col("target_id").first()
+        )
+    else:
+        per_day = top.group_by("target_id", day.alias("day")).agg(
+            pl.len().cast(pl.Int64).alias("n")
+        )
+        sids = per_day.select("target_id").unique().sort("target_id").with_row_index("_sid")
+        per_day = per_day.join(sids, on="target_id")
     # one integer key per (seller, day), sellers 2**32 apart: every rolling window below runs
     # over one sorted integer column (no string sorts, no per-seller groups) and never
-    # reaches into the next seller (days span far less than 2**31)
-    sids = per_day.select("target_id").unique().sort("target_id").with_row_index("_sid")
+    # reaches into the next seller (days span far less than 2**31); which integer a seller
+    # gets does not matter (every result is per seller)
     key = pl.col("_sid").cast(pl.Int64) * (1 << 32) + (pl.col("day") - pl.col("day").min())
     n = pl.col("n")
     daily = (
-        per_day.join(sids, on="target_id")
-        .with_columns(_key=key)
+        per_day.with_columns(_key=key)
         .sort("_key")
         .with_columns(
             next=n.reverse().rolling_sum_by((-pl.col("_key")).reverse(), f"{b + 1}i").reverse() - n,
@@ -659,6 +638,21 @@ def seller_counts(fb: pl.LazyFrame) -> pl.LazyFrame:
         _n(pl.col("perfect_dsr")).alias("n_perfect"),
         _n(pl.col("in_burst")).alias("n_in_burst"),
     ]
+    return _per_seller(fb, aggs)
+
+
+def _per_seller(fb: pl.LazyFrame, aggs: list[pl.Expr]) -> pl.LazyFrame:
+    """``fb.group_by(seller).agg(aggs)`` with ``seller_id`` first, rows in no set order.
+
+    Groups by the integer seller ids (``_tid``) when ``fb`` has them (one per distinct
+    ``target_id``: the same groups, without hashing millions of strings).
+    """
+    if "_tid" in fb.collect_schema().names():
+        return (
+            fb.group_by("_tid")
+            .agg(pl.col("target_id").first().alias("seller_id"), *aggs)
+            .drop("_tid")
+        )
     return fb.group_by(pl.col("target_id").alias("seller_id")).agg(aggs)
 
 
@@ -688,7 +682,7 @@ def reliable_counts(fb: pl.LazyFrame) -> pl.LazyFrame:
             pl.when(reliable).then(pl.col(d).cast(pl.Int64)).sum().alias(f"sum_{d}_reliable"),
             _n(reliable & pl.col(d).is_not_null()).alias(f"n_{d}_reliable"),
         ]
-    return fb.group_by(pl.col("target_id").alias("seller_id")).agg(aggs)
+    return _per_seller(fb, aggs)
 
 
 def population_stats(counts: pl.DataFrame) -> dict[str, float]:

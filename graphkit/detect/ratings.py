@@ -57,7 +57,7 @@ from graphkit.detect.rating_trading import (
     seller_ties,
     trading_pairs,
 )
-from graphkit.detect.rev2 import rev2
+from graphkit.detect.rev2 import DenseIds, dense_ids, rev2
 from graphkit.findings import SIGNAL
 
 __all__ = [
@@ -151,11 +151,17 @@ class RatingBase:
     burst_sellers
         Per seller, its strongest burst of top ratings
         (:func:`~graphkit.detect.rating_features.seller_bursts`).
+    author_ids, target_ids
+        :func:`~graphkit.detect.rev2.dense_ids` of the rows' ``author_id`` and
+        ``target_id`` (also the columns ``_uid`` and ``_tid`` of ``flags``): REV2's ids,
+        and the integer keys of the repeat-rater count.
     """
 
     flags: pl.DataFrame
     params: RatingParams
     burst_sellers: pl.DataFrame
+    author_ids: DenseIds | None = None
+    target_ids: DenseIds | None = None
 
 
 def rating_base(ds: Dataset, params: RatingParams | None = None) -> RatingBase:
@@ -182,14 +188,28 @@ def rating_base(ds: Dataset, params: RatingParams | None = None) -> RatingBase:
     >>> sig = rating_signals(ds, base=base)  # doctest: +SKIP
     """
     p = params or RatingParams()
-    flags = base_flags(buyer_rows(ds).lazy(), ds, p).collect()
+    rows = buyer_rows(ds)
+    # dense integer ids of raters and sellers, once: REV2 runs on them, and the repeat-rater
+    # count groups by them instead of by two string columns
+    authors, targets = dense_ids(rows["author_id"]), dense_ids(rows["target_id"])
+    rows = rows.with_columns(_uid=authors.ids, _tid=targets.ids)
+    accounts = ds.get("accounts")
+    if accounts is not None:  # registration times looked up once per distinct author
+        ages = accounts.select("account_id", "created_at").collect()
+        created = (
+            rows.get_column("author_id")
+            .gather(authors.first)
+            .replace_strict(ages["account_id"], ages["created_at"], default=None)
+        )
+        rows = rows.with_columns(_acct_created=created.gather(authors.ids))
+    flags = base_flags(rows.lazy(), ds, p).collect()
     # bursts against the seller's own baseline (top ratings per seller and day: the row
     # order does not matter)
     origins = seller_origins(ds, p, sellers=flags.get_column("target_id").unique())
     burst_lazy, ends_lazy = seller_bursts(flags.lazy(), p, origins)
     burst_sellers, burst_ends = pl.collect_all([burst_lazy, ends_lazy])
     flags = in_burst_flag(flags.lazy(), burst_ends.lazy(), p).collect()
-    return RatingBase(flags, p, burst_sellers)
+    return RatingBase(flags, p, burst_sellers, authors, targets)
 
 
 def _flag(name: str) -> pl.Expr:
@@ -739,6 +759,9 @@ def rating_signals(
         ),
         params=p,
         rater_totals=("top", "_strong", "_weak"),
+        # the base's rows in the base's order (group_flags keeps both): the same ids
+        rater_ids=base.author_ids,
+        target_ids=base.target_ids,
     )
     if res.reliability["feedback_id"].equals(fb["feedback_id"]):  # both in input order
         fb = fb.with_columns(res.reliability["reliability"])

@@ -38,7 +38,7 @@ import polars as pl
 
 from graphkit.detect.rating_params import RatingParams
 
-__all__ = ["Rev2Result", "rev2"]
+__all__ = ["DenseIds", "Rev2Result", "dense_ids", "rev2"]
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,23 @@ class Rev2Result:
     converged: bool
 
 
-def _dense_ids(values: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class DenseIds:
+    """Dense integer ids of a column's values, numbered by first appearance.
+
+    Attributes
+    ----------
+    ids
+        Per row, the id of its value (Int64 array, ``0 .. n - 1``).
+    first
+        Per id, the row where its value first appears (Int64 array).
+    """
+
+    ids: np.ndarray
+    first: np.ndarray
+
+
+def dense_ids(values: pl.Series) -> DenseIds:
     """Dense ids numbered by first appearance, and the first row of each id.
 
     Rows are grouped by a 64-bit hash of the string (cheap, multi-threaded);
@@ -76,6 +92,12 @@ def _dense_ids(values: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     group), falling back to grouping the strings themselves on a collision.
     Numbering by first appearance makes the ids, and every float sum over them,
     independent of the hash values.
+
+    Examples
+    --------
+    >>> d = dense_ids(pl.Series(["b", "a", "b"]))
+    >>> d.ids.tolist(), d.first.tolist()
+    ([0, 1, 0], [0, 1])
     """
     for key in (values.hash(seed=0), values):
         first = key.arg_unique()
@@ -93,7 +115,7 @@ def _dense_ids(values: pl.Series) -> tuple[np.ndarray, np.ndarray]:
         first_np = first.cast(pl.Int64).to_numpy()
         if (values.gather(first_np[ids]) == values).all():
             break
-    return ids.astype(np.int64), first_np
+    return DenseIds(ids.astype(np.int64), first_np)
 
 
 def rev2(
@@ -101,6 +123,8 @@ def rev2(
     *,
     params: RatingParams | None = None,
     rater_totals: tuple[str, ...] = (),
+    rater_ids: DenseIds | None = None,
+    target_ids: DenseIds | None = None,
 ) -> Rev2Result:
     """Compute REV2 fairness, goodness and reliability on a rating graph.
 
@@ -115,6 +139,9 @@ def rev2(
     rater_totals
         Boolean or integer edge columns to total per rater (``n_<column>`` in
         ``fairness``), computed on the same dense ids at no extra grouping cost.
+    rater_ids, target_ids
+        :func:`dense_ids` of ``edges["author_id"]`` / ``edges["target_id"]`` when the
+        caller has them already (same rows, same order); computed here when ``None``.
 
     Returns
     -------
@@ -133,7 +160,7 @@ def rev2(
         edges = edges.with_columns(anomaly=pl.lit(0.0))
     # Edges in input order, so that every float sum below runs in one fixed order
     # (byte-identical results across runs on the same input). Dense ids come from
-    # string hashes, checked and renumbered by first appearance (see _dense_ids).
+    # string hashes, checked and renumbered by first appearance (see dense_ids).
     e = edges.select(
         "feedback_id",
         "author_id",
@@ -142,8 +169,15 @@ def rev2(
         pl.col("anomaly").cast(pl.Float64).fill_null(0.0),
         *[pl.col(c).cast(pl.Int64).fill_null(0) for c in rater_totals],
     )
-    u, u_first = _dense_ids(e["author_id"])
-    t, t_first = _dense_ids(e["target_id"])
+    raters_ = rater_ids if rater_ids is not None else dense_ids(e["author_id"])
+    targets_ = target_ids if target_ids is not None else dense_ids(e["target_id"])
+    if len(raters_.ids) != e.height or len(targets_.ids) != e.height:
+        raise ValueError(
+            f"rater_ids/target_ids have {len(raters_.ids)}/{len(targets_.ids)} rows, "
+            f"edges {e.height}; pass the dense_ids of these edges' columns, or None"
+        )
+    u, u_first = raters_.ids, raters_.first
+    t, t_first = targets_.ids, targets_.first
     s = e["score"].to_numpy()
     n_u = int(u.max()) + 1 if len(u) else 0
     n_t = int(t.max()) + 1 if len(t) else 0
