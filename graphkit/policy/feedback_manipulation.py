@@ -285,7 +285,13 @@ def circle_raters(
     into = into.join(
         circles.rename({"target_id": "author_id", "circle": "own"}), on="author_id", how="anti"
     )
-    n_given = pos.group_by("author_id").agg(n_given=pl.len())
+    # positive ratings given by the accounts rating into a circle (every account the share
+    # tests below look at does; counting them for every account costs a group per account)
+    n_given = (
+        pos.filter(pl.col("author_id").is_in(into.get_column("author_id").unique().implode()))
+        .group_by("author_id")
+        .agg(n_given=pl.len())
+    )
     workers = (
         into.group_by("author_id", "circle")
         .agg(n=pl.len(), n_sellers=pl.col("target_id").n_unique())
