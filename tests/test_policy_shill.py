@@ -525,17 +525,23 @@ def test_simulated_camouflaged_rings_are_named_in_full() -> None:
 
 
 def _small_store_regulars(
-    frames: dict[str, pl.DataFrame], *, n: int = 3, cheap: int = 0, tied: bool = False
+    frames: dict[str, pl.DataFrame],
+    *,
+    n: int = 3,
+    cheap: int = 0,
+    tied: bool = False,
+    extra: list[tuple[str, str, float, float, int | None]] | None = None,
 ) -> dict[str, pl.DataFrame]:
     """Add ``small_s``: 20 old one-off buyers and ``n`` new accounts that each buy there three
     times (the first ``cheap`` of them at a quarter of the usual price) and rate every order 5
-    stars; with ``tied``, the first two share a device."""
+    stars; with ``tied``, the first two share a device; ``extra`` orders are added as given."""
     rows: list[tuple[str, str, float, float, int | None]] = [
         (f"once{i}", "small_s", i, 40.0, 4) for i in range(20)
     ]
     for i in range(n):
         price = 10.0 if i < cheap else 40.0
         rows += [(f"reg{i}", "small_s", 30 + 7 * k + i, price, 5) for k in range(3)]
+    rows += extra or []
     out = _with_orders(frames, rows)
     new = [f"reg{i}" for i in range(n)]
     out["accounts"] = pl.concat(
@@ -615,3 +621,31 @@ def test_pair_medians_equal_polars_medians() -> None:
     assert both.height == got.height == 240  # the pairs with two or more orders
     assert (both["pair_median"] == both["m"]).all()
     assert set(got["n_orders"]) == {2, 3, 4, 5}
+
+
+def test_untied_ring_of_repeat_top_raters_buying_mostly_elsewhere_fires(
+    frames: dict[str, pl.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three untied new accounts that top-rate a small store on three orders each while buying
+    mostly elsewhere: the camouflaged ring's pattern (min_untied_repeat_top_buyers)."""
+    monkeypatch.setattr(ScanContext, "has_groups", lambda self: False)
+    away = [(f"reg{i}", "popular", 40 + d, 30.0, 4) for i in range(3) for d in range(5)]
+    row = _run(_small_store_regulars(frames, extra=away)).filter(seller_id="small_s")
+    assert row.height == 1
+    assert row["n_repeat_top_ratings"].item() == 3
+    assert row["n_concentrated"].item() == 0
+    # near miss: the same, but one of them buys there twice (no repeat top ratings) and once
+    # elsewhere (concentrated): two repeat top-raters are not enough
+    short = [r for r in away if r[0] != "reg2"] + [("reg2", "popular", 40, 30.0, 4)]
+    market = _small_store_regulars(frames, extra=short)
+    market["orders"] = market["orders"].filter(
+        ~((pl.col("buyer_id") == "reg2") & (pl.col("seller_id") == "small_s"))
+        | (pl.col("created_at") < t(40))
+    )
+    kept = market["orders"]["order_id"].implode()
+    market["feedback"] = market["feedback"].filter(pl.col("order_id").is_in(kept))
+    assert _run(market).filter(seller_id="small_s").height == 0
+    # the setting moves the line
+    assert _run(market, min_untied_repeat_top_buyers=2).filter(seller_id="small_s").height == 1
+    # near miss: three repeat top-raters that buy only there (a small store's regulars)
+    assert _run(_small_store_regulars(frames)).filter(seller_id="small_s").height == 0

@@ -162,6 +162,14 @@ THRESHOLDS = (
         "above had at most 1 such buyer)",
     ),
     Threshold(
+        "min_untied_repeat_top_buyers",
+        3,
+        "... or 3 suspicious buyers who top-rated the store on 3+ orders each (repeat top "
+        "ratings), at least one of them buying mostly elsewhere (not concentrated): the "
+        "camouflaged ring's pattern, where a small store's regulars buy mostly there "
+        "(simulated 10M: 2 camouflaged rings of 3 untied buyers, 1 cheap, found only so)",
+    ),
+    Threshold(
         "max_coupon_share",
         0.5,
         "purchases made mostly with coupons are coupon self-dealing (COUPON_ABUSE), not "
@@ -537,6 +545,10 @@ def shill_sellers(pairs: pl.DataFrame, *, params: Mapping[str, Any]) -> pl.DataF
             (pl.col("n_tied") > 0)
             | (pl.col("n_buyers") >= int(params["min_untied_ring_buyers"]))
             | (pl.col("n_cheap") >= int(params["min_untied_cheap_buyers"]))
+            | (
+                (pl.col("n_repeat_top_ratings") >= int(params["min_untied_repeat_top_buyers"]))
+                & (pl.col("n_concentrated") < pl.col("n_buyers"))
+            )
         )
     )
     return (
