@@ -650,6 +650,47 @@ def report(args: argparse.Namespace) -> None:
             "with masks, bursts over one sorted integer (seller, day) key, unordered joins plus",
             "one row-index sort, flags joined on their key columns only or looked up by `is_in`.",
         ]
+    stage_runs = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("ratings_stages_*.json"))]
+    if stage_runs:
+        lines += [
+            "",
+            "### Scan stages `rating_base` + `rating_signals`, code versions paired (issue 9)",
+            "",
+            "`python benchmarks/bench_ratings.py stages`: the two rating stages of a scan on a",
+            "simulated dataset loaded as the scan loads it, given the scan's detection results",
+            "(computed once, cached), for each code version (an export of a commit) in turn,",
+            "each run in a fresh process. CPU = user + system seconds of all threads; numbers",
+            "per run, in run order (versions alternate). Outputs: the SHA-256 of the four",
+            "output tables was the same for every run of every version (yes/no).",
+            "",
+            "| date | dataset | version (commit) | rating_base wall / CPU s | rating_signals "
+            "wall / CPU s | both CPU s | peak RSS GiB | load 1-min before -> after (busy?) "
+            "| outputs identical | command |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in stage_runs:
+            load = r["load_average_before"] + r["load_average_after"]
+            for label, runs in r["runs"].items():
+                code = r["codes"][label]["code"]
+                lines.append(
+                    f"| {r['date'][:16].replace('T', ' ')} UTC | {r['dataset']} "
+                    f"| {label} ({code}) "
+                    f"| {', '.join(str(x['rating_base_seconds']) for x in runs)} / "
+                    f"{', '.join(str(x['rating_base_cpu_seconds']) for x in runs)} "
+                    f"| {', '.join(str(x['rating_signals_seconds']) for x in runs)} / "
+                    f"{', '.join(str(x['rating_signals_cpu_seconds']) for x in runs)} "
+                    f"| {', '.join(str(x['total_cpu_seconds']) for x in runs)} "
+                    f"| {r['summary'][label]['peak_rss_gib_max']} "
+                    f"| {r['load_average_before'][0]} -> {r['load_average_after'][0]} "
+                    f"({_busy(load)}) "
+                    f"| {'yes' if r['outputs_identical'] else 'no'} | `{r['command']}` |"
+                )
+        lines += [
+            "",
+            "Busy (load above 2 on the 2 cores: other engineers' runs) inflates wall time, and",
+            "CPU time too (shared caches, hyper-threads): compare versions within a row pair,",
+            "measured minutes apart under similar load, not across dates.",
+        ]
     lines += [
         "",
         "### Detection quality on simulated marketplaces",

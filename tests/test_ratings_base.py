@@ -126,3 +126,24 @@ def test_repeat_raters_counted_on_dense_ids_as_on_the_strings() -> None:
     assert plain["repeat_rater"].equals(base.flags["repeat_rater"])
     assert base.flags["_uid"].to_list() == base.author_ids.ids.tolist()
     assert base.flags["_tid"].to_list() == [0, 0, 0, 1, 0, 0]
+
+
+def test_lookups_stay_exact_when_every_key_hash_collides(monkeypatch) -> None:
+    import graphkit.detect.rating_features as rf
+
+    ds, expect = _shuffled_market()
+    groups = _groups({"G1": ["ring0", "ring1", "ring2", "s"], "G2": ["sock", "other_store"]})
+    links = _links(("s", "sock"), ("honest0", "elsewhere"))
+
+    def flags() -> pl.DataFrame:
+        return flag_feedback(
+            buyer_feedback(ds), ds, RatingParams(), group_members=groups, identity_links=links
+        ).collect()
+
+    honest = flags()
+    monkeypatch.setattr(rf, "_key_hash", lambda keys: pl.lit(0, dtype=pl.UInt64))
+    collided = flags()
+    assert collided.equals(honest)
+    assert set(collided.filter("linked_to_target")["feedback_id"]) == {
+        f for f, k in expect.items() if k == "linked"
+    }

@@ -49,8 +49,14 @@ def test_goodness_orders_sellers_and_contrarian_is_least_fair() -> None:
     assert res.iterations < RatingParams().rev2_iterations
 
 
-def test_result_satisfies_the_rev2_fixed_point_equations() -> None:
-    p = RatingParams(rev2_tolerance=1e-10, rev2_iterations=500)
+@pytest.mark.parametrize(("g_fair", "g_agree"), [(1.0, 1.0), (2.0, 0.5)])
+def test_result_satisfies_the_rev2_fixed_point_equations(g_fair: float, g_agree: float) -> None:
+    p = RatingParams(
+        rev2_tolerance=1e-10,
+        rev2_iterations=500,
+        rev2_gamma_fairness=g_fair,
+        rev2_gamma_agreement=g_agree,
+    )
     edges = _edges(_consensus(), anomaly={"u0": 1.0})
     res = rev2(edges, params=p)
     e = (

@@ -115,6 +115,30 @@ def buyer_rows(ds: Dataset) -> pl.DataFrame:
     )
 
 
+def _key_hash(keys: list[str]) -> pl.Expr:
+    """Return a 64-bit hash of the ``keys`` columns (order-sensitive)."""
+    h = pl.col(keys[0]).hash(11)
+    for i, k in enumerate(keys[1:], start=1):
+        h = h.xor(pl.col(k).hash(11 + 2 * i))
+    return h
+
+
+def _matching_rows(frame: pl.LazyFrame, keys: list[str], table: pl.LazyFrame) -> pl.LazyFrame:
+    """``_row`` of the rows of ``frame`` whose ``keys`` occur in ``table`` (string keys).
+
+    Joins on a 64-bit hash of the keys (integers: cheap to hash and compare) and keeps only
+    the pairs whose keys are equal: exact whatever the hashes do (equal keys have equal
+    hashes; a collision only adds a candidate that the comparison drops).
+    """
+    right = table.select(keys).unique().with_columns(_h=_key_hash(keys))
+    return (
+        frame.select("_row", *keys, _h=_key_hash(keys))
+        .join(right.rename({k: f"{k}_r" for k in keys}), on="_h")
+        .filter(pl.all_horizontal([pl.col(k) == pl.col(f"{k}_r") for k in keys]))
+        .select("_row")
+    )
+
+
 def _lookup(frame: pl.LazyFrame, keys: list[str], table: pl.LazyFrame, name: str) -> pl.LazyFrame:
     """Add the boolean ``name``: whether the row's ``keys`` occur in ``table``.
 
@@ -315,15 +339,17 @@ def group_flags(
         out = out.with_columns(_null_flag("in_group_with_target"), _null_flag("in_any_group"))
     else:
         gm = group_members.lazy().select(pl.col("group_id", "account_id").cast(pl.String)).unique()
+        grouped = _matching_rows(out, ["author_id"], gm.select(author_id="account_id"))
+        # the few rows whose author is in a group: is the target in one of its groups?
         same = (
-            out.select("_row", "author_id", "target_id")
+            out.join(grouped, on="_row", how="semi")
+            .select("_row", "author_id", "target_id")
             .join(gm, left_on="author_id", right_on="account_id")
             .join(gm, left_on=["target_id", "group_id"], right_on=["account_id", "group_id"])
             .select("_row")
         )
-        grouped = gm.select(pl.col("account_id").alias("author_id"))
         out = _lookup(out, ["_row"], same, "in_group_with_target")
-        out = _lookup(out, ["author_id"], grouped, "in_any_group")
+        out = _lookup(out, ["_row"], grouped, "in_any_group")
 
     if identity_links is None:
         out = out.with_columns(_null_flag("linked_to_target"))
@@ -341,7 +367,8 @@ def group_flags(
                 ),
             ]
         )
-        out = _lookup(out, ["author_id", "target_id"], both, "linked_to_target")
+        linked = _matching_rows(out, ["author_id", "target_id"], both)
+        out = _lookup(out, ["_row"], linked, "linked_to_target")
     return out.drop("_row")
 
 
