@@ -291,13 +291,24 @@ def base_flags(fb: pl.LazyFrame, ds: Dataset, params: RatingParams) -> pl.LazyFr
     if refunds is None:
         out = out.with_columns(refunded_after=pl.lit(False))
     else:
+        # joined on a 64-bit hash of the order id, then the ids compared (exact; see
+        # _matching_rows): every rating probes the refunds, integers are cheaper to probe
+        key = _key_hash(["order_id"])
         after = (
-            out.select("_row", "order_id", "created_at", "amount")
+            out.select("_row", "order_id", "created_at", "amount", _h=key)
             .join(
-                refunds.select("order_id", "refunded_at", pl.col("amount").alias("_ref")),
-                on="order_id",
+                refunds.select(
+                    pl.col("order_id").alias("_oid"),
+                    "refunded_at",
+                    pl.col("amount").alias("_ref"),
+                    key.alias("_h"),
+                ),
+                on="_h",
             )
-            .filter(pl.col("refunded_at") >= pl.col("created_at"))
+            .filter(
+                (pl.col("order_id") == pl.col("_oid"))
+                & (pl.col("refunded_at") >= pl.col("created_at"))
+            )
             .group_by("_row")
             .agg(pl.col("_ref").sum(), pl.col("amount").first())
             .filter(pl.col("_ref") >= params.refund_min_fraction * pl.col("amount"))
@@ -471,7 +482,8 @@ def seller_bursts(
         ``burst_end`` (its last day) and ``burst_days`` (days ending a burst).
     burst_ends : pl.LazyFrame
         ``target_id, day`` (days since epoch, Int32) of every window that is
-        a burst: at least ``burst_min_count`` and ``burst_min_ratio`` x expected.
+        a burst: at least ``burst_min_count`` and ``burst_min_ratio`` x expected;
+        with ``_tid`` too when ``fb`` has the integer seller ids ``_tid``.
 
     Examples
     --------
@@ -557,7 +569,10 @@ def seller_bursts(
         )
         .drop("burst_end_day")
     )
-    ends = daily.filter(pl.col("is_burst")).select("target_id", "day")
+    ids = "_tid" in fb.collect_schema().names()
+    ends = daily.filter(pl.col("is_burst")).select(
+        "target_id", "day", *([pl.col("_sid").alias("_tid")] if ids else [])
+    )
     return sellers, ends
 
 
@@ -583,9 +598,12 @@ def in_burst_flag(fb: pl.LazyFrame, burst_ends: pl.LazyFrame, params: RatingPara
     >>> fb = in_burst_flag(flagged, ends, RatingParams())  # doctest: +SKIP
     """
     w = params.burst_window_days
+    # the integer seller ids when both sides have them (no string hashing of every rating)
+    seller = "_tid" if "_tid" in burst_ends.collect_schema().names() else "target_id"
+    seller = seller if seller in fb.collect_schema().names() else "target_id"
     covered = (
         burst_ends.select(
-            "target_id",
+            seller,
             pl.int_ranges(pl.col("day") - w + 1, pl.col("day") + 1, dtype=pl.Int32).alias("_day"),
         )
         .explode("_day")
@@ -595,8 +613,8 @@ def in_burst_flag(fb: pl.LazyFrame, burst_ends: pl.LazyFrame, params: RatingPara
     # join only the key columns and put the flag next to ``fb``: a left join of the whole
     # frame would copy every column of millions of ratings
     flag = (
-        fb.select("target_id", "top", _day=pl.col("created_at").dt.epoch("d").cast(pl.Int32))
-        .join(covered, on=["target_id", "_day"], how="left", maintain_order="left")
+        fb.select(seller, "top", _day=pl.col("created_at").dt.epoch("d").cast(pl.Int32))
+        .join(covered, on=[seller, "_day"], how="left", maintain_order="left")
         .select(in_burst=pl.col("in_burst").fill_null(False) & pl.col("top"))
     )
     return pl.concat([fb, flag], how="horizontal")

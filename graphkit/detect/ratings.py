@@ -205,7 +205,8 @@ def rating_base(ds: Dataset, params: RatingParams | None = None) -> RatingBase:
     flags = base_flags(rows.lazy(), ds, p).collect()
     # bursts against the seller's own baseline (top ratings per seller and day: the row
     # order does not matter)
-    origins = seller_origins(ds, p, sellers=flags.get_column("target_id").unique())
+    sellers = flags.get_column("target_id").gather(targets.first)  # each seller once
+    origins = seller_origins(ds, p, sellers=sellers)
     burst_lazy, ends_lazy = seller_bursts(flags.lazy(), p, origins)
     burst_sellers, burst_ends = pl.collect_all([burst_lazy, ends_lazy])
     flags = in_burst_flag(flags.lazy(), burst_ends.lazy(), p).collect()
@@ -734,7 +735,11 @@ def rating_signals(
     in_burst, fb = fb.get_column("in_burst"), fb.drop("in_burst")  # added back below
 
     # feedback trading (whole-graph stage: needs every seller's side)
-    sellers = fb.get_column("target_id").unique()
+    sellers = (  # each seller once (the base's ids: no hashing of every row)
+        fb.get_column("target_id").gather(base.target_ids.first)
+        if base.target_ids is not None
+        else fb.get_column("target_id").unique()
+    )
     ties = seller_ties(
         sellers,
         identity_links=identity_links,
