@@ -37,6 +37,7 @@ from graphkit.policy import ScanContext, checks, finalize_findings
 from graphkit.policy.registry import SIGNAL_DECIMALS, PolicyCheck
 
 __all__ = [
+    "IN_MEMORY_MAX_ORDERS",
     "OVERLAP_MAX_ORDERS",
     "Progress",
     "ScanResult",
@@ -48,12 +49,32 @@ __all__ = [
 #: ``progress(stage, seconds)``: called when a stage ends (``seconds`` its wall time).
 Progress = Callable[[str, float], None]
 
-#: Largest dataset (orders) scanned the fast way by default: tables read once into memory
-#: (:meth:`Dataset.in_memory`) and the signal-free checks run while detection runs.
-#: Measured (busy 2-core machine): at 1M orders overlapping saves ~2.1 s wall for +0.24 GiB
-#: peak RSS, reading once ~1 CPU s for +0.13 GiB; at 10M overlapping alone holds the checks'
-#: tables during detection's peak, 6.77 GiB peak RSS, over the 6 GiB budget.
-OVERLAP_MAX_ORDERS = 3_000_000
+#: Largest dataset (orders) whose tables are read into memory once (:meth:`Dataset.in_memory`).
+#: Measured (busy 2-core machine): at 1M orders reading once saves ~1 CPU s for +0.13 GiB;
+#: at 10M the tables in memory take 2.5-3 GiB, with detection's 4.6 GiB over the budget.
+IN_MEMORY_MAX_ORDERS = 3_000_000
+
+#: Largest dataset (orders) whose signal-free checks and rating base run, by default, in a
+#: second thread while detection runs. Above :data:`IN_MEMORY_MAX_ORDERS` the checks read
+#: the tables lazily (:meth:`ScanContext.lazy`: only the columns their plans use, nothing
+#: held after them), smallest transient first. Measured at 10M (sim_10000000_s0, load ~6):
+#: each check alone peaks at 0.2-1.9 GiB (rating base 2.4); detection alone 4.6 GiB (group
+#: scoring, at its end); the overlapped scan peaked at 4.86 GiB during detection, 5.0 GiB
+#: overall (serial: 5.35 GiB), under the 6 GiB budget. Not measured beyond 10M: serial.
+#: (Overlap with the tables in memory at 10M peaked at 6.8-8.3 GiB.)
+OVERLAP_MAX_ORDERS = 10_000_000
+
+#: Order of the signal-free checks in the second thread: smallest transient memory first
+#: (peak RSS of each alone on a lazy 10M dataset, GiB), so that what coincides with
+#: detection's early peak (building the market graph) is small. Unlisted checks run last.
+_EARLY_ORDER = {
+    "UNPAID_ITEMS": 0.22,
+    "BPP_FALSE_CLAIMS": 0.48,
+    "BPP_RETALIATION": 0.69,
+    "BPP_CASE_AFTER_REFUND": 0.73,
+    "FEEDBACK_EXTORTION": 1.19,
+    "COMM_SPAM": 1.85,
+}
 
 #: Signals whose detection failed to import are reported per check, never silently skipped.
 _SIGNAL_STAGES = {"groups": "groups", "identity": "identity", "ratings": "ratings"}
@@ -188,11 +209,12 @@ def scan(
         Called with ``(stage, seconds)`` after each stage (from the thread that ran it,
         one call at a time).
     overlap
-        Read the tables into memory once (:meth:`Dataset.in_memory`) and run the checks
-        that need no detection result in a second thread while detection runs (same
-        output; ``False`` reads lazily and runs everything in order, in this thread).
-        Default ``None``: when the dataset has at most :data:`OVERLAP_MAX_ORDERS` orders
-        (beyond, the memory it takes is worth more than the wall time it saves).
+        Run the checks that need no detection result, and the rating base, in a second
+        thread while detection runs (same output; ``False`` runs everything in order, in
+        this thread). Default ``None``: when the dataset has at most
+        :data:`OVERLAP_MAX_ORDERS` orders. Independently, the tables are read into memory
+        once (:meth:`Dataset.in_memory`) when the dataset has at most
+        :data:`IN_MEMORY_MAX_ORDERS` orders; larger ones are read lazily.
 
     Returns
     -------
@@ -229,9 +251,10 @@ def scan(
     # 1. inputs (read into memory once when small enough)
     with stage("inputs"):
         row_counts = ds.row_counts()
+        n_orders = row_counts.get("orders", 0)
         if overlap is None:
-            overlap = row_counts.get("orders", 0) <= OVERLAP_MAX_ORDERS
-        if overlap:
+            overlap = n_orders <= OVERLAP_MAX_ORDERS
+        if n_orders <= IN_MEMORY_MAX_ORDERS:
             ds = ds.in_memory()
     ctx = ScanContext(ds, cfg, seed=seed)
 
@@ -242,6 +265,8 @@ def scan(
     # sorted by id, so the output does not depend on which thread finishes first.
     registered = checks()
     early = [c for c in registered if not c.signals] if overlap else []
+    # smallest transient memory first (stable: registry order among unlisted checks)
+    early.sort(key=lambda c: _EARLY_ORDER.get(c.rule_id, float("inf")))
     results: dict[str, pl.DataFrame | str] = {}
 
     def run_check(check: PolicyCheck, unavailable: dict[str, str]) -> None:
@@ -339,7 +364,7 @@ def scan(
         "timings": {**timings, **{f"detail {k}": v for k, v in ctx.timings.items()}},
         "cpu_timings": cpu_timings,
         "notes": notes,
-        "overlap": [c.rule_id for c in early],
+        "overlap": [c.rule_id for c in registered if c in early],
         "rejected_rows": 0 if ds.rejects is None else ds.rejects.height,
     }
     return ScanResult(

@@ -225,3 +225,41 @@ def test_rating_base_is_let_go_once_the_rating_signals_are_done(market_ds: Datas
     assert "rating_base" not in ctx._shared  # not held for the rest of the scan
     assert ctx.rating_base(prefetch=True) is None  # a late prefetch computes nothing
     assert "rating_base" not in ctx._shared
+
+
+def test_overlap_above_the_in_memory_size_reads_lazily_with_the_serial_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import graphkit.io as gio
+    from graphkit.io import load_dataset, write_dataset
+
+    write_dataset(graphkit.simulate(4_000, seed=3).tables, tmp_path / "ds")
+    monkeypatch.setattr(gio, "EAGER_MAX_BYTES", 0)  # tables stay queries over the files
+    ds = load_dataset(tmp_path / "ds")
+    serial = scan(ds, seed=0, overlap=False)
+
+    def refuse(self: Dataset) -> Dataset:
+        raise AssertionError("read into memory above IN_MEMORY_MAX_ORDERS")
+
+    monkeypatch.setattr(scan_module, "IN_MEMORY_MAX_ORDERS", ds.row_counts()["orders"] - 1)
+    monkeypatch.setattr(Dataset, "in_memory", refuse)
+    overlapped = scan(ds, seed=0)  # default: overlapped (under OVERLAP_MAX_ORDERS), lazy
+    assert overlapped.run_info["overlap"]
+    assert {"UNPAID_ITEMS", "COMM_SPAM", "BPP_FALSE_CLAIMS"} <= {
+        r for r in overlapped.findings["rule_id"].unique()
+    }
+    _same(serial, overlapped)
+
+
+def test_overlapped_checks_run_smallest_memory_first(market_ds: Dataset) -> None:
+    order: list[str] = []
+
+    def progress(stage: str, seconds: float) -> None:
+        if threading.current_thread().name == "graphkit-checks" and stage.startswith("check "):
+            order.append(stage.removeprefix("check "))
+
+    scan(market_ds, seed=0, overlap=True, progress=progress)
+    ranked = sorted(scan_module._EARLY_ORDER, key=scan_module._EARLY_ORDER.__getitem__)
+    assert order == ranked
+    assert order[0] == "UNPAID_ITEMS"
+    assert order[-1] == "COMM_SPAM"

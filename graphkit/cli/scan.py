@@ -41,14 +41,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     mode.add_argument(
         "--serial",
         action="store_true",
-        help="run every stage in turn (default: up to 3M orders, the checks that need no "
+        help="run every stage in turn (default: up to 10M orders, the checks that need no "
         "detection result run while detection runs; same output)",
     )
     mode.add_argument(
         "--overlap",
         action="store_true",
         help="run the checks that need no detection result while detection runs, whatever "
-        "the size (more memory)",
+        "the size (more memory; tables read lazily above 3M orders)",
     )
 
 
