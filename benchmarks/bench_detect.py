@@ -28,6 +28,13 @@ Run::
         --data benchmarks/_work/validate_10000000_6000000_s0 \
         --louvain-data benchmarks/_work/scan_1000000_s0 --louvain-sizes 100000,300000,1000000 \
         --out benchmarks/results/detect.json
+
+Before/after a change (each side a ``git archive`` export on ``PYTHONPATH``, so that
+uncommitted edits in the shared tree cannot reach the runs), then the RESULTS.md section::
+
+    PYTHONPATH=<export> python <export>/benchmarks/bench_detect.py --data ... \
+        --stages detect_groups --out before.json      # and after.json
+    python benchmarks/bench_detect.py --update-results before.json after.json
 """
 
 from __future__ import annotations
@@ -463,7 +470,58 @@ def render_compare(before: str, after: str) -> str:
     return "\n".join(rows)
 
 
+def update_results(
+    before: str, after: str, *, section: str = "bench_detect_issue9", md: str | None = None
+) -> str:
+    """Write the before/after comparison of two results JSONs into RESULTS.md.
+
+    The text between ``<!-- BEGIN <section> -->`` and ``<!-- END <section> -->`` is
+    replaced (the markers are appended at the end of the file when absent): the
+    :func:`render_compare` table, the CPU seconds per part of each run, and each run's
+    start time, load average before and after, machine and command, all read from the
+    JSONs (nothing typed). Returns the section's text.
+    """
+    with open(before) as fh:
+        b_res = json.load(fh)
+    with open(after) as fh:
+        a_res = json.load(fh)
+    lines = [render_compare(before, after), ""]
+    for label, res in (("before", b_res), ("after", a_res)):
+        for r in res["stages"]:
+            if "parts_cpu_s" in r:
+                parts = ", ".join(f"{k} {v}" for k, v in r["parts_cpu_s"].items())
+                lines.append(
+                    f"- {label}, {Path(r['data']).name}: CPU s per part (nested parts counted "
+                    f"in both): {parts}."
+                )
+    lines.append("")
+    for label, res in (("before", b_res), ("after", a_res)):
+        load_b, load_a = res["loadavg_before"], res["loadavg_after"]
+        busy = "busy" if max(load_b[0], load_a[0]) > 3 else "quiet"
+        lines.append(
+            f"- {label}: started {res['started']} on {res['machine']['platform']}, "
+            f"{res['machine']['cpus']} cores, Python {res['machine']['python']}; load average "
+            f"before {load_b}, after {load_a} (**{busy}**: 1-minute load "
+            f"{'above' if busy == 'busy' else 'at or below'} 3 on 2 cores); command "
+            f"`{res['command']}`."
+        )
+    text = "\n".join(lines)
+    path = Path(md) if md else Path(__file__).with_name("RESULTS.md")
+    doc = path.read_text()
+    begin, end = f"<!-- BEGIN {section} -->", f"<!-- END {section} -->"
+    if begin in doc and end in doc:
+        head, rest = doc.split(begin, 1)
+        doc = head + begin + "\n" + text + "\n" + end + rest.split(end, 1)[1]
+    else:
+        doc = doc.rstrip("\n") + f"\n\n{begin}\n{text}\n{end}\n"
+    path.write_text(doc)
+    return text
+
+
 def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "--update-results":
+        print(update_results(sys.argv[2], sys.argv[3]))
+        return
     if len(sys.argv) == 3 and sys.argv[1] == "--render":
         print(render(sys.argv[2]))
         return
