@@ -986,7 +986,8 @@ def _score_linked(
     # the members as vertex ids (one small string join), then integer joins of the edges
     # (accounts without a vertex have no edge)
     accv = acc.select("gid", mg.vid_of(acc["account_id"]).alias("vid")).drop_nulls("vid")
-    e = mg.edges.select("buyer_vid", "seller_vid", "n_orders")
+    # the member buyers' edges only (the joins below keep nothing else)
+    e = _edges_of(mg, accv["vid"], "buyer_vid", ["buyer_vid", "seller_vid", "n_orders"])
     self_deal = (
         e.join(accv.rename({"vid": "buyer_vid"}), on="buyer_vid")
         .join(accv.rename({"vid": "seller_vid"}), on=["gid", "seller_vid"])
