@@ -587,7 +587,9 @@ def _dense_candidates(
     if mask is not None:
         col = fraudar_weights(mg.edges["seller_vid"].to_numpy(), n_sellers=mg.vertices.height)
         edge_weight = (edge_weight * col)[mask]
-        graph = dataclasses.replace(mg, edges=mg.edges.filter(pl.Series(mask)))
+        # dense_blocks reads the edges' two ends only
+        sub = mg.edges.select("buyer_vid", "seller_vid").filter(pl.Series(mask))
+        graph = dataclasses.replace(mg, edges=sub)
         column_weighting = "none"
     dense = dense_blocks(
         graph,
