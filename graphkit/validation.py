@@ -213,17 +213,32 @@ def _fewer_distinct(expr: pl.Expr, keep: pl.Expr) -> pl.Expr:
     return expr.filter(keep).hash(0).n_unique() < keep.sum()
 
 
-def _column_rules(spec: Table, col: Column) -> list[RowRule]:
+#: The id rules a column's id screen covers (re-fired by the reference screen, see below).
+_ID_RULES = frozenset(
+    {"null or empty id", "empty id", "id contains control characters (newline, tab, NUL, ...)"}
+)
+
+
+def _column_rules(spec: Table, col: Column, *, clean_ref: bool = False) -> list[RowRule]:
+    """Return the rules of one column.
+
+    ``clean_ref``: the column references a key that was checked and holds no null, blank
+    or control-character id. A non-null value that matches such a key is then itself a
+    good id, so a bad id is always a dangling reference too: the regex screen is left
+    out, and :func:`evaluate` fires the id rules when the column's reference screen fires.
+    """
     c, raw = pl.col(col.name), pl.col(RAW + col.name)
     rules: list[RowRule] = []
     t, n = spec.name, col.name
     is_id = col.kind == "id" or (col.kind == "str" and col.ref is not None)
     # one regex pass screens both id rules; they are evaluated exactly only when it fires
-    id_screen = (
-        ((raw.is_null() if not col.nullable else pl.lit(False)) | c.str.contains(_BAD_ID)).any()
-        if is_id
-        else None
-    )
+    nulls = raw.is_null() if not col.nullable else pl.lit(False)
+    if not is_id:
+        id_screen = None
+    elif clean_ref:
+        id_screen = nulls.any() if not col.nullable else pl.lit(False).alias(f"__no_{n}")
+    else:
+        id_screen = (nulls | c.str.contains(_BAD_ID)).any()
     if not col.nullable:
         label = "null or empty id" if col.kind == "id" else "null value"
         rules.append(RowRule(t, n, label, _is_missing(col), (n,), screen=id_screen))
@@ -711,6 +726,7 @@ def evaluate(
     usable = frozenset(parents)
     unique_keys: set[str] = set()  # tables whose key is unique
     hashed_keys: set[str] = set()  # ... and whose key hashes are distinct
+    clean_keys: set[str] = set()  # tables whose key ids break no id rule
     latest: list[datetime] = []
     for level in LEVELS:
         names = [n for n in level if n in usable]
@@ -718,11 +734,27 @@ def evaluate(
         # narrow frame (key + referencing columns) joined to its parents
         plans: list[tuple[str, list[RowRule], pl.LazyFrame, bool]] = []
         parents_of_level = _cache_shared_parents(tables, names, usable)
+        links: dict[int, list[tuple[int, int, int]]] = {}  # local plan -> (rule, plan, rule)
         for name in names:
             spec = TABLES[name]
-            local = [r for col in spec.columns for r in _column_rules(spec, col)]
+            trusted = {
+                c.name
+                for c in spec.columns
+                if c.ref is not None and c.ref[0] in clean_keys and c.ref[1] == TABLES[c.ref[0]].key
+            }
+            local = [
+                r
+                for col in spec.columns
+                for r in _column_rules(spec, col, clean_ref=col.name in trusted)
+            ]
             plans.append((name, local + _cross_rules(name), tables[name], True))
             refs = _reference_rules(name, set(usable))
+            dangling = {r.column: j for j, r in enumerate(refs) if r.rule.startswith("dangling")}
+            links[len(plans) - 1] = [
+                (i, len(plans), dangling[r.column])
+                for i, r in enumerate(local)
+                if r.column in trusted and r.rule in _ID_RULES
+            ]
             if refs:
                 narrow = tables[name].select(_NARROW_BASE + _narrow_columns(name))
                 joined = _joined(
@@ -753,6 +785,11 @@ def evaluate(
             broken.append(
                 [i for i in range(len(rules)) if f"n{i}" in res.columns and res[f"n{i}"].item()]
             )
+        # a bad id in a column referencing a clean key is also a dangling reference
+        for k, linked in links.items():
+            for i, ref_plan, j in linked:
+                if j in fired[ref_plan] and i not in fired[k]:
+                    fired[k].append(i)
         todo = [k for k in range(len(plans)) if fired[k] or broken[k]]
         second = pl.collect_all(
             [
@@ -781,7 +818,18 @@ def evaluate(
                 found[name].append(
                     problem(name, rule.column, rule.rule, n, examples, files.get(name, ""))
                 )
-            if is_local and TABLES[name].key and not dup_key:
+            key = TABLES[name].key
+            if (
+                is_local
+                and key
+                and not any(
+                    rules[i].column == key and rules[i].rule in _ID_RULES
+                    for i in fired[k] + broken[k]
+                    if f"n{i}" in res.columns and res[f"n{i}"].item()
+                )
+            ):
+                clean_keys.add(name)  # its keys are non-null, non-blank, control-free ids
+            if is_local and key and not dup_key:
                 unique_keys.add(name)
                 if not any(rules[i].rule == "duplicate key" for i in fired[k]):
                     hashed_keys.add(name)

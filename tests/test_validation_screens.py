@@ -1,0 +1,79 @@
+"""Screens never hide a broken row: bad ids in reference columns, checked against an oracle.
+
+The oracle is :func:`graphkit.validation.row_reasons`, which evaluates every rule exactly on
+every row (no screen). A column that references a clean key has no regex screen of its own
+(its bad ids are dangling references too); these cases must report the same problems as the
+oracle, with the same row counts.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from conftest import tiny_frames
+
+from graphkit.contract import TABLES
+from graphkit.validation import find_problems, normalise, row_reasons
+
+#: (table, column, row) of every column that references another table's key.
+REFERENCE_CELLS = [
+    ("identifiers", "account_id", 1),
+    ("orders", "buyer_id", 2),
+    ("orders", "seller_id", 0),
+    ("orders", "coupon_id", 1),
+    ("feedback", "order_id", 2),
+    ("messages", "sender_id", 0),
+    ("messages", "recipient_id", 1),
+    ("messages", "order_id", 1),
+    ("disputes", "order_id", 0),
+    ("refunds", "order_id", 0),
+]
+BAD_IDS = ["", "   ", "b1\n", "s1\t", "o2\x00", "\x7f", None, "\u00a0"]
+
+
+def _set(frames: dict[str, pl.DataFrame], table: str, column: str, row: int, value: object):
+    values = frames[table][column].to_list()
+    values[row] = value
+    frames[table] = frames[table].with_columns(pl.Series(column, values, dtype=pl.String))
+    return frames
+
+
+def _problems(frames: dict[str, pl.DataFrame]) -> set[tuple[str, str, str, int]]:
+    tables = {k: normalise(k, v.lazy()) for k, v in frames.items()}
+    found = find_problems(tables)
+    return {(t, c, r, n) for t, c, r, n in found.select("table", "column", "rule", "rows").rows()}
+
+
+def _oracle(frames: dict[str, pl.DataFrame], table: str) -> set[tuple[str, str, str, int]]:
+    tables = {k: normalise(k, v.lazy()) for k, v in frames.items()}
+    reasons = row_reasons(table, tables, unique_keys=frozenset(tables)).collect()
+    counts = (
+        reasons.select(pl.col("reasons").explode()).drop_nulls().group_by("reasons").len().rows()
+    )
+    return {(table, *reason.split(": ", 1), n) for reason, n in counts}
+
+
+@pytest.mark.parametrize("value", BAD_IDS, ids=repr)
+@pytest.mark.parametrize(("table", "column", "row"), REFERENCE_CELLS)
+def test_bad_reference_id_reported_like_the_oracle(table, column, row, value):
+    frames = _set(tiny_frames(), table, column, row, value)
+    got = {p for p in _problems(frames) if p[0] == table}
+    expected = _oracle(frames, table)
+    assert got == expected
+    nullable = TABLES[table].column(column).nullable
+    assert bool(got) != (value is None and nullable), "a bad id breaks a rule; null may not"
+
+
+@pytest.mark.parametrize("value", ["", "   ", "b1\n"], ids=repr)
+def test_reference_to_an_unclean_key_still_screens_the_child(value):
+    # the same bad id in the parent key and the child: the child's value matches a key,
+    # so only the child's own (regex) screen can find it
+    frames = _set(tiny_frames(), "accounts", "account_id", 2, value)  # was b1
+    frames = _set(frames, "orders", "buyer_id", 0, value)  # was b1
+    got = _problems(frames)
+    assert {p for p in got if p[0] == "orders"} == _oracle(frames, "orders")
+    assert any(p[0] == "orders" and p[1] == "buyer_id" for p in got)
+
+
+def test_valid_tiny_marketplace_has_no_problem():
+    assert _problems(tiny_frames()) == set()
