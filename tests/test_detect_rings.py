@@ -576,3 +576,16 @@ def test_linked_scores_prefiltered_equal_filtered_after() -> None:
     assert kept_counts[0] == 12
     assert 0 < kept_counts[1] < 12
     assert kept_counts[-1] == 0
+
+
+def test_search_sorted_equals_numpy_searchsorted() -> None:
+    """Queries searched in sorted order give np.searchsorted's positions, query for query
+    (repeated keys, repeated queries, queries below and above every key, empty and one)."""
+    from graphkit.detect.sorted_runs import search_sorted
+
+    rng = np.random.default_rng(11)
+    keys = np.sort(rng.integers(0, 500, 2_000))
+    queries = rng.integers(-10, 520, 5_000)
+    np.testing.assert_array_equal(search_sorted(keys, queries), np.searchsorted(keys, queries))
+    for q in (queries[:0], queries[:1]):
+        np.testing.assert_array_equal(search_sorted(keys, q), np.searchsorted(keys, q))

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from graphkit.detect.sorted_runs import run_starts
+from graphkit.detect.sorted_runs import run_starts, search_sorted
 from graphkit.errors import ConfigError
 from graphkit.findings import GROUPS_SCHEMA, SIGNAL, group_ids
 
@@ -289,7 +289,7 @@ def _sorted_contains(sorted_keys: np.ndarray, queries: np.ndarray) -> np.ndarray
     """Whether each query is in ``sorted_keys`` (ascending): a binary search, no hashing."""
     if not len(sorted_keys):
         return np.zeros(len(queries), dtype=bool)
-    pos = np.searchsorted(sorted_keys, queries).clip(max=len(sorted_keys) - 1)
+    pos = search_sorted(sorted_keys, queries).clip(max=len(sorted_keys) - 1)
     return sorted_keys[pos] == queries
 
 
@@ -317,7 +317,7 @@ def _linked_mask(mg: MarketGraph, links: pl.DataFrame) -> np.ndarray:
     # links (x, y) that are edges x -> y: the (fewer) link keys searched in the edge keys
     to_seller = np.zeros(n_e, dtype=bool)
     link_key = xv * n + yv
-    pos = np.searchsorted(edge_key, link_key).clip(max=n_e - 1)
+    pos = search_sorted(edge_key, link_key).clip(max=n_e - 1)
     to_seller[pos[edge_key[pos] == link_key]] = True
     # co-buyer: an edge (b, s) and a link (b, y) where (y, s) is an edge too
     ends = pl.DataFrame({"i": np.arange(n_e), "b": b, "s": s}).join(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["run_lengths", "run_starts", "sorted_distinct"]
+__all__ = ["run_lengths", "run_starts", "search_sorted", "sorted_distinct"]
 
 
 def run_starts(key: np.ndarray) -> np.ndarray:
@@ -58,3 +58,24 @@ def sorted_distinct(x: np.ndarray) -> np.ndarray:
     """
     x = np.sort(x, kind="stable")
     return x[run_starts(x)]
+
+
+def search_sorted(sorted_keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """Return ``np.searchsorted(sorted_keys, queries)``, the queries searched in sorted order.
+
+    Equal to the plain call, position for position; numpy's binary search is much faster on
+    sorted queries (each search starts from the previous one's bounds: at 1M random queries
+    into 9M keys ~0.14 instead of ~1.2 CPU s, the query sort included).
+
+    Examples
+    --------
+    >>> search_sorted(np.array([1, 3, 5]), np.array([5, 0, 3])).tolist()
+    [2, 0, 1]
+    """
+    queries = np.asarray(queries)
+    if len(queries) < 2:
+        return np.searchsorted(sorted_keys, queries)
+    order = np.argsort(queries, kind="stable")
+    out = np.empty(len(queries), dtype=np.intp)
+    out[order] = np.searchsorted(sorted_keys, queries[order])
+    return out

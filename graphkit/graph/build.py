@@ -249,7 +249,12 @@ class MarketGraph:
             )
         hs, rows = index
         q = ids.hash(seed=0).to_numpy()
-        pos = np.searchsorted(hs, q).clip(max=len(hs) - 1)
+        # searched in sorted order (numpy's binary search is several times faster on sorted
+        # queries; graphkit.detect.sorted_runs.search_sorted, not imported: graph comes first)
+        order = np.argsort(q, kind="stable")
+        pos = np.empty(len(q), dtype=np.intp)
+        pos[order] = np.searchsorted(hs, q[order])
+        pos = pos.clip(max=len(hs) - 1)
         row = rows[pos]
         same = (self.vertices["account_id"].gather(row) == ids).fill_null(False).to_numpy()
         found = (hs[pos] == q) & same
