@@ -116,8 +116,10 @@ def _pairs_within_runs(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     end = np.repeat(np.append(start[1:], m), np.diff(np.append(start, m)))
     later = end - np.arange(m) - 1
     src = np.repeat(np.arange(m), later)
+    # pair k of row i (k from first[i]) is row i + 1 + (k - first[i]) = k - (first[i] - i - 1):
+    # one repeat of a per-row offset instead of repeating first and adding src back
     first = np.cumsum(later) - later
-    dst = src + 1 + (np.arange(len(src)) - np.repeat(first, later))
+    dst = np.arange(len(src)) - np.repeat(first - np.arange(m) - 1, later)
     return src, dst
 
 
