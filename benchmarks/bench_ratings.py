@@ -685,6 +685,30 @@ def report(args: argparse.Namespace) -> None:
                     f"({_busy(load)}) "
                     f"| {'yes' if r['outputs_identical'] else 'no'} | `{r['command']}` |"
                 )
+        for r in stage_runs:
+            labels = list(r["summary"])
+            if len(labels) < 2:
+                continue
+            a, b = r["summary"][labels[0]], r["summary"][labels[-1]]
+            parts = [
+                f"{what} {a[f'{key}_{unit}_median']} -> {b[f'{key}_{unit}_median']}"
+                for key, what in (
+                    ("rating_base", "rating_base"),
+                    ("rating_signals", "rating_signals"),
+                    ("total", "both"),
+                )
+                for unit in ("cpu_seconds",)
+            ]
+            walls = [
+                f"{what} {a[f'{key}_seconds_median']} -> {b[f'{key}_seconds_median']}"
+                for key, what in (("rating_signals", "rating_signals"), ("total", "both"))
+            ]
+            lines += [
+                "",
+                f"{r['dataset']}, {labels[0]} -> {labels[-1]} (medians of "
+                f"{len(r['runs'][labels[0]])} run(s)): CPU s {'; '.join(parts)}; "
+                f"wall s {'; '.join(walls)}.",
+            ]
         lines += [
             "",
             "Busy (load above 2 on the 2 cores: other engineers' runs) inflates wall time, and",

@@ -253,8 +253,13 @@ def base_flags(fb: pl.LazyFrame, ds: Dataset, params: RatingParams) -> pl.LazyFr
     # the frame: rows stay in their input order, no column of the frame is moved
     names = fb.collect_schema().names()
     out = fb if "_row" in names else fb.with_row_index("_row")
-    # integer ids of author and target when the caller has them (same grouping as the strings)
-    pair = ("_uid", "_tid") if {"_uid", "_tid"} <= set(names) else ("author_id", "target_id")
+    # integer ids of author and target when the caller has them (same grouping as the
+    # strings): one Int64 key per pair, cheaper to group than two columns of either kind
+    pair: list[pl.Expr] = (
+        [pl.col("_uid").cast(pl.Int64) * (pl.col("_tid").max() + 1) + pl.col("_tid")]
+        if {"_uid", "_tid"} <= set(names)
+        else [pl.col("author_id"), pl.col("target_id")]
+    )
     out = out.with_columns(
         top=pl.col("rating") >= params.top_rating,
         positive=pl.col("rating") >= params.positive_min_rating,
