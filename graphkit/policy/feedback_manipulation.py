@@ -747,7 +747,7 @@ def check_feedback_manipulation(ctx: ScanContext, params: Mapping[str, Any]) -> 
         paid=paid_burst_raters(
             sig.feedback,
             sig.sellers,
-            orders=ctx.frame("orders"),
+            orders=ctx.frame("orders", columns=["order_id", "paid_at"]),
             window_days=float(params["paid_burst_days"]),
             min_refunded=int(params["paid_burst_min_refunded"]),
             max_delay_days=float(params["paid_burst_max_delay_days"]),

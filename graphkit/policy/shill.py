@@ -643,10 +643,20 @@ def check_shill_purchase(ctx: ScanContext, params: Mapping[str, Any]) -> pl.Data
     if params["skip_trading_sellers"]:  # ratings is a declared signal: the scan has it
         tp = ctx.ratings.trading_pairs
         skip = pl.concat([tp["seller_a"], tp["seller_b"]]).unique().to_list()
+    # only the columns used (the feedback's text is no concern of this check)
+    order_cols = ["order_id", "buyer_id", "seller_id", "amount", "created_at"]
+    if "coupon_id" in ctx.ds.table("orders").collect_schema().names():
+        order_cols.append("coupon_id")
+    orders = ctx.frame("orders", columns=order_cols)
+    feedback = ctx.frame("feedback", columns=["feedback_id", "author_id", "target_id", "rating"])
     pairs = pair_evidence(
-        ctx.frame("orders").lazy(),
-        ctx.frame("feedback").lazy(),
-        accounts=ctx.frame("accounts").lazy() if ctx.ds.has("accounts") else None,
+        orders.lazy(),
+        feedback.lazy(),
+        accounts=(
+            ctx.frame("accounts", columns=["account_id", "created_at"]).lazy()
+            if ctx.ds.has("accounts")
+            else None
+        ),
         links=ctx.identity_links,
         members=members,
         groups=ctx.group_table.select("group_id", "score") if members is not None else None,
@@ -660,7 +670,7 @@ def check_shill_purchase(ctx: ScanContext, params: Mapping[str, Any]) -> pl.Data
         min_ratings=int(params["ring_window_min_ratings"]),
         margin_days=float(params["ring_window_margin_days"]),
     )
-    found = _with_window_buyers(rings, pairs, window, ctx.frame("orders"), ctx.frame("feedback"))
+    found = _with_window_buyers(rings, pairs, window, orders, feedback)
     kinds_txt = pl.concat_str(
         [
             pl.format("{} {}", pl.col(f"n_{k}"), pl.lit(k.replace("_", " ")))
