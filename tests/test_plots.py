@@ -262,6 +262,8 @@ def test_nice_and_date_ticks_known_answers():
     assert [label for _, label in days] == ["31 Jan 2026", "01 Feb", "02 Feb"]
     months = date_ticks(start, start + timedelta(days=100))
     assert [label for _, label in months] == ["Feb 2026", "Mar 2026", "Apr 2026", "May 2026"]
+    assert all((t.day, t.hour, t.minute) == (1, 0, 0) for t, _ in months)  # month starts
+    assert all(t.hour == 0 and t.minute == 0 for t, _ in days)  # midnights
     years = date_ticks(start, start + timedelta(days=365 * 6))
     assert all(t.month == 1 and t.day == 1 for t, _ in years)
     assert all(start <= t <= start + timedelta(days=365 * 6) for t, _ in years)

@@ -276,7 +276,9 @@ def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
 
 def _month_add(d: datetime, months: int) -> datetime:
     m = d.month - 1 + months
-    return d.replace(year=d.year + m // 12, month=m % 12 + 1, day=1)
+    return d.replace(
+        year=d.year + m // 12, month=m % 12 + 1, day=1, hour=0, minute=0, second=0, microsecond=0
+    )
 
 
 def date_ticks(lo: datetime, hi: datetime, n: int = 5) -> list[tuple[datetime, str]]:
