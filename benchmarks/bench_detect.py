@@ -34,7 +34,8 @@ uncommitted edits in the shared tree cannot reach the runs), then the RESULTS.md
 
     PYTHONPATH=<export> python <export>/benchmarks/bench_detect.py --data ... \
         --stages detect_groups --out before.json      # and after.json
-    python benchmarks/bench_detect.py --update-results before.json after.json
+    python benchmarks/bench_detect.py --update-results before.json after.json \
+        "<before commit>" "<after commit>"
 """
 
 from __future__ import annotations
@@ -471,7 +472,12 @@ def render_compare(before: str, after: str) -> str:
 
 
 def update_results(
-    before: str, after: str, *, section: str = "bench_detect_issue9", md: str | None = None
+    before: str,
+    after: str,
+    *,
+    labels: tuple[str, str] = ("before", "after"),
+    section: str = "bench_detect_issue9",
+    md: str | None = None,
 ) -> str:
     """Write the before/after comparison of two results JSONs into RESULTS.md.
 
@@ -479,14 +485,16 @@ def update_results(
     replaced (the markers are appended at the end of the file when absent): the
     :func:`render_compare` table, the CPU seconds per part of each run, and each run's
     start time, load average before and after, machine and command, all read from the
-    JSONs (nothing typed). Returns the section's text.
+    JSONs (nothing typed); ``labels`` name the code each run used (e.g. the exported
+    commit). Returns the section's text.
     """
     with open(before) as fh:
         b_res = json.load(fh)
     with open(after) as fh:
         a_res = json.load(fh)
     lines = [render_compare(before, after), ""]
-    for label, res in (("before", b_res), ("after", a_res)):
+    named = ((f"before ({labels[0]})", b_res), (f"after ({labels[1]})", a_res))
+    for label, res in named:
         for r in res["stages"]:
             if "parts_cpu_s" in r:
                 parts = ", ".join(f"{k} {v}" for k, v in r["parts_cpu_s"].items())
@@ -495,7 +503,7 @@ def update_results(
                     f"in both): {parts}."
                 )
     lines.append("")
-    for label, res in (("before", b_res), ("after", a_res)):
+    for label, res in named:
         load_b, load_a = res["loadavg_before"], res["loadavg_after"]
         busy = "busy" if max(load_b[0], load_a[0]) > 3 else "quiet"
         lines.append(
@@ -519,8 +527,9 @@ def update_results(
 
 
 def main() -> None:
-    if len(sys.argv) == 4 and sys.argv[1] == "--update-results":
-        print(update_results(sys.argv[2], sys.argv[3]))
+    if len(sys.argv) in (4, 6) and sys.argv[1] == "--update-results":
+        labels = (sys.argv[4], sys.argv[5]) if len(sys.argv) == 6 else ("before", "after")
+        print(update_results(sys.argv[2], sys.argv[3], labels=labels))
         return
     if len(sys.argv) == 3 and sys.argv[1] == "--render":
         print(render(sys.argv[2]))
