@@ -716,7 +716,17 @@ def rating_signals(
             group_members,
             groups,
             min_score=p.group_min_score,
-            sellers=ds.orders.select(pl.col("seller_id").unique()).collect().to_series(),
+            # which members are stores: only members are ever looked up, so the sellers
+            # among them (no unique over every order's seller)
+            sellers=ds.orders.select("seller_id")
+            .filter(
+                pl.col("seller_id").is_in(
+                    pl.lit(group_members.get_column("account_id").cast(pl.String)).implode()
+                )
+            )
+            .unique()
+            .collect()
+            .to_series(),
             # the base's buyer feedback: a circle's raters are buyers (the weak groups'
             # members that are not stores), so the sellers' own feedback never counts
             ratings=base.flags.lazy().select("author_id", "target_id", "perfect_dsr"),
