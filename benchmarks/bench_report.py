@@ -225,8 +225,9 @@ lazy Parquet scans beyond, so at 10M every table the report quotes is scanned fr
 (subgraph + timeline each), the rating/DSR distributions of every implicated seller against all
 other sellers (all feedback), the trend, and lists up to 500 findings. Runs: built from the
 simulator's planted labels, or written by `graphkit scan` on the same data (report.html left out:
-`benchmarks/_work/run_scan_sim_1M` and `_10M` are `graphkit scan benchmarks/_work/sim_<n>_s0` at
-efbe9e4).
+`benchmarks/_work/run_scan_sim_1M` is `graphkit scan benchmarks/_work/sim_1000000_s0` at efbe9e4,
+`_10M` the same on `sim_10000000_s0` with the shared working tree of that time, other engineers'
+uncommitted edits included: an input of the benchmark, not a measured run).
 
 Code column: "issue 7" rows predate labels (matplotlib PNG figures). Issue 9 before/after pairs
 run the same command, alternating, with `PYTHONPATH` on a `git archive` of the old commit
