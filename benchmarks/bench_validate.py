@@ -235,10 +235,11 @@ def corrupt(src: Path, out: Path, k: int, seed: int = 0) -> dict[str, int]:
 def child(folder: str, lenient: bool = False) -> None:
     """Run in a fresh process: validate ``folder`` and print timings and peak RSS as JSON."""
     t0 = time.perf_counter()
-    import graphkit  # noqa: F401  (import time is reported separately)
+    import graphkit  # import time is reported separately
     from graphkit.io import validate_dataset
 
     t_import = time.perf_counter() - t0
+    code_path = str(Path(graphkit.__file__).resolve().parent)
     rss_import = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t1 = time.perf_counter()
     u1 = resource.getrusage(resource.RUSAGE_SELF)
@@ -251,6 +252,7 @@ def child(folder: str, lenient: bool = False) -> None:
         json.dumps(
             {
                 "ok": report.ok,
+                "graphkit_path": code_path,
                 "problems": report.problems.height,
                 "rejected_rows": None if report.rejects is None else report.rejects.height,
                 "row_counts": dict(report.row_counts),
@@ -314,6 +316,19 @@ def main(argv: list[str] | None = None) -> int:
         help="validate a copy with K negative amounts, K bad ratings, K dangling feedback",
     )
     parser.add_argument("--lenient", action="store_true", help="validate in lenient mode")
+    parser.add_argument(
+        "--dataset",
+        type=Path,
+        help="validate this existing dataset folder (e.g. benchmarks/_work/sim_1000000_s0)"
+        " instead of the generated one",
+    )
+    parser.add_argument(
+        "--code",
+        type=Path,
+        help="folder holding the graphkit package to measure (put first on the child's"
+        " PYTHONPATH, e.g. a `git archive` export of a commit); default: the installed one",
+    )
+    parser.add_argument("--label", default="", help="name of the code measured (before, after)")
     parser.add_argument("--child", metavar="DIR", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -323,10 +338,13 @@ def main(argv: list[str] | None = None) -> int:
         update_results()
         return 0
 
-    folder = WORK / f"validate_{args.orders}_{args.feedback}_s{args.seed}"
+    folder = args.dataset or WORK / f"validate_{args.orders}_{args.feedback}_s{args.seed}"
     sizes = folder / "_sizes.json"
     t_gen = None
-    if not sizes.exists():
+    if args.dataset is not None:
+        if args.corrupt:
+            parser.error("--corrupt works on the generated dataset only")
+    elif not sizes.exists():
         print(f"generating {folder} ...", file=sys.stderr)
         t0 = time.perf_counter()
         # in a child so that the generator's memory is not mixed with anything measured
@@ -350,9 +368,14 @@ def main(argv: list[str] | None = None) -> int:
                 f" {args.corrupt}, {args.seed})"
             )
             subprocess.run([sys.executable, "-c", code], check=True)
-    disk_mib = sum(p.stat().st_size for p in folder.glob("*.parquet")) / 2**20
+    disk_mib = sum(p.stat().st_size for p in folder.glob("*.parquet") if p.stem != "labels") / 2**20
     child_args = ["--child", str(folder), *(["--lenient"] if args.lenient else [])]
 
+    env = dict(os.environ)
+    if args.code is not None:
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(args.code.resolve()), *filter(None, [env.get("PYTHONPATH")])]
+        )
     load_before = os.getloadavg()
     runs = []
     for i in range(args.repeat):
@@ -362,6 +385,7 @@ def main(argv: list[str] | None = None) -> int:
             check=True,
             capture_output=True,
             text=True,
+            env=env,
         )
         wall = time.perf_counter() - t0
         run = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -380,9 +404,10 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(),
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in load_after],
+        "label": args.label,
         "dataset": {
-            "folder": str(folder.relative_to(HERE.parent)),
-            "rows": json.loads(sizes.read_text()),
+            "folder": str(folder.resolve().relative_to(HERE.parent)),
+            "rows": runs[0]["row_counts"] if args.dataset else json.loads(sizes.read_text()),
             "parquet_mib": round(disk_mib, 1),
             "generate_seconds": t_gen,
         },
@@ -399,7 +424,12 @@ def main(argv: list[str] | None = None) -> int:
     suffix = (f"_corrupt{args.corrupt}" if args.corrupt else "") + (
         "_lenient" if args.lenient else ""
     )
-    out = args.out or RESULTS / f"validate_{args.orders}_{args.feedback}{suffix}.json"
+    if args.dataset is not None:
+        suffix += f"_{args.label}" if args.label else ""
+        default = RESULTS / f"validate_{args.dataset.name}{suffix}.json"
+    else:
+        default = RESULTS / f"validate_{args.orders}_{args.feedback}{suffix}.json"
+    out = args.out or default
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
@@ -432,8 +462,68 @@ def _row(result: dict) -> str:
     )
 
 
+def _on_dataset(result: dict) -> bool:
+    """Whether ``result`` validated an existing dataset (``--dataset``), not the generated one."""
+    return "label" in result and not Path(result["dataset"]["folder"]).name.startswith("validate_")
+
+
+def _dataset_row(result: dict) -> str:
+    runs = result["runs"]
+    walls = ", ".join(f"{r['validate_seconds']:.2f}" for r in runs)
+    cpus = ", ".join(f"{r['validate_cpu_seconds']:.2f}" for r in runs)
+    before, after = result["load_average_before"][0], result["load_average_after"][0]
+    date = result["date"].replace("T", " ").replace("+00:00", " UTC")
+    outcome = "accepted" if runs[0]["ok"] else f"refused ({runs[0]['problems']} problems)"
+    return (
+        f"| {date} | {Path(result['dataset']['folder']).name} | {result['label'] or '-'}"
+        f" (`{runs[0].get('graphkit_path', '?')}`) | {outcome} | {walls} | {cpus} |"
+        f" {result['peak_rss_gib_max']:.2f} | {before} -> {after}"
+        f" ({'yes' if _busy(result) else 'no'}) | `{result['command']}` |"
+    )
+
+
+def render_datasets(results: list[dict]) -> list[str]:
+    """Lines of the before/after table of ``--dataset`` runs (the simulated scan datasets)."""
+    if not results:
+        return []
+    results = sorted(results, key=lambda r: (r["dataset"]["folder"], r["date"]))
+    lines = [
+        "",
+        "### Issue 9: `validate_dataset` on the simulated scan datasets, before -> after",
+        "",
+        "The same script with `--dataset DIR --code EXPORT --label NAME`: the child process",
+        "imports graphkit from `EXPORT` (a `git archive` export of the commit measured), so",
+        "before and after run the same way, back to back (10M under `flock /tmp/gk-big.lock`).",
+        "CPU is user + system of the child over `validate_dataset` (read, validate, SHA-256).",
+        "",
+        "| date | dataset | code | outcome | wall s (repeats) | CPU s (repeats) | peak RSS GiB |"
+        " load 1-min before -> after (busy?) | command |",
+        "|---|---|---|---|---|---|---|---|---|",
+        *[_dataset_row(r) for r in results],
+        "",
+    ]
+    by: dict[str, dict[str, dict]] = {}
+    for r in results:
+        by.setdefault(Path(r["dataset"]["folder"]).name, {})[r["label"]] = r
+    for name, labels in by.items():
+        if {"before", "after"} <= set(labels):
+            b, a = labels["before"], labels["after"]
+            cpu_b = min(x["validate_cpu_seconds"] for x in b["runs"])
+            cpu_a = min(x["validate_cpu_seconds"] for x in a["runs"])
+            wall_b, wall_a = b["validate_seconds_min"], a["validate_seconds_min"]
+            lines.append(
+                f"- {name}: CPU {cpu_b:.2f} -> {cpu_a:.2f} s (best of runs), wall {wall_b:.2f}"
+                f" -> {wall_a:.2f} s, peak RSS {b['peak_rss_gib_max']:.2f} ->"
+                f" {a['peak_rss_gib_max']:.2f} GiB"
+                + (" (machine busy: wall times inflated)" if _busy(a) or _busy(b) else "")
+            )
+    return lines
+
+
 def render(results: list[dict]) -> str:
     """Render the RESULTS.md section from result JSONs (every number comes from them)."""
+    on_datasets = [r for r in results if _on_dataset(r)]
+    results = [r for r in results if not _on_dataset(r)]
     main_ = next(
         (
             r
@@ -482,6 +572,7 @@ def render(results: list[dict]) -> str:
         lines.append(
             "Re-run the command on an idle machine to measure the wall time against the target."
         )
+    lines += render_datasets(on_datasets)
     return "\n".join(lines) + "\n"
 
 

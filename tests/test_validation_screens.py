@@ -77,3 +77,24 @@ def test_reference_to_an_unclean_key_still_screens_the_child(value):
 
 def test_valid_tiny_marketplace_has_no_problem():
     assert _problems(tiny_frames()) == set()
+
+
+@pytest.mark.parametrize(
+    ("order_ids", "author_ids", "duplicates"),
+    [
+        (["o1", "o1", "o2"], ["b1", "s1", "b2"], 0),  # the valid tiny feedback
+        (["o1", "o1", "o2"], ["b1", "b1", "b2"], 2),  # the same buyer twice on o1
+        (["o1", "o1", "o2"], [None, None, "b2"], 2),  # null authors pair up too
+        (["o1", "b1", "o2"], ["b1", "o1", "b2"], 0),  # swapped values are different pairs
+        (["o1", "o2", "o2"], ["b1", "s1", "b1"], 0),  # same author, other order
+    ],
+)
+def test_duplicate_feedback_pair_screen(order_ids, author_ids, duplicates):
+    frames = tiny_frames()
+    frames["feedback"] = frames["feedback"].with_columns(
+        pl.Series("order_id", order_ids), pl.Series("author_id", author_ids, dtype=pl.String)
+    )
+    rule = "duplicate feedback for (order_id, author_id)"
+    got = {p for p in _problems(frames) if p[2] == rule}
+    assert got == ({("feedback", "author_id", rule, duplicates)} if duplicates else set())
+    assert {p for p in _oracle(frames, "feedback") if p[2] == rule} == got
