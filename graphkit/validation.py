@@ -430,6 +430,42 @@ def _narrow_columns(table: str) -> list[str]:
     return list(dict.fromkeys(n for n in names if n))
 
 
+#: Columns compared, row by row, with these columns of the referenced order (see
+#: :func:`_trusted_columns`), by the rule that names them.
+_PARTY_COLUMNS: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
+    ("feedback", "author_id"): (("orders", "buyer_id"), ("orders", "seller_id")),
+    ("feedback", "target_id"): (("orders", "buyer_id"), ("orders", "seller_id")),
+}
+_PARTY_RULE = "author/target not the parties of the order"
+
+
+def _trusted_columns(
+    table: str, refs: list[RowRule], clean_cols: Collection[tuple[str, str]]
+) -> dict[str, int]:
+    """Id columns of ``table`` whose bad ids fire a reference screen: column -> rule index.
+
+    A column referencing a clean key (an id column that broke no id rule) cannot hold a
+    bad id on a row that matches: a bad id never matches, so the ``dangling reference``
+    screen fires. Likewise feedback's author and target must equal the clean buyer and
+    seller ids of a known order, so a bad one fires the parties rule's screen (which
+    also fires on any row whose order is unknown).
+    """
+    by_rule = {(r.column, r.rule): j for j, r in enumerate(refs)}
+    out: dict[str, int] = {}
+    for col in TABLES[table].columns:
+        ref = col.ref
+        if ref is not None and ref in clean_cols and ref[1] == TABLES[ref[0]].key:
+            j = by_rule.get((col.name, f"dangling reference to {ref[0]}.{ref[1]}"))
+            if j is not None:
+                out[col.name] = j
+        sources = _PARTY_COLUMNS.get((table, col.name))
+        if sources and all(src in clean_cols for src in sources):
+            j = by_rule.get(("author_id", _PARTY_RULE))
+            if j is not None:
+                out[col.name] = j
+    return out
+
+
 def _usable(tables: Mapping[str, pl.LazyFrame], parents: frozenset[str] | None) -> set[str]:
     return set(tables) if parents is None else set(tables) & set(parents)
 
@@ -509,9 +545,11 @@ def _reference_rules(table: str, usable: set[str]) -> list[RowRule]:
             RowRule(
                 table,
                 "author_id",
-                "author/target not the parties of the order",
+                _PARTY_RULE,
                 known & ~(buyer_side | seller_side),
                 ("feedback_id", "order_id", "author_id", "target_id"),
+                # also fires on a row whose order is unknown: see _trusted_columns
+                screen=(~known | ~(buyer_side | seller_side)).any(),
             ),
             RowRule(
                 table,
@@ -740,7 +778,7 @@ def evaluate(
     usable = frozenset(parents)
     unique_keys: set[str] = set()  # tables whose key is unique
     hashed_keys: set[str] = set()  # ... and whose key hashes are distinct
-    clean_keys: set[str] = set()  # tables whose key ids break no id rule
+    clean_cols: set[tuple[str, str]] = set()  # (table, id column) breaking no id rule
     latest: list[datetime] = []
     for level in LEVELS:
         names = [n for n in level if n in usable]
@@ -751,21 +789,16 @@ def evaluate(
         links: dict[int, list[tuple[int, int, int]]] = {}  # local plan -> (rule, plan, rule)
         for name in names:
             spec = TABLES[name]
-            trusted = {
-                c.name
-                for c in spec.columns
-                if c.ref is not None and c.ref[0] in clean_keys and c.ref[1] == TABLES[c.ref[0]].key
-            }
+            refs = _reference_rules(name, set(usable))
+            trusted = _trusted_columns(name, refs, clean_cols)
             local = [
                 r
                 for col in spec.columns
                 for r in _column_rules(spec, col, clean_ref=col.name in trusted)
             ]
             plans.append((name, local + _cross_rules(name), tables[name], True))
-            refs = _reference_rules(name, set(usable))
-            dangling = {r.column: j for j, r in enumerate(refs) if r.rule.startswith("dangling")}
             links[len(plans) - 1] = [
-                (i, len(plans), dangling[r.column])
+                (i, len(plans), trusted[r.column])
                 for i, r in enumerate(local)
                 if r.column in trusted and r.rule in _ID_RULES
             ]
@@ -833,16 +866,17 @@ def evaluate(
                     problem(name, rule.column, rule.rule, n, examples, files.get(name, ""))
                 )
             key = TABLES[name].key
-            if (
-                is_local
-                and key
-                and not any(
-                    rules[i].column == key and rules[i].rule in _ID_RULES
+            if is_local:  # columns whose ids are all non-null, non-blank, control-free
+                bad_ids = {
+                    rules[i].column
                     for i in fired[k] + broken[k]
-                    if f"n{i}" in res.columns and res[f"n{i}"].item()
+                    if rules[i].rule in _ID_RULES and f"n{i}" in res.columns and res[f"n{i}"].item()
+                }
+                clean_cols.update(
+                    (name, c.name)
+                    for c in TABLES[name].columns
+                    if c.kind == "id" and not c.nullable and c.name not in bad_ids
                 )
-            ):
-                clean_keys.add(name)  # its keys are non-null, non-blank, control-free ids
             if is_local and key and not dup_key:
                 unique_keys.add(name)
                 if not any(rules[i].rule == "duplicate key" for i in fired[k]):

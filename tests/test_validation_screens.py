@@ -15,6 +15,8 @@ from conftest import tiny_frames
 from graphkit.contract import TABLES
 from graphkit.validation import find_problems, normalise, row_reasons
 
+_PARTY = "author/target not the parties of the order"
+
 #: (table, column, row) of every column that references another table's key.
 REFERENCE_CELLS = [
     ("identifiers", "account_id", 1),
@@ -22,6 +24,8 @@ REFERENCE_CELLS = [
     ("orders", "seller_id", 0),
     ("orders", "coupon_id", 1),
     ("feedback", "order_id", 2),
+    ("feedback", "author_id", 0),  # author and target must be the order's (clean) parties
+    ("feedback", "target_id", 1),
     ("messages", "sender_id", 0),
     ("messages", "recipient_id", 1),
     ("messages", "order_id", 1),
@@ -73,6 +77,17 @@ def test_reference_to_an_unclean_key_still_screens_the_child(value):
     got = _problems(frames)
     assert {p for p in got if p[0] == "orders"} == _oracle(frames, "orders")
     assert any(p[0] == "orders" and p[1] == "buyer_id" for p in got)
+
+
+@pytest.mark.parametrize("value", ["", "  ", "b1\n"], ids=repr)
+def test_feedback_party_equal_to_an_unclean_order_party_is_still_screened(value):
+    # the order's buyer id is bad and the feedback's author equals it: the parties rule
+    # holds, so only the author's own (regex) screen can find it
+    frames = _set(tiny_frames(), "orders", "buyer_id", 0, value)  # o1 was b1
+    frames = _set(frames, "feedback", "author_id", 0, value)  # f1: o1's buyer
+    got = _problems(frames)
+    assert {p for p in got if p[0] == "feedback"} == _oracle(frames, "feedback")
+    assert any(p[:2] == ("feedback", "author_id") and p[2] != _PARTY for p in got)
 
 
 def test_valid_tiny_marketplace_has_no_problem():
