@@ -17,6 +17,11 @@ Usage::
     # score finished `graphkit scan` run folders (e.g. the 10M set, scanned under the
     # shared lock) against their dataset's labels instead of simulating
     python benchmarks/bench_quality.py --runs RUN_DIR:DATASET_DIR --out q10m.json
+    # like for like across code versions: dump one version's detection results once, then
+    # re-run SHILL_PURCHASE and FEEDBACK_MANIPULATION of any version on them (the other
+    # rules' findings are taken from RUN_DIR); run big sets under the shared lock
+    python benchmarks/bench_quality.py --dump-detection DATASET_DIR DUMP_DIR
+    python benchmarks/bench_quality.py --replay DUMP_DIR RUN_DIR --out replay.json
 """
 
 from __future__ import annotations
@@ -108,6 +113,93 @@ def run_existing(run_dir: Path, dataset: Path) -> dict:
         "scenarios": ev.scenarios.to_dicts(),
         "rules": ev.rules.to_dicts(),
         "not_evaluated": info["not_evaluated"],
+        "unlabelled_subjects": fps.group_by("rule_id").len().sort("rule_id").to_dicts(),
+        "unlabelled_examples": fps.head(40).to_dicts(),
+        "table": ev.format_table(),
+    }
+
+
+REPLAYED = ("SHILL_PURCHASE", "FEEDBACK_MANIPULATION")
+
+
+def dump_detection(dataset: Path, out: Path) -> None:
+    """Write the detection results the two replayed checks read (groups, identity links,
+    rating signals) of the imported code for ``dataset`` to ``out``."""
+    from graphkit.io import load_dataset
+    from graphkit.policy.context import ScanContext
+
+    ds = load_dataset(dataset)
+    if ds.row_counts().get("orders", 0) <= 3_000_000:
+        ds = ds.in_memory()
+    ctx = ScanContext(ds, seed=0)
+    out.mkdir(parents=True, exist_ok=True)
+    ctx.ring_members.write_parquet(out / "ring_members.parquet")
+    ctx.group_table.write_parquet(out / "group_table.parquet")
+    ctx.identity_links.write_parquet(out / "identity_links.parquet")
+    ctx.ratings.trading_pairs.write_parquet(out / "trading_pairs.parquet")
+    ctx.ratings.sellers.write_parquet(out / "sellers.parquet")
+    ctx.ratings.feedback.write_parquet(out / "rfeedback.parquet")
+    (out / "dataset").write_text(str(dataset.resolve()), encoding="utf-8")
+
+
+class _Replay:
+    """A stand-in for ``ScanContext`` serving dumped detection results (:func:`dump_detection`)."""
+
+    def __init__(self, dump: Path) -> None:
+        from types import SimpleNamespace
+
+        from graphkit.io import load_dataset
+
+        self.ds = load_dataset(Path((dump / "dataset").read_text(encoding="utf-8"))).in_memory()
+        self._frames: dict[str, pl.DataFrame] = {}
+        self.ring_members = pl.read_parquet(dump / "ring_members.parquet")
+        self.group_table = pl.read_parquet(dump / "group_table.parquet")
+        self.identity_links = pl.read_parquet(dump / "identity_links.parquet")
+        self.ratings = SimpleNamespace(
+            trading_pairs=pl.read_parquet(dump / "trading_pairs.parquet"),
+            sellers=pl.read_parquet(dump / "sellers.parquet"),
+            feedback=pl.read_parquet(dump / "rfeedback.parquet"),
+        )
+
+    def has_groups(self) -> bool:
+        return True
+
+    def frame(self, name: str, columns: list[str] | None = None) -> pl.DataFrame:
+        if name not in self._frames:
+            self._frames[name] = self.ds.table(name).collect()
+        f = self._frames[name]
+        return f if columns is None else f.select(columns)
+
+
+def replay(dump: Path, run_dir: Path) -> dict:
+    """Re-run the two rating rules on dumped detection results and score them with the other
+    rules' findings of ``run_dir`` (same fields as :func:`run_one`)."""
+    from graphkit.config import ScanConfig
+    from graphkit.policy.registry import checks, finalize_findings
+
+    ctx = _Replay(dump)
+    cfg = ScanConfig()
+    parts = [
+        finalize_findings(c(ctx, cfg.params(c.rule_id)), c.text(cfg.policy_text))  # type: ignore[arg-type]
+        for c in checks()
+        if c.rule_id in REPLAYED
+    ]
+    ref = pl.read_parquet(run_dir / "findings.parquet")
+    other = ref.filter(~pl.col("rule_id").is_in(REPLAYED))
+    findings = pl.concat([other, *[p.select(other.columns) for p in parts]]).sort("finding_id")
+    labels = pl.read_parquet(
+        Path((dump / "dataset").read_text(encoding="utf-8")) / "labels.parquet"
+    )
+    ev = evaluate(findings, labels)
+    fps = false_positives(findings, labels)
+    return {
+        "n_orders": ctx.frame("orders").height,
+        "seed": 0,
+        "replay_of": str(dump),
+        "other_rules_from": str(run_dir),
+        "auc": ev.auc,
+        "scenarios": ev.scenarios.to_dicts(),
+        "rules": ev.rules.to_dicts(),
         "unlabelled_subjects": fps.group_by("rule_id").len().sort("rule_id").to_dicts(),
         "unlabelled_examples": fps.head(40).to_dicts(),
         "table": ev.format_table(),
@@ -304,6 +396,18 @@ def main() -> None:
         metavar="JSON",
         help="with --render (the 'after' files): before/after table against these 'before' files",
     )
+    ap.add_argument(
+        "--dump-detection",
+        nargs=2,
+        metavar=("DATASET", "DUMP_DIR"),
+        help="write the detection results the rating rules read, for --replay",
+    )
+    ap.add_argument(
+        "--replay",
+        nargs=2,
+        metavar=("DUMP_DIR", "RUN_DIR"),
+        help="re-run SHILL_PURCHASE / FEEDBACK_MANIPULATION on a dump; other rules from RUN_DIR",
+    )
     ap.add_argument("--section", default="bench_quality", help="RESULTS.md section name")
     ap.add_argument("--update-results", action="store_true", help="also write RESULTS.md")
     args = ap.parse_args()
@@ -318,8 +422,15 @@ def main() -> None:
 
             update_section(Path(__file__).parent / "RESULTS.md", args.section, table)
         return
+    if args.dump_detection:
+        dump_detection(Path(args.dump_detection[0]), Path(args.dump_detection[1]))
+        return
     git_before = git_state()
     runs = []
+    if args.replay:
+        r = replay(Path(args.replay[0]), Path(args.replay[1]))
+        print(r["table"])
+        runs.append(r)
     if args.runs:
         for spec in args.runs:
             run_dir, dataset = spec.split(":", 1)
@@ -327,7 +438,7 @@ def main() -> None:
             print(f"\n=== {run_dir} (n_orders={r['n_orders']} seed={r['seed']}) ===")
             print(r["table"])
             runs.append(r)
-    for n in [] if args.runs else args.sizes:
+    for n in [] if args.runs or args.replay else args.sizes:
         for seed in args.seeds:
             r = run_one(n, seed)
             print(f"\n=== n_orders={n} seed={seed} (scan {r['scan_seconds']} s) ===")
@@ -347,6 +458,8 @@ def main() -> None:
         + (
             " ".join(["--runs", *args.runs])
             if args.runs
+            else " ".join(["--replay", *args.replay])
+            if args.replay
             else " ".join(["--sizes", *map(str, args.sizes), "--seeds", *map(str, args.seeds)])
         )
         + f" --out {args.out}",
