@@ -24,7 +24,12 @@ A pair is suspicious when it is a repeat pair and its evidence points reach
 (a ring) and at least one of them carries evidence independent of repeat buying
 (:data:`INDEPENDENT_EVIDENCE`: a new account, cheap orders, an identity link;
 concentration, top ratings and a detected group all restate "loyal regulars"),
-or when a suspicious buyer is linked to the seller itself.
+or when a suspicious buyer is linked to the seller itself. A ring none of whose
+suspicious buyers shares an identifier with the seller or with another of them
+(behaviour only) needs more: four such buyers, or two buying cheap, or three who
+top-rated the store on three or more orders while one of them buys mostly
+elsewhere (a new account's first orders are concentrated by construction, so three
+new regulars of a small store rating it top are what chance gives a large market).
 
 Once a ring is found, its *window* (first to last order of its suspicious buyers)
 names more buyers (``ring_window``, :func:`ring_window_buyers`): a repeat buyer of the
