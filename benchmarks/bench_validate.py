@@ -232,11 +232,58 @@ def corrupt(src: Path, out: Path, k: int, seed: int = 0) -> dict[str, int]:
 
 
 # --------------------------------------------------------------------------- measurement
-def child(folder: str, lenient: bool = False) -> None:
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _query_label(lf: object, out: object) -> str:
+    """Name a validation query: its first input (file or in-memory table) and its outputs."""
+    import re
+
+    plan = lf.explain(optimized=False)  # type: ignore[attr-defined]
+    files = re.findall(r"(\w+)\.parquet", plan)
+    frames = re.findall(r'DF \["([^"]+)"', plan)
+    source = files[0] if files else (f"memory[{frames[0]}, ...]" if frames else "?")
+    cols = list(out.columns)  # type: ignore[attr-defined]
+    kind = "own rules" if "__latest" in cols else "cache" if not cols[0][1:].isdigit() else "refs"
+    return f"{source}: {kind} ({len(cols)} outputs)"
+
+
+def _profile_queries() -> list[dict]:
+    """Make validation run its queries one at a time, each timed (wall, CPU of the process).
+
+    Serial, so the sum of CPU is comparable with a normal run while the wall times are not.
+    """
+    import polars as pl
+
+    calls: list[dict] = []
+
+    def each(frames: list, **kw: object) -> list:
+        outs = []
+        for lf in frames:
+            t, c = time.perf_counter(), _cpu()
+            outs.append(lf.collect(**({"engine": kw["engine"]} if "engine" in kw else {})))
+            calls.append(
+                {
+                    "query": _query_label(lf, outs[-1]),
+                    "wall_seconds": round(time.perf_counter() - t, 3),
+                    "cpu_seconds": round(_cpu() - c, 3),
+                }
+            )
+        return outs
+
+    pl.collect_all = each  # this child process only: graphkit's modules call pl.collect_all
+    return calls
+
+
+def child(folder: str, lenient: bool = False, profile: bool = False) -> None:
     """Run in a fresh process: validate ``folder`` and print timings and peak RSS as JSON."""
     t0 = time.perf_counter()
     import graphkit  # import time is reported separately
     from graphkit.io import validate_dataset
+
+    queries = _profile_queries() if profile else None
 
     t_import = time.perf_counter() - t0
     code_path = str(Path(graphkit.__file__).resolve().parent)
@@ -263,6 +310,7 @@ def child(folder: str, lenient: bool = False) -> None:
                 "validate_cpu_seconds": round(cpu, 3),
                 "peak_rss_gib": round(peak_kib / 2**20, 3),
                 "rss_after_import_gib": round(rss_import / 2**20, 3),
+                **({"queries": queries} if queries is not None else {}),
             }
         )
     )
@@ -328,11 +376,17 @@ def main(argv: list[str] | None = None) -> int:
         help="folder holding the graphkit package to measure (put first on the child's"
         " PYTHONPATH, e.g. a `git archive` export of a commit); default: the installed one",
     )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="run validation's queries one at a time and record each one's wall and CPU"
+        " (serial: compare CPU, not wall, with normal runs)",
+    )
     parser.add_argument("--label", default="", help="name of the code measured (before, after)")
     parser.add_argument("--child", metavar="DIR", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        child(args.child, lenient=args.lenient)
+        child(args.child, lenient=args.lenient, profile=args.profile)
         return 0
     if args.render_only:
         update_results()
@@ -369,7 +423,12 @@ def main(argv: list[str] | None = None) -> int:
             )
             subprocess.run([sys.executable, "-c", code], check=True)
     disk_mib = sum(p.stat().st_size for p in folder.glob("*.parquet") if p.stem != "labels") / 2**20
-    child_args = ["--child", str(folder), *(["--lenient"] if args.lenient else [])]
+    child_args = [
+        "--child",
+        str(folder),
+        *(["--lenient"] if args.lenient else []),
+        *(["--profile"] if args.profile else []),
+    ]
 
     env = dict(os.environ)
     if args.code is not None:
@@ -425,7 +484,7 @@ def main(argv: list[str] | None = None) -> int:
         "_lenient" if args.lenient else ""
     )
     if args.dataset is not None:
-        suffix += f"_{args.label}" if args.label else ""
+        suffix += (f"_{args.label}" if args.label else "") + ("_profile" if args.profile else "")
         default = RESULTS / f"validate_{args.dataset.name}{suffix}.json"
     else:
         default = RESULTS / f"validate_{args.orders}_{args.feedback}{suffix}.json"
@@ -502,6 +561,26 @@ def render_datasets(results: list[dict]) -> list[str]:
         *[_dataset_row(r) for r in results],
         "",
     ]
+    profiles = [r for r in results if "queries" in r["runs"][0]]
+    results = [r for r in results if "queries" not in r["runs"][0]]
+    for r in profiles:
+        run = r["runs"][0]
+        total = sum(q["cpu_seconds"] for q in run["queries"])
+        lines += [
+            f"Profile of {Path(r['dataset']['folder']).name}, code {r['label'] or '-'}"
+            f" ({r['date']}, `{r['command']}`): queries run one at a time, each query's CPU s"
+            f" (sum {total:.2f} of {run['validate_cpu_seconds']:.2f} for the whole"
+            " validation; queries under 0.05 s left out):",
+            "",
+            "| query (first input: outputs) | CPU s | wall s |",
+            "|---|---|---|",
+            *[
+                f"| {q['query']} | {q['cpu_seconds']:.2f} | {q['wall_seconds']:.2f} |"
+                for q in run["queries"]
+                if q["cpu_seconds"] >= 0.05
+            ],
+            "",
+        ]
     by: dict[str, dict[str, dict]] = {}
     for r in results:
         by.setdefault(Path(r["dataset"]["folder"]).name, {})[r["label"]] = r
