@@ -262,6 +262,7 @@ def _stages_child(folder: str, cache: str) -> None:
     if ds.row_counts().get("orders", 0) <= limit:
         ds = ds.in_memory()  # as the scan does at this size
     load = (time.perf_counter() - w0, cpu() - c0)
+    rss_load = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     det = Path(cache)
     if not (det / "groups.parquet").exists():
         from graphkit.policy.context import ScanContext
@@ -303,11 +304,18 @@ def _stages_child(folder: str, cache: str) -> None:
                 "peak_rss_gib": round(
                     resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3
                 ),
+                "peak_rss_after_load_gib": round(rss_load, 3),
                 "rows": {"feedback": sig.feedback.height, "sellers": sig.sellers.height},
                 "outputs_sha256": digest.hexdigest(),
             }
         )
     )
+
+
+def _marker(path: str) -> str | None:
+    """The ``COMMIT`` file of a code export (what it was exported from), if any."""
+    marker = Path(path) / "COMMIT"
+    return marker.read_text(encoding="utf-8").strip() if marker.exists() else None
 
 
 def stages(args: argparse.Namespace) -> None:
@@ -359,7 +367,10 @@ def stages(args: argparse.Namespace) -> None:
         "dataset": str(
             folder.relative_to(HERE.parent) if folder.is_relative_to(HERE.parent) else folder
         ),
-        "codes": {label: {"path": path, "code": runs[label][0]["code"]} for label, path in codes},
+        "codes": {
+            label: {"path": path, "code": runs[label][0]["code"], "commit_file": _marker(path)}
+            for label, path in codes
+        },
         "runs": runs,
         "summary": {label: summary(rs) for label, rs in runs.items()},
         "outputs_identical": len(digests) == 1,
@@ -671,7 +682,7 @@ def report(args: argparse.Namespace) -> None:
         for r in stage_runs:
             load = r["load_average_before"] + r["load_average_after"]
             for label, runs in r["runs"].items():
-                code = r["codes"][label]["code"]
+                code = r["codes"][label].get("commit_file") or r["codes"][label]["code"]
                 lines.append(
                     f"| {r['date'][:16].replace('T', ' ')} UTC | {r['dataset']} "
                     f"| {label} ({code}) "
