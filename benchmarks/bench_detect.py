@@ -35,7 +35,7 @@ uncommitted edits in the shared tree cannot reach the runs), then the RESULTS.md
     PYTHONPATH=<export> python <export>/benchmarks/bench_detect.py --data ... \
         --stages detect_groups --out before.json      # and after.json
     python benchmarks/bench_detect.py --update-results before.json after.json \
-        "<before commit>" "<after commit>"
+        "<before commit>" "<after commit>" [<section name, default bench_detect_issue9>]
 """
 
 from __future__ import annotations
@@ -527,9 +527,10 @@ def update_results(
 
 
 def main() -> None:
-    if len(sys.argv) in (4, 6) and sys.argv[1] == "--update-results":
-        labels = (sys.argv[4], sys.argv[5]) if len(sys.argv) == 6 else ("before", "after")
-        print(update_results(sys.argv[2], sys.argv[3], labels=labels))
+    if len(sys.argv) in (4, 6, 7) and sys.argv[1] == "--update-results":
+        labels = (sys.argv[4], sys.argv[5]) if len(sys.argv) >= 6 else ("before", "after")
+        section = sys.argv[6] if len(sys.argv) == 7 else "bench_detect_issue9"
+        print(update_results(sys.argv[2], sys.argv[3], labels=labels, section=section))
         return
     if len(sys.argv) == 3 and sys.argv[1] == "--render":
         print(render(sys.argv[2]))
