@@ -400,7 +400,7 @@ def _attach(
             pl.col(ref[1]).hash(0).alias("__ref"), pl.col(ref[1]).alias("__refkey"), *extra
         )
         joined = out.with_columns(pl.col(column).hash(0).alias("__lkey")).join(
-            right, left_on="__lkey", right_on="__ref", how="left", maintain_order="left"
+            right, left_on="__lkey", right_on="__ref", how="left"
         )
         same = pl.col("__refkey") == pl.col(column)
         return joined.with_columns(
@@ -411,7 +411,7 @@ def _attach(
     if ref[0] not in unique_keys:
         # duplicate parent keys would multiply rows; keep the first (deterministic)
         right = right.unique("__ref", keep="first")
-    return out.join(right, left_on=column, right_on="__ref", how="left", maintain_order="left")
+    return out.join(right, left_on=column, right_on="__ref", how="left")
 
 
 _NARROW_BASE = [ROW]
@@ -664,7 +664,14 @@ def _examples(rules: list[RowRule], idx: list[int], max_examples: int) -> list[p
         rule = rules[i]
         cols = list(dict.fromkeys((ROW, *rule.shows)))
         broken = rule.broken.fill_null(False)
-        exprs.append(pl.struct(cols).filter(broken).head(max_examples).implode().alias(f"e{i}"))
+        # the first rows by row number (reference joins do not keep the input order)
+        exprs.append(
+            pl.struct(cols)
+            .filter(broken)
+            .bottom_k_by(pl.col(ROW).filter(broken), max_examples)
+            .implode()
+            .alias(f"e{i}")
+        )
     return exprs
 
 
@@ -861,7 +868,8 @@ def evaluate(
                 if n == 0:
                     continue  # not broken (or screened out: cannot be broken)
                 dup_key |= rule.rule == "duplicate key"
-                examples = [_example(row, rule.shows) for row in res[f"e{i}"].item().to_list()]
+                rows = sorted(res[f"e{i}"].item().to_list(), key=lambda row: row[ROW])
+                examples = [_example(row, rule.shows) for row in rows]
                 found[name].append(
                     problem(name, rule.column, rule.rule, n, examples, files.get(name, ""))
                 )

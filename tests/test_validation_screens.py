@@ -113,3 +113,21 @@ def test_duplicate_feedback_pair_screen(order_ids, author_ids, duplicates):
     got = {p for p in _problems(frames) if p[2] == rule}
     assert got == ({("feedback", "author_id", rule, duplicates)} if duplicates else set())
     assert {p for p in _oracle(frames, "feedback") if p[2] == rule} == got
+
+
+def test_examples_of_a_reference_rule_are_the_first_rows_in_input_order():
+    # reference joins do not keep the row order: examples must still be the first rows
+    frames = tiny_frames()
+    n = 60_000  # large enough for polars to return join rows out of input order
+    frames["feedback"] = pl.concat([frames["feedback"]] * (n // 3 + 1)).head(n)
+    frames["feedback"] = frames["feedback"].with_columns(
+        pl.format("f{}", pl.int_range(pl.len())).alias("feedback_id"),
+        pl.when(pl.int_range(pl.len()) % 3 == 1)
+        .then(pl.format("gone{}", pl.int_range(pl.len())))
+        .otherwise(pl.col("order_id"))
+        .alias("order_id"),
+    )
+    tables = {k: normalise(k, v.lazy()) for k, v in frames.items()}
+    found = find_problems(tables).filter(pl.col("rule").str.starts_with("dangling"))
+    assert found["rows"].to_list() == [n // 3]
+    assert [e.split()[1] for e in found["examples"][0]] == ["2", "5", "8", "11", "14"]
