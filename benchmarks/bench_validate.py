@@ -533,6 +533,8 @@ def _dataset_row(result: dict) -> str:
     before, after = result["load_average_before"][0], result["load_average_after"][0]
     date = result["date"].replace("T", " ").replace("+00:00", " UTC")
     outcome = "accepted" if runs[0]["ok"] else f"refused ({runs[0]['problems']} problems)"
+    if "queries" in runs[0]:
+        outcome += ", profiled (queries one at a time)"
     return (
         f"| {date} | {Path(result['dataset']['folder']).name} | {result['label'] or '-'}"
         f" (`{runs[0].get('graphkit_path', '?')}`) | {outcome} | {walls} | {cpus} |"
@@ -591,7 +593,8 @@ def render_datasets(results: list[dict]) -> list[str]:
             cpu_a = min(x["validate_cpu_seconds"] for x in a["runs"])
             wall_b, wall_a = b["validate_seconds_min"], a["validate_seconds_min"]
             lines.append(
-                f"- {name}: CPU {cpu_b:.2f} -> {cpu_a:.2f} s (best of runs), wall {wall_b:.2f}"
+                f"- {name} (last before and after runs): CPU {cpu_b:.2f} -> {cpu_a:.2f} s (best"
+                f" of {len(b['runs'])} and {len(a['runs'])} runs), wall {wall_b:.2f}"
                 f" -> {wall_a:.2f} s, peak RSS {b['peak_rss_gib_max']:.2f} ->"
                 f" {a['peak_rss_gib_max']:.2f} GiB"
                 + (" (machine busy: wall times inflated)" if _busy(a) or _busy(b) else "")
