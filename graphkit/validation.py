@@ -756,7 +756,10 @@ def evaluate(
     A first pass (one query per table; the tables of one :data:`LEVELS` level are
     collected together) counts the rows breaking every rule and finds each table's
     latest timestamp; expensive uniqueness rules are screened there with a hash count.
-    Only on bad data, a second pass evaluates the screens that fired exactly and
+    Id columns whose values must equal clean ids of an earlier table (references to a
+    clean key; feedback's author and target) skip the regex id screen: a bad id there
+    cannot match, so the reference (or parties) screen fires their id rules instead
+    (:func:`_trusted_columns`). Only on bad data, a second pass evaluates the screens that fired exactly and
     gathers the first ``max_examples`` offending rows of every broken rule. See
     :func:`find_problems` for the other parameters; ``engine`` is passed to
     :func:`polars.collect_all`.
