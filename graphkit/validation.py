@@ -759,8 +759,9 @@ def evaluate(
     Id columns whose values must equal clean ids of an earlier table (references to a
     clean key; feedback's author and target) skip the regex id screen: a bad id there
     cannot match, so the reference (or parties) screen fires their id rules instead
-    (:func:`_trusted_columns`). Only on bad data, a second pass evaluates the screens that fired exactly and
-    gathers the first ``max_examples`` offending rows of every broken rule. See
+    (:func:`_trusted_columns`). Only on bad data, a second pass evaluates the screens
+    that fired exactly and gathers the first ``max_examples`` offending rows of every
+    broken rule. See
     :func:`find_problems` for the other parameters; ``engine`` is passed to
     :func:`polars.collect_all`.
 
