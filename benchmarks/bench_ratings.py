@@ -722,6 +722,8 @@ def report(args: argparse.Namespace) -> None:
             ]
         lines += [
             "",
+            "Runs on more than 3M orders were serialised through the machine's shared lock",
+            "(`flock /tmp/gk-big.lock <command>`), so no other big run shared the memory.",
             "Busy (load above 2 on the 2 cores: other engineers' runs) inflates wall time, and",
             "CPU time too (shared caches, hyper-threads): compare versions within a row pair,",
             "measured minutes apart under similar load, not across dates.",
