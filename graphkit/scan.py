@@ -57,11 +57,16 @@ IN_MEMORY_MAX_ORDERS = 3_000_000
 #: Largest dataset (orders) whose signal-free checks and rating base run, by default, in a
 #: second thread while detection runs. Above :data:`IN_MEMORY_MAX_ORDERS` the checks read
 #: the tables lazily (:meth:`ScanContext.lazy`: only the columns their plans use, nothing
-#: held after them), smallest transient first. Measured at 10M (sim_10000000_s0, load ~6):
+#: held after them), smallest transient first. Measured at 10M (sim_10000000_s0, load 5-10):
 #: each check alone peaks at 0.2-1.9 GiB (rating base 2.4); detection alone 4.6 GiB (group
-#: scoring, at its end); the overlapped scan peaked at 4.86 GiB during detection, 5.0 GiB
-#: overall (serial: 5.35 GiB), under the 6 GiB budget. Not measured beyond 10M: serial.
-#: (Overlap with the tables in memory at 10M peaked at 6.8-8.3 GiB.)
+#: scoring, at its end). The overlapped scan peaked at 5.01-5.19 GiB (serial: 5.29-5.35),
+#: the max during detection 4.86-5.18; with detection's group scoring held until the second
+#: thread's rating base starts (their peaks forced together) 5.13 GiB: under the 6 GiB
+#: budget. Not measured beyond 10M: serial there. (Overlap with the tables in memory at
+#: 10M peaked at 6.8-8.3 GiB.) Wall: the overlap fills detection's idle core, so it gains
+#: only on a machine with one to spare; pairs serial -> overlapped at load 4.7-7.6 (no
+#: core to spare) gave scan() 114.5 -> 66.6 s and 93.1 -> 101.5 s, CPU 92.5 -> 95.4 and
+#: 84.6 -> 91.1 s; a quiet-machine pair is still to be measured.
 OVERLAP_MAX_ORDERS = 10_000_000
 
 #: Order of the signal-free checks in the second thread: smallest transient memory first
