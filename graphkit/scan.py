@@ -66,7 +66,8 @@ IN_MEMORY_MAX_ORDERS = 3_000_000
 #: 10M peaked at 6.8-8.3 GiB.) Wall: the overlap fills detection's idle core, so it gains
 #: only on a machine with one to spare; pairs serial -> overlapped at load 4.7-7.6 (no
 #: core to spare) gave scan() 114.5 -> 66.6 s and 93.1 -> 101.5 s, CPU 92.5 -> 95.4 and
-#: 84.6 -> 91.1 s; a quiet-machine pair is still to be measured.
+#: 84.6 -> 91.1 s; ``graphkit scan`` CLI end to end at load 2.8-3.5: 75.2 -> 67.8 s wall,
+#: 104.0 -> 117.3 CPU s, 5.32 -> 5.27 GiB. A quiet-machine pair is still to be measured.
 OVERLAP_MAX_ORDERS = 10_000_000
 
 #: Order of the signal-free checks in the second thread: smallest transient memory first
