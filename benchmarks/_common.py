@@ -209,6 +209,8 @@ class ChildResult:
         Its output.
     timed_out
         Whether it was killed after the timeout.
+    user_s, sys_s
+        The user and the system (kernel: page faults, I/O) parts of ``cpu_s``.
     """
 
     returncode: int | None
@@ -220,6 +222,8 @@ class ChildResult:
     stdout: str
     stderr: str
     timed_out: bool
+    user_s: float = 0.0
+    sys_s: float = 0.0
 
     def last_json(self) -> dict[str, Any] | None:
         """Return the last stdout line parsed as JSON (the child's report), or ``None``."""
@@ -281,6 +285,8 @@ def measure_child(
         stdout=stdout,
         stderr=stderr,
         timed_out=timed_out,
+        user_s=round(usage.ru_utime, 3),
+        sys_s=round(usage.ru_stime, 3),
     )
 
 

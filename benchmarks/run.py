@@ -1054,63 +1054,44 @@ def breakdown(entry: dict[str, Any]) -> dict[str, float]:
 #: What limits the scan at scale and what would fix it (prose only: every number is in the
 #: generated tables above and below it; the evidence is the breakdown and the profile).
 LIMITS_NOTE = """\
-**What limits it** (from the breakdown above, the stage table and the cProfile section):
-the scan is a sequence of polars passes keyed on account-id and order-id *strings*. Each
-layer (validation, the market graph, the identity graph, lockstep, rating signals, several
-policy checks) joins or groups the orders, feedback and identifier rows by those strings
-again, and the cost grows faster than the data from 1M to 10M orders because the hash tables
-(accounts, buyer–seller pairs, distinct identifier values: millions each at 10M orders)
-outgrow the CPU caches. The breakdown table above comes from isolated stages measured on
-earlier code (its 10M rows sum to far more than today's end-to-end scan): since then Leiden
-and FRAUDAR run on the ring-candidate subgraph only, the market graph, identity graph and
-lockstep join on 64-bit id hashes and integer codes, and FRAUDAR's peel touches only the
-removed vertices' edges (detection at 10M: about 190 -> 51-66 CPU s; see the detection
-sections below).
+**What limits it** (the breakdown above, the stage table below and the 10M scan's own stage
+timings in `benchmarks/results/run.json`): the end-to-end scan is CPU-bound. Its CPU seconds
+divided by the 2 cores is the floor for its wall time, and at 10M that floor alone is within a
+few seconds of the 60 s target. The wall path at 10M: load + validate (both cores; the reference
+joins on string keys are most of it), then group detection, which runs on about one core
+(igraph's Leiden holds the GIL while it runs) while the second thread runs the checks that need
+no detection result and the group-independent rating base beside it, then a serial tail:
+rating signals, SHILL_PURCHASE, FEEDBACK_MANIPULATION, COUPON_ABUSE, scores, write and report.
+About a fifth of the CPU is system time: page faults as polars' allocator returns freed pages
+to the kernel and takes them again (the allocator section below measures an operator setting
+that keeps them longer: faster, more memory; graphkit sets nothing itself).
 
-Fixed in this issue (same outputs, see the commits): Leiden runs on an igraph graph built
-from the edge arrays (no attributed copy with every account id as a Python string); lockstep
-counts pairs on integer codes and drops buyers that cannot pair before the self-join; the
-identity graph drops single-row identifier values with a 64-bit hash screen before the exact
-string grouping. Policy checks and report (same findings; see the commits for before/after):
-COMM_SPAM screens the orders down to the account pairs that exchanged messages (64-bit pair
-hashes, then the exact first order per pair on the ids), defangs only the example texts and
-computes reply rates only for flagged senders; FEEDBACK_EXTORTION scores threats only on the
-messages with a condition cue (`threat_scores(candidates_only=True)`), skips the Unicode
-folding of plain-ASCII text and joins only the orders that messages name; the checks read the
-scan's cached tables (`ScanContext.frame`) instead of re-reading the files, and the three
-Buyer Protection checks share one case table. The report draws subgraph edges as line
-collections, counts rating distributions over the distinct rating combinations, and reads only
-the tables and columns its panels draw (no identifiers, no feedback text).
-Wall time (issue 9, same outputs byte for byte; numbers in commits b616602, 86466c5,
-99af012): up to `graphkit.scan.OVERLAP_MAX_ORDERS` (3M) orders the scan holds the tables in
-memory (a Parquet dataset up to `graphkit.io.EAGER_MAX_BYTES` is read once, at the door, and
-validation and every later reader share that copy) and runs the checks that need no detection
-result (UNPAID_ITEMS, BPP_*, COMM_SPAM, FEEDBACK_EXTORTION) in a second thread while
-detection runs (polars releases the GIL; results merged in registry order). Beyond 3M orders
-it is lazy and serial as before: overlapping at 10M held those checks' tables during
-detection's peak and took the peak RSS over 6 GiB for no CPU gain. Tried and not kept (no
-gain measurable on the busy machine): validation's reference rules as 128-bit hash-membership
-screens instead of joins (the extra reads of the narrow frames and parent key sets cost what
-the joins saved), importing igraph (and the matplotlib it imports) in the checks thread.
+What would take 10M under 60 s, in order of expected gain: (1) encode account and order ids
+once at ingest into dense integer codes kept in the `Dataset`: validation's reference joins,
+the market graph's joins of the orders into the accounts, the rating base's feedback-orders
+join and the identity graph each hash the same strings again today (this session moved many
+inner steps to 64-bit hashes and integer codes, which is where the remaining string work
+shows); (2) a memory-bounded way to run the serial tail beside something: running
+SHILL_PURCHASE in a second thread beside FEEDBACK_MANIPULATION and COUPON_ABUSE was tried
+(one ad-hoc 10M run, `/usr/bin/time`: 63.3 s wall but 6.28 GiB peak, over budget) and not
+kept; (3) fewer passes over the orders in the signal-free checks now that they read lazily
+above 3M orders (each re-reads the columns it needs from Parquet).
 
-Proposed (larger, owned by other modules; not done here): (1) encode account and order ids
-once at ingest into dense Int64 codes kept in the `Dataset` (with the dictionary for output),
-so every later join and group-by runs on integers; replacing only the pair joins inside the
-market graph did not help (the string joins of orders to vertex ids remain), the encoding has
-to happen once, upstream. (2) Done since: Leiden and FRAUDAR run on the ring-candidate
-subgraph (`rings.ring_candidate_edges`), with the same ring recovery (`run-quality`
-below). (3) Compute
-the per-order facts (its feedback, refunds, cases) once and share them between the graph
-build, rating signals and the policy checks through `ScanContext`, instead of each
-re-joining feedback to orders. (4) Validation: its cost is one regex screen per id column,
-one hash of each key, and the reference joins (hash tables of every order id and account id,
-which outgrow the caches at 10M orders: the superlinear part); evaluating all tables' own
-rules in one batch and all reference rules in a second, instead of level by level, was tried
-and gave no CPU or wall gain at 1M, with more memory. What would help is (1): joins on
-integer codes. (5) Report: what is left is about ten matplotlib figures and the matplotlib
-import; warming matplotlib up in a thread while the dataset is validated was tried and made
-validation slower (GIL contention), so it is not done; drawing fewer group panels
-(`top_groups`) is the remaining lever.
+Done in issue 9 (same outputs byte for byte unless stated; numbers in the commit messages and
+the sections below): Leiden and FRAUDAR on the ring-candidate subgraph; the ring test after
+Leiden, group scoring and the linked-cluster counts as array work on members' edges only;
+account ids mapped to vertices by binary search of 64-bit hashes (`MarketGraph.vid_of`); the
+rating base joins feedback to orders once and counts on dense integer ids, with hashed
+group / link / refund lookups confirmed exactly; validation skips the regex screen of id
+columns that reference a clean key (a bad id there is a dangling reference, reported by the
+exact rules); the report draws SVG (no matplotlib or networkx import in `graphkit scan`) and
+the command line imports igraph without pyplot; the signal-free checks and the rating base
+run beside detection up to `OVERLAP_MAX_ORDERS` (10M), reading tables into memory only up to
+`IN_MEMORY_MAX_ORDERS` (3M) and lazily, column-projected, above (peak RSS stays under 6 GiB);
+SHILL_PURCHASE and FEEDBACK_MANIPULATION gather evidence ids once and read only the columns
+they use. Tried and not kept: the streaming engine and `is_in` membership for validation's
+reference rules (no gain, or a hash collision could hide a dangling id), hash or sort-merge
+joins for the rating base (not cheaper at 10M), warming matplotlib in a thread (GIL).
 Reproducibility: float results inside polars (parallel group-by sums, `x ** y`, division by
 a literal) can differ in the last bit between two runs on the same input, depending on
 chunking; so the policy scores built from a power are rounded to 6 places (as the finding
