@@ -1,0 +1,125 @@
+"""Benchmark: ``graphkit scan`` under polars' default allocator settings and under others.
+
+polars allocates through its own jemalloc, configured by the ``_RJEM_MALLOC_CONF``
+environment variable (read when polars is loaded). How long jemalloc keeps freed
+pages before handing them back to the kernel trades system CPU (page faults when
+memory is taken again) against peak RSS. This script runs ``graphkit scan`` on one
+dataset in fresh child processes, alternating the configurations given, and records
+wall and CPU seconds (user and system apart) and each child's own peak RSS.
+graphkit itself sets nothing: the settings are the operator's choice.
+
+Usage::
+
+    python benchmarks/bench_allocator.py --dataset benchmarks/_work/sim_10000000_s0 \\
+        --conf "" --conf "dirty_decay_ms:5000,muzzy_decay_ms:5000" --repeat 2 --update-results
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from _common import (  # noqa: E402
+    REPO,
+    git_state,
+    load_average,
+    machine_info,
+    measure_child,
+    now_utc,
+    update_section,
+    write_json,
+)
+
+RESULTS = HERE / "results"
+SECTION = "bench_allocator"
+
+
+def run(dataset: Path, confs: list[str], repeat: int, out_dir: Path) -> list[dict[str, Any]]:
+    """Scan ``dataset`` ``repeat`` times per configuration, configurations alternating."""
+    rows = []
+    for i in range(repeat):
+        for conf in confs:
+            env = dict(os.environ)
+            env.pop("_RJEM_MALLOC_CONF", None)
+            if conf:
+                env["_RJEM_MALLOC_CONF"] = conf
+            cmd = [sys.executable, "-m", "graphkit", "scan", str(dataset)]
+            cmd += ["--out", str(out_dir / "run"), "--quiet"]
+            r = measure_child(cmd, env=env, cwd=out_dir)
+            if r.returncode != 0:
+                raise RuntimeError(f"scan failed: {r.stderr[-2000:]}")
+            rows.append(
+                {
+                    "conf": conf or "(polars default)",
+                    "repeat": i,
+                    "wall_s": round(r.wall_s, 2),
+                    "cpu_s": round(r.cpu_s, 2),
+                    "user_s": round(r.user_s, 2),
+                    "sys_s": round(r.sys_s, 2),
+                    "peak_rss_gib": round(r.peak_rss_gib, 3),
+                    "load_before": r.load_before,
+                    "load_after": r.load_after,
+                }
+            )
+            print(rows[-1], flush=True)
+    return rows
+
+
+def render(doc: dict[str, Any]) -> str:
+    """The section's markdown: one row per run."""
+    m = doc["machine"]
+    lines = [
+        "## Allocator settings (issue 9): `graphkit scan` with polars' jemalloc configured",
+        "",
+        f"Written by `{doc['command']}` ({doc['date']}, git {doc['git']['head'][:10]}; "
+        f"{m.get('cpu_model')}, {m.get('cpus')} cores). Dataset `{doc['dataset']}`. "
+        "`_RJEM_MALLOC_CONF` set for the child only; graphkit sets nothing itself.",
+        "",
+        "| `_RJEM_MALLOC_CONF` | run | wall s | CPU s (user + sys) | peak RSS GiB "
+        "| load 1-min before -> after |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in doc["runs"]:
+        lines.append(
+            f"| `{r['conf']}` | {r['repeat'] + 1} | {r['wall_s']:.2f} | {r['cpu_s']:.2f} "
+            f"({r['user_s']:.2f} + {r['sys_s']:.2f}) | {r['peak_rss_gib']:.3f} "
+            f"| {r['load_before'][0]:.2f} -> {r['load_after'][0]:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dataset", type=Path, required=True)
+    ap.add_argument("--conf", action="append", default=[], help="'' for polars' default")
+    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--work", type=Path, default=Path("/tmp/graphkit_bench_allocator"))
+    ap.add_argument("--update-results", action="store_true")
+    args = ap.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    confs = args.conf or [""]
+    doc = {
+        "benchmark": SECTION,
+        "date": now_utc(),
+        "command": "python benchmarks/bench_allocator.py " + shlex.join(sys.argv[1:]),
+        "dataset": str(args.dataset),
+        "machine": machine_info(),
+        "git": git_state(REPO),
+        "load_start": load_average(),
+        "runs": run(args.dataset.resolve(), confs, args.repeat, args.work),
+    }
+    path = write_json(RESULTS / f"allocator_{args.dataset.name}.json", doc)
+    print(f"written: {path}")
+    if args.update_results:
+        update_section(HERE / "RESULTS.md", SECTION, render(doc))
+
+
+if __name__ == "__main__":
+    main()
