@@ -1,12 +1,14 @@
 """Benchmark: ``graphkit scan`` under polars' default allocator settings and under others.
 
 polars allocates through its own jemalloc, configured by the ``_RJEM_MALLOC_CONF``
-environment variable (read when polars is loaded). How long jemalloc keeps freed
-pages before handing them back to the kernel trades system CPU (page faults when
-memory is taken again) against peak RSS. This script runs ``graphkit scan`` on one
-dataset in fresh child processes, alternating the configurations given, and records
-wall and CPU seconds (user and system apart) and each child's own peak RSS.
-graphkit itself sets nothing: the settings are the operator's choice.
+environment variable when polars is imported: polars 2.1 sets
+``dirty_decay_ms:500,muzzy_decay_ms:1000`` and appends the variable's own value, which
+therefore overrides those (``POLARS_THP=1`` appends ``thp:always,metadata_thp:always``).
+How long jemalloc keeps freed pages before handing them back to the kernel trades
+system CPU (page faults when memory is taken again) against peak RSS. This script runs
+``graphkit scan`` on one dataset in fresh child processes, alternating the
+configurations given, and records wall and CPU seconds (user and system apart) and
+each child's own peak RSS. graphkit itself sets nothing: the settings are the operator's choice.
 
 Usage::
 
@@ -80,7 +82,8 @@ def render(doc: dict[str, Any]) -> str:
         "",
         f"Written by `{doc['command']}` ({doc['date']}, git {doc['git']['head'][:10]}; "
         f"{m.get('cpu_model')}, {m.get('cpus')} cores). Dataset `{doc['dataset']}`. "
-        "`_RJEM_MALLOC_CONF` set for the child only; graphkit sets nothing itself.",
+        "`_RJEM_MALLOC_CONF` set for the child only (polars appends it to its own "
+        "`dirty_decay_ms:500,muzzy_decay_ms:1000`); graphkit sets nothing itself.",
         "",
         "| `_RJEM_MALLOC_CONF` | run | wall s | CPU s (user + sys) | peak RSS GiB "
         "| load 1-min before -> after |",
@@ -101,6 +104,7 @@ def main() -> None:
     ap.add_argument("--conf", action="append", default=[], help="'' for polars' default")
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--work", type=Path, default=Path("/tmp/graphkit_bench_allocator"))
+    ap.add_argument("--out", type=Path, help="results JSON (default: results/allocator_<dataset>)")
     ap.add_argument("--update-results", action="store_true")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
@@ -115,7 +119,7 @@ def main() -> None:
         "load_start": load_average(),
         "runs": run(args.dataset.resolve(), confs, args.repeat, args.work),
     }
-    path = write_json(RESULTS / f"allocator_{args.dataset.name}.json", doc)
+    path = write_json(args.out or RESULTS / f"allocator_{args.dataset.name}.json", doc)
     print(f"written: {path}")
     if args.update_results:
         update_section(HERE / "RESULTS.md", SECTION, render(doc))

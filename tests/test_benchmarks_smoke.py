@@ -202,3 +202,29 @@ def test_parse_size():
         run.parse_size("0")
     assert run.size_label(10_000_000) == "10M"
     assert run.size_label(20_000) == "20k"
+
+
+def test_allocator_benchmark_sets_the_variable_for_the_child_only(tmp_path):
+    alloc = _module("bench_allocator")
+    sample = BENCH.parent / "data" / "sample"
+    import os
+
+    before = os.environ.get("_RJEM_MALLOC_CONF")  # polars sets its own default at import
+    rows = alloc.run(sample, ["", "dirty_decay_ms:1000"], 1, tmp_path)
+    assert os.environ.get("_RJEM_MALLOC_CONF") == before
+    assert [r["conf"] for r in rows] == ["(polars default)", "dirty_decay_ms:1000"]
+    for r in rows:
+        assert r["wall_s"] > 0
+        assert r["peak_rss_gib"] > 0
+        assert abs(r["user_s"] + r["sys_s"] - r["cpu_s"]) < 0.02
+    doc = {
+        "command": "c",
+        "date": "d",
+        "git": {"head": "0" * 40},
+        "machine": {"cpu_model": "x", "cpus": 2},
+        "dataset": "s",
+        "runs": rows,
+    }
+    table = alloc.render(doc)
+    assert "| `dirty_decay_ms:1000` | 1 |" in table
+    assert (tmp_path / "run" / "findings.parquet").exists()
