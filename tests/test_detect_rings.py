@@ -265,6 +265,23 @@ def test_simulated_rings_recovered_100k(sim_seed: int) -> None:
     assert purity["labelled_share"].min() >= 0.5
 
 
+def _graph_of(v: pl.DataFrame, rows: list[tuple], **columns: list) -> MarketGraph:
+    """A market graph of vertices ``v`` (with ``vid``) and ``(buyer, seller, n_orders, ...)``
+    edge rows; ``columns`` are further edge columns."""
+    vid = dict(zip(v["account_id"], v["vid"], strict=True))
+    e = pl.DataFrame(
+        {
+            "buyer_vid": [vid[r[0]] for r in rows],
+            "seller_vid": [vid[r[1]] for r in rows],
+            "buyer_id": [r[0] for r in rows],
+            "seller_id": [r[1] for r in rows],
+            "n_orders": [r[2] for r in rows],
+            **columns,
+        }
+    )
+    return market_graph_from_frames(v, e)
+
+
 def _candidate_market() -> tuple[MarketGraph, pl.DataFrame]:
     """(buyer, seller, orders, suspicious) rows: a ring r1-r3 at store R; r2-r4 also at
     store T, where r1 has one ordinary order; near misses: q1, q2 at Q (2 buyers only), n1
@@ -295,18 +312,7 @@ def _candidate_market() -> tuple[MarketGraph, pl.DataFrame]:
         .sort("account_id")
         .with_row_index("vid")
     )
-    vid = dict(zip(v["account_id"], v["vid"], strict=True))
-    e = pl.DataFrame(
-        {
-            "buyer_vid": [vid[r[0]] for r in rows],
-            "seller_vid": [vid[r[1]] for r in rows],
-            "buyer_id": [r[0] for r in rows],
-            "seller_id": [r[1] for r in rows],
-            "n_orders": [r[2] for r in rows],
-            "suspicion": [2.0 if r[3] else 1.0 for r in rows],
-        }
-    )
-    mg = market_graph_from_frames(v, e)
+    mg = _graph_of(v, rows, suspicion=[2.0 if r[3] else 1.0 for r in rows])
     return mg, mg.edges.select("suspicion")
 
 
@@ -383,17 +389,7 @@ def test_linked_cluster_signals_count_trade_inside_and_common_sellers() -> None:
     v = pl.DataFrame(
         {"account_id": names, "kind": ["seller" if n[0] == "s" else "buyer" for n in names]}
     ).with_row_index("vid")
-    vid = dict(zip(v["account_id"], v["vid"], strict=True))
-    e = pl.DataFrame(
-        {
-            "buyer_vid": [vid[r[0]] for r in rows],
-            "seller_vid": [vid[r[1]] for r in rows],
-            "buyer_id": [r[0] for r in rows],
-            "seller_id": [r[1] for r in rows],
-            "n_orders": [r[2] for r in rows],
-        }
-    )
-    mg = market_graph_from_frames(v, e)
+    mg = _graph_of(v, rows)
     cluster = ["b1", "b2", "b3", "s9", "x_no_orders"]
     members = pl.DataFrame({"gid": [0] * len(cluster), "account_id": cluster})
     strong = pl.DataFrame(
@@ -523,16 +519,7 @@ def test_ring_members_hand_built() -> None:
     rows = [("b0", "sA", 3), ("b1", "sA", 2), ("b2", "sA", 2), ("b2", "sB", 1), ("b3", "sA", 1)]
     rows += [(b, s, 3) for b in ("b4", "b5", "b6") for s in ("sB", "sC", "sD", "sE")]
     rows.sort(key=lambda r: (vid[r[0]], vid[r[1]]))
-    e = pl.DataFrame(
-        {
-            "buyer_vid": [vid[r[0]] for r in rows],
-            "seller_vid": [vid[r[1]] for r in rows],
-            "buyer_id": [r[0] for r in rows],
-            "seller_id": [r[1] for r in rows],
-            "n_orders": [r[2] for r in rows],
-        }
-    )
-    mg = market_graph_from_frames(v, e)
+    mg = _graph_of(v, rows)
     memb = np.array([0, 0, 0, 0, 1, 1, 1, 0, 1, 1, 1, 1])
     got = _ring_members(mg, memb, DetectParams())
     assert sorted(got.iter_rows()) == [
