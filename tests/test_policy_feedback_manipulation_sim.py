@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import polars as pl
+import pytest
 
 from graphkit.io import dataset_from_frames
 from graphkit.policy import ScanContext, get_check
@@ -37,25 +38,20 @@ def test_simulated_paid_rating_campaigns_are_named_in_full() -> None:
     assert "paid_burst" in burst.to_series().to_list()
 
 
-def test_simulated_circle_accounts_rating_one_store_are_named() -> None:
-    """100k orders, seed 5: circle accounts that rate only the store they are assigned to are
-    named as circle regulars (feedback_trading recall 0.88 before)."""
-    m = simulate(100_000, seed=5)
-    ctx = ScanContext(dataset_from_frames(m.tables), seed=5)
-    out = get_check("FEEDBACK_MANIPULATION")(ctx, ctx.params("FEEDBACK_MANIPULATION"))
-    acct = m.labels.filter(pl.col("entity_kind") == "account")
-    circles = acct.filter(pl.col("scenario") == "feedback_trading")["entity_id"]
-    subjects = out.select(pl.col("subject_ids").explode())["subject_ids"]
-    assert circles.is_in(subjects.implode()).mean() >= 0.95
-    assert subjects.is_in(acct["entity_id"].implode()).mean() >= 0.95
-
-
-def test_simulated_circle_without_ties_is_found_from_co_ratings() -> None:
-    """20k orders, seed 7: a circle none of whose accounts shares an identifier with its
-    store and which detection does not report (feedback_trading recall 0.56 before
-    corating_pairs)."""
-    m = simulate(20_000, seed=7)
-    ctx = ScanContext(dataset_from_frames(m.tables), seed=7)
+@pytest.mark.parametrize(
+    ("n_orders", "seed"),
+    [
+        # circle accounts that rate only the store they are assigned to are named as circle
+        # regulars (feedback_trading recall 0.88 before)
+        pytest.param(100_000, 5, id="circle-regulars-100k-s5"),
+        # a circle none of whose accounts shares an identifier with its store and which
+        # detection does not report (feedback_trading recall 0.56 before corating_pairs)
+        pytest.param(20_000, 7, id="circle-without-ties-20k-s7"),
+    ],
+)
+def test_simulated_trading_circles_are_named(n_orders: int, seed: int) -> None:
+    m = simulate(n_orders, seed=seed)
+    ctx = ScanContext(dataset_from_frames(m.tables), seed=seed)
     out = get_check("FEEDBACK_MANIPULATION")(ctx, ctx.params("FEEDBACK_MANIPULATION"))
     acct = m.labels.filter(pl.col("entity_kind") == "account")
     circles = acct.filter(pl.col("scenario") == "feedback_trading")["entity_id"]
