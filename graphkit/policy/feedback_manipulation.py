@@ -623,22 +623,17 @@ def manipulation_findings(
     sus = feedback.filter(pl.col("suspicious").fill_null(False)).with_columns(
         named=strong_alone | (pl.col("reasons").list.len() >= min_weak_reasons)
     )
-    if extra is not None and extra.height:
-        more = extra.select(cols).with_columns(
-            reasons=pl.concat_list(pl.col("reasons"), pl.lit(["trading_circle"])),
-            named=pl.lit(True),
-        )
-        sus = pl.concat([sus.select(*cols, "named"), more]).unique(
-            "feedback_id", keep="last", maintain_order=False
-        )
-    if paid is not None and paid.height:
-        burst = paid.select(cols).with_columns(
-            reasons=pl.concat_list(pl.col("reasons"), pl.lit(["paid_burst"])),
-            named=pl.lit(True),
-        )
-        sus = pl.concat([sus.select(*cols, "named"), burst]).unique(
-            "feedback_id", keep="first", maintain_order=False
-        )
+    # named rows from the rule-level namers: a trading-circle row replaces the feedback's
+    # flagged row (keep "last"), a paid-burst row is added only where there is none ("first")
+    for rows, reason, keep in ((extra, "trading_circle", "last"), (paid, "paid_burst", "first")):
+        if rows is not None and rows.height:
+            tagged = rows.select(cols).with_columns(
+                reasons=pl.concat_list(pl.col("reasons"), pl.lit([reason])),
+                named=pl.lit(True),
+            )
+            sus = pl.concat([sus.select(*cols, "named"), tagged]).unique(
+                "feedback_id", keep=keep, maintain_order=False
+            )
     per = (
         sus.sort("created_at", "feedback_id")
         .group_by(pl.col("target_id").alias("seller_id"))
