@@ -23,7 +23,6 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -278,7 +277,7 @@ def _group_sections(
     top_groups: int,
     seed: int,
     max_messages: int,
-    ratings: Future[dict[str, Any]] | None,
+    ratings: Mapping[str, Any],
 ) -> list[dict[str, Any]]:
     from graphkit.report.plots import figure_svg, subgraph_plot, timeline_plot
 
@@ -304,8 +303,6 @@ def _group_sections(
             if (cols := _PANEL_COLUMNS.get(name)) is not None
         }
         narrowed = case_rows(drawn, account_ids=all_accts, evidence=all_ev)
-    # the rating plots of the groups' sellers (when asked for) come from the other thread
-    by_group = {} if ratings is None else ratings.result()
     sections = []
     for g in groups.iter_rows(named=True):
         gid = g["group_id"]
@@ -343,8 +340,8 @@ def _group_sections(
             )
             tl = timeline_plot(rows, title="activity")
             # one figure per group, drawn as SVG (no matplotlib: see graphkit.report.svg)
-            if gid in by_group and gid != _ALL:
-                svg = figure_svg(sg, tl, by_group[gid], size=(15.0, 3.8), widths=(1.1, 1.0, 1.2))
+            if gid in ratings and gid != _ALL:
+                svg = figure_svg(sg, tl, ratings[gid], size=(15.0, 3.8), widths=(1.1, 1.0, 1.2))
             else:
                 svg = figure_svg(sg, tl, size=(11.0, 3.8), widths=(1.2, 1.0))
             section["panel_png"] = svg_uri(svg)
@@ -451,39 +448,32 @@ def render_report(
         run.findings["subject_ids"].explode().drop_nulls().to_list()
     )
     distribution_png = None
-    ratings: Future[dict[str, Any]] | None = None
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        if dataset is not None and implicated:
-            # one pass: every implicated seller, and each top group's sellers, vs the
-            # population; in a second thread while the group panels read their rows (both
-            # are polars scans that release the GIL: at 10M, lazy, each reads 10M orders)
-            cohorts = {
-                gid: sellers
-                for gid, sellers in _top_groups(run, top_groups)
-                .select("group_id", "seller_ids")
-                .rows()
-                if sellers and group_ratings
-            }
-            ratings = pool.submit(
-                rating_distribution_plots,
-                dataset.feedback,
-                dataset.orders,
-                cohorts={**cohorts, _ALL: sorted(implicated)},
-                population_excludes=implicated,
-                title="ratings received: its sellers vs non-implicated sellers",
-            )
-        groups = _group_sections(
-            run,
-            dataset,
-            top_groups=top_groups,
-            seed=seed,
-            max_messages=max_messages,
-            ratings=ratings,
+    ratings: dict[str, Any] = {}
+    if dataset is not None and implicated:
+        # one pass: every implicated seller, and each top group's sellers, vs the population
+        cohorts = {
+            gid: sellers
+            for gid, sellers in _top_groups(run, top_groups).select("group_id", "seller_ids").rows()
+            if sellers and group_ratings
+        }
+        ratings = rating_distribution_plots(
+            dataset.feedback,
+            dataset.orders,
+            cohorts={**cohorts, _ALL: sorted(implicated)},
+            population_excludes=implicated,
+            title="ratings received: its sellers vs non-implicated sellers",
         )
-    if ratings is not None:
-        everyone = ratings.result()[_ALL]
+    groups = _group_sections(
+        run,
+        dataset,
+        top_groups=top_groups,
+        seed=seed,
+        max_messages=max_messages,
+        ratings=ratings,
+    )
+    if _ALL in ratings:
         dist = DistributionPlot(
-            everyone.counts,
+            ratings[_ALL].counts,
             "Ratings and DSRs received: implicated sellers vs all other sellers",
         )
         distribution_png = svg_uri(figure_svg(dist, size=(7.5, 3.0)))
