@@ -151,18 +151,7 @@ def test_circle_raters_are_accounts_rating_several_circle_stores() -> None:
         ("y", "Z1", 5), ("y", "Z2", 5), ("y", "Z3", 5),
         ("h3", "A", 5), ("h3", "A", 4),  # one store, not every rating top
     ]  # fmt: skip
-    fb = pl.DataFrame(
-        {
-            "feedback_id": [f"f{i}" for i in range(len(rows))],
-            "order_id": [f"o{i}" for i in range(len(rows))],
-            "author_id": [r[0] for r in rows],
-            "target_id": [r[1] for r in rows],
-            "rating": [r[2] for r in rows],
-            "created_at": list(range(len(rows))),
-            "reasons": [[] for _ in rows],
-        },
-        schema_overrides={"reasons": pl.List(pl.String)},
-    )
+    fb = _circle_feedback(rows, "f{}")
     # two ratings for two of the circle's stores (regulars of one store left out here)
     out = circle_raters(fb, tp, regular_min_top=None)
     assert out["feedback_id"].to_list() == ["f0", "f1", "f2", "f3", "f4"]
@@ -190,18 +179,7 @@ def test_circles_widen_to_stores_their_raters_share_but_not_to_popular_ones() ->
     rows = [(w, s) for w in ("w1", "w2", "w3") for s in ("A", "B", "E", "P")]  # 3 workers
     rows += [(f"x{i}", "P") for i in range(40)]  # P is popular: 3 of 43 raters (< 10%)
     rows += [("x0", "E")]  # E: 3 of 4 raters come from the circle
-    fb = pl.DataFrame(
-        {
-            "feedback_id": [f"f{i:02d}" for i in range(len(rows))],
-            "order_id": [f"o{i}" for i in range(len(rows))],
-            "author_id": [r[0] for r in rows],
-            "target_id": [r[1] for r in rows],
-            "rating": [5] * len(rows),
-            "created_at": list(range(len(rows))),
-            "reasons": [[] for _ in rows],
-        },
-        schema_overrides={"reasons": pl.List(pl.String)},
-    )
+    fb = _circle_feedback([(a, t, 5) for a, t in rows], "f{:02d}")
     out = circle_raters(fb, tp)
     # w1..w3 work for circle A-B; E (3 of its 4 raters are workers) joins, P does not
     assert sorted(out["target_id"].unique().to_list()) == ["A", "B", "E"]
@@ -348,9 +326,23 @@ def test_linked_account_of_a_circle_worker_works_for_the_circle() -> None:
         ("u", "B", 5), ("u", "B", 4), ("u", "Z1", 5), ("u", "Z2", 5), ("u", "Z3", 5),  # near miss
         ("q", "B", 5), ("q", "B", 4), ("q", "Z", 5),  # same ratings as v, but no link
     ]  # fmt: skip
-    fb = pl.DataFrame(
+    fb = _circle_feedback(rows, "f{:02d}")
+    links = pl.DataFrame({"account_a": ["v", "w"], "account_b": ["w", "u"]})
+    named = circle_raters(fb, tp, links=links)["author_id"].unique().sort().to_list()
+    # v: linked to worker w and 2 of its 3 positive ratings go to the circle;
+    # u: linked too, but 3 of its 5 ratings go elsewhere; q: the same ratings, no link
+    assert named == ["v", "w"]
+    v = circle_raters(fb, tp, links=links).filter(author_id="v")
+    assert v["reasons"].to_list() == [["linked_to_worker"]] * 2
+    assert circle_raters(fb, tp)["author_id"].unique().to_list() == ["w"]
+
+
+def _circle_feedback(rows: list[tuple[str, str, int]], id_format: str) -> pl.DataFrame:
+    """Unflagged feedback for ``circle_raters``: one row per ``(author, target, rating)``,
+    feedback ids ``id_format.format(i)``, created in row order."""
+    return pl.DataFrame(
         {
-            "feedback_id": [f"f{i:02d}" for i in range(len(rows))],
+            "feedback_id": [id_format.format(i) for i in range(len(rows))],
             "order_id": [f"o{i}" for i in range(len(rows))],
             "author_id": [r[0] for r in rows],
             "target_id": [r[1] for r in rows],
@@ -360,14 +352,6 @@ def test_linked_account_of_a_circle_worker_works_for_the_circle() -> None:
         },
         schema_overrides={"reasons": pl.List(pl.String)},
     )
-    links = pl.DataFrame({"account_a": ["v", "w"], "account_b": ["w", "u"]})
-    named = circle_raters(fb, tp, links=links)["author_id"].unique().sort().to_list()
-    # v: linked to worker w and 2 of its 3 positive ratings go to the circle;
-    # u: linked too, but 3 of its 5 ratings go elsewhere; q: the same ratings, no link
-    assert named == ["v", "w"]
-    v = circle_raters(fb, tp, links=links).filter(author_id="v")
-    assert v["reasons"].to_list() == [["linked_to_worker"]] * 2
-    assert circle_raters(fb, tp)["author_id"].unique().to_list() == ["w"]
 
 
 def _paid_frames(delay_days: float = 1.0) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
