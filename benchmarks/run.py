@@ -1073,9 +1073,9 @@ join and the identity graph each hash the same strings again today (this session
 inner steps to 64-bit hashes and integer codes, which is where the remaining string work
 shows); (2) a memory-bounded way to run the serial tail beside something: running
 SHILL_PURCHASE in a second thread beside FEEDBACK_MANIPULATION and COUPON_ABUSE was tried
-(one ad-hoc 10M run, `/usr/bin/time`: 63.3 s wall but 6.28 GiB peak, over budget) and not
-kept; (3) fewer passes over the orders in the signal-free checks now that they read lazily
-above 3M orders (each re-reads the columns it needs from Parquet).
+in one ad-hoc 10M run (not a benchmark) and not kept: its peak went over the 6 GiB budget;
+(3) fewer passes over the orders in the signal-free checks now that they read lazily above 3M
+orders (each re-reads the columns it needs from Parquet).
 
 Done in issue 9 (same outputs byte for byte unless stated; numbers in the commit messages and
 the sections below): Leiden and FRAUDAR on the ring-candidate subgraph; the ring test after
