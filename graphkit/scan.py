@@ -215,12 +215,13 @@ def scan(
         Called with ``(stage, seconds)`` after each stage (from the thread that ran it,
         one call at a time).
     overlap
-        Run the checks that need no detection result, and the rating base, in a second
-        thread while detection runs (same output; ``False`` runs everything in order, in
-        this thread). Default ``None``: when the dataset has at most
-        :data:`OVERLAP_MAX_ORDERS` orders. Independently, the tables are read into memory
-        once (:meth:`Dataset.in_memory`) when the dataset has at most
-        :data:`IN_MEMORY_MAX_ORDERS` orders; larger ones are read lazily.
+        Run the checks that need no detection result, the rating base and the parts of
+        the other checks that need none (their ``prefetch``) in a second thread while
+        detection runs (same output; ``False`` runs everything in order, in this thread).
+        Default ``None``: when the dataset has at most :data:`OVERLAP_MAX_ORDERS` orders.
+        Independently, the tables are read into memory once (:meth:`Dataset.in_memory`)
+        when the dataset has at most :data:`IN_MEMORY_MAX_ORDERS` orders; larger ones are
+        read lazily.
 
     Returns
     -------
@@ -273,6 +274,15 @@ def scan(
     early = [c for c in registered if not c.signals] if overlap else []
     # smallest transient memory first (stable: registry order among unlisted checks)
     early.sort(key=lambda c: _EARLY_ORDER.get(c.rule_id, float("inf")))
+    prefetched = [
+        c
+        for c in registered
+        if overlap
+        and c.signals
+        and c.prefetch is not None
+        and c.rule_id not in cfg.disabled
+        and c.not_evaluated_reason(ds) is None
+    ]
     results: dict[str, pl.DataFrame | str] = {}
 
     def run_check(check: PolicyCheck, unavailable: dict[str, str]) -> None:
@@ -298,8 +308,13 @@ def scan(
         if ds.has("orders") and ds.has("feedback"):
             with stage("rating base"), suppress(Exception):
                 ctx.rating_base(prefetch=True)
+        # and the detection-free part of the other checks (a failure is raised again when
+        # the check runs)
+        for check in prefetched:
+            with stage(f"prefetch {check.rule_id}"), suppress(Exception):
+                check.prefetch(ctx, ctx.params(check.rule_id))  # type: ignore[misc]
 
-    worker = _Worker(run_early) if early else None
+    worker = _Worker(run_early) if early or prefetched else None
     unavailable: dict[str, str] = {}
     with stage("detect groups"):
         try:

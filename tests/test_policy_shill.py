@@ -8,7 +8,7 @@ import pytest
 from graphkit.config import ScanConfig
 from graphkit.io import dataset_from_frames
 from graphkit.policy import ScanContext, get_check
-from graphkit.policy.shill import pair_evidence
+from graphkit.policy.shill import PairBase, pair_base, pair_evidence
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
 
@@ -211,6 +211,47 @@ def test_pair_evidence_columns(frames: dict[str, pl.DataFrame]) -> None:
     assert not loyal["new_account"]
     assert not loyal["small_amounts"]
     assert loyal["suspicious"]  # suspicious as a pair, cleared by the seller-level share
+
+
+def test_prefetched_pair_base_gives_the_same_findings(
+    frames: dict[str, pl.DataFrame],
+) -> None:
+    """The scan's second thread computes the pair base from lazily read tables
+    (``prefetch``); the check then uses it instead of computing it from its frames."""
+    ds = dataset_from_frames(frames, as_of=t(120))
+    check = get_check("SHILL_PURCHASE")
+    plain = ScanContext(ds)
+    want = check(plain, plain.params("SHILL_PURCHASE"))
+    ctx = ScanContext(ds)
+    params = ctx.params("SHILL_PURCHASE")
+    assert check.prefetch is not None
+    check.prefetch(ctx, params)
+    assert "orders" not in ctx._frames  # read lazily: no table kept
+    (key,) = [k for k in ctx._shared if k.startswith("SHILL_PURCHASE pair_base")]
+    base = ctx._shared[key]
+    assert isinstance(base, PairBase)
+    assert base.pairs.height > 0
+    ctx._shared[key] = PairBase(base.pairs.sample(fraction=1.0, shuffle=True, seed=1), base.sellers)
+    got = check(ctx, params)
+    assert want.height > 0
+    assert got.equals(want)
+    # the base is keyed by the thresholds: other settings compute their own
+    other = {**params, "min_pair_orders": 3}
+    check.prefetch(ctx, other)
+    assert len([k for k in ctx._shared if k.startswith("SHILL_PURCHASE pair_base")]) == 2
+
+
+def test_pair_evidence_from_a_base_equals_pair_evidence(frames: dict[str, pl.DataFrame]) -> None:
+    ds = dataset_from_frames(frames, as_of=t(120))
+    ctx = ScanContext(ds)
+    kw = {"accounts": ds.get("accounts"), "params": ctx.params("SHILL_PURCHASE")}
+    base = pair_base(ds.orders, ds.feedback, **kw)
+    assert set(base.sellers) == set(frames["orders"]["seller_id"])
+    links = ctx.identity_links
+    want = pair_evidence(ds.orders, ds.feedback, links=links, **kw)
+    got = pair_evidence(ds.orders, ds.feedback, links=links, base=base, **kw)
+    assert want.filter("suspicious").height > 0
+    assert got.equals(want)
 
 
 def test_trading_circle_sellers_are_left_to_feedback_manipulation(

@@ -59,6 +59,11 @@ def test_overlap_runs_exactly_the_signal_free_checks(
     assert {"UNPAID_ITEMS", "COMM_SPAM", "FEEDBACK_EXTORTION"} <= set(early)
     assert not {"SHILL_PURCHASE", "FEEDBACK_MANIPULATION", "COUPON_ABUSE"} & set(early)
     assert serial.run_info["overlap"] == []
+    # the checks that need detection have their detection-free part computed beside it
+    prefetched = {k for k in overlapped.run_info["timings"] if k.startswith("prefetch ")}
+    assert prefetched == {f"prefetch {c.rule_id}" for c in checks() if c.prefetch}
+    assert "prefetch SHILL_PURCHASE" in prefetched
+    assert not any(k.startswith("prefetch ") for k in serial.run_info["timings"])
     # one progress stage per check either way
     stages = {k for k in overlapped.run_info["timings"] if k.startswith("check ")}
     assert stages == {f"check {c.rule_id}" for c in checks()}
@@ -80,6 +85,48 @@ def test_overlapped_checks_run_in_another_thread_during_detection(
     finally:
         unregister("TEST_THREAD")
     assert seen["thread"] == "graphkit-checks"
+
+
+def test_prefetch_runs_during_detection_and_its_errors_surface_in_the_check(
+    tiny: dict[str, pl.DataFrame],
+) -> None:
+    seen: dict[str, object] = {}
+
+    def prefetch(ctx: ScanContext, params: object) -> None:
+        seen["prefetch_thread"] = threading.current_thread().name
+        ctx.shared("TEST_PREFETCH base", lambda: 41)
+
+    @register(rule_id="TEST_PREFETCH", tables=("orders",), signals=("groups",),
+              prefetch=prefetch, builtin=False)  # fmt: skip
+    def check_prefetch(ctx: ScanContext, params: object) -> pl.DataFrame:
+        seen["base"] = ctx.shared("TEST_PREFETCH base", lambda: 0)
+        raise RuntimeError("stop here")  # the draft does not matter
+
+    ds = dataset_from_frames(tiny)
+    try:
+        with pytest.raises(RuntimeError, match="stop here"):
+            scan(ds, seed=0)
+        assert seen == {"prefetch_thread": "graphkit-checks", "base": 41}
+        seen.clear()
+        with pytest.raises(RuntimeError, match="stop here"):
+            scan(ds, seed=0, overlap=False)  # serial: no prefetch, the check computes
+        assert seen == {"base": 0}
+    finally:
+        unregister("TEST_PREFETCH")
+
+    def failing(ctx: ScanContext, params: object) -> None:
+        raise RuntimeError("prefetch failed")
+
+    @register(rule_id="TEST_PREFETCH", tables=("orders",), signals=("groups",),
+              prefetch=failing, builtin=False)  # fmt: skip
+    def check_again(ctx: ScanContext, params: object) -> pl.DataFrame:
+        raise RuntimeError("the check's own error")
+
+    try:  # a failed prefetch is not the scan's error: the check runs (and raises its own)
+        with pytest.raises(RuntimeError, match="the check's own error"):
+            scan(ds, seed=0)
+    finally:
+        unregister("TEST_PREFETCH")
 
 
 def test_an_error_in_an_overlapped_check_reaches_the_caller(

@@ -49,6 +49,7 @@ __all__ = [
     "CheckFn",
     "PolicyCheck",
     "PolicyText",
+    "PrefetchFn",
     "Threshold",
     "checks",
     "escalate",
@@ -67,6 +68,7 @@ SIGNALS = ("groups", "ratings", "identity")
 
 ThresholdValue = int | float | str | bool
 CheckFn = Callable[["ScanContext", Mapping[str, Any]], pl.DataFrame]
+PrefetchFn = Callable[["ScanContext", Mapping[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,11 @@ class PolicyCheck:
         Its tunable thresholds, with defaults and reasons.
     optional_tables
         Tables it uses when present (better evidence) but does not need.
+    prefetch
+        Optional ``prefetch(ctx, params)``: computes, and keeps in the context
+        (:meth:`~graphkit.policy.context.ScanContext.shared`), the part of the check that
+        needs no detection result, so that a scan can run it while detection runs. The
+        check's output must not depend on whether it ran.
     """
 
     rule_id: str
@@ -126,6 +133,7 @@ class PolicyCheck:
     thresholds: tuple[Threshold, ...] = ()
     optional_tables: tuple[str, ...] = ()
     builtin: bool = field(default=True, compare=False)
+    prefetch: PrefetchFn | None = field(default=None, compare=False)
 
     def __call__(self, ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFrame:
         """Run the check; return its draft findings."""
@@ -171,6 +179,7 @@ def register(
     thresholds: Sequence[Threshold] = (),
     optional_tables: Sequence[str] = (),
     builtin: bool = True,
+    prefetch: PrefetchFn | None = None,
 ) -> Callable[[CheckFn], PolicyCheck]:
     """Register a check function under ``rule_id`` (decorator).
 
@@ -201,6 +210,7 @@ def register(
             thresholds=tuple(thresholds),
             optional_tables=tuple(optional_tables),
             builtin=builtin,
+            prefetch=prefetch,
         )
         _REGISTRY[rule_id] = check
         return check

@@ -49,6 +49,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -60,7 +61,9 @@ from graphkit.policy.registry import Threshold, escalate, evidence, register, si
 __all__ = [
     "EVIDENCE_POINTS",
     "INDEPENDENT_EVIDENCE",
+    "PairBase",
     "check_shill_purchase",
+    "pair_base",
     "pair_evidence",
     "ring_window_buyers",
     "shill_sellers",
@@ -210,47 +213,54 @@ THRESHOLDS = (
 )
 
 
-def pair_evidence(
+@dataclass(frozen=True)
+class PairBase:
+    """The part of :func:`pair_evidence` that needs no detection result.
+
+    Parameters
+    ----------
+    pairs
+        One row per repeat pair: counts and the behaviour evidence columns
+        (``concentrated``, ``new_account``, ``small_amounts``, ``top_ratings``,
+        ``repeat_top_ratings``), in no particular order.
+    sellers
+        Every seller with at least one order (distinct).
+    """
+
+    pairs: pl.DataFrame
+    sellers: pl.Series
+
+
+def pair_base(
     orders: pl.LazyFrame,
     feedback: pl.LazyFrame,
     *,
     accounts: pl.LazyFrame | None = None,
-    links: pl.DataFrame | None = None,
-    members: pl.DataFrame | None = None,
-    groups: pl.DataFrame | None = None,
     params: Mapping[str, Any],
-    evidence_ids: bool = True,
-) -> pl.DataFrame:
-    """Return the evidence of every repeat buyer–seller pair.
+) -> PairBase:
+    """Return the behaviour evidence of every repeat buyer–seller pair (:class:`PairBase`).
+
+    Everything of :func:`pair_evidence` that reads only the tables: a scan computes it
+    while group detection runs, and :func:`pair_evidence` adds the identity links and
+    detected groups (``base=``).
 
     Parameters
     ----------
-    orders, feedback
-        The dataset's tables.
-    accounts
-        For account ages (``new_account`` is false without it).
-    links
-        Identity links ``account_a, account_b, kinds, weight`` (optional).
-    members
-        Detected group members ``group_id, account_id`` (optional).
-    groups
-        Detected groups ``group_id, score`` (optional): when given, only members of groups
-        scoring at least ``min_group_score``, or of weaker groups around a store that such a
-        group holds, count for ``same_group``
-        (:func:`graphkit.detect.rating_trading.ring_group_members`).
-    params
-        The check's thresholds.
-    evidence_ids
-        Add ``order_ids`` and ``feedback_ids`` (sorted) of the suspicious pairs (empty lists
-        for the others). The check itself gathers them later, for the flagged sellers' pairs
-        only (two passes over orders and feedback instead of four).
+    orders, feedback, accounts, params
+        As for :func:`pair_evidence`.
 
-    Returns
-    -------
-    DataFrame
-        One row per pair with at least ``min_pair_orders`` orders: counts, the boolean
-        evidence columns of :data:`EVIDENCE_POINTS`, ``points`` and ``suspicious``, sorted by
-        seller and buyer.
+    Examples
+    --------
+    >>> from datetime import datetime
+    >>> t = [datetime(2025, 1, d) for d in (1, 2)]
+    >>> o = pl.LazyFrame({"order_id": ["o1", "o2"], "buyer_id": ["b", "b"],
+    ...     "seller_id": ["s", "s"], "amount": [5.0, 5.0], "created_at": t})
+    >>> f = pl.LazyFrame({"feedback_id": ["f1"], "author_id": ["b"], "target_id": ["s"],
+    ...     "rating": [5]})
+    >>> from graphkit.policy.registry import get_check
+    >>> base = pair_base(o, f, params=get_check("SHILL_PURCHASE").defaults())
+    >>> base.pairs["n_orders"].to_list(), base.sellers.to_list()
+    ([2], ['s'])
     """
     has_coupon = "coupon_id" in orders.collect_schema().names()
     o = orders.select(
@@ -380,7 +390,71 @@ def pair_evidence(
             & (pl.col("n_top") >= int(params["repeat_top_orders"]))
         )
     )
-    pdf = df.collect()
+    return PairBase(df.collect(), all_pairs.get_column("seller_id").unique())
+
+
+def pair_evidence(
+    orders: pl.LazyFrame,
+    feedback: pl.LazyFrame,
+    *,
+    accounts: pl.LazyFrame | None = None,
+    links: pl.DataFrame | None = None,
+    members: pl.DataFrame | None = None,
+    groups: pl.DataFrame | None = None,
+    params: Mapping[str, Any],
+    evidence_ids: bool = True,
+    base: PairBase | None = None,
+) -> pl.DataFrame:
+    """Return the evidence of every repeat buyer–seller pair.
+
+    Parameters
+    ----------
+    orders, feedback
+        The dataset's tables.
+    accounts
+        For account ages (``new_account`` is false without it).
+    links
+        Identity links ``account_a, account_b, kinds, weight`` (optional).
+    members
+        Detected group members ``group_id, account_id`` (optional).
+    groups
+        Detected groups ``group_id, score`` (optional): when given, only members of groups
+        scoring at least ``min_group_score``, or of weaker groups around a store that such a
+        group holds, count for ``same_group``
+        (:func:`graphkit.detect.rating_trading.ring_group_members`).
+    params
+        The check's thresholds.
+    evidence_ids
+        Add ``order_ids`` and ``feedback_ids`` (sorted) of the suspicious pairs (empty lists
+        for the others). The check itself gathers them later, for the flagged sellers' pairs
+        only (two passes over orders and feedback instead of four).
+    base
+        :func:`pair_base` of the same tables and ``params``, when computed already (a scan
+        computes it while group detection runs); computed here when ``None``.
+
+    Returns
+    -------
+    DataFrame
+        One row per pair with at least ``min_pair_orders`` orders: counts, the boolean
+        evidence columns of :data:`EVIDENCE_POINTS`, ``points`` and ``suspicious``, sorted by
+        seller and buyer.
+
+    Examples
+    --------
+    >>> from datetime import datetime
+    >>> t = [datetime(2025, 1, d) for d in (1, 2)]
+    >>> o = pl.LazyFrame({"order_id": ["o1", "o2"], "buyer_id": ["b", "b"],
+    ...     "seller_id": ["s", "s"], "amount": [5.0, 5.0], "created_at": t})
+    >>> f = pl.LazyFrame({"feedback_id": ["f1"], "author_id": ["b"], "target_id": ["s"],
+    ...     "rating": [5]})
+    >>> from graphkit.policy.registry import get_check
+    >>> params = get_check("SHILL_PURCHASE").defaults()
+    >>> pair_evidence(o, f, params=params)[["buyer_id", "n_orders", "top_ratings"]].row(0)
+    ('b', 2, True)
+    """
+    if base is None:
+        base = pair_base(orders, feedback, accounts=accounts, params=params)
+    pdf = base.pairs
 
     # identity: buyer linked to the seller itself
     if links is not None and links.height:
@@ -418,7 +492,7 @@ def pair_evidence(
             members,
             groups,
             min_score=float(params["min_group_score"]),
-            sellers=all_pairs.get_column("seller_id").unique(),
+            sellers=base.sellers,
         )
     if members is not None and members.height:
         m = members.select("group_id", "account_id")
@@ -625,12 +699,49 @@ def ring_window_buyers(
     )
 
 
+def _order_columns(ctx: ScanContext) -> list[str]:
+    cols = ["order_id", "buyer_id", "seller_id", "amount", "created_at"]
+    if "coupon_id" in ctx.ds.table("orders").collect_schema().names():
+        cols.append("coupon_id")
+    return cols
+
+
+def _shared_pair_base(ctx: ScanContext, params: Mapping[str, Any], *, lazy: bool) -> PairBase:
+    """Return :func:`pair_base` of the scan's tables, once per scan and ``params``.
+
+    ``lazy``: read the tables without keeping them (the scan's second thread, while group
+    detection holds most of the memory); else from the context's collected frames.
+    """
+
+    def table(name: str, columns: list[str]) -> pl.LazyFrame:
+        if lazy:
+            return ctx.lazy(name).select(columns)
+        return ctx.frame(name, columns=columns).lazy()
+
+    def compute() -> PairBase:
+        return pair_base(
+            table("orders", _order_columns(ctx)),
+            table("feedback", ["feedback_id", "author_id", "target_id", "rating"]),
+            accounts=(
+                table("accounts", ["account_id", "created_at"]) if ctx.ds.has("accounts") else None
+            ),
+            params=params,
+        )
+
+    return ctx.shared(f"SHILL_PURCHASE pair_base {sorted(params.items())}", compute)
+
+
+def _prefetch_shill_purchase(ctx: ScanContext, params: Mapping[str, Any]) -> None:
+    _shared_pair_base(ctx, params, lazy=True)
+
+
 @register(
     rule_id="SHILL_PURCHASE",
     tables=("orders", "feedback"),
     signals=("identity", "ratings"),
     optional_tables=("accounts", "identifiers"),
     thresholds=THRESHOLDS,
+    prefetch=_prefetch_shill_purchase,
 )
 def check_shill_purchase(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFrame:
     """Flag sellers whose ranking is lifted by ring purchases or by their own circle.
@@ -649,10 +760,7 @@ def check_shill_purchase(ctx: ScanContext, params: Mapping[str, Any]) -> pl.Data
         tp = ctx.ratings.trading_pairs
         skip = pl.concat([tp["seller_a"], tp["seller_b"]]).unique().to_list()
     # only the columns used (the feedback's text is no concern of this check)
-    order_cols = ["order_id", "buyer_id", "seller_id", "amount", "created_at"]
-    if "coupon_id" in ctx.ds.table("orders").collect_schema().names():
-        order_cols.append("coupon_id")
-    orders = ctx.frame("orders", columns=order_cols)
+    orders = ctx.frame("orders", columns=_order_columns(ctx))
     feedback = ctx.frame("feedback", columns=["feedback_id", "author_id", "target_id", "rating"])
     pairs = pair_evidence(
         orders.lazy(),
@@ -667,6 +775,7 @@ def check_shill_purchase(ctx: ScanContext, params: Mapping[str, Any]) -> pl.Data
         groups=ctx.group_table.select("group_id", "score") if members is not None else None,
         params=params,
         evidence_ids=False,
+        base=_shared_pair_base(ctx, params, lazy=False),
     ).filter(~pl.col("seller_id").is_in(skip))
     rings = shill_sellers(pairs, params=params)
     window = ring_window_buyers(
