@@ -144,3 +144,20 @@ def test_linked_persons_components_are_deterministic() -> None:
     assert got == {"b": "b", "c": "b", "d": "b", "x": "x", "y": "x"}
     empty = linked_persons(links.clear())
     assert empty.height == 0
+
+
+def test_prefetched_redemptions_give_the_same_findings() -> None:
+    """The scan's second thread collects the redemptions from lazily read tables; the
+    check then uses them instead of collecting them itself."""
+    ds = dataset_from_frames(_market(), as_of=t(100))
+    check = get_check("COUPON_ABUSE")
+    plain = ScanContext(ds)
+    want = check(plain, plain.params("COUPON_ABUSE"))
+    assert want.height > 0
+    ctx = ScanContext(ds)
+    assert check.prefetch is not None
+    check.prefetch(ctx, ctx.params("COUPON_ABUSE"))
+    assert "orders" not in ctx._frames  # read lazily: no table kept
+    red = ctx._shared["COUPON_ABUSE redemptions"]
+    ctx._shared["COUPON_ABUSE redemptions"] = red.reverse()  # row order must not matter
+    assert check(ctx, ctx.params("COUPON_ABUSE")).equals(want)

@@ -220,12 +220,36 @@ def _persons(ctx: ScanContext, kinds: list[str]) -> pl.DataFrame:
     return linked_persons(links)
 
 
+def _redemptions(ctx: ScanContext, *, lazy: bool) -> pl.DataFrame:
+    """Return :func:`coupon_redemptions` of the scan's tables, collected once per scan.
+
+    ``lazy``: read only the columns used, keeping nothing (the scan's second thread, while
+    group detection runs); else from the context's collected tables.
+    """
+
+    def compute() -> pl.DataFrame:
+        orders, coupons = (
+            (ctx.lazy("orders"), ctx.lazy("coupons"))
+            if lazy
+            else (ctx.frame("orders").lazy(), ctx.frame("coupons").lazy())
+        )
+        # rechunked: polars 2.1 string formatting can panic on multi-chunk filtered columns
+        return coupon_redemptions(orders, coupons).collect().rechunk()
+
+    return ctx.shared("COUPON_ABUSE redemptions", compute)
+
+
+def _prefetch_coupon_abuse(ctx: ScanContext, params: Mapping[str, Any]) -> None:
+    _redemptions(ctx, lazy=True)
+
+
 @register(
     rule_id="COUPON_ABUSE",
     tables=("orders", "coupons"),
     signals=("identity",),
     optional_tables=("identifiers",),
     thresholds=THRESHOLDS,
+    prefetch=_prefetch_coupon_abuse,
 )
 def check_coupon_abuse(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFrame:
     """Flag per-person limits dodged through linked accounts, self-dealing and out-of-terms use.
@@ -235,13 +259,7 @@ def check_coupon_abuse(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFr
     >>> check_coupon_abuse.signals
     ('identity',)
     """
-    # rechunked: polars 2.1 string formatting can panic on multi-chunk filtered columns
-    red = (
-        coupon_redemptions(ctx.frame("orders").lazy(), ctx.frame("coupons").lazy())
-        .collect()
-        .rechunk()
-        .lazy()
-    )
+    red = _redemptions(ctx, lazy=False).lazy()
     kinds = [k.strip() for k in str(params["person_kinds"]).split(",") if k.strip()]
     persons = _persons(ctx, kinds)
     parts = []
