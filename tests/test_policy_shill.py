@@ -235,6 +235,7 @@ def test_prefetched_pair_base_gives_the_same_findings(
     got = check(ctx, params)
     assert want.height > 0
     assert got.equals(want)
+    assert not [k for k in ctx._frames if k.startswith(("orders", "feedback"))]  # none kept
     # the base is keyed by the thresholds: other settings compute their own
     other = {**params, "min_pair_orders": 3}
     check.prefetch(ctx, other)

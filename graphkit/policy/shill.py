@@ -706,33 +706,32 @@ def _order_columns(ctx: ScanContext) -> list[str]:
     return cols
 
 
-def _shared_pair_base(ctx: ScanContext, params: Mapping[str, Any], *, lazy: bool) -> PairBase:
-    """Return :func:`pair_base` of the scan's tables, once per scan and ``params``.
+def _tables(ctx: ScanContext) -> tuple[pl.LazyFrame, pl.LazyFrame, pl.LazyFrame | None]:
+    """Return the orders, feedback and accounts columns the check reads, as lazy queries.
 
-    ``lazy``: read the tables without keeping them (the scan's second thread, while group
-    detection holds most of the memory); else from the context's collected frames.
+    Only the columns used (the feedback's text is no concern of this check), read when a
+    query runs and not kept: above the in-memory size the scan reads tables from disk, and
+    each query here reads a few columns (or, filtered, a few row groups) of them.
     """
+    return (
+        ctx.lazy("orders").select(_order_columns(ctx)),
+        ctx.lazy("feedback").select("feedback_id", "author_id", "target_id", "rating"),
+        ctx.lazy("accounts").select("account_id", "created_at") if ctx.ds.has("accounts") else None,
+    )
 
-    def table(name: str, columns: list[str]) -> pl.LazyFrame:
-        if lazy:
-            return ctx.lazy(name).select(columns)
-        return ctx.frame(name, columns=columns).lazy()
+
+def _shared_pair_base(ctx: ScanContext, params: Mapping[str, Any]) -> PairBase:
+    """Return :func:`pair_base` of the scan's tables, once per scan and ``params``."""
 
     def compute() -> PairBase:
-        return pair_base(
-            table("orders", _order_columns(ctx)),
-            table("feedback", ["feedback_id", "author_id", "target_id", "rating"]),
-            accounts=(
-                table("accounts", ["account_id", "created_at"]) if ctx.ds.has("accounts") else None
-            ),
-            params=params,
-        )
+        orders, feedback, accounts = _tables(ctx)
+        return pair_base(orders, feedback, accounts=accounts, params=params)
 
     return ctx.shared(f"SHILL_PURCHASE pair_base {sorted(params.items())}", compute)
 
 
 def _prefetch_shill_purchase(ctx: ScanContext, params: Mapping[str, Any]) -> None:
-    _shared_pair_base(ctx, params, lazy=True)
+    _shared_pair_base(ctx, params)
 
 
 @register(
@@ -759,23 +758,17 @@ def check_shill_purchase(ctx: ScanContext, params: Mapping[str, Any]) -> pl.Data
     if params["skip_trading_sellers"]:  # ratings is a declared signal: the scan has it
         tp = ctx.ratings.trading_pairs
         skip = pl.concat([tp["seller_a"], tp["seller_b"]]).unique().to_list()
-    # only the columns used (the feedback's text is no concern of this check)
-    orders = ctx.frame("orders", columns=_order_columns(ctx))
-    feedback = ctx.frame("feedback", columns=["feedback_id", "author_id", "target_id", "rating"])
+    orders, feedback, accounts = _tables(ctx)
     pairs = pair_evidence(
-        orders.lazy(),
-        feedback.lazy(),
-        accounts=(
-            ctx.frame("accounts", columns=["account_id", "created_at"]).lazy()
-            if ctx.ds.has("accounts")
-            else None
-        ),
+        orders,
+        feedback,
+        accounts=accounts,
         links=ctx.identity_links,
         members=members,
         groups=ctx.group_table.select("group_id", "score") if members is not None else None,
         params=params,
         evidence_ids=False,
-        base=_shared_pair_base(ctx, params, lazy=False),
+        base=_shared_pair_base(ctx, params),
     ).filter(~pl.col("seller_id").is_in(skip))
     rings = shill_sellers(pairs, params=params)
     window = ring_window_buyers(
@@ -859,8 +852,8 @@ def _with_window_buyers(
     found: pl.DataFrame,
     pairs: pl.DataFrame,
     extra: pl.DataFrame,
-    orders: pl.DataFrame,
-    feedback: pl.DataFrame,
+    orders: pl.LazyFrame,
+    feedback: pl.LazyFrame,
 ) -> pl.DataFrame:
     """Add the ring-window buyers (:func:`ring_window_buyers`) to each flagged seller.
 
