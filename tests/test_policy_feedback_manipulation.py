@@ -507,3 +507,82 @@ def test_window_raters_rated_the_flagged_seller_only_inside_its_window() -> None
     assert out["feedback_id"].to_list() == ["f2", "f3"]
     assert window_raters(fb, found, margin_days=5.0).height == 0  # day 26 now outside
     assert window_raters(fb, found, min_ratings=3).height == 0
+
+
+def _mutual_market(
+    back: list[tuple[str, str, int]], extra: list[tuple[str, str, int]] | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Circle A-B (a trading pair); store S with 8 organic raters (o0..o7, S only); accounts
+    a, b each give A (a) or B (b) and S one 5-star rating; ``back``: the stores' ratings of
+    their buyers (author = store). Returns (buyer feedback, trading pairs, seller ratings)."""
+    tp = pl.DataFrame({"seller_a": ["A"], "seller_b": ["B"]})
+    rows = [("a", "A", 5), ("a", "S", 5), ("b", "B", 5), ("b", "S", 5)]
+    rows += [(f"o{i}", "S", 5) for i in range(8)]
+    rows += extra or []
+    fb = _circle_feedback(rows, "f{:02d}")
+    seller_ratings = pl.DataFrame(
+        {
+            "feedback_id": [f"g{i}" for i in range(len(back))],
+            "author_id": [r[0] for r in back],
+            "target_id": [r[1] for r in back],
+            "rating": [r[2] for r in back],
+        }
+    )
+    return fb, tp, seller_ratings
+
+
+MUTUAL = [("A", "a", 5), ("S", "a", 5), ("B", "b", 5), ("S", "b", 5)]
+
+
+def test_store_joins_a_circle_through_two_mutual_five_star_traders() -> None:
+    from graphkit.policy.feedback_manipulation import circle_raters, mutual_trade_stores
+
+    fb, tp, back = _mutual_market(MUTUAL)
+    out = circle_raters(fb, tp, seller_ratings=back)
+    # a and b each made one mutual trade with a circle store and one with S (10 raters): S
+    # joins the circle, a and b now rate two of its stores and are named
+    assert sorted(out["author_id"].unique().to_list()) == ["a", "b"]
+    assert sorted(out["target_id"].unique().to_list()) == ["A", "B", "S"]
+    assert out.filter(target_id="S")["reasons"].to_list() == [["mutual_trade"]] * 2
+    assert out.filter(target_id="A")["reasons"].to_list() == [[]]
+    pos = fb.filter(pl.col("rating") >= 4)
+    circles = pl.DataFrame({"target_id": ["A", "B"], "circle": ["A", "A"]})
+    joined = mutual_trade_stores(pos, back, circles)
+    assert joined.rows() == [("S", "A", "a"), ("S", "A", "b")]
+    # without the seller ratings (or with the rule off) nobody rates two circle stores
+    assert circle_raters(fb, tp).height == 0
+    assert circle_raters(fb, tp, seller_ratings=back, mutual_min_traders=None).height == 0
+
+
+@pytest.mark.parametrize(
+    ("back", "extra", "why"),
+    [
+        # S did not rate b back: a trade with S must be mutual (an honest store returns a top
+        # rating for about a third of its buyers' top ratings)
+        (MUTUAL[:3], None, "one-way with S"),
+        # B rated b back with 4 stars: not a mutual 5-star trade with the circle
+        ([*MUTUAL[:2], ("B", "b", 4), MUTUAL[3]], None, "4 stars back"),
+        # the trades are mutual, but S has 22 raters: 2 traders are 9% (< 10%)
+        (MUTUAL, [(f"p{i}", "S", 5) for i in range(12)], "popular store"),
+        # b gives 3 of its 5 positive ratings to other stores: not dedicated to the circle
+        (MUTUAL, [("b", f"Z{i}", 5) for i in range(3)], "b shops elsewhere"),
+    ],
+)
+def test_mutual_trade_near_misses_do_not_widen_the_circle(
+    back: list[tuple[str, str, int]], extra: list[tuple[str, str, int]] | None, why: str
+) -> None:
+    from graphkit.policy.feedback_manipulation import circle_raters
+
+    fb, tp, seller_ratings = _mutual_market(back, extra)
+    assert circle_raters(fb, tp, seller_ratings=seller_ratings).height == 0, why
+
+
+def test_one_mutual_trader_is_not_enough_but_one_is_with_a_lower_bar() -> None:
+    from graphkit.policy.feedback_manipulation import circle_raters
+
+    fb, tp, back = _mutual_market(MUTUAL[:2])  # only a traded mutually with A and S
+    assert circle_raters(fb, tp, seller_ratings=back).height == 0
+    one = circle_raters(fb, tp, seller_ratings=back, mutual_min_traders=1)
+    # with one trader S joins; b then rates two circle stores (B and S) and works for it too
+    assert sorted(one["author_id"].unique().to_list()) == ["a", "b"]
+    assert one.filter(author_id="b")["reasons"].to_list() == [[]] * 2

@@ -47,6 +47,10 @@ def test_simulated_paid_rating_campaigns_are_named_in_full() -> None:
         # a circle none of whose accounts shares an identifier with its store and which
         # detection does not report (feedback_trading recall 0.56 before corating_pairs)
         pytest.param(20_000, 7, id="circle-without-ties-20k-s7"),
+        # a circle store none of whose accounts rates two circle stores, tied to the circle
+        # by its accounts' mutual 5-star trades (feedback_trading recall 0.88 before
+        # mutual_trade_stores: the store and three of its accounts were missed)
+        pytest.param(20_000, 3, id="circle-store-by-mutual-trades-20k-s3"),
     ],
 )
 def test_simulated_trading_circles_are_named(n_orders: int, seed: int) -> None:

@@ -41,6 +41,7 @@ __all__ = [
     "check_feedback_manipulation",
     "circle_raters",
     "manipulation_findings",
+    "mutual_trade_stores",
     "paid_burst_raters",
     "window_raters",
 ]
@@ -113,6 +114,14 @@ THRESHOLDS = (
         "11-13% in the simulated development runs; no other store had three such co-raters)",
     ),
     Threshold(
+        "circle_mutual_min_traders",
+        2,
+        "a store joins a trading circle when 2 accounts traded mutual 5-star ratings with it "
+        "and with a circle store (>= 10% of its raters, >= half of their positive ratings): "
+        "no organic store had two such traders in the 12 simulated development runs, 22 had "
+        "one (0 turns this off)",
+    ),
+    Threshold(
         "max_trading_partners",
         10,
         "a trading circle is a handful of stores; a store 'trading' with dozens sits inside "
@@ -173,6 +182,8 @@ def circle_raters(
     max_trading_partners: int = 10,
     links: pl.DataFrame | None = None,
     regular_min_top: int | None = 2,
+    seller_ratings: pl.DataFrame | None = None,
+    mutual_min_traders: int | None = 2,
 ) -> pl.DataFrame:
     """Return the positive ratings of accounts that work for a feedback-trading circle.
 
@@ -203,6 +214,12 @@ def circle_raters(
     ratings works for the circle too (2: in the simulated development runs 18 circle and
     camouflaged-ring accounts matched and one honest buyer, whose two ratings of the store
     were a 5 and a 4 with a 4-star bar; None turns this off).
+
+    With ``seller_ratings`` (the feedback table, both directions), a store joins a circle
+    also when at least ``mutual_min_traders`` accounts traded mutual 5-star ratings both
+    with a store of the circle and with it (:func:`mutual_trade_stores`): the circle store
+    whose accounts each made only one or two trades, none of them with two circle stores
+    (their ratings of it are then tagged ``mutual_trade``).
 
     Two guards keep popular stores and ordinary customers out: stores above the
     ``max_store_raters_quantile`` of raters per store are never circle stores (a store
@@ -281,6 +298,20 @@ def circle_raters(
         .select("target_id", "circle")
     )
     circles = pl.concat([circles, joins]).unique(keep="first").sort("target_id", "circle")
+    traders = None
+    if seller_ratings is not None and mutual_min_traders is not None:
+        traders = mutual_trade_stores(
+            pos,
+            seller_ratings,
+            circles,
+            exclude=popular,
+            n_raters=n_raters,
+            min_traders=mutual_min_traders,
+            min_share=expand_min_share,
+            min_worker_share=min_worker_share,
+        )
+        joined = traders.select("target_id", "circle").unique()
+        circles = pl.concat([circles, joined]).unique(keep="first").sort("target_id", "circle")
     into = pos.join(circles, on="target_id", how="inner")
     into = into.join(
         circles.rename({"target_id": "author_id", "circle": "own"}), on="author_id", how="anti"
@@ -347,15 +378,147 @@ def circle_raters(
         .unique(["author_id", "circle"], keep="first")
         .select("author_id", "circle", "_via")
     )
-    tag = pl.when(pl.col("_via").is_not_null()).then(pl.concat_list(pl.col("_via")))
+    empty = pl.lit([], dtype=pl.List(pl.String))
+
+    def tag(col: str) -> pl.Expr:
+        return pl.when(pl.col(col).is_not_null()).then(pl.concat_list(col)).otherwise(empty)
+
+    out = into.join(workers, on=["author_id", "circle"], how="inner")
+    tags = [tag("_via")]
+    if traders is not None and traders.height:
+        # the ratings that pulled their store into the circle say so
+        mutual = traders.select("author_id", "target_id", _mt=pl.lit("mutual_trade")).unique()
+        out = out.join(mutual, on=["author_id", "target_id"], how="left")
+        tags.append(tag("_mt"))
     return (
-        into.join(workers, on=["author_id", "circle"], how="inner")
-        .with_columns(
-            reasons=pl.concat_list("reasons", tag.otherwise(pl.lit([], dtype=pl.List(pl.String))))
-        )
+        out.with_columns(reasons=pl.concat_list("reasons", *tags))
         .select(cols)
         .unique("feedback_id", keep="first")
         .sort("feedback_id")
+    )
+
+
+def mutual_trade_stores(
+    pos: pl.DataFrame,
+    seller_ratings: pl.DataFrame,
+    circles: pl.DataFrame,
+    *,
+    exclude: pl.DataFrame | None = None,
+    n_raters: pl.DataFrame | None = None,
+    min_traders: int = 2,
+    min_share: float = 0.1,
+    min_worker_share: float = 0.5,
+) -> pl.DataFrame:
+    """Return the stores tied to a trading circle by accounts that trade mutual 5-star ratings.
+
+    A *mutual trade* is an account's 5-star rating of a store that the store returned with a
+    5-star rating of the account (in ``seller_ratings``, on any order). A store outside a
+    circle is tied to it when at least ``min_traders`` accounts (not circle stores) made a
+    mutual trade both with a store of the circle and with it, give the circle and the store
+    together at least ``min_worker_share`` of all their positive ratings, and are at least
+    ``min_share`` of the store's positive raters. That is the circle store whose own accounts
+    made one or two trades each, with one partner store each: every one of its trades is
+    mutual, but no account rates two circle stores and no identifier ties it to the circle.
+
+    Thresholds: 2 traders (in the 12 simulated development runs, 20k and 100k orders seeds
+    0-5, 22 organic stores had exactly one such trader, no organic store two, the three
+    missed circle stores 2-4); mutual on *both* sides (an honest store returns a 5-star
+    rating for about a third of its top ratings, a circle store for most: with the store's
+    side one-way, a small organic store with two circle-store customers joined); 10% of the
+    store's raters and half of the traders' positive ratings, as the co-rater expansion of
+    :func:`circle_raters` (a popular store shares customers with every store).
+
+    Parameters
+    ----------
+    pos
+        Positive buyer -> seller ratings: ``author_id, target_id, rating`` (4-5 stars).
+    seller_ratings
+        The feedback table (``author_id, target_id, rating``, any direction); only the
+        sellers' 5-star ratings of the traders are used.
+    circles
+        ``target_id, circle``: the stores of each circle.
+    exclude
+        ``target_id`` of stores that never join (popular stores, hubs).
+    n_raters
+        ``target_id, n_raters`` positive raters per store (computed from ``pos`` if None).
+    min_traders, min_share, min_worker_share
+        See above.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``target_id, circle, author_id`` (the joining store, its circle, one trader per row),
+        sorted.
+
+    Examples
+    --------
+    >>> pos = pl.DataFrame({"author_id": ["a", "a", "b", "b", "c"],
+    ...     "target_id": ["C", "S", "C", "S", "S"], "rating": [5] * 5})
+    >>> back = pl.DataFrame({"author_id": ["C", "S", "C", "S"],
+    ...     "target_id": ["a", "a", "b", "b"], "rating": [5] * 4})
+    >>> circles = pl.DataFrame({"target_id": ["C"], "circle": ["C"]})
+    >>> mutual_trade_stores(pos, back, circles)["author_id"].to_list()
+    ['a', 'b']
+    """
+    out_schema = {"target_id": pl.String, "circle": pl.String, "author_id": pl.String}
+    top = pos.filter(pl.col("rating") == 5).select(pl.col("author_id", "target_id").cast(pl.String))
+    circles = circles.select(pl.col("target_id", "circle").cast(pl.String))
+    stores = circles.select("target_id").unique()
+    # accounts with a 5-star rating of a circle store (few): the only ones looked up below
+    cand = (
+        top.join(stores, on="target_id", how="semi")
+        .join(stores.rename({"target_id": "author_id"}), on="author_id", how="anti")
+        .get_column("author_id")
+        .unique()
+    )
+    if cand.len() == 0:
+        return pl.DataFrame(schema=out_schema)
+    back = (
+        seller_ratings.lazy()
+        .filter((pl.col("rating") == 5) & pl.col("target_id").is_in(cand.implode()))
+        .select(pl.col("target_id").alias("author_id"), pl.col("author_id").alias("target_id"))
+        .unique()
+        .collect()
+        .cast(pl.String)
+    )
+    mutual = (
+        top.filter(pl.col("author_id").is_in(cand.implode()))
+        .join(back, on=["author_id", "target_id"], how="semi")
+        .unique()
+    )
+    with_circle = mutual.join(circles, on="target_id").select("author_id", "circle").unique()
+    outside = mutual.join(stores, on="target_id", how="anti")
+    if exclude is not None:
+        outside = outside.join(
+            exclude.select(pl.col("target_id").cast(pl.String)), on="target_id", how="anti"
+        )
+    pairs = outside.join(with_circle, on="author_id")
+    if pairs.height == 0:
+        return pl.DataFrame(schema=out_schema)
+    mine = pos.select(pl.col("author_id", "target_id").cast(pl.String)).filter(
+        pl.col("author_id").is_in(pairs.get_column("author_id").unique().implode())
+    )
+    n_given = mine.group_by("author_id").agg(n_given=pl.len())
+    n_circle = mine.join(circles, on="target_id").group_by("author_id", "circle").agg(n_c=pl.len())
+    n_store = mine.group_by("author_id", "target_id").agg(n_s=pl.len())
+    if n_raters is None:
+        n_raters = pos.group_by("target_id").agg(n_raters=pl.col("author_id").n_unique())
+    dedicated = (
+        pairs.join(n_circle, on=["author_id", "circle"])
+        .join(n_store, on=["author_id", "target_id"])
+        .join(n_given, on="author_id")
+        .filter(pl.col("n_c") + pl.col("n_s") >= min_worker_share * pl.col("n_given"))
+        .select("target_id", "circle", "author_id")
+    )
+    kept = (
+        dedicated.group_by("target_id", "circle")
+        .agg(k=pl.len())
+        .join(n_raters.select(pl.col("target_id").cast(pl.String), "n_raters"), on="target_id")
+        .filter((pl.col("k") >= min_traders) & (pl.col("k") >= min_share * pl.col("n_raters")))
+        .select("target_id", "circle")
+    )
+    return dedicated.join(kept, on=["target_id", "circle"], how="semi").sort(
+        "target_id", "circle", "author_id"
     )
 
 
@@ -729,6 +892,12 @@ def check_feedback_manipulation(ctx: ScanContext, params: Mapping[str, Any]) -> 
         max_trading_partners=int(params["max_trading_partners"]),
         expand_min_share=float(params["circle_expand_min_share"]),
         links=ctx.identity_links,
+        # the sellers' ratings of their buyers (mutual trades); the projection SHILL_PURCHASE
+        # reads too, so the scan collects it once
+        seller_ratings=ctx.frame(
+            "feedback", columns=["feedback_id", "author_id", "target_id", "rating"]
+        ),
+        mutual_min_traders=int(params["circle_mutual_min_traders"]) or None,
     )
     found = manipulation_findings(
         sig.sellers,
