@@ -24,7 +24,6 @@ Examples
 
 from __future__ import annotations
 
-import random
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -33,7 +32,17 @@ import polars as pl
 if TYPE_CHECKING:
     from graphkit.graph.build import MarketGraph
 
-__all__ = ["COMMUNITY_SCHEMA", "leiden_communities", "leiden_membership"]
+__all__ = ["CHILD_MIN_EDGES", "COMMUNITY_SCHEMA", "leiden_communities", "leiden_membership"]
+
+#: From this many edges in igraph's graph, :func:`leiden_membership` runs the Leiden
+#: call in a child process (:func:`graphkit.detect.leiden_child.leiden_in_child`), so
+#: the calling thread waits with the GIL released and the scan's second thread works.
+#: The child costs ~0.25 CPU s and ~40 MB more than the call (start-up: numpy and igraph
+#: without matplotlib; the arrays through a pipe): the call pays for it once it takes
+#: several times that. Measured (busy 2-core machine): simulate(200k, seed=1)'s Leiden
+#: graph, 67k edges, 0.09 CPU s in-process vs 0.30-0.38 in a child; sim_1000000_s0's,
+#: 215k edges, 0.49 CPU s vs 0.65-0.80 (+0.07 in the parent).
+CHILD_MIN_EDGES = 1_000_000
 
 #: Output of :func:`leiden_communities`: one row per vertex with at least one edge.
 COMMUNITY_SCHEMA: dict[str, pl.DataType] = {
@@ -51,6 +60,7 @@ def leiden_membership(
     n_iterations: int = 2,
     seed: int = 0,
     edge_mask: np.ndarray | None = None,
+    in_child: bool | None = None,
 ) -> np.ndarray:
     """Leiden community of every vertex (array indexed by ``vid``), relabelled stably.
 
@@ -80,6 +90,10 @@ def leiden_membership(
         are summed onto one stub vertex of its own (node weight = that sum), so
         a store's ordinary customers still pull it as one block, as they would
         on the whole graph; stubs are dropped from the result.
+    in_child
+        Run igraph's call in a child process (True), in this one (False), or in a
+        child from :data:`CHILD_MIN_EDGES` edges in igraph's graph on (None, the
+        default). The membership is the same either way, bit for bit.
 
     Returns
     -------
@@ -91,9 +105,8 @@ def leiden_membership(
     >>> leiden_membership(mg, seed=1)[:3]  # doctest: +SKIP
     array([0, 0, 1])
     """
-    import igraph
-
-    from graphkit.graph.build import igraph_from_arrays
+    from graphkit.detect.leiden_child import leiden_in_child
+    from graphkit.detect.leiden_worker import run_leiden
 
     n = mg.vertices.height
     src = mg.edges["buyer_vid"].to_numpy()
@@ -127,34 +140,25 @@ def leiden_membership(
         # (a stub: its edge), and igraph divides the resolution by the node weights' sum
         nw = np.concatenate([strength[touched], stub_w[owners]])
         resolution *= float(nw.sum()) / max(float(strength.sum()), 1e-300)
-        node_weights = nw.tolist()
+        node_weights = nw
     else:
         n_graph = n
     # the undirected graph straight from the edge arrays: the same vertices and edges,
     # in the same order, as ``mg.graph.as_undirected(mode="each")``, without building
     # the attributed igraph object (Python lists of every account id) and copying it
-    g = igraph_from_arrays(n_graph, src, dst, directed=False)
-    old_state = random.getstate()
-    igraph.set_random_number_generator(random.Random(seed))
-    try:
-        # igraph's C entry point, as ``g.community_leiden(objective_function="modularity")``
-        # calls it (same arguments, same result) without wrapping the membership in a
-        # VertexClustering (a Python pass over every vertex: ~1 CPU s at 10M orders)
-        membership, _quality = igraph.GraphBase.community_leiden(
-            g,
-            edge_weights=w.tolist(),
-            node_weights=node_weights,
-            node_in_weights=None,
-            resolution=resolution,
-            normalize_resolution=True,
-            beta=0.01,
-            initial_membership=None,
-            n_iterations=n_iterations,
-        )
-    finally:
-        igraph.set_random_number_generator(random)
-        random.setstate(old_state)
-    raw = np.asarray(membership, dtype=np.int64)
+    if in_child is None:
+        in_child = len(src) >= CHILD_MIN_EDGES
+    leiden = leiden_in_child if in_child else run_leiden
+    raw = leiden(
+        n_graph,
+        src,
+        dst,
+        w,
+        node_weights,
+        resolution=resolution,
+        n_iterations=n_iterations,
+        seed=seed,
+    )
     if touched is not None:
         raw = raw[: int(touched.sum())]  # the stubs are no accounts
         # untouched vertices: one community each, numbered after Leiden's
