@@ -182,7 +182,7 @@ def circle_raters(
     max_trading_partners: int = 10,
     links: pl.DataFrame | None = None,
     regular_min_top: int | None = 2,
-    seller_ratings: pl.DataFrame | None = None,
+    seller_ratings: pl.DataFrame | pl.LazyFrame | None = None,
     mutual_min_traders: int | None = 2,
 ) -> pl.DataFrame:
     """Return the positive ratings of accounts that work for a feedback-trading circle.
@@ -400,7 +400,7 @@ def circle_raters(
 
 def mutual_trade_stores(
     pos: pl.DataFrame,
-    seller_ratings: pl.DataFrame,
+    seller_ratings: pl.DataFrame | pl.LazyFrame,
     circles: pl.DataFrame,
     *,
     exclude: pl.DataFrame | None = None,
@@ -433,8 +433,8 @@ def mutual_trade_stores(
     pos
         Positive buyer -> seller ratings: ``author_id, target_id, rating`` (4-5 stars).
     seller_ratings
-        The feedback table (``author_id, target_id, rating``, any direction); only the
-        sellers' 5-star ratings of the traders are used.
+        The feedback table (``author_id, target_id, rating``, any direction; lazy is best:
+        only the sellers' 5-star ratings of the candidate traders are collected).
     circles
         ``target_id, circle``: the stores of each circle.
     exclude
@@ -892,11 +892,9 @@ def check_feedback_manipulation(ctx: ScanContext, params: Mapping[str, Any]) -> 
         max_trading_partners=int(params["max_trading_partners"]),
         expand_min_share=float(params["circle_expand_min_share"]),
         links=ctx.identity_links,
-        # the sellers' ratings of their buyers (mutual trades); the projection SHILL_PURCHASE
-        # reads too, so the scan collects it once
-        seller_ratings=ctx.frame(
-            "feedback", columns=["feedback_id", "author_id", "target_id", "rating"]
-        ),
+        # the sellers' ratings of their buyers (mutual trades): a lazy read, filtered to the
+        # few accounts rating into a circle before anything is collected
+        seller_ratings=ctx.lazy("feedback").select("author_id", "target_id", "rating"),
         mutual_min_traders=int(params["circle_mutual_min_traders"]) or None,
     )
     found = manipulation_findings(
