@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import polars as pl
+import pytest
 
 from graphkit.detect.lockstep import lockstep_groups, lockstep_pairs
 
@@ -129,3 +130,37 @@ def test_pairs_within_runs_of_sorted_bucket_keys() -> None:
     empty = _pairs_within_runs(np.zeros(0, dtype=np.int64))
     assert [e.size for e in empty] == [0, 0]
     assert run_lengths(np.array([5])).tolist() == [1]
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 5])
+def test_repeated_at_least_matches_counting(k: int) -> None:
+    """The values seen k times or more: the same as counting every value (random keys)."""
+    from graphkit.detect.lockstep import _repeated_at_least
+
+    rng = np.random.default_rng(k)
+    keys = np.sort(rng.integers(0, 300, size=1000))
+    values, counts = np.unique(keys, return_counts=True)
+    assert _repeated_at_least(keys, k).tolist() == values[counts >= k].tolist()
+    # fewer rows than k, and nothing repeated enough: empty
+    assert _repeated_at_least(np.array([7, 7]), 3).tolist() == []
+    assert _repeated_at_least(np.array([1, 2, 3]), 2).tolist() == []
+
+
+def test_pair_counts_with_a_buyer_count_not_a_power_of_two() -> None:
+    """Buyer codes in the keys' low bits: a code at the top of the range is split back exactly."""
+    from graphkit.detect.lockstep import _pairs_coded
+
+    day = 86_400_000_000
+    # buyers 4 and 6 (of n_b = 7, 3 bits) share two windows at seller 2; buyer 5 one of them
+    coded = pl.DataFrame(
+        {
+            "b": [4, 6, 4, 6, 5, 3],
+            "s": [2, 2, 2, 2, 2, 1],
+            "t": [10 * day, 10 * day + 5, 40 * day, 40 * day + 9, 40 * day + 1, 40 * day],
+        }
+    )
+    pairs, busy = _pairs_coded(
+        coded, 7, window_us=3 * day, min_shared_windows=2, max_bucket_buyers=50
+    )
+    assert busy == 0
+    assert pairs.rows() == [(4 * 7 + 6, 2, 1)]

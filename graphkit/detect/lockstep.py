@@ -123,6 +123,28 @@ def _pairs_within_runs(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return src, dst
 
 
+def _repeated_at_least(sorted_keys: np.ndarray, k: int) -> np.ndarray:
+    """Return the distinct values occurring at least ``k`` times in ``sorted_keys`` (sorted).
+
+    A value occurs ``k`` times or more when some row equals the row ``k - 1`` after it: one
+    comparison of the array with itself shifted, no run lengths of every distinct value.
+
+    Examples
+    --------
+    >>> _repeated_at_least(np.array([1, 1, 2, 3, 3, 3]), 2).tolist()
+    [1, 3]
+    >>> _repeated_at_least(np.array([1, 1, 2, 3, 3, 3]), 3).tolist()
+    [3]
+    """
+    if k <= 1:
+        hit = sorted_keys
+    elif len(sorted_keys) < k:
+        hit = sorted_keys[:0]
+    else:
+        hit = sorted_keys[k - 1 :][sorted_keys[k - 1 :] == sorted_keys[: len(sorted_keys) - k + 1]]
+    return hit[run_starts(hit)]
+
+
 def _pairs_coded(
     coded: pl.DataFrame,
     n_b: int,
@@ -146,10 +168,13 @@ def _pairs_coded(
     n_s = int(coded["s"].max()) + 1
     per_off = n_s * span
     n_keys = 2 * per_off
-    # one Int64 per distinct (offset, seller, bucket, buyer): key * n_b + b, so that the
+    # one Int64 per distinct (offset, seller, bucket, buyer): key << bits | b, so that the
     # sorted distinct values are the buckets' buyer lists, bucket after bucket, buyers in
-    # code order (sort-based: a hash unique / window count over 20M rows costs ~4x more)
-    if n_keys * max(n_b, 1) >= 2**62:  # pragma: no cover - beyond any real market
+    # code order (sort-based: a hash unique / window count over 20M rows costs ~4x more);
+    # the buyer in the low bits: split by a shift and a mask (an int64 division and a
+    # modulo over 20M values cost ~1 CPU s at 10M orders)
+    bits = max(n_b - 1, 1).bit_length()
+    if n_keys << bits >= 2**62:  # pragma: no cover - beyond any real market
         raise ValueError("lockstep: too many (buyer, seller, window) combinations for Int64 keys")
     v = (
         pl.concat(
@@ -161,7 +186,7 @@ def _pairs_coded(
                             + pl.col("s") * span
                             + ((pl.col("t") + off) // window_us - base)
                         )
-                        * n_b
+                        * (1 << bits)
                         + pl.col("b")
                     ).alias("v")
                 )
@@ -173,7 +198,7 @@ def _pairs_coded(
         .to_numpy()
     )
     v = v[run_starts(v)]
-    key, buyer = v // n_b, v % n_b
+    key, buyer = v >> bits, v & ((1 << bits) - 1)
     del v
     # buyers per bucket: run lengths of the sorted keys
     n = run_lengths(key)
@@ -181,21 +206,20 @@ def _pairs_coded(
     keep = (n >= 2) & (n <= max_bucket_buyers)
     key, buyer = key[keep], buyer[keep]
     # a buyer in fewer usable buckets of an offset than min_shared_windows pairs with no one
-    bo = buyer * 2 + key // per_off
+    # (the offset of key: key // per_off, 0 or 1, is key >= per_off)
+    bo = buyer * 2 + (key >= per_off)
     keep = np.bincount(bo, minlength=2 * n_b)[bo] >= min_shared_windows
     key, buyer = key[keep], buyer[keep]
     del bo, keep
     # one row per (pair, offset, shared bucket): every later buyer of the same bucket
     src, dst = _pairs_within_runs(key)
     # pair key a * n_b + b (a < b: buyers are sorted within a bucket) orders like (a, b)
-    pk = (buyer[src] * n_b + buyer[dst]) * 2 + key[src] // per_off
+    pk = (buyer[src] * n_b + buyer[dst]) * 2 + (key[src] >= per_off)
     # count first on the sorted keys (most pairs share one bucket; a sort costs less than a
     # hash group-by over tens of millions of rows), distinct sellers for the survivors only
     spk = pl.Series(pk).sort().to_numpy()
-    start = np.flatnonzero(run_starts(spk))
-    runs = np.diff(np.append(start, len(spk)))  # one length per distinct key, not per row
-    survivors = spk[start[runs >= min_shared_windows]]
-    del spk, start, runs
+    survivors = _repeated_at_least(spk, min_shared_windows)
+    del spk
     keep = pl.Series(pk).is_in(pl.Series(survivors).implode()).to_numpy()
     shared = pl.DataFrame({"pk": pk[keep], "s": key[src[keep]] % per_off // span}).lazy()
     del src, dst, pk, keep
