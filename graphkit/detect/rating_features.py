@@ -24,7 +24,10 @@ from graphkit.dataset import Dataset
 from graphkit.detect.rating_params import RatingParams
 
 __all__ = [
+    "COUNT_COLUMNS",
     "DIMENSIONS",
+    "add_group_counts",
+    "add_reliable_counts",
     "base_flags",
     "buyer_feedback",
     "buyer_rows",
@@ -34,6 +37,7 @@ __all__ = [
     "kl_divergence",
     "population_stats",
     "reliable_counts",
+    "seller_base_counts",
     "seller_bursts",
     "seller_counts",
     "seller_origins",
@@ -328,6 +332,8 @@ def group_flags(
     *,
     group_members: pl.DataFrame | None = None,
     identity_links: pl.DataFrame | None = None,
+    authors: pl.Series | None = None,
+    targets: pl.Series | None = None,
 ) -> pl.LazyFrame:
     """Add the flags of :func:`flag_feedback` that need detection results.
 
@@ -339,6 +345,12 @@ def group_flags(
         ``group_id, account_id[, role]`` of detected groups, or ``None``.
     identity_links
         ``account_a, account_b, ...`` identity links, or ``None``.
+    authors, targets
+        The distinct ``author_id`` / ``target_id`` values of ``out``, each at the position
+        of its integer id (``out``'s columns ``_uid`` / ``_tid``; e.g.
+        :attr:`~graphkit.detect.ratings.RatingBase.authors`). When both are given, the
+        members and links are looked up among the distinct accounts once and the rows are
+        flagged on their integer ids (no string of the rows is hashed); same flags.
 
     Returns
     -------
@@ -351,6 +363,9 @@ def group_flags(
     >>> base = base_flags(buyer_feedback(ds), ds, RatingParams())  # doctest: +SKIP
     >>> group_flags(base, group_members=None).collect()  # doctest: +SKIP
     """
+    if authors is not None and targets is not None:
+        flags = _group_flags_on_ids(group_members, identity_links, authors, targets)
+        return out.with_columns(flags).drop("_row")
     if group_members is None:
         out = out.with_columns(_null_flag("in_group_with_target"), _null_flag("in_any_group"))
     else:
@@ -370,22 +385,92 @@ def group_flags(
     if identity_links is None:
         out = out.with_columns(_null_flag("linked_to_target"))
     else:
-        links = identity_links.lazy().select(pl.col("account_a", "account_b").cast(pl.String))
-        both = pl.concat(
-            [
-                links.select(
-                    pl.col("account_a").alias("author_id"),
-                    pl.col("account_b").alias("target_id"),
-                ),
-                links.select(
-                    pl.col("account_b").alias("author_id"),
-                    pl.col("account_a").alias("target_id"),
-                ),
-            ]
-        )
-        linked = _matching_rows(out, ["author_id", "target_id"], both)
+        linked = _matching_rows(out, ["author_id", "target_id"], _both_ways(identity_links))
         out = _lookup(out, ["_row"], linked, "linked_to_target")
     return out.drop("_row")
+
+
+def _both_ways(identity_links: pl.DataFrame) -> pl.LazyFrame:
+    """``author_id, target_id``: each identity link in both directions."""
+    links = identity_links.lazy().select(pl.col("account_a", "account_b").cast(pl.String))
+    return pl.concat(
+        [
+            links.select(
+                pl.col("account_a").alias("author_id"), pl.col("account_b").alias("target_id")
+            ),
+            links.select(
+                pl.col("account_b").alias("author_id"), pl.col("account_a").alias("target_id")
+            ),
+        ]
+    )
+
+
+def _positions(values: pl.Series, accounts: pl.Series, name: str) -> pl.DataFrame:
+    """``account_id`` and its position ``name`` (Int64) for each of ``values`` in ``accounts``."""
+    pos = values.is_in(accounts.implode()).fill_null(False).arg_true()
+    return pl.DataFrame({"account_id": values.gather(pos), name: pos.cast(pl.Int64)})
+
+
+def _group_flags_on_ids(
+    group_members: pl.DataFrame | None,
+    identity_links: pl.DataFrame | None,
+    authors: pl.Series,
+    targets: pl.Series,
+) -> list[pl.Expr]:
+    """Return the three flags of :func:`group_flags` as expressions on ``_uid`` / ``_tid``.
+
+    Members and links are matched with the distinct accounts (strings compared exactly by
+    the joins); each hit becomes an integer author id, or an integer (author, target) pair
+    key ``_uid * len(targets) + _tid``, and the rows are flagged by integer set membership.
+    """
+    n_t = max(len(targets), 1)
+    pair = pl.col("_uid").cast(pl.Int64) * n_t + pl.col("_tid").cast(pl.Int64)
+
+    def member(keys: pl.Series, expr: pl.Expr, name: str) -> pl.Expr:
+        return expr.is_in(pl.lit(keys).implode()).fill_null(False).alias(name)
+
+    authors = authors.cast(pl.String)
+    targets = targets.cast(pl.String)
+    flags: list[pl.Expr] = []
+    if group_members is None:
+        flags += [_null_flag("in_group_with_target"), _null_flag("in_any_group")]
+    else:
+        gm = group_members.select(pl.col("group_id", "account_id").cast(pl.String)).unique()
+        accounts = gm.get_column("account_id")
+        by_author = _positions(authors, accounts, "_uid").join(gm, on="account_id")
+        by_target = _positions(targets, accounts, "_tid").join(gm, on="account_id")
+        same = (  # (author, target) of one group
+            by_author.join(by_target, on="group_id")
+            .select((pl.col("_uid") * n_t + pl.col("_tid")).alias("_k"))
+            .unique()
+        )
+        flags += [
+            member(same.get_column("_k"), pair, "in_group_with_target"),
+            member(
+                by_author.get_column("_uid").unique(),
+                pl.col("_uid").cast(pl.Int64),
+                "in_any_group",
+            ),
+        ]
+    if identity_links is None:
+        flags.append(_null_flag("linked_to_target"))
+    else:
+        both = _both_ways(identity_links).collect()
+        accounts = pl.concat([both.get_column("author_id"), both.get_column("target_id")])
+        linked = (
+            both.join(
+                _positions(authors, accounts, "_uid").rename({"account_id": "author_id"}),
+                on="author_id",
+            )
+            .join(
+                _positions(targets, accounts, "_tid").rename({"account_id": "target_id"}),
+                on="target_id",
+            )
+            .select((pl.col("_uid") * n_t + pl.col("_tid")).alias("_k"))
+            .unique()
+        )
+        flags.append(member(linked.get_column("_k"), pair, "linked_to_target"))
+    return flags
 
 
 def seller_origins(
@@ -662,6 +747,12 @@ def seller_counts(fb: pl.LazyFrame) -> pl.LazyFrame:
     --------
     >>> counts = seller_counts(flagged).collect()  # doctest: +SKIP
     """
+    aggs = _count_aggs()
+    return _per_seller(fb, [aggs[c] for c in COUNT_COLUMNS])
+
+
+def _count_aggs() -> dict[str, pl.Expr]:
+    """Return the aggregation of each of :data:`COUNT_COLUMNS`, by name."""
     top = pl.col("top")
     aggs: list[pl.Expr] = [
         pl.len().cast(pl.Int64).alias("n_ratings"),
@@ -677,9 +768,7 @@ def seller_counts(fb: pl.LazyFrame) -> pl.LazyFrame:
         aggs += [_n(pl.col(d) == k).alias(f"c{k}_{d}") for k in range(1, 6)]
     aggs += [
         _n_known("from_new_account", top).alias("n_top_new"),
-        _n_known("in_group_with_target", top).alias("n_top_group"),
-        _n_known("in_any_group", top).alias("n_top_any_group"),
-        _n_known("linked_to_target", top).alias("n_top_linked"),
+        *[_n_known(flag, top).alias(name) for name, flag in _GROUP_COUNTS.items()],
         _n(top & pl.col("refunded_after")).alias("n_top_refunded"),
         _n(top & pl.col("repeat_rater")).alias("n_top_repeat"),
         _n(top & pl.col("traded")).alias("n_top_traded"),
@@ -688,7 +777,118 @@ def seller_counts(fb: pl.LazyFrame) -> pl.LazyFrame:
         _n(pl.col("perfect_dsr")).alias("n_perfect"),
         _n(pl.col("in_burst")).alias("n_in_burst"),
     ]
-    return _per_seller(fb, aggs)
+    return {a.meta.output_name(): a for a in aggs}
+
+
+#: The counts of :func:`seller_counts` that need detection results (top ratings from a
+#: group member with the seller, from any group member, from an identity-linked account;
+#: null for a seller whose flag is null on every rating), and the flag each counts.
+_GROUP_COUNTS: dict[str, str] = {
+    "n_top_group": "in_group_with_target",
+    "n_top_any_group": "in_any_group",
+    "n_top_linked": "linked_to_target",
+}
+#: The columns of :func:`seller_counts` after ``seller_id``, in order.
+COUNT_COLUMNS: tuple[str, ...] = (
+    "n_ratings",
+    "n_top",
+    "n_positive",
+    *[c for d in DIMENSIONS for c in (f"n_{d}", f"sum_{d}", *[f"c{k}_{d}" for k in range(1, 6)])],
+    "n_top_new",
+    *_GROUP_COUNTS,
+    "n_top_refunded",
+    "n_top_repeat",
+    "n_top_traded",
+    "n_early",
+    "n_dsr_triples",
+    "n_perfect",
+    "n_in_burst",
+)
+
+
+def seller_base_counts(fb: pl.LazyFrame) -> pl.LazyFrame:
+    """Count per seller what :func:`seller_counts` counts without detection results.
+
+    Every column of :func:`seller_counts` but ``n_top_group``, ``n_top_any_group``,
+    ``n_top_linked`` and ``n_top_traded`` (:func:`add_group_counts` adds them once the
+    groups, links and trades are known), so that a scan counts the millions of ratings
+    while group detection runs.
+
+    Parameters
+    ----------
+    fb
+        Buyer feedback with the flags of :func:`base_flags` and ``in_burst``.
+
+    Returns
+    -------
+    pl.LazyFrame
+        One row per seller, rows in no set order: ``seller_id``, ``_tid`` when ``fb`` has
+        the integer seller ids ``_tid``, and the counts.
+
+    Examples
+    --------
+    >>> counts = seller_base_counts(base.flags.lazy()).collect()  # doctest: +SKIP
+    """
+    aggs = _count_aggs()
+    names = [c for c in COUNT_COLUMNS if c not in _GROUP_COUNTS and c != "n_top_traded"]
+    if "_tid" in fb.collect_schema().names():
+        return (
+            fb.group_by("_tid")
+            .agg(pl.col("target_id").first().alias("seller_id"), *[aggs[c] for c in names])
+            .select("seller_id", "_tid", *names)
+        )
+    return fb.group_by(pl.col("target_id").alias("seller_id")).agg([aggs[c] for c in names])
+
+
+def add_group_counts(counts: pl.DataFrame, fb: pl.DataFrame) -> pl.DataFrame:
+    """Add the detection-dependent counts of :func:`seller_counts` to :func:`seller_base_counts`.
+
+    Only the ratings that count somewhere (a top rating carrying a group, link or traded
+    flag, or a null flag) are grouped; the result equals :func:`seller_counts` of ``fb``.
+
+    Parameters
+    ----------
+    counts
+        Collected :func:`seller_base_counts` of the same ratings.
+    fb
+        The ratings with the flags of :func:`group_flags` and ``traded``.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``counts`` (rows in its order) with the columns of :func:`seller_counts` in its
+        order (``_tid`` kept after ``seller_id`` when ``counts`` has it).
+
+    Examples
+    --------
+    >>> counts = add_group_counts(base_counts, flagged)  # doctest: +SKIP
+    """
+    key = "_tid" if "_tid" in counts.columns and "_tid" in fb.columns else None
+    top = pl.col("top").fill_null(False)
+    flags = {**_GROUP_COUNTS, "n_top_traded": "traded"}
+    # a flag null on some rows only: per seller, null when null on all its rows
+    partial = [f for f in _GROUP_COUNTS.values() if 0 < fb.get_column(f).null_count() < fb.height]
+    keep = pl.any_horizontal(
+        [top & pl.col(f).fill_null(False) for f in flags.values()]
+        + [pl.col(f).is_null() for f in partial]
+    )
+    aggs = [_n(top & pl.col(f)).alias(name) for name, f in flags.items()]
+    aggs += [_n(pl.col(f).is_null()).alias(f"_null_{f}") for f in partial]
+    hits = (
+        fb.filter(keep)
+        .group_by(pl.col(key) if key else pl.col("target_id").alias("seller_id"))
+        .agg(aggs)
+    )
+    out = counts.join(hits, on=key or "seller_id", how="left", maintain_order="left")
+    cols: list[pl.Expr] = []
+    for name, f in flags.items():
+        n = pl.col(name).fill_null(0)
+        if name in _GROUP_COUNTS and fb.get_column(f).null_count() == fb.height:
+            n = pl.lit(None, dtype=pl.Int64)  # not computed: null for every seller
+        elif f in partial:
+            n = pl.when(pl.col(f"_null_{f}").fill_null(0) < pl.col("n_ratings")).then(n)
+        cols.append(n.alias(name))
+    return out.with_columns(cols).select("seller_id", *([key] if key else []), *COUNT_COLUMNS)
 
 
 def _per_seller(fb: pl.LazyFrame, aggs: list[pl.Expr]) -> pl.LazyFrame:
@@ -733,6 +933,54 @@ def reliable_counts(fb: pl.LazyFrame) -> pl.LazyFrame:
             _n(reliable & pl.col(d).is_not_null()).alias(f"n_{d}_reliable"),
         ]
     return _per_seller(fb, aggs)
+
+
+def add_reliable_counts(counts: pl.DataFrame, fb: pl.DataFrame) -> pl.DataFrame:
+    """Add the columns of :func:`reliable_counts` to :func:`seller_counts`, from few rows.
+
+    The reliable sums and counts are the seller's totals minus those of its ratings that
+    are not reliable (``suspicious`` true or null): only those few ratings are grouped.
+    Integer arithmetic, so the numbers equal :func:`reliable_counts` of ``fb``.
+
+    Parameters
+    ----------
+    counts
+        Collected :func:`seller_counts` (or :func:`add_group_counts`) of the same ratings,
+        with ``n_<dim>`` and ``sum_<dim>``.
+    fb
+        The ratings with the boolean ``suspicious``.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``counts`` (rows in its order) followed by ``n_suspicious`` and per dimension
+        ``sum_<dim>_reliable`` and ``n_<dim>_reliable``.
+
+    Examples
+    --------
+    >>> counts = add_reliable_counts(counts, flagged)  # doctest: +SKIP
+    """
+    key = "_tid" if "_tid" in counts.columns and "_tid" in fb.columns else None
+    aggs: list[pl.Expr] = [_n(pl.col("suspicious")).alias("n_suspicious")]
+    for d in DIMENSIONS:
+        aggs += [
+            pl.col(d).cast(pl.Int64).sum().alias(f"_sum_{d}"),
+            pl.col(d).count().cast(pl.Int64).alias(f"_n_{d}"),
+        ]
+    unreliable = (
+        fb.filter(pl.col("suspicious").fill_null(True))
+        .group_by(pl.col(key) if key else pl.col("target_id").alias("seller_id"))
+        .agg(aggs)
+    )
+    cols: list[pl.Expr] = [pl.col("n_suspicious").fill_null(0)]
+    for d in DIMENSIONS:
+        cols += [
+            (pl.col(f"sum_{d}") - pl.col(f"_sum_{d}").fill_null(0)).alias(f"sum_{d}_reliable"),
+            (pl.col(f"n_{d}") - pl.col(f"_n_{d}").fill_null(0)).alias(f"n_{d}_reliable"),
+        ]
+    return counts.join(unreliable, on=key or "seller_id", how="left", maintain_order="left").select(
+        *counts.columns, *cols
+    )
 
 
 def population_stats(counts: pl.DataFrame) -> dict[str, float]:

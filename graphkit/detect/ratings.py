@@ -37,6 +37,8 @@ from graphkit.dataset import Dataset
 from graphkit.detect.inflation import add_inflation, fmt2, fmt_pct, inflation_explanation
 from graphkit.detect.rating_features import (
     DIMENSIONS,
+    add_group_counts,
+    add_reliable_counts,
     base_flags,
     buyer_rows,
     group_flags,
@@ -44,6 +46,7 @@ from graphkit.detect.rating_features import (
     kl_divergence,
     population_stats,
     reliable_counts,
+    seller_base_counts,
     seller_bursts,
     seller_counts,
     seller_origins,
@@ -154,7 +157,10 @@ class RatingBase:
     author_ids, target_ids
         :func:`~graphkit.detect.rev2.dense_ids` of the rows' ``author_id`` and
         ``target_id`` (also the columns ``_uid`` and ``_tid`` of ``flags``): REV2's ids,
-        and the integer keys of the repeat-rater count.
+        and the integer keys of the repeat-rater count and of the group and link flags.
+    counts
+        Per seller, the rating counts that need no detection result
+        (:func:`~graphkit.detect.rating_features.seller_base_counts`, with ``_tid``).
     """
 
     flags: pl.DataFrame
@@ -162,6 +168,21 @@ class RatingBase:
     burst_sellers: pl.DataFrame
     author_ids: DenseIds | None = None
     target_ids: DenseIds | None = None
+    counts: pl.DataFrame | None = None
+
+    @property
+    def authors(self) -> pl.Series | None:
+        """The distinct ``author_id`` values, each at the position of its ``_uid``."""
+        if self.author_ids is None:
+            return None
+        return self.flags.get_column("author_id").gather(self.author_ids.first)
+
+    @property
+    def targets(self) -> pl.Series | None:
+        """The distinct ``target_id`` values (sellers), each at the position of its ``_tid``."""
+        if self.target_ids is None:
+            return None
+        return self.flags.get_column("target_id").gather(self.target_ids.first)
 
 
 def rating_base(ds: Dataset, params: RatingParams | None = None) -> RatingBase:
@@ -210,7 +231,8 @@ def rating_base(ds: Dataset, params: RatingParams | None = None) -> RatingBase:
     burst_lazy, ends_lazy = seller_bursts(flags.lazy(), p, origins)
     burst_sellers, burst_ends = pl.collect_all([burst_lazy, ends_lazy])
     flags = in_burst_flag(flags.lazy(), burst_ends.lazy(), p).collect()
-    return RatingBase(flags, p, burst_sellers, authors, targets)
+    counts = seller_base_counts(flags.lazy()).collect()
+    return RatingBase(flags, p, burst_sellers, authors, targets, counts)
 
 
 def _flag(name: str) -> pl.Expr:
@@ -655,6 +677,43 @@ def _raters(fb: pl.DataFrame, fairness: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _trades(
+    fb: pl.DataFrame, ties: pl.DataFrame, authors: pl.Series | None, min_per_direction: int
+) -> tuple[pl.DataFrame, pl.Series]:
+    """Return the trading pairs of ``fb`` and the boolean ``traded`` per rating.
+
+    Only positive ratings whose author is tied to a seller can be cross ratings: with the
+    distinct raters (``authors``, position = ``_uid``) those rows are picked on their
+    integer ids first, and only their (unique, per the contract) feedback ids are matched
+    with the pairs' evidence.
+    """
+    if authors is None:
+        cand = fb.lazy()
+        rows = None
+    else:
+        tied = authors.is_in(ties.get_column("account_id").implode()).fill_null(False)
+        rows = (
+            fb.select(
+                pl.col("positive").fill_null(False)
+                & pl.col("_uid").is_in(pl.lit(tied.arg_true().cast(pl.Int64)).implode())
+            )
+            .to_series()
+            .arg_true()
+        )
+        cand = fb.select("feedback_id", "author_id", "target_id", "positive")[rows].lazy()
+    pairs = (
+        trading_pairs(cand, ties.lazy(), min_per_direction=min_per_direction)
+        .collect()
+        .cast(TRADING_SCHEMA)  # type: ignore[arg-type]
+    )
+    ids = pl.lit(pairs.get_column("feedback_ids").explode().unique()).implode()
+    if rows is None:
+        return pairs, fb.select(traded=pl.col("feedback_id").is_in(ids)).to_series()
+    hit = rows.filter(fb.get_column("feedback_id").gather(rows).is_in(ids))
+    traded = pl.zeros(fb.height, dtype=pl.Boolean, eager=True).scatter(hit, True)
+    return pairs, traded.alias("traded")
+
+
 def rating_signals(
     ds: Dataset,
     *,
@@ -739,29 +798,27 @@ def rating_signals(
 
     # one collect of the flagged feedback, in the feedback table's order from here on (every
     # join keeps the left order): deterministic without sorting millions of strings
+    # the distinct raters and sellers (position = integer id): members and links are
+    # looked up among them, the rows flagged on their integer ids
+    authors, targets = base.authors, base.targets
     fb = group_flags(
-        base.flags.lazy(), group_members=group_members, identity_links=identity_links
+        base.flags.lazy(),
+        group_members=group_members,
+        identity_links=identity_links,
+        authors=authors,
+        targets=targets,
     ).collect()
     in_burst, fb = fb.get_column("in_burst"), fb.drop("in_burst")  # added back below
 
     # feedback trading (whole-graph stage: needs every seller's side)
-    sellers = (  # each seller once (the base's ids: no hashing of every row)
-        fb.get_column("target_id").gather(base.target_ids.first)
-        if base.target_ids is not None
-        else fb.get_column("target_id").unique()
-    )
+    sellers = targets if targets is not None else fb.get_column("target_id").unique()
     ties = seller_ties(
         sellers,
         identity_links=identity_links,
         group_members=group_members if p.trading_ties_from_groups else None,
-    )
-    pairs = (
-        trading_pairs(fb.lazy(), ties, min_per_direction=p.trading_min_per_direction)
-        .collect()
-        .cast(TRADING_SCHEMA)  # type: ignore[arg-type]
-    )
-    traded = pairs.get_column("feedback_ids").explode().unique()
-    fb = fb.with_columns(traded=pl.col("feedback_id").is_in(pl.lit(traded).implode()))
+    ).collect()
+    pairs, traded = _trades(fb, ties, authors, p.trading_min_per_direction)
+    fb = fb.with_columns(traded)
 
     # bursts against the seller's own baseline (computed in the base: no detection result)
     burst_sellers = base.burst_sellers
@@ -782,8 +839,13 @@ def rating_signals(
         fb = fb.with_columns(res.reliability["reliability"])
     else:  # pragma: no cover - defensive
         fb = fb.join(res.reliability, on="feedback_id", how="left", maintain_order="left")
-    counts = seller_counts(fb.lazy()).collect()
-    pop = population_stats(counts)
+    # per seller counts: the base counted every rating during detection, the detection-
+    # dependent counts come from the few flagged ratings
+    if base.counts is not None and "_tid" in fb.columns:
+        counts = add_group_counts(base.counts, fb)
+    else:
+        counts = seller_counts(fb.lazy()).collect()
+    pop = population_stats(counts.drop("_tid", strict=False))
     pop["unreliable"] = float("nan")  # set below, once suspicious is known
 
     # seller context for the context-dependent flags (per seller: partition-ready)
@@ -792,7 +854,7 @@ def rating_signals(
         counts.lazy()
         .join(burst_sellers.lazy().rename({"target_id": "seller_id"}), on="seller_id", how="left")
         .select(
-            pl.col("seller_id").alias("target_id"),
+            pl.col("_tid" if "_tid" in counts.columns else "seller_id").alias("_seller"),
             *[
                 pl.any_horizontal(
                     [_is_fired(by_name[n]) for n in names if n in by_name] or [pl.lit(False)]
@@ -804,9 +866,10 @@ def rating_signals(
     # per rating: does its seller show the context signal (a set lookup; joining the seller
     # table onto the whole frame would copy every column of millions of ratings)
     ctx = context.collect()
+    seller = "_tid" if "_tid" in counts.columns else "target_id"
     fb = (
         fb.with_columns(
-            pl.col("target_id").is_in(ctx.filter(c).get_column("target_id").implode()).alias(c)
+            pl.col(seller).is_in(ctx.filter(c).get_column("_seller").implode()).alias(c)
             for c in ("_ctx_refunded_after", "_ctx_weak_pair")
         )
         .lazy()
@@ -821,9 +884,12 @@ def rating_signals(
         )
         .collect()
     )
-    counts = counts.join(
-        reliable_counts(fb.lazy()).collect(), on="seller_id", how="left", maintain_order="left"
-    )
+    if "_tid" in counts.columns:  # totals minus the few unreliable ratings
+        counts = add_reliable_counts(counts, fb).drop("_tid")
+    else:
+        counts = counts.join(
+            reliable_counts(fb.lazy()).collect(), on="seller_id", how="left", maintain_order="left"
+        )
     tot_pos = int(counts["n_positive"].sum())
     pop["unreliable"] = float(counts["n_suspicious"].sum()) / tot_pos if tot_pos else 0.0
 
