@@ -281,6 +281,26 @@ def test_orders_with_accounts_missing_from_the_accounts_table(
     assert mg.edges.filter(pl.col("buyer_id") == "b3")["seller_id"].to_list() == ["s2"]
 
 
+def test_order_seller_recorded_as_a_buyer_account(tiny: dict[str, pl.DataFrame]) -> None:
+    """Sellers are looked up among the stores first; a seller id whose account is not a
+    store (kind ``buyer`` in ``accounts``) is found among every account: same edges."""
+    want = build_market_graph(dataset_from_frames(tiny))
+    tables = dataset_from_frames(tiny).tables
+    accounts = tables["accounts"].with_columns(
+        pl.when(pl.col("account_id") == "s2")
+        .then(pl.lit("buyer"))
+        .otherwise(pl.col("kind"))
+        .alias("kind")
+    )
+    ds = Dataset(tables={**tables, "accounts": accounts}, as_of=dataset_from_frames(tiny).as_of)
+    mg = build_market_graph(ds)
+    assert mg.vertices.filter(pl.col("account_id") == "s2")["kind"].to_list() == ["buyer"]
+    assert mg.edges.equals(want.edges)
+    assert mg.orders is not None
+    assert want.orders is not None
+    assert mg.orders.equals(want.orders)
+
+
 def test_repeated_values_are_those_on_more_than_one_row() -> None:
     from graphkit.graph.build import _repeated
 
