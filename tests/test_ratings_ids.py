@@ -10,11 +10,12 @@ the known answers on hand-built markets.
 from __future__ import annotations
 
 import dataclasses
+from datetime import timedelta
 
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
-from test_ratings import Market, _groups, _honest_background, _links
+from test_ratings import T0, Market, _groups, _honest_background, _links
 from test_ratings_base import _shuffled_market
 
 from graphkit.detect.rating_features import (
@@ -25,9 +26,12 @@ from graphkit.detect.rating_features import (
     buyer_rows,
     flag_feedback,
     group_flags,
+    in_burst_flag,
     reliable_counts,
     seller_base_counts,
+    seller_bursts,
     seller_counts,
+    seller_origins,
 )
 from graphkit.detect.rating_params import RatingParams
 from graphkit.detect.ratings import rating_base, rating_signals
@@ -207,3 +211,41 @@ def test_base_counts_of_the_base_are_the_counts_of_its_flags() -> None:
     assert base.authors.gather(base.flags["_uid"]).equals(base.flags["author_id"])
     assert base.targets.gather(base.flags["_tid"]).equals(base.flags["target_id"])
     assert base.targets.n_unique() == base.targets.len()
+
+
+def test_in_burst_on_integer_keys_matches_the_string_join() -> None:
+    from test_ratings import _burst_market
+
+    m, ring = _burst_market(30)
+    m.honest("t", 40, start=10.0)
+    ds = m.dataset()
+    p = RatingParams()
+    base = rating_base(ds)
+    flags = base.flags.drop("in_burst")
+    origins = seller_origins(ds, p, sellers=base.targets)
+    _, ends = seller_bursts(flags.lazy(), p, origins)
+    ends = ends.collect()
+    assert "_tid" in ends.columns
+    on_ids = in_burst_flag(flags.lazy(), ends.lazy(), p).collect()
+    strings = in_burst_flag(flags.drop("_tid").lazy(), ends.drop("_tid").lazy(), p).collect()
+    assert on_ids["in_burst"].equals(strings["in_burst"])
+    assert on_ids["in_burst"].equals(base.flags["in_burst"])
+    assert set(on_ids.filter("in_burst")["feedback_id"]) == ring
+    # a near miss: the same days at another seller are not in its burst
+    assert not on_ids.filter(pl.col("target_id") == "t")["in_burst"].any()
+
+
+def test_seller_origins_from_given_registration_times_match_the_accounts_join() -> None:
+    m = Market()
+    m.honest("s", 20)
+    m.honest("t", 20, start=60.0)
+    m.created["t"] = T0 + timedelta(days=55)  # registered inside the dataset
+    ds = m.dataset()
+    p = RatingParams()
+    sellers = pl.Series(["t", "s", "nobody"])  # "nobody" has no account: null time
+    created = pl.Series([T0 + timedelta(days=55), T0 - timedelta(days=365), None])
+    given = seller_origins(ds, p, sellers=sellers, created=created).collect()
+    joined = seller_origins(ds, p, sellers=sellers).collect()
+    assert_frame_equal(given.sort("target_id"), joined.sort("target_id"))
+    assert given.filter(pl.col("target_id") == "t")["new_seller"].item()
+    assert not given.filter(pl.col("target_id") == "nobody")["new_seller"].item()

@@ -474,7 +474,11 @@ def _group_flags_on_ids(
 
 
 def seller_origins(
-    ds: Dataset, params: RatingParams, *, sellers: pl.Series | None = None
+    ds: Dataset,
+    params: RatingParams,
+    *,
+    sellers: pl.Series | None = None,
+    created: pl.Series | None = None,
 ) -> pl.LazyFrame:
     """Where each seller's observable rating history starts (for burst baselines).
 
@@ -493,6 +497,10 @@ def seller_origins(
     sellers
         The sellers to describe (e.g. the targets of the buyer feedback); every
         seller of an order when ``None`` (reads the orders' ``seller_id`` column).
+    created
+        The registration time (``accounts.created_at``, null when unknown) of each of
+        ``sellers`` (same positions; distinct ``sellers`` then), when the caller looked
+        them up already; read from ``accounts`` when ``None``.
 
     Returns
     -------
@@ -512,10 +520,17 @@ def seller_origins(
         else pl.LazyFrame({"target_id": sellers.cast(pl.String)}).unique()
     )
     accounts = ds.get("accounts")
-    if accounts is None:
-        created = ids.with_columns(created_day=pl.lit(None, dtype=pl.Int32))
+    if accounts is not None and sellers is not None and created is not None:
+        days = pl.LazyFrame(
+            {
+                "target_id": sellers.cast(pl.String),
+                "created_day": created.dt.epoch("d").cast(pl.Int32),
+            }
+        )
+    elif accounts is None:
+        days = ids.with_columns(created_day=pl.lit(None, dtype=pl.Int32))
     else:
-        created = ids.join(
+        days = ids.join(
             accounts.select(
                 pl.col("account_id").alias("target_id"),
                 pl.col("created_at").dt.epoch("d").cast(pl.Int32).alias("created_day"),
@@ -525,7 +540,7 @@ def seller_origins(
         )
     new = (pl.col("created_day") > pl.col("start")).fill_null(False)
     end = int(pl.Series([ds.as_of]).dt.epoch("d").item())
-    return created.join(start, how="cross").select(
+    return days.join(start, how="cross").select(
         "target_id",
         pl.lit(end, dtype=pl.Int32).alias("end_day"),
         pl.when(new)
@@ -691,11 +706,24 @@ def in_burst_flag(fb: pl.LazyFrame, burst_ends: pl.LazyFrame, params: RatingPara
     # the integer seller ids when both sides have them (no string hashing of every rating)
     seller = "_tid" if "_tid" in burst_ends.collect_schema().names() else "target_id"
     seller = seller if seller in fb.collect_schema().names() else "target_id"
-    covered = (
-        burst_ends.select(
-            seller,
-            pl.int_ranges(pl.col("day") - w + 1, pl.col("day") + 1, dtype=pl.Int32).alias("_day"),
+    days = pl.int_ranges(pl.col("day") - w + 1, pl.col("day") + 1, dtype=pl.Int32)
+    if seller == "_tid":
+        # one Int64 key per (seller, day), sellers 2**32 apart (days are Int32): the flag is
+        # a set membership of every rating's key, no join and nothing moved
+        def key(day: pl.Expr) -> pl.Expr:
+            return pl.col("_tid").cast(pl.Int64) * (1 << 32) + day.cast(pl.Int64)
+
+        covered = (
+            burst_ends.select("_tid", days.alias("_day"))
+            .explode("_day")
+            .select(key(pl.col("_day")).alias("_k"))
+            .unique()
         )
+        day = pl.col("created_at").dt.epoch("d").cast(pl.Int32)
+        hit = key(day).is_in(covered.collect().get_column("_k").implode())
+        return fb.with_columns(in_burst=hit.fill_null(False) & pl.col("top"))
+    covered = (
+        burst_ends.select(seller, days.alias("_day"))
         .explode("_day")
         .unique()
         .with_columns(in_burst=pl.lit(True))

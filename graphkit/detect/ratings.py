@@ -214,20 +214,24 @@ def rating_base(ds: Dataset, params: RatingParams | None = None) -> RatingBase:
     # count groups by them instead of by two string columns
     authors, targets = dense_ids(rows["author_id"]), dense_ids(rows["target_id"])
     rows = rows.with_columns(_uid=authors.ids, _tid=targets.ids)
+    sellers = rows.get_column("target_id").gather(targets.first)  # each seller once
     accounts = ds.get("accounts")
-    if accounts is not None:  # registration times looked up once per distinct author
+    seller_created = None
+    if accounts is not None:
+        # registration times looked up once per distinct author and seller, in one lookup
+        # (one hash map of the accounts): the authors' for the new-account flag, the
+        # sellers' for the burst baselines
         ages = accounts.select("account_id", "created_at").collect()
-        created = (
-            rows.get_column("author_id")
-            .gather(authors.first)
-            .replace_strict(ages["account_id"], ages["created_at"], default=None)
-        )
-        rows = rows.with_columns(_acct_created=created.gather(authors.ids))
+        n_authors = len(authors.first)
+        created = pl.concat(
+            [rows.get_column("author_id").gather(authors.first), sellers]
+        ).replace_strict(ages["account_id"], ages["created_at"], default=None)
+        seller_created = created.slice(n_authors)
+        rows = rows.with_columns(_acct_created=created.slice(0, n_authors).gather(authors.ids))
     flags = base_flags(rows.lazy(), ds, p).collect()
     # bursts against the seller's own baseline (top ratings per seller and day: the row
     # order does not matter)
-    sellers = flags.get_column("target_id").gather(targets.first)  # each seller once
-    origins = seller_origins(ds, p, sellers=sellers)
+    origins = seller_origins(ds, p, sellers=sellers, created=seller_created)
     burst_lazy, ends_lazy = seller_bursts(flags.lazy(), p, origins)
     burst_sellers, burst_ends = pl.collect_all([burst_lazy, ends_lazy])
     flags = in_burst_flag(flags.lazy(), burst_ends.lazy(), p).collect()
