@@ -165,3 +165,24 @@ def test_membership_equals_igraphs_community_leiden() -> None:
     raw = np.asarray(part.membership)
     # same partition: equal labels in one iff equal labels in the other
     assert np.array_equal(ours[:, None] == ours[None, :], raw[:, None] == raw[None, :])
+
+
+def test_relabel_by_first_vertex_matches_the_sorting_definition() -> None:
+    """The O(n) renumbering equals the np.unique one: communities 0..k-1 in order of
+    their smallest vid, on scrambled sparse labels and on edge cases."""
+    from graphkit.detect.communities import _relabel_by_first_vertex
+
+    def by_sorting(raw: np.ndarray) -> np.ndarray:
+        _, first, inverse = np.unique(raw, return_index=True, return_inverse=True)
+        relabel = np.empty(len(first), dtype=np.int64)
+        relabel[np.argsort(first, kind="stable")] = np.arange(len(first))
+        return relabel[inverse.reshape(-1)]
+
+    rng = np.random.default_rng(4)
+    for n, k in ((1000, 30), (500, 5000), (1, 1)):
+        raw = rng.integers(0, k, n) * 7 + 3  # sparse, not in first-vertex order
+        got = _relabel_by_first_vertex(raw)
+        assert got.dtype == np.int64
+        assert np.array_equal(got, by_sorting(raw))
+    assert _relabel_by_first_vertex(np.array([5, 5, 2, 9, 2])).tolist() == [0, 0, 1, 2, 1]
+    assert _relabel_by_first_vertex(np.zeros(0, dtype=np.int64)).tolist() == []

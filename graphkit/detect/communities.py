@@ -165,12 +165,24 @@ def leiden_membership(
         sub = raw
         raw = np.arange(n, dtype=np.int64) + (int(sub.max()) + 1 if len(sub) else 0)
         raw[touched] = sub
-    # relabel by first occurrence (= smallest vid): stable numbering
-    _, first, inverse = np.unique(raw, return_index=True, return_inverse=True)
-    order = np.argsort(first, kind="stable")
-    relabel = np.empty(len(order), dtype=np.int64)
-    relabel[order] = np.arange(len(order))
-    return relabel[inverse.reshape(-1)]
+    return _relabel_by_first_vertex(raw)
+
+
+def _relabel_by_first_vertex(raw: np.ndarray) -> np.ndarray:
+    """Renumber communities ``0..k-1`` in order of their smallest vid (stable numbering).
+
+    ``raw``: non-negative community labels per vid. O(n) without sorting (``np.unique``
+    sorted the 3M labels of the 10M-order market: 0.15-0.3 CPU s, this 0.05).
+    """
+    n = len(raw)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    vid = np.arange(n, dtype=np.int64)
+    first = np.full(int(raw.max()) + 1, n, dtype=np.int64)
+    np.minimum.at(first, raw, vid)  # each label's smallest vid
+    head = first[raw]
+    # a community's new number: how many communities start before its smallest vid
+    return (np.cumsum(head == vid) - 1)[head]
 
 
 def leiden_communities(
