@@ -38,11 +38,14 @@ __all__ = ["CHILD_MIN_EDGES", "COMMUNITY_SCHEMA", "leiden_communities", "leiden_
 #: call in a child process (:func:`graphkit.detect.leiden_child.leiden_in_child`), so
 #: the calling thread waits with the GIL released and the scan's second thread works.
 #: The child costs ~0.25 CPU s and ~40 MB more than the call (start-up: numpy and igraph
-#: without matplotlib; the arrays through a pipe): the call pays for it once it takes
-#: several times that. Measured (busy 2-core machine): simulate(200k, seed=1)'s Leiden
-#: graph, 67k edges, 0.09 CPU s in-process vs 0.30-0.38 in a child; sim_1000000_s0's,
-#: 215k edges, 0.49 CPU s vs 0.65-0.80 (+0.07 in the parent).
-CHILD_MIN_EDGES = 1_000_000
+#: without matplotlib; the arrays through a pipe): it pays once the call takes several
+#: times that. Measured on the busy 2-core machine (call = leiden_membership's CPU s):
+#: simulate(200k, seed=1), Leiden graph of 67k edges: 0.09 in-process vs 0.30-0.38 in
+#: the child; sim_1000000_s0, 215k edges: 0.49 vs 0.65-0.80 (+0.07 in the parent);
+#: sim_10000000_s0, 1.89M edges (576k vertices): 10.8 in-process vs 1.3 in the parent +
+#: 10.0 in the child (peak RSS 462 MB). From 215k to 1.89M edges the call grows as
+#: ~m^1.35, so at 500k edges it takes ~1.5 CPU s, ~6x the child's overhead.
+CHILD_MIN_EDGES = 500_000
 
 #: Output of :func:`leiden_communities`: one row per vertex with at least one edge.
 COMMUNITY_SCHEMA: dict[str, pl.DataType] = {

@@ -8,7 +8,9 @@ policy checks of the second thread stall. :func:`leiden_in_child` runs the same 
 worker script, numpy and igraph only, reads the arrays from its stdin and writes the
 membership to its stdout, while the calling thread waits in blocking pipe writes and
 reads, with the GIL released. A pipe rather than a temporary file: nothing to clean
-up, and at the 10M-order scan's size either moves the arrays in tens of milliseconds.
+up, and cheaper (53 MB, about the 10M-order scan's job: 0.010 CPU s in the parent
+through a pipe, 0.017 writing a file in /tmp, 0.031 in /dev/shm; the child's read
+the same).
 
 Examples
 --------
