@@ -70,7 +70,9 @@ def _rich_market() -> tuple[Market, pl.DataFrame, pl.DataFrame, dict[str, set[st
 
 def _string_paths(base):  # type: ignore[no-untyped-def]
     """The same base without its integer ids and counts: the string paths are taken."""
-    return dataclasses.replace(base, author_ids=None, target_ids=None, counts=None)
+    return dataclasses.replace(
+        base, author_ids=None, target_ids=None, counts=None, rater_targets=None
+    )
 
 
 def test_integer_paths_give_the_signals_of_the_string_paths() -> None:

@@ -232,7 +232,9 @@ def base_flags(fb: pl.LazyFrame, ds: Dataset, params: RatingParams) -> pl.LazyFr
     ids of its authors and targets (``_uid``, ``_tid``: one id per distinct string), the
     repeat-rater count groups by them instead of by the strings; when it has the authors'
     registration times (``_acct_created``, e.g. looked up once per distinct author, see
-    :func:`~graphkit.detect.ratings.rating_base`), they are not looked up again.
+    :func:`~graphkit.detect.ratings.rating_base`), they are not looked up again; when it
+    has the repeat-rater flag (``_repeat_rater``, counted by the caller), it becomes
+    ``repeat_rater``.
 
     Parameters
     ----------
@@ -264,11 +266,16 @@ def base_flags(fb: pl.LazyFrame, ds: Dataset, params: RatingParams) -> pl.LazyFr
         if {"_uid", "_tid"} <= set(names)
         else [pl.col("author_id"), pl.col("target_id")]
     )
+    repeat = (  # given by the caller (``_repeat_rater``, see rating_base), or counted here
+        pl.col("_repeat_rater")
+        if "_repeat_rater" in names
+        else pl.len().over(*pair) >= params.repeat_min_ratings
+    )
     out = out.with_columns(
         top=pl.col("rating") >= params.top_rating,
         positive=pl.col("rating") >= params.positive_min_rating,
         perfect_dsr=pl.all_horizontal([pl.col(c) == 5 for c in DSR_COLUMNS]),
-        repeat_rater=pl.len().over(*pair) >= params.repeat_min_ratings,
+        repeat_rater=repeat,
         too_early=(
             pl.col("paid_at").is_null()
             | (
@@ -276,7 +283,7 @@ def base_flags(fb: pl.LazyFrame, ds: Dataset, params: RatingParams) -> pl.LazyFr
                 < int(params.min_delivery_days * _US_PER_DAY)
             )
         ),
-    )
+    ).drop("_repeat_rater", strict=False)
 
     accounts = ds.get("accounts")
     if accounts is None:

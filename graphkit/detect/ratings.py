@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 from graphkit.contract import DSR_COLUMNS
@@ -161,6 +162,9 @@ class RatingBase:
     counts
         Per seller, the rating counts that need no detection result
         (:func:`~graphkit.detect.rating_features.seller_base_counts`, with ``_tid``).
+    rater_targets
+        Per rater id (``_uid``), the number of distinct sellers it rated (REV2's
+        ``n_targets``).
     """
 
     flags: pl.DataFrame
@@ -169,6 +173,7 @@ class RatingBase:
     author_ids: DenseIds | None = None
     target_ids: DenseIds | None = None
     counts: pl.DataFrame | None = None
+    rater_targets: np.ndarray | None = None
 
     @property
     def authors(self) -> pl.Series | None:
@@ -213,7 +218,20 @@ def rating_base(ds: Dataset, params: RatingParams | None = None) -> RatingBase:
     # dense integer ids of raters and sellers, once: REV2 runs on them, and the repeat-rater
     # count groups by them instead of by two string columns
     authors, targets = dense_ids(rows["author_id"]), dense_ids(rows["target_id"])
-    rows = rows.with_columns(_uid=authors.ids, _tid=targets.ids)
+    # ratings per (rater, seller) pair, counted once: the repeat-rater flag, and REV2's
+    # count of distinct sellers per rater
+    pair = authors.ids * max(len(targets.first), 1) + targets.ids
+    per_pair = pl.DataFrame({"_k": pair}).group_by("_k").len()
+    repeat = per_pair.filter(pl.col("len") >= p.repeat_min_ratings).get_column("_k")
+    rater_targets = np.bincount(
+        per_pair.get_column("_k").to_numpy() // max(len(targets.first), 1),
+        minlength=len(authors.first),
+    )
+    rows = rows.with_columns(
+        _uid=authors.ids,
+        _tid=targets.ids,
+        _repeat_rater=pl.Series(pair).is_in(repeat.implode()),
+    )
     sellers = rows.get_column("target_id").gather(targets.first)  # each seller once
     accounts = ds.get("accounts")
     seller_created = None
@@ -236,7 +254,7 @@ def rating_base(ds: Dataset, params: RatingParams | None = None) -> RatingBase:
     burst_sellers, burst_ends = pl.collect_all([burst_lazy, ends_lazy])
     flags = in_burst_flag(flags.lazy(), burst_ends.lazy(), p).collect()
     counts = seller_base_counts(flags.lazy()).collect()
-    return RatingBase(flags, p, burst_sellers, authors, targets, counts)
+    return RatingBase(flags, p, burst_sellers, authors, targets, counts, rater_targets)
 
 
 def _flag(name: str) -> pl.Expr:
@@ -838,6 +856,7 @@ def rating_signals(
         # the base's rows in the base's order (group_flags keeps both): the same ids
         rater_ids=base.author_ids,
         target_ids=base.target_ids,
+        rater_targets=base.rater_targets,
     )
     if res.reliability["feedback_id"].equals(fb["feedback_id"]):  # both in input order
         fb = fb.with_columns(res.reliability["reliability"])

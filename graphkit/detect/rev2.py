@@ -125,6 +125,7 @@ def rev2(
     rater_totals: tuple[str, ...] = (),
     rater_ids: DenseIds | None = None,
     target_ids: DenseIds | None = None,
+    rater_targets: np.ndarray | None = None,
 ) -> Rev2Result:
     """Compute REV2 fairness, goodness and reliability on a rating graph.
 
@@ -142,6 +143,10 @@ def rev2(
     rater_ids, target_ids
         :func:`dense_ids` of ``edges["author_id"]`` / ``edges["target_id"]`` when the
         caller has them already (same rows, same order); computed here when ``None``.
+    rater_targets
+        Per rater id (of ``rater_ids``), the number of distinct targets it rated, when the
+        caller counted them already (``n_targets`` of ``fairness``); counted here when
+        ``None``.
 
     Returns
     -------
@@ -190,53 +195,68 @@ def rev2(
     f = np.ones(n_u)
     g = np.ones(n_t)
     r = np.ones(len(u))
-    # per-edge work in two preallocated buffers (same operations in the same order as the
-    # formulas above, so the same bits; fresh multi-MB temporaries cost page faults each round)
+    # per-edge and per-rater work in preallocated buffers (same operations in the same order
+    # as the formulas above, so the same bits; fresh multi-MB temporaries cost page faults
+    # each round). The gathers use mode="wrap": every id is in range, so the values are
+    # those of the default mode, without its bounds checks (two to three times faster).
     r_next, work = np.empty(len(u)), np.empty(len(u))
+    f_next, diff_u = np.empty(n_u), np.empty(n_u)
     prior_f = a2 * (1.0 - ibs)  # constant across iterations
+    den_g, den_f = b + deg_t, (a1 + a2) + deg_u  # likewise (a1 + a2 + deg_u, as Python adds)
     iterations, converged = 0, len(u) == 0
     rounds = range(1, p.rev2_iterations + 1) if len(u) else range(0)
     for iterations in rounds:  # noqa: B007 - iterations is reported
         np.multiply(r, s, out=work)
-        g_new = (b * g.mean() + np.bincount(t, weights=work, minlength=n_t)) / (b + deg_t)
+        g_new = (b * g.mean() + np.bincount(t, weights=work, minlength=n_t)) / den_g
         g_new = np.clip(g_new, -1.0, 1.0)
         # r_next = (g1 * f[u] + g2 * (1 - |s - g_new[t]| / 2)) / (g1 + g2)
-        np.take(g_new, t, out=work)
+        np.take(g_new, t, out=work, mode="wrap")
         np.subtract(s, work, out=work)
         np.abs(work, out=work)
         np.divide(work, 2.0, out=work)
         np.subtract(1.0, work, out=work)
         if g2 != 1.0:  # x * 1.0 is x, bit for bit: skip the pass
             np.multiply(g2, work, out=work)
-        np.take(f, u, out=r_next)
+        np.take(f, u, out=r_next, mode="wrap")
         if g1 != 1.0:
             np.multiply(g1, r_next, out=r_next)
         np.add(r_next, work, out=r_next)
         np.divide(r_next, g1 + g2, out=r_next)
-        f_new = (a1 * f.mean() + prior_f + np.bincount(u, weights=r_next, minlength=n_u)) / (
-            a1 + a2 + deg_u
-        )
+        # f_new = (a1 * mean(f) + prior_f + sum of r_next per rater) / den_f, added in that
+        # order (x + y is y + x, bit for bit)
+        np.add(prior_f, a1 * f.mean(), out=f_next)
+        np.add(f_next, np.bincount(u, weights=r_next, minlength=n_u), out=f_next)
+        np.divide(f_next, den_f, out=f_next)
         np.subtract(r_next, r, out=work)
+        np.subtract(f_next, f, out=diff_u)
+        # max |x| as max(max x, -min x): two reads instead of a write and a read
         delta = max(
             float(np.abs(g_new - g).max(initial=0.0)),
-            # max |x| as max(max x, -min x): two reads instead of a write and a read
             max(float(work.max(initial=0.0)), -float(work.min(initial=0.0))),
-            float(np.abs(f_new - f).max(initial=0.0)),
+            max(float(diff_u.max(initial=0.0)), -float(diff_u.min(initial=0.0))),
         )
-        f, g = f_new, g_new
+        f, f_next = f_next, f
+        g = g_new
         r, r_next = r_next, r
         if delta < p.rev2_tolerance:
             converged = True
             break
 
-    pairs = pl.Series(u * max(n_t, 1) + t).unique().to_numpy() // max(n_t, 1)  # rater per pair
+    if rater_targets is None:
+        pairs = pl.Series(u * max(n_t, 1) + t).unique().to_numpy() // max(n_t, 1)
+        rater_targets = np.bincount(pairs, minlength=n_u)  # distinct targets per rater
+    elif len(rater_targets) != n_u:
+        raise ValueError(
+            f"rater_targets has {len(rater_targets)} values for {n_u} raters; pass one count "
+            "per rater id of rater_ids, or None"
+        )
     raters = pl.DataFrame(
         {
             "account_id": e["author_id"].gather(u_first),
             "fairness": f,
             "anomaly": ibs,
             "n_ratings": deg_u.astype(np.int64),
-            "n_targets": np.bincount(pairs, minlength=n_u).astype(np.int64),
+            "n_targets": np.asarray(rater_targets).astype(np.int64),
             "mean_reliability": np.bincount(u, weights=r, minlength=n_u) / np.maximum(deg_u, 1.0),
             **{
                 f"n_{c}": np.bincount(u, weights=e[c].to_numpy(), minlength=n_u).astype(np.int64)
