@@ -230,3 +230,38 @@ def test_simulated_extortion_precision_recall(seed: int) -> None:
     )
     assert row["precision"] >= 0.9
     assert row["recall"] >= 0.9
+
+
+def test_only_messages_between_the_parties_of_an_order_are_screened_in() -> None:
+    from graphkit.policy.extortion import _order_pair_messages
+
+    orders = pl.LazyFrame({"buyer_id": ["b", "b2"], "seller_id": ["s", "s2"]})
+    msgs = pl.LazyFrame(
+        {
+            "message_id": ["m1", "m2", "m3", "m4", "m5"],
+            "sender_id": ["b", "s", "b", "b2", "b2"],
+            "recipient_id": ["s", "b", "s2", "s2", "s"],
+        }
+    )
+    # buyer -> own seller passes; the reverse direction and crossed pairs do not
+    got = _order_pair_messages(msgs, orders).collect()["message_id"].sort().to_list()
+    assert got == ["m1", "m4"]
+
+
+def test_threat_to_a_store_only_the_buyers_other_account_traded_with_is_not_this_rule() -> None:
+    # the sender traded with another store and the store traded with another buyer: the
+    # (sender, recipient) pair itself has no order, so the message is no extortion
+    m = Market()
+    m.order("buyer", "other_store", 0)
+    m.order("someone", "store", 0)
+    m.messages.append(
+        {
+            "message_id": "mx",
+            "sender_id": "buyer",
+            "recipient_id": "store",
+            "order_id": None,
+            "sent_at": _day(3),
+            "text": THREAT,
+        }
+    )
+    assert m.run().height == 0

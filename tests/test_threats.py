@@ -232,3 +232,32 @@ def test_ascii_fast_path_folds_like_the_full_path() -> None:
     fast = df.select(_prenormalize(pl.col("t"), ascii_only=True)).to_series()
     assert len(texts) > 20
     assert fast.to_list() == full.to_list()
+
+
+def test_repeated_texts_are_scored_once_with_the_rows_of_a_per_message_run() -> None:
+    # each distinct text is scored once and mapped back: a message repeating another's
+    # text (a template, null as empty) gets exactly the row it gets when scored alone
+    texts = [THREATS[0], NOT_THREATS[0], THREATS[0], None, "", THREATS[1], NOT_THREATS[0]]
+    ids = [f"m{i}" for i in range(len(texts))]
+    msgs = pl.DataFrame(
+        {"message_id": ids, "text": texts}, schema={"message_id": pl.String, "text": pl.String}
+    )
+    together = threat_scores(msgs)
+    alone = pl.concat([threat_scores(msgs.slice(i, 1)) for i in range(msgs.height)])
+    assert together.equals(alone)
+    assert together["is_threat"].to_list() == [True, False, True, False, False, True, False]
+    fast = threat_scores(msgs, candidates_only=True)
+    assert fast["message_id"].to_list() == ["m0", "m2", "m5"]
+    assert fast.equals(together.filter(pl.col("message_id").is_in(["m0", "m2", "m5"])))
+
+
+def test_condition_screen_is_the_union_of_the_condition_patterns() -> None:
+    from graphkit.detect.threats import _CONDITION, _any_of, _strength, normalize_for_cues
+
+    texts = [t for t in THREATS + NOT_THREATS if t is not None]
+    texts += ["or ill tell", "no gift no stars", "then", "ok thanks", "wenn du", "si", "sino"]
+    norm = pl.DataFrame({"t": texts}).select(normalize_for_cues(pl.col("t")).alias("n"))
+    got = norm.select(pl.col("n").str.contains(_any_of(_CONDITION))).to_series()
+    want = norm.select(_strength(pl.col("n"), _CONDITION) > 0).to_series()
+    assert got.to_list() == want.to_list()
+    assert 0 < got.sum() < len(texts)

@@ -241,6 +241,30 @@ def extortion_orders(
     return out.with_columns(pl.col("refunded_after").fill_null(0.0)).sort("buyer_id", "order_id")
 
 
+_PAIR_SEED = 0xE7
+
+
+def _order_pair_messages(messages: pl.LazyFrame, orders: pl.LazyFrame) -> pl.LazyFrame:
+    """Return the messages sent from a buyer to a seller they have an order with (a superset).
+
+    Screened on a 64-bit hash of the ``(sender_id, recipient_id)`` pair against the
+    ``(buyer_id, seller_id)`` pairs of ``orders``: every message :func:`buyer_seller_messages`
+    keeps passes; a hash collision only lets an extra message through, which the exact
+    match on the ids removes later.
+
+    Examples
+    --------
+    >>> o = pl.LazyFrame({"buyer_id": ["b"], "seller_id": ["s"]})
+    >>> m = pl.LazyFrame({"message_id": ["m1", "m2"], "sender_id": ["b", "s"],
+    ...                   "recipient_id": ["s", "b"]})
+    >>> _order_pair_messages(m, o).collect()["message_id"].to_list()
+    ['m1']
+    """
+    key = {"_pair": pl.struct("sender_id", "recipient_id").hash(_PAIR_SEED)}
+    pairs = orders.select(_pair=pl.struct("buyer_id", "seller_id").hash(_PAIR_SEED))
+    return messages.with_columns(**key).join(pairs, on="_pair", how="semi").drop("_pair")
+
+
 @register(
     rule_id="FEEDBACK_EXTORTION",
     tables=("messages", "orders", "feedback"),
@@ -258,13 +282,23 @@ def check_feedback_extortion(ctx: ScanContext, params: Mapping[str, Any]) -> pl.
     >>> check_feedback_extortion.rule_id
     'FEEDBACK_EXTORTION'
     """
-    msgs = buyer_seller_messages(ctx.lazy("messages"), ctx.lazy("orders")).collect()
+    messages = ctx.lazy("messages")
+    # only a message between the parties of an order can be a threat to the seller of the
+    # buyer's order: screened on a 64-bit hash of the (sender, recipient) pair (a collision
+    # only lets an extra message through), the text then decides (each distinct text
+    # scored once), and only the few threat messages are matched to their orders exactly.
+    # Whether a message is a threat depends on its text alone and its order on its own
+    # row alone, so this is the same as scoring the buyer-to-seller messages.
     scores = threat_scores(
-        msgs.select("message_id", "text"),
+        _order_pair_messages(
+            messages.select("message_id", "sender_id", "recipient_id", "text"), ctx.lazy("orders")
+        ),
         min_score=float(params["min_threat_score"]),
         max_weak_cues=int(params["max_weak_cues"]),
         candidates_only=True,  # only messages with all four cue families can be threats
     ).filter(pl.col("is_threat"))
+    candidates = messages.join(scores.lazy().select("message_id"), on="message_id", how="semi")
+    msgs = buyer_seller_messages(candidates, ctx.lazy("orders")).collect()
     threats = msgs.drop("text").join(scores, on="message_id")
     per_order = extortion_orders(
         threats,
