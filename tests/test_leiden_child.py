@@ -11,8 +11,8 @@ import polars as pl
 import pytest
 
 from graphkit.detect import communities, leiden_child
-from graphkit.detect.communities import leiden_membership
-from graphkit.detect.leiden_child import LeidenChildError, leiden_in_child
+from graphkit.detect.communities import leiden_membership, start_leiden_membership
+from graphkit.detect.leiden_child import LeidenChild, LeidenChildError, leiden_in_child
 from graphkit.detect.leiden_worker import run_leiden, serve
 from graphkit.errors import GraphkitError
 from graphkit.graph.build import MarketGraph, market_graph_from_frames
@@ -232,4 +232,47 @@ def test_interrupt_kills_and_reaps_the_child(monkeypatch: pytest.MonkeyPatch) ->
     (proc,) = started
     assert proc.returncode == -9  # killed and reaped (wait() set the status)
     assert proc.stdin.closed  # type: ignore[union-attr]
+    assert proc.stdout.closed  # type: ignore[union-attr]
+
+
+def test_started_jobs_run_while_the_caller_works(
+    market: MarketGraph, spawns: list[list[str]]
+) -> None:
+    """Two child jobs at once, collected in reverse order: each gives its in-process
+    membership; an in-process job is done when started."""
+    kw = {"resolution": 1.3, "n_iterations": 2}
+    with (
+        start_leiden_membership(market, seed=0, in_child=True, **kw) as a,
+        start_leiden_membership(market, seed=5, in_child=True, **kw) as b,
+    ):
+        assert a.in_child
+        assert b.in_child
+        assert len(spawns) == 2
+        here_b = leiden_membership(market, seed=5, in_child=False, **kw)  # meanwhile
+        assert np.array_equal(b.result(), here_b)
+        assert np.array_equal(a.result(), leiden_membership(market, seed=0, **kw))
+    with start_leiden_membership(market, seed=5, in_child=False, **kw) as c:
+        assert not c.in_child
+        assert np.array_equal(c.result(), here_b)
+    assert len(spawns) == 2
+
+
+def test_leaving_an_uncollected_job_kills_its_child(monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[subprocess.Popen[bytes]] = []
+
+    class Recording(subprocess.Popen):  # type: ignore[type-arg]
+        def __init__(self, *a: object, **k: object) -> None:
+            super().__init__(*a, **k)  # type: ignore[arg-type]
+            started.append(self)
+
+    monkeypatch.setattr(leiden_child.subprocess, "Popen", Recording)
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    monkeypatch.setattr(leiden_child, "_child_command", lambda: sleeper)
+    # a job larger than the pipe's buffer: the writer thread is blocked when it is killed
+    n = 200_000
+    src = np.arange(n - 1)
+    with LeidenChild(n, src, src + 1, np.ones(n - 1), None, resolution=1.0, n_iterations=2, seed=0):
+        pass
+    (proc,) = started
+    assert proc.returncode == -9
     assert proc.stdout.closed  # type: ignore[union-attr]

@@ -30,9 +30,17 @@ import numpy as np
 import polars as pl
 
 if TYPE_CHECKING:
+    from graphkit.detect.leiden_child import LeidenChild
     from graphkit.graph.build import MarketGraph
 
-__all__ = ["CHILD_MIN_EDGES", "COMMUNITY_SCHEMA", "leiden_communities", "leiden_membership"]
+__all__ = [
+    "CHILD_MIN_EDGES",
+    "COMMUNITY_SCHEMA",
+    "LeidenJob",
+    "leiden_communities",
+    "leiden_membership",
+    "start_leiden_membership",
+]
 
 #: From this many edges in igraph's graph, :func:`leiden_membership` runs the Leiden
 #: call in a child process (:func:`graphkit.detect.leiden_child.leiden_in_child`), so
@@ -108,7 +116,98 @@ def leiden_membership(
     >>> leiden_membership(mg, seed=1)[:3]  # doctest: +SKIP
     array([0, 0, 1])
     """
-    from graphkit.detect.leiden_child import leiden_in_child
+    with start_leiden_membership(
+        mg,
+        weights=weights,
+        resolution=resolution,
+        n_iterations=n_iterations,
+        seed=seed,
+        edge_mask=edge_mask,
+        in_child=in_child,
+    ) as job:
+        return job.result()
+
+
+class LeidenJob:
+    """A :func:`leiden_membership` under way: :meth:`result` gives the membership.
+
+    Made by :func:`start_leiden_membership`. With the call in a child process the
+    caller may work while it runs; in-process the call is already done. Use it as a
+    context manager: leaving it kills a child whose result was not collected.
+    """
+
+    def __init__(
+        self,
+        pending: LeidenChild | np.ndarray,
+        n: int,
+        touched: np.ndarray | None,
+    ) -> None:
+        self._pending = pending
+        self._n = n
+        self._touched = touched
+
+    @property
+    def in_child(self) -> bool:
+        """Whether igraph's call runs in a child process."""
+        return not isinstance(self._pending, np.ndarray)
+
+    def result(self) -> np.ndarray:
+        """Return the membership of :func:`leiden_membership` (a child: waited for)."""
+        raw = self._pending if isinstance(self._pending, np.ndarray) else self._pending.result()
+        touched = self._touched
+        if touched is not None:
+            raw = raw[: int(touched.sum())]  # the stubs are no accounts
+            # untouched vertices: one community each, numbered after Leiden's
+            sub = raw
+            raw = np.arange(self._n, dtype=np.int64) + (int(sub.max()) + 1 if len(sub) else 0)
+            raw[touched] = sub
+        return _relabel_by_first_vertex(raw)
+
+    def close(self) -> None:
+        """Kill and reap the child if its result was not collected."""
+        if not isinstance(self._pending, np.ndarray):
+            self._pending.close()
+
+    def __enter__(self) -> LeidenJob:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def start_leiden_membership(
+    mg: MarketGraph,
+    *,
+    weights: np.ndarray | None = None,
+    resolution: float = 1.0,
+    n_iterations: int = 2,
+    seed: int = 0,
+    edge_mask: np.ndarray | None = None,
+    in_child: bool | None = None,
+) -> LeidenJob:
+    """Start :func:`leiden_membership`; collect it with :meth:`LeidenJob.result`.
+
+    In a child process (``in_child``, or from :data:`CHILD_MIN_EDGES` edges) this
+    returns once the child is started, so the caller can do other work meanwhile;
+    in-process it returns once the call is done.
+
+    Parameters
+    ----------
+    mg, weights, resolution, n_iterations, seed, edge_mask, in_child
+        See :func:`leiden_membership`.
+
+    Returns
+    -------
+    LeidenJob
+        Use it as a context manager (a child not collected is killed on the way out).
+
+    Examples
+    --------
+    >>> with start_leiden_membership(mg, seed=1) as job:  # doctest: +SKIP
+    ...     other_work()
+    ...     memb = job.result()
+    """
+    from graphkit.detect.leiden_child import LeidenChild
     from graphkit.detect.leiden_worker import run_leiden
 
     n = mg.vertices.height
@@ -151,8 +250,8 @@ def leiden_membership(
     # the attributed igraph object (Python lists of every account id) and copying it
     if in_child is None:
         in_child = len(src) >= CHILD_MIN_EDGES
-    leiden = leiden_in_child if in_child else run_leiden
-    raw = leiden(
+    call = LeidenChild if in_child else run_leiden
+    pending = call(
         n_graph,
         src,
         dst,
@@ -162,13 +261,7 @@ def leiden_membership(
         n_iterations=n_iterations,
         seed=seed,
     )
-    if touched is not None:
-        raw = raw[: int(touched.sum())]  # the stubs are no accounts
-        # untouched vertices: one community each, numbered after Leiden's
-        sub = raw
-        raw = np.arange(n, dtype=np.int64) + (int(sub.max()) + 1 if len(sub) else 0)
-        raw[touched] = sub
-    return _relabel_by_first_vertex(raw)
+    return LeidenJob(pending, n, touched)
 
 
 def _relabel_by_first_vertex(raw: np.ndarray) -> np.ndarray:
