@@ -909,8 +909,9 @@ def add_group_counts(counts: pl.DataFrame, fb: pl.DataFrame) -> pl.DataFrame:
     )
     aggs = [_n(top & pl.col(f)).alias(name) for name, f in flags.items()]
     aggs += [_n(pl.col(f).is_null()).alias(f"_null_{f}") for f in partial]
-    hits = (
-        fb.filter(keep)
+    hits = (  # the few rows, with the columns counted only
+        fb.select(key or "target_id", "top", *flags.values())
+        .filter(keep)
         .group_by(pl.col(key) if key else pl.col("target_id").alias("seller_id"))
         .agg(aggs)
     )
@@ -1003,7 +1004,8 @@ def add_reliable_counts(counts: pl.DataFrame, fb: pl.DataFrame) -> pl.DataFrame:
             pl.col(d).count().cast(pl.Int64).alias(f"_n_{d}"),
         ]
     unreliable = (
-        fb.filter(pl.col("suspicious").fill_null(True))
+        fb.select(key or "target_id", "suspicious", *DIMENSIONS)
+        .filter(pl.col("suspicious").fill_null(True))
         .group_by(pl.col(key) if key else pl.col("target_id").alias("seller_id"))
         .agg(aggs)
     )
