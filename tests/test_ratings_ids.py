@@ -71,7 +71,12 @@ def _rich_market() -> tuple[Market, pl.DataFrame, pl.DataFrame, dict[str, set[st
 def _string_paths(base):  # type: ignore[no-untyped-def]
     """The same base without its integer ids and counts: the string paths are taken."""
     return dataclasses.replace(
-        base, author_ids=None, target_ids=None, counts=None, rater_targets=None
+        base,
+        author_ids=None,
+        target_ids=None,
+        counts=None,
+        rater_targets=None,
+        order_sellers=None,
     )
 
 
@@ -80,7 +85,10 @@ def test_integer_paths_give_the_signals_of_the_string_paths() -> None:
     ds = m.dataset()
     base = rating_base(ds)
     assert base.counts is not None
-    kw = {"group_members": groups, "identity_links": links}
+    # G1 scores as a ring, G2 (a member of G1 and a non-store) does not: which members
+    # are stores comes from the base's distinct order sellers, or from the orders
+    scores = pl.DataFrame({"group_id": ["G1", "G2"], "score": [0.9, 0.1]})
+    kw = {"group_members": groups, "identity_links": links, "groups": scores}
     fast = rating_signals(ds, base=base, **kw)
     plain = rating_signals(ds, base=_string_paths(base), **kw)
     for name in TABLES:
@@ -213,6 +221,8 @@ def test_base_counts_of_the_base_are_the_counts_of_its_flags() -> None:
     assert base.authors.gather(base.flags["_uid"]).equals(base.flags["author_id"])
     assert base.targets.gather(base.flags["_tid"]).equals(base.flags["target_id"])
     assert base.targets.n_unique() == base.targets.len()
+    assert base.order_sellers is not None
+    assert sorted(base.order_sellers.to_list()) == sorted(m.sellers)
 
 
 def test_in_burst_on_integer_keys_matches_the_string_join() -> None:

@@ -165,6 +165,8 @@ class RatingBase:
     rater_targets
         Per rater id (``_uid``), the number of distinct sellers it rated (REV2's
         ``n_targets``).
+    order_sellers
+        The distinct ``seller_id`` of the orders (which group members are stores).
     """
 
     flags: pl.DataFrame
@@ -174,6 +176,7 @@ class RatingBase:
     target_ids: DenseIds | None = None
     counts: pl.DataFrame | None = None
     rater_targets: np.ndarray | None = None
+    order_sellers: pl.Series | None = None
 
     @property
     def authors(self) -> pl.Series | None:
@@ -263,7 +266,10 @@ def rating_base(ds: Dataset, params: RatingParams | None = None) -> RatingBase:
     burst_sellers, burst_ends = pl.collect_all([burst_lazy, ends_lazy])
     flags = in_burst_flag(flags.lazy(), burst_ends.lazy(), p).collect()
     counts = seller_base_counts(flags.lazy()).collect()
-    return RatingBase(flags, p, burst_sellers, authors, targets, counts, rater_targets)
+    order_sellers = ds.orders.select("seller_id").unique().collect().to_series()
+    return RatingBase(
+        flags, p, burst_sellers, authors, targets, counts, rater_targets, order_sellers
+    )
 
 
 def _flag(name: str) -> pl.Expr:
@@ -708,6 +714,20 @@ def _raters(fb: pl.DataFrame, fairness: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _member_sellers(ds: Dataset, base: RatingBase, group_members: pl.DataFrame) -> pl.Series:
+    """Return the group members that sell (are the seller of an order)."""
+    members = pl.lit(group_members.get_column("account_id").cast(pl.String)).implode()
+    if base.order_sellers is not None:
+        return base.order_sellers.filter(base.order_sellers.is_in(members))
+    return (
+        ds.orders.select("seller_id")
+        .filter(pl.col("seller_id").is_in(members))
+        .unique()
+        .collect()
+        .to_series()
+    )
+
+
 def _trades(
     fb: pl.DataFrame, ties: pl.DataFrame, authors: pl.Series | None, min_per_direction: int
 ) -> tuple[pl.DataFrame, pl.Series]:
@@ -807,16 +827,8 @@ def rating_signals(
             groups,
             min_score=p.group_min_score,
             # which members are stores: only members are ever looked up, so the sellers
-            # among them (no unique over every order's seller)
-            sellers=ds.orders.select("seller_id")
-            .filter(
-                pl.col("seller_id").is_in(
-                    pl.lit(group_members.get_column("account_id").cast(pl.String)).implode()
-                )
-            )
-            .unique()
-            .collect()
-            .to_series(),
+            # among them (the base's distinct order sellers, or a scan of the orders)
+            sellers=_member_sellers(ds, base, group_members),
             # the base's buyer feedback: a circle's raters are buyers (the weak groups'
             # members that are not stores), so the sellers' own feedback never counts
             ratings=base.flags.lazy().select("author_id", "target_id", "perfect_dsr"),
