@@ -245,6 +245,19 @@ def test_in_burst_on_integer_keys_matches_the_string_join() -> None:
     assert set(on_ids.filter("in_burst")["feedback_id"]) == ring
     # a near miss: the same days at another seller are not in its burst
     assert not on_ids.filter(pl.col("target_id") == "t")["in_burst"].any()
+    # origins carrying the integer seller ids: days matched on them, same bursts
+    tids = pl.LazyFrame({"target_id": base.targets, "_tid": range(len(base.targets))})
+    by_id = seller_bursts(flags.lazy(), p, origins.join(tids, on="target_id"))
+    for a, b in zip(
+        pl.collect_all(by_id),
+        pl.collect_all([*seller_bursts(flags.lazy(), p, origins)]),
+        strict=True,
+    ):
+        assert_frame_equal(
+            a.sort("target_id", *a.columns[1:2]), b.sort("target_id", *b.columns[1:2])
+        )
+    sellers = pl.collect_all(by_id)[0]
+    assert sellers.filter(pl.col("target_id") == "s")["burst_count"].item() == 30
 
 
 def test_seller_origins_from_given_registration_times_match_the_accounts_join() -> None:

@@ -583,7 +583,8 @@ def seller_bursts(
     params
         Thresholds.
     origins
-        Output of :func:`seller_origins`.
+        Output of :func:`seller_origins`; with the integer seller ids ``_tid`` of ``fb``
+        (then covering every seller of ``fb``), days are matched with origins on them.
 
     Returns
     -------
@@ -611,7 +612,15 @@ def seller_bursts(
     leading = pl.when(ahead >= params.burst_min_baseline_days).then(pl.col("next") / ahead)
     judged = trailing.is_not_null() | leading.is_not_null() | pl.col("new_seller")
     top = fb.filter(pl.col("top"))
-    if "_tid" in fb.collect_schema().names():  # integer seller ids given: group by them
+    on = "target_id"  # how the days find their seller's origin
+    if {"_tid"} <= set(fb.collect_schema().names()) & set(origins.collect_schema().names()):
+        # integer seller ids on both sides: days grouped and matched with origins on them
+        # (the seller's string comes with its origin)
+        per_day = top.group_by(pl.col("_tid").alias("_sid"), day.alias("day")).agg(
+            pl.len().cast(pl.Int64).alias("n")
+        )
+        origins, on = origins.rename({"_tid": "_sid"}), "_sid"
+    elif "_tid" in fb.collect_schema().names():  # integer seller ids given: group by them
         per_day = top.group_by(pl.col("_tid").alias("_sid"), day.alias("day")).agg(
             pl.len().cast(pl.Int64).alias("n"), pl.col("target_id").first()
         )
@@ -635,7 +644,7 @@ def seller_bursts(
             win=n.rolling_sum_by("_key", f"{w}i"),
             span=n.rolling_sum_by("_key", f"{w + b}i"),
         )
-        .join(origins, on="target_id", how="left")
+        .join(origins, on=on, how="left")
         .with_columns(
             hist=(pl.col("day") - w + 1 - pl.col("origin_day")).clip(0, b),
             ahead=(pl.col("end_day") - pl.col("day")).clip(0, b),
