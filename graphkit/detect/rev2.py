@@ -118,6 +118,16 @@ def dense_ids(values: pl.Series) -> DenseIds:
     return DenseIds(ids.astype(np.int64), first_np)
 
 
+def _below(new: np.ndarray, old: np.ndarray, buf: np.ndarray | None, tol: float) -> bool:
+    """Whether ``max |new - old|`` (0 when empty) is below ``tol``.
+
+    The largest ``|x|`` is taken as ``max(max x, -min x)`` (the same number: two reads
+    instead of a written ``abs`` and a read), ``x`` written into ``buf`` when given.
+    """
+    diff = np.subtract(new, old, out=buf) if buf is not None else new - old
+    return max(float(diff.max(initial=0.0)), -float(diff.min(initial=0.0))) < tol
+
+
 def rev2(
     edges: pl.DataFrame,
     *,
@@ -227,19 +237,17 @@ def rev2(
         np.add(prior_f, a1 * f.mean(), out=f_next)
         np.add(f_next, np.bincount(u, weights=r_next, minlength=n_u), out=f_next)
         np.divide(f_next, den_f, out=f_next)
-        np.subtract(r_next, r, out=work)
-        np.subtract(f_next, f, out=diff_u)
-        # max |x| as max(max x, -min x): two reads instead of a write and a read
-        delta = max(
-            float(np.abs(g_new - g).max(initial=0.0)),
-            max(float(work.max(initial=0.0)), -float(work.min(initial=0.0))),
-            max(float(diff_u.max(initial=0.0)), -float(diff_u.min(initial=0.0))),
+        # converged when the largest change of g, f and r is below the tolerance: the
+        # changes are taken smallest array first, and the next only while all so far are
+        # below it (the same decision as from all three; most rounds g settles it)
+        converged = _below(g_new, g, None, p.rev2_tolerance) and (
+            _below(f_next, f, diff_u, p.rev2_tolerance)
+            and _below(r_next, r, work, p.rev2_tolerance)
         )
         f, f_next = f_next, f
         g = g_new
         r, r_next = r_next, r
-        if delta < p.rev2_tolerance:
-            converged = True
+        if converged:
             break
 
     if rater_targets is None:
