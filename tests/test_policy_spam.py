@@ -366,3 +366,106 @@ def test_unsolicited_matches_a_plain_pair_join_on_random_data() -> None:
     assert out["first_order_at"].to_list() == expected["first_order_at"].to_list()
     assert out["first_order_at"].null_count() > 0  # some pairs never traded
     assert out["first_order_at"].null_count() < out.height
+
+
+def _random_market(seed: int) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """Random orders and messages among 40 accounts, with a few bulk senders."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    ids = [f"u{i}" for i in range(40)]
+    n_o, n_m = 300, 600
+    orders = pl.LazyFrame(
+        {
+            "buyer_id": rng.choice(ids, n_o),
+            "seller_id": rng.choice(ids, n_o),
+            "created_at": [_day(int(d)) for d in rng.integers(1, 20, n_o)],
+        }
+    ).filter(pl.col("buyer_id") != pl.col("seller_id"))
+    # three bulk senders write half the messages
+    senders = np.where(rng.random(n_m) < 0.5, rng.choice(ids[:3], n_m), rng.choice(ids, n_m))
+    msgs = pl.LazyFrame(
+        {
+            "message_id": [f"m{i:03d}" for i in range(n_m)],
+            "sender_id": senders,
+            "recipient_id": rng.choice(ids, n_m),
+            "order_id": [None] * n_m,
+            "sent_at": [_day(int(d)) for d in rng.integers(1, 20, n_m)],
+            "text": [f"text {i % 7}" for i in range(n_m)],
+        },
+        schema_overrides={"order_id": pl.String},
+    ).filter(pl.col("sender_id") != pl.col("recipient_id"))
+    return msgs, orders
+
+
+@pytest.mark.parametrize("collide", [False, True])
+@pytest.mark.parametrize("min_recipients", [3, 10, 40])
+def test_candidate_messages_are_the_unsolicited_rows_the_check_needs(
+    monkeypatch: pytest.MonkeyPatch, collide: bool, min_recipients: int
+) -> None:
+    """Same flags as the string path, for every message of or to a candidate sender.
+
+    With ``collide`` the 64-bit hash is replaced by one with many collisions (the id's
+    length): the screen still keeps every candidate and the ids decide.
+    """
+    import graphkit.policy.spam as spam
+
+    if collide:
+        monkeypatch.setattr(spam, "_hash", lambda c: pl.col(c).str.len_bytes().cast(pl.UInt64))
+    msgs, orders = _random_market(3)
+    full = unsolicited_messages(msgs, orders).collect()
+    got = spam._candidate_messages(
+        msgs, orders, min_recipients=min_recipients, replies_solicited=True
+    ).sort("message_id")
+    reach = pl.col("recipient_id").filter("unsolicited").n_unique().over("sender_id")
+    need = full.filter(reach >= min_recipients)["sender_id"].unique()
+    wanted = full.filter(pl.col("sender_id").is_in(need.implode()))
+    # every message of a candidate, with the string path's flags and times
+    cols = ["message_id", "sender_id", "first_order_at", "first_contact_at", "unsolicited"]
+    assert (
+        wanted.select(cols).join(got.select(cols), on=cols, how="anti", nulls_equal=True).height
+        == 0
+    )
+    # and every row returned has the string path's values
+    assert (
+        got.select(cols).join(full.select(cols), on=cols, how="anti", nulls_equal=True).height == 0
+    )
+    assert got["text"].null_count() == 0
+    if min_recipients == 3:
+        assert need.len() > 0
+        assert wanted.height > 100
+    if min_recipients == 40:
+        # the bulk senders pass the screen (40+ messages not surely solicited) but reach
+        # fewer distinct strangers: no candidate, their rows are still exact
+        assert need.len() == 0
+        assert got.height > 0
+
+
+def test_first_orders_flags_an_earliest_order_between_other_accounts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import graphkit.policy.spam as spam
+
+    # every id of the same length shares a hash: the pair key of (a, b) is also (c, d)'s
+    monkeypatch.setattr(spam, "_hash", lambda c: pl.col(c).str.len_bytes().cast(pl.UInt64))
+    orders = pl.LazyFrame(
+        {"buyer_id": ["c", "a"], "seller_id": ["d", "b"], "created_at": [_day(1), _day(5)]}
+    )
+    msgs = pl.DataFrame({"sender_id": ["a", "c", "xx"], "recipient_id": ["b", "d", "b"]})
+    got = spam._first_orders(msgs, orders)
+    assert got["own"].to_list() == [False, True, None]
+    assert got["first_order_at"].to_list() == [_day(1), _day(1), None]
+
+
+def test_spam_check_is_the_same_when_hashes_collide(monkeypatch: pytest.MonkeyPatch) -> None:
+    import graphkit.policy.spam as spam
+
+    ds = load_dataset(SAMPLE)
+    check = get_check("COMM_SPAM")
+    ctx = ScanContext(ds)
+    want = check(ctx, ctx.params("COMM_SPAM"))
+    monkeypatch.setattr(spam, "_hash", lambda c: pl.col(c).str.len_bytes().cast(pl.UInt64))
+    ctx = ScanContext(ds)
+    got = check(ctx, ctx.params("COMM_SPAM"))
+    assert want.height > 0
+    assert got.equals(want)

@@ -179,6 +179,86 @@ def unsolicited_messages(
     >>> unsolicited_messages(m, o).collect()["unsolicited"].to_list()
     [True, False, True, True, False]
     """
+    return _unsolicited_by_ids(messages, orders, replies_solicited=replies_solicited)
+
+
+def _unsolicited(*, replies_solicited: bool) -> pl.Expr:
+    """Return the ``unsolicited`` flag of ``first_order_at``, ``first_contact_at``, ``sent_at``."""
+    ordered = pl.col("first_order_at").is_not_null() & (
+        pl.col("first_order_at") <= pl.col("sent_at")
+    )
+    replied = pl.col("first_contact_at").is_not_null() & (
+        pl.col("first_contact_at") < pl.col("sent_at")
+    )
+    return (~(ordered | (replied if replies_solicited else False))).alias("unsolicited")
+
+
+def _hash(col: str) -> pl.Expr:
+    return pl.col(col).hash(_PAIR_SEED)
+
+
+def _key(a: pl.Expr, b: pl.Expr) -> pl.Expr:
+    """One 64-bit key of the ordered pair of 64-bit hashes ``(a, b)``."""
+    return pl.struct(a.alias("a"), b.alias("b")).hash(_PAIR_SEED)
+
+
+def _first_orders(messages: pl.DataFrame, orders: pl.LazyFrame) -> pl.DataFrame:
+    """Return the first order between each message's two accounts, matched on 64-bit hashes.
+
+    ``first_order_at`` is the earliest order of the message's unordered pair key (64-bit
+    hashes of the two ids), and ``own`` says whether that earliest order is between the
+    message's own two accounts (compared on the ids). When ``own`` holds,
+    ``first_order_at`` is exact (an order of the pair is the earliest of the key, so no
+    colliding order comes first); when it does not, the key holds another pair's order
+    (a hash collision) and the first order of the message's pair is unknown. Null
+    ``first_order_at``: no order of the key, so none of the pair either. Row-aligned with
+    ``messages``.
+
+    Examples
+    --------
+    >>> from datetime import UTC, datetime
+    >>> t = [datetime(2026, 1, d, tzinfo=UTC) for d in (1, 2, 3)]
+    >>> o = pl.LazyFrame({"buyer_id": ["b", "b"], "seller_id": ["s", "s"],
+    ...                   "created_at": [t[2], t[1]]})
+    >>> m = pl.DataFrame({"sender_id": ["s", "x"], "recipient_id": ["b", "b"]})
+    >>> f = _first_orders(m, o)
+    >>> [None if v is None else v.day for v in f["first_order_at"]], f["own"].to_list()
+    ([2, None], [True, None])
+    """
+    s, r = pl.col("sender_id"), pl.col("recipient_id")
+    created = pl.col("created_at")
+    hb, hs = _hash("buyer_id"), _hash("seller_id")
+    keys = messages.select(
+        "sender_id",
+        "recipient_id",
+        _u=_key(
+            pl.min_horizontal(_hash("sender_id"), _hash("recipient_id")),
+            pl.max_horizontal(_hash("sender_id"), _hash("recipient_id")),
+        ),
+    )
+    first = (
+        orders.select("buyer_id", "seller_id", "created_at")
+        .filter(created.is_not_null())
+        .with_columns(_u=_key(pl.min_horizontal(hb, hs), pl.max_horizontal(hb, hs)))
+        .join(keys.lazy().select("_u").unique(), on="_u", how="semi")
+        .group_by("_u")
+        .agg(
+            first_order_at=created.min(),
+            _ob=pl.col("buyer_id").get(created.arg_min()),
+            _os=pl.col("seller_id").get(created.arg_min()),
+        )
+        .collect()
+    )
+    ob, os_ = pl.col("_ob"), pl.col("_os")
+    return keys.join(first, on="_u", how="left", maintain_order="left").select(
+        "first_order_at", own=((s == ob) & (r == os_)) | ((s == os_) & (r == ob))
+    )
+
+
+def _unsolicited_by_ids(
+    messages: pl.LazyFrame, orders: pl.LazyFrame, *, replies_solicited: bool = True
+) -> pl.LazyFrame:
+    """:func:`unsolicited_messages` matching the pairs on the id strings (the reference path)."""
     # only orders between accounts that exchanged messages matter: screen the orders on
     # 64-bit hashes of the unordered pair (a collision only lets an extra order through),
     # then take the first order per pair exactly, on the ids, from the few that pass
@@ -211,13 +291,7 @@ def unsolicited_messages(
         .drop(*_HASHES, "_lo", "_hi")
         .lazy()
     )
-    ordered = pl.col("first_order_at").is_not_null() & (
-        pl.col("first_order_at") <= pl.col("sent_at")
-    )
-    replied = pl.col("first_contact_at").is_not_null() & (
-        pl.col("first_contact_at") < pl.col("sent_at")
-    )
-    return out.with_columns(unsolicited=~(ordered | (replied if replies_solicited else False)))
+    return out.with_columns(unsolicited=_unsolicited(replies_solicited=replies_solicited))
 
 
 def spam_campaigns(
@@ -475,6 +549,80 @@ def _reply_rate(messages: pl.DataFrame, senders: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _candidate_messages(
+    messages: pl.LazyFrame,
+    orders: pl.LazyFrame,
+    *,
+    min_recipients: int,
+    replies_solicited: bool,
+) -> pl.DataFrame:
+    """Return the messages of :func:`unsolicited_messages` that the spam check can use.
+
+    Those sent by or to a sender who reached at least ``min_recipients`` distinct members
+    unsolicited (counted on 64-bit hashes: :func:`_solicitation` has confirmed that one
+    sender's distinct recipients have distinct hashes, and senders sharing a hash only
+    add up, so no such sender is left out; the check counts again on the ids). Every
+    other message can neither be in a campaign nor be a reply to a campaign's sender.
+    Only these messages' texts are read.
+
+    Examples
+    --------
+    >>> from datetime import UTC, datetime
+    >>> t = datetime(2026, 1, 1, tzinfo=UTC)
+    >>> o = pl.LazyFrame({"buyer_id": ["b"], "seller_id": ["s"], "created_at": [t]})
+    >>> m = pl.LazyFrame({"message_id": ["m1", "m2", "m3"], "sender_id": ["x", "x", "s"],
+    ...                   "recipient_id": ["a", "b", "b"], "sent_at": [t, t, t],
+    ...                   "text": ["hi", "hi", "ok"]})
+    >>> _candidate_messages(m, o, min_recipients=2, replies_solicited=True)["message_id"].to_list()
+    ['m1', 'm2']
+    """
+    base = messages.select("message_id", "sender_id", "recipient_id", "sent_at").collect()
+    first = _first_orders(base, orders)
+    # a message is surely solicited when an order between its two accounts (confirmed on
+    # the ids) precedes it; a sender needs min_recipients other messages to be a
+    # candidate (a hash shared by senders only adds their counts up)
+    surely = (
+        first["own"].fill_null(False) & (first["first_order_at"] <= base["sent_at"])
+    ).fill_null(False)
+    senders = (
+        base.filter(~surely)
+        .group_by(_hash("sender_id"))
+        .agg(n=pl.len())
+        .filter(pl.col("n") >= min_recipients)
+        .to_series()
+        .implode()
+    )
+    keep = _hash("sender_id").is_in(senders) | _hash("recipient_id").is_in(senders)
+    few = base.hstack(first).filter(keep)
+    if few.select((pl.col("first_order_at").is_not_null() & ~pl.col("own")).any()).item():
+        # a hash collision hides the first order of some pair: the ids decide
+        few = (
+            _unsolicited_by_ids(
+                messages.join(few.lazy().select("message_id"), on="message_id", how="semi"),
+                orders,
+                replies_solicited=replies_solicited,
+            )
+            .select(*base.columns, "first_order_at", "first_contact_at", "unsolicited")
+            .collect()
+        )
+    else:
+        # every reverse message of these is among them (sent to or by the same candidate)
+        contact = few.group_by(sender_id="recipient_id", recipient_id="sender_id").agg(
+            first_contact_at=pl.col("sent_at").min()
+        )
+        few = (
+            few.drop("own")
+            .join(contact, on=["sender_id", "recipient_id"], how="left", maintain_order="left")
+            .with_columns(_unsolicited(replies_solicited=replies_solicited))
+        )
+    text = (
+        messages.select("message_id", "text")
+        .join(few.lazy().select("message_id"), on="message_id", how="semi")
+        .collect()
+    )
+    return few.join(text, on="message_id", how="left", maintain_order="left")
+
+
 @register(
     rule_id="COMM_SPAM",
     tables=("messages", "orders"),
@@ -491,11 +639,12 @@ def check_comm_spam(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFrame
     >>> check_comm_spam.rule_id
     'COMM_SPAM'
     """
-    messages = unsolicited_messages(
+    messages = _candidate_messages(
         ctx.lazy("messages"),
         ctx.lazy("orders"),
+        min_recipients=int(params["min_recipients"]),
         replies_solicited=bool(params["replies_solicited"]),
-    ).collect()
+    )
     # only senders who reached enough strangers at all can have a campaign: cluster their
     # messages (all of them, for the unsolicited share), not the whole table
     reach = pl.col("recipient_id").filter(pl.col("unsolicited")).n_unique().over("sender_id")
