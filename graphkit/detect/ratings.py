@@ -842,9 +842,9 @@ def rating_signals(
         notes.append("identity-linked share (no identity_links given)")
 
     # one collect of the flagged feedback, in the feedback table's order from here on (every
-    # join keeps the left order): deterministic without sorting millions of strings
-    # the distinct raters and sellers (position = integer id): members and links are
-    # looked up among them, the rows flagged on their integer ids
+    # join keeps the left order): deterministic without sorting millions of strings. The
+    # members and links are looked up among the distinct raters and sellers (position =
+    # integer id) and the rows flagged on their integer ids
     authors, targets = base.authors, base.targets
     fb = group_flags(
         base.flags.lazy(),
