@@ -313,3 +313,35 @@ def test_false_claims_still_count_cases_after_a_token_refund() -> None:
     m = _refunded_claims_market(4.0)
     assert _run("BPP_CASE_AFTER_REFUND", m).height == 0
     assert _run("BPP_FALSE_CLAIMS", m)["buyer_id"].to_list() == ["double"]
+
+
+@pytest.mark.parametrize("exclude_upheld", [True, False])
+def test_retaliation_shares_its_pass_with_false_claims(exclude_upheld: bool) -> None:
+    # the retaliation cases are computed once per scan, upheld or not; BPP_RETALIATION
+    # leaves the upheld out afterwards: the same rows whichever check runs first
+    frames = _retaliation_market()
+    ds = dataset_from_frames(frames, as_of=t(200))
+    cfg = ScanConfig.from_mapping(
+        {"rules": {"BPP_RETALIATION": {"exclude_upheld": exclude_upheld}}}
+    )
+    alone = ScanContext(ds, cfg)
+    want = get_check("BPP_RETALIATION")(alone, alone.params("BPP_RETALIATION"))
+    shared = ScanContext(ds, cfg)
+    get_check("BPP_FALSE_CLAIMS")(shared, shared.params("BPP_FALSE_CLAIMS"))
+    got = get_check("BPP_RETALIATION")(shared, shared.params("BPP_RETALIATION"))
+    assert got.equals(want)
+    assert ("c_upheld" in got["case_ids"].explode().to_list()) == (not exclude_upheld)
+
+
+def test_retaliation_settings_get_their_own_shared_pass() -> None:
+    # one context, two window settings: each gets its own result, not the other's
+    ds = dataset_from_frames(_retaliation_market(), as_of=t(200))
+    ctx = ScanContext(ds)
+    from graphkit.policy.buyer_protection import _retaliation
+
+    params = dict(ctx.params("BPP_RETALIATION"))
+    narrow = _retaliation(ctx, params).collect()
+    wide = _retaliation(ctx, {**params, "window_days": 15.0}).collect()
+    assert narrow.height < wide.height
+    assert "c_late" in wide["case_id"].to_list()
+    assert "c_late" not in narrow["case_id"].to_list()

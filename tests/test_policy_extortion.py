@@ -265,3 +265,64 @@ def test_threat_to_a_store_only_the_buyers_other_account_traded_with_is_not_this
         }
     )
     assert m.run().height == 0
+
+
+def test_buyer_seller_messages_matches_plain_joins_on_random_data() -> None:
+    """The hashed one-pass order screen keeps exactly what plain joins on the ids keep."""
+    import numpy as np
+
+    from graphkit.policy.extortion import buyer_seller_messages
+
+    rng = np.random.default_rng(5)
+    ids = [f"u{i}" for i in range(12)]
+    n_o, n_m = 200, 300
+    orders = pl.DataFrame(
+        {
+            "order_id": [f"o{i}" for i in range(n_o)],
+            "buyer_id": rng.choice(ids, n_o),
+            "seller_id": rng.choice(ids, n_o),
+            "created_at": [_day(int(d)) for d in rng.integers(0, 30, n_o)],
+        }
+    )
+    named = rng.random(n_m) < 0.5
+    # a named message mostly comes from its order's buyer to its seller; some name an
+    # unknown order or come from someone else
+    k = rng.integers(0, n_o + 20, n_m)
+    own = (rng.random(n_m) < 0.7) & (k < n_o)
+    kk = np.minimum(k, n_o - 1)
+    msgs = pl.DataFrame(
+        {
+            "message_id": [f"m{i:03d}" for i in range(n_m)],
+            "sender_id": np.where(own, orders["buyer_id"].to_numpy()[kk], rng.choice(ids, n_m)),
+            "recipient_id": np.where(own, orders["seller_id"].to_numpy()[kk], rng.choice(ids, n_m)),
+            "order_id": [f"o{k[i]}" if named[i] else None for i in range(n_m)],
+            "sent_at": [_day(int(d)) for d in rng.integers(0, 30, n_m)],
+            "text": ["t"] * n_m,
+        }
+    )
+    got = buyer_seller_messages(msgs.lazy(), orders.lazy()).collect()
+    # plain: a named message keeps its order when the parties match; an unnamed one
+    # takes the pair's latest order created at or before it
+    on_order = msgs.join(orders, on="order_id").filter(
+        (pl.col("sender_id") == pl.col("buyer_id"))
+        & (pl.col("recipient_id") == pl.col("seller_id"))
+    )
+    loose = (
+        msgs.filter(pl.col("order_id").is_null())
+        .drop("order_id")
+        .join(orders, left_on=["sender_id", "recipient_id"], right_on=["buyer_id", "seller_id"])
+        .filter(pl.col("created_at") <= pl.col("sent_at"))
+        .sort("created_at", "order_id")
+        .group_by("message_id")
+        .agg(pl.col("order_id").last(), pl.col("created_at").last())
+    )
+    assert (
+        got.filter(pl.col("message_id").is_in(on_order["message_id"].implode()))[
+            "order_id"
+        ].to_list()
+        == on_order.sort("message_id")["order_id"].to_list()
+    )
+    got_loose = got.join(loose.select("message_id"), on="message_id", how="semi")
+    assert got_loose.height == loose.height > 5
+    assert on_order.height > 5
+    assert got.height == on_order.height + loose.height

@@ -342,6 +342,31 @@ def _refusal_messages(ctx: ScanContext) -> pl.LazyFrame | None:
     return ctx.shared("buyer_protection.refusal_messages", compute).lazy()
 
 
+def _retaliation(ctx: ScanContext, params: Mapping[str, Any]) -> pl.LazyFrame:
+    """Return :func:`retaliation_cases` of every case, upheld or not (once per scan).
+
+    ``BPP_RETALIATION`` leaves the upheld ones out afterwards (each case's row depends
+    on that case alone), ``BPP_FALSE_CLAIMS`` excludes them all: one pass over the
+    feedback serves both.
+    """
+    window = float(params["window_days"])
+    max_rating = int(params["max_conflict_rating"])
+    refusals = bool(params["use_refusals"])
+
+    def compute() -> pl.DataFrame:
+        return retaliation_cases(
+            _cases(ctx),
+            ctx.lazy("feedback"),
+            _refusal_messages(ctx) if refusals else None,
+            window_days=window,
+            max_conflict_rating=max_rating,
+            exclude_upheld=False,
+        ).collect()
+
+    key = f"buyer_protection.retaliation\x00{window!r}\x00{max_rating}\x00{refusals}"
+    return ctx.shared(key, compute).lazy()
+
+
 @register(
     rule_id="BPP_RETALIATION",
     tables=("orders", "feedback", "disputes"),
@@ -356,35 +381,25 @@ def check_retaliation(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFra
     >>> check_retaliation.optional_tables
     ('messages',)
     """
-    cases = _cases(ctx)
-    messages = _refusal_messages(ctx) if params["use_refusals"] else None
-    hits = (
-        retaliation_cases(
-            cases,
-            ctx.lazy("feedback"),
-            messages,
-            window_days=float(params["window_days"]),
-            max_conflict_rating=int(params["max_conflict_rating"]),
-            exclude_upheld=bool(params["exclude_upheld"]),
-        )
-        .with_columns(
-            detail=pl.format(
-                "case {} against {} opened {} days after {} {} (case outcome: {})",
-                "case_id",
-                "seller_id",
-                pl.col("lag_days").round(1),
-                pl.col("conflict_kind").str.replace("_", " "),
-                "conflict_id",
-                "outcome",
-            ),
-        )
-        .with_columns(
-            conflict_ev=pl.struct(
-                kind=pl.when(pl.col("conflict_kind") == "negative_feedback")
-                .then(pl.lit("feedback"))
-                .otherwise(pl.lit("message")),
-                id=pl.col("conflict_id"),
-            )
+    hits = _retaliation(ctx, params)
+    if params["exclude_upheld"]:
+        hits = hits.filter(~pl.col("outcome").is_in(_UPHELD))
+    hits = hits.with_columns(
+        detail=pl.format(
+            "case {} against {} opened {} days after {} {} (case outcome: {})",
+            "case_id",
+            "seller_id",
+            pl.col("lag_days").round(1),
+            pl.col("conflict_kind").str.replace("_", " "),
+            "conflict_id",
+            "outcome",
+        ),
+    ).with_columns(
+        conflict_ev=pl.struct(
+            kind=pl.when(pl.col("conflict_kind") == "negative_feedback")
+            .then(pl.lit("feedback"))
+            .otherwise(pl.lit("message")),
+            id=pl.col("conflict_id"),
         )
     )
     per = (
@@ -540,16 +555,7 @@ def check_false_claims(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFr
     """
     cases = _cases(ctx)
     if params["exclude_retaliation"]:
-        rp = ctx.params("BPP_RETALIATION")
-        messages = _refusal_messages(ctx)
-        retaliation = retaliation_cases(
-            cases,
-            ctx.lazy("feedback"),
-            messages if rp["use_refusals"] else None,
-            window_days=float(rp["window_days"]),
-            max_conflict_rating=int(rp["max_conflict_rating"]),
-            exclude_upheld=False,
-        ).select("case_id")
+        retaliation = _retaliation(ctx, ctx.params("BPP_RETALIATION")).select("case_id")
         cases = cases.join(retaliation, on="case_id", how="anti")
     if params["exclude_after_refund"] and ctx.ds.has("refunds"):
         ap = ctx.params("BPP_CASE_AFTER_REFUND")

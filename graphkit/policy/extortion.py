@@ -50,6 +50,9 @@ __all__ = [
 #: a demand cue below this is a plain refund request (see detect.threats)
 WEAK_DEMAND = 0.7
 
+#: seed of the 64-bit hashes that screen orders and message pairs
+_PAIR_SEED = 0xE7
+
 THRESHOLDS = (
     Threshold(
         "min_threat_score",
@@ -106,7 +109,25 @@ def buyer_seller_messages(messages: pl.LazyFrame, orders: pl.LazyFrame) -> pl.La
     ['o1', 'o2']
     """
     cols = ["message_id", "buyer_id", "seller_id", "order_id", "sent_at", "text"]
-    o = orders.select("order_id", "buyer_id", "seller_id", order_at=pl.col("created_at"))
+    messages = messages.collect().lazy()
+    # one pass over the orders: those a message names or of a pair with an unnamed
+    # message, screened on 64-bit hashes (a collision only keeps an extra order; the
+    # joins below match the ids)
+    named_ids = messages.select(pl.col("order_id").drop_nulls().hash(_PAIR_SEED))
+    loose_pairs = messages.filter(pl.col("order_id").is_null()).select(
+        pl.struct("sender_id", "recipient_id").hash(_PAIR_SEED)
+    )
+    o = (
+        orders.select("order_id", "buyer_id", "seller_id", order_at=pl.col("created_at"))
+        .filter(
+            pl.col("order_id").hash(_PAIR_SEED).is_in(named_ids.collect().to_series().implode())
+            | pl.struct("buyer_id", "seller_id")
+            .hash(_PAIR_SEED)
+            .is_in(loose_pairs.collect().to_series().implode())
+        )
+        .collect()
+        .lazy()
+    )
     named = messages.filter(pl.col("order_id").is_not_null())
     on_order = (
         named.join(o.join(named.select("order_id"), on="order_id", how="semi"), on="order_id")
@@ -239,9 +260,6 @@ def extortion_orders(
     else:
         out = out.with_columns(refunded_after=pl.lit(None, dtype=pl.Float64))
     return out.with_columns(pl.col("refunded_after").fill_null(0.0)).sort("buyer_id", "order_id")
-
-
-_PAIR_SEED = 0xE7
 
 
 def _order_pair_messages(messages: pl.LazyFrame, orders: pl.LazyFrame) -> pl.LazyFrame:
