@@ -197,7 +197,10 @@ def rating_base(ds: Dataset, params: RatingParams | None = None) -> RatingBase:
     """Compute the group-independent part of :func:`rating_signals` (flags and bursts).
 
     A scan computes it while group detection runs and passes it to
-    :func:`rating_signals` (``base=``); the signals are the same as without it.
+    :func:`rating_signals` (``base=``); the signals are the same as without it. Besides
+    the flagged feedback and the bursts it holds what :func:`rating_signals` would otherwise
+    compute after detection: the dense rater / seller ids, the per-seller counts that need
+    no detection result, REV2's distinct sellers per rater and the orders' distinct sellers.
 
     Parameters
     ----------
@@ -209,7 +212,7 @@ def rating_base(ds: Dataset, params: RatingParams | None = None) -> RatingBase:
     Returns
     -------
     RatingBase
-        The flagged feedback and the parameters used.
+        The flagged feedback, bursts, ids, counts and the parameters used.
 
     Examples
     --------
