@@ -82,6 +82,9 @@ _EARLY_ORDER = {
     "COMM_SPAM": 1.85,
 }
 
+#: Checks whose prefetch reads the rating base: run after it in the second thread.
+_AFTER_RATING_BASE = frozenset({"FEEDBACK_MANIPULATION"})
+
 #: Signals whose detection failed to import are reported per check, never silently skipped.
 _SIGNAL_STAGES = {"groups": "groups", "identity": "identity", "ratings": "ratings"}
 
@@ -303,16 +306,24 @@ def scan(
     def run_early() -> None:
         for check in early:
             run_check(check, {})
+
         # then the detection-free part of the other checks (a failure is raised again when
         # the check runs) and of the rating signals (raised again at stage "rating
         # signals"). The rating base last: its transient is the largest (2.4 GiB at 10M
         # orders), and detection's own peak comes at its end
-        for check in prefetched:
+        def prefetch(check: PolicyCheck) -> None:
             with stage(f"prefetch {check.rule_id}"), suppress(Exception):
                 check.prefetch(ctx, ctx.params(check.rule_id))  # type: ignore[misc]
+
+        for check in prefetched:
+            if check.rule_id not in _AFTER_RATING_BASE:
+                prefetch(check)
         if ds.has("orders") and ds.has("feedback"):
             with stage("rating base"), suppress(Exception):
                 ctx.rating_base(prefetch=True)
+        for check in prefetched:
+            if check.rule_id in _AFTER_RATING_BASE:
+                prefetch(check)
 
     worker = _Worker(run_early) if early or prefetched else None
     unavailable: dict[str, str] = {}

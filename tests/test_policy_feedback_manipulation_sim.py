@@ -77,3 +77,25 @@ def test_simulated_window_raters_complete_a_camouflaged_ring() -> None:
     assert camo.is_in(subjects.implode()).mean() >= 0.95
     sig = outs[1].select(pl.col("signals").explode()).unnest("signals")
     assert sig.filter(pl.col("name") == "window_raters")["value"].sum() >= 1
+
+
+def test_prefetched_corating_pairs_give_the_same_findings() -> None:
+    """The scan's second thread finds the co-rated store pairs on the rating base (during
+    detection); the check then uses them instead of the rating signals' feedback."""
+    m = simulate(20_000, seed=0)
+    ds = dataset_from_frames(m.tables)
+    check = get_check("FEEDBACK_MANIPULATION")
+    plain = ScanContext(ds, seed=0)
+    want = check(plain, plain.params("FEEDBACK_MANIPULATION"))
+    ctx = ScanContext(ds, seed=0)
+    assert check.prefetch is not None
+    check.prefetch(ctx, ctx.params("FEEDBACK_MANIPULATION"))
+    co = ctx._shared["FEEDBACK_MANIPULATION corating_pairs"]
+    assert co.height > 0  # the simulated circles are co-rated: the comparison is not vacuous
+    assert co.equals(plain._shared["FEEDBACK_MANIPULATION corating_pairs"])
+    assert check(ctx, ctx.params("FEEDBACK_MANIPULATION")).equals(want)
+    # once the rating signals are done the base is gone: the prefetch does nothing
+    later = ScanContext(ds, seed=0)
+    _ = later.ratings
+    check.prefetch(later, later.params("FEEDBACK_MANIPULATION"))
+    assert "FEEDBACK_MANIPULATION corating_pairs" not in later._shared

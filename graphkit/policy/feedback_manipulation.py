@@ -866,12 +866,31 @@ def manipulation_findings(
     )
 
 
+#: Key of the co-rated store pairs in the scan context (:meth:`ScanContext.shared`).
+_CORATING_KEY = "FEEDBACK_MANIPULATION corating_pairs"
+
+
+def _prefetch_feedback_manipulation(ctx: ScanContext, params: Mapping[str, Any]) -> None:
+    """Find the co-rated store pairs during detection: they read only the buyers' ratings.
+
+    The rating base holds the rows of the rating signals' ``feedback`` (same rows, same
+    ratings), so :func:`corating_pairs` of either is the same table. Nothing is done when
+    the rating signals are done already (the base is gone; the check uses them).
+    """
+    if not params["corating_circles"]:
+        return
+    base = ctx.rating_base(prefetch=True)
+    if base is not None:
+        ctx.shared(_CORATING_KEY, lambda: corating_pairs(base.flags))
+
+
 @register(
     rule_id="FEEDBACK_MANIPULATION",
     tables=("orders", "feedback"),
     signals=("ratings",),
     optional_tables=("accounts", "refunds", "identifiers"),
     thresholds=THRESHOLDS,
+    prefetch=_prefetch_feedback_manipulation,
 )
 def check_feedback_manipulation(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFrame:
     """Flag sellers with manipulated ratings/DSRs and the accounts that rated for them.
@@ -884,7 +903,8 @@ def check_feedback_manipulation(ctx: ScanContext, params: Mapping[str, Any]) -> 
     sig = ctx.ratings
     pairs = sig.trading_pairs.select("seller_a", "seller_b")
     if params["corating_circles"]:
-        co = corating_pairs(sig.feedback).select("seller_a", "seller_b")
+        co = ctx.shared(_CORATING_KEY, lambda: corating_pairs(sig.feedback))
+        co = co.select("seller_a", "seller_b")
         pairs = pl.concat([pairs, co]).unique().sort("seller_a", "seller_b")
     circle = circle_raters(
         sig.feedback,
