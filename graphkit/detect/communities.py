@@ -24,6 +24,7 @@ Examples
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -249,7 +250,8 @@ def start_leiden_membership(
     # in the same order, as ``mg.graph.as_undirected(mode="each")``, without building
     # the attributed igraph object (Python lists of every account id) and copying it
     if in_child is None:
-        in_child = len(src) >= CHILD_MIN_EDGES
+        # (no interpreter to start when Python is embedded: sys.executable is empty)
+        in_child = len(src) >= CHILD_MIN_EDGES and bool(sys.executable)
     call = LeidenChild if in_child else run_leiden
     pending = call(
         n_graph,
