@@ -576,3 +576,53 @@ def test_search_sorted_equals_numpy_searchsorted() -> None:
     np.testing.assert_array_equal(search_sorted(keys, queries), np.searchsorted(keys, queries))
     for q in (queries[:0], queries[:1]):
         np.testing.assert_array_equal(search_sorted(keys, q), np.searchsorted(keys, q))
+
+
+def test_linked_mask_equals_its_definition_on_a_random_market() -> None:
+    """_linked_mask on a random market (only linked buyers' edges are joined) equals the
+    definition written pair by pair: the buyer is linked to the seller, or to a buyer y that
+    also bought from the seller."""
+    from graphkit.detect.rings import _linked_mask
+
+    rng = np.random.default_rng(11)
+    buyers = [f"b{i:02d}" for i in range(40)]
+    sellers = [f"s{i}" for i in range(6)]
+    pairs = sorted({(buyers[i], sellers[j]) for i, j in rng.integers(0, [40, 6], (120, 2))})
+    ids = sorted(buyers + sellers)
+    vid = {a: i for i, a in enumerate(ids)}
+    v = pl.DataFrame(
+        {"vid": list(range(len(ids))), "account_id": ids},
+    ).with_columns(
+        pl.when(pl.col("account_id").str.starts_with("s"))
+        .then(pl.lit("seller"))
+        .otherwise(pl.lit("buyer"))
+        .alias("kind")
+    )
+    e = pl.DataFrame(
+        {
+            "buyer_vid": [vid[b] for b, _ in pairs],
+            "seller_vid": [vid[s] for _, s in pairs],
+            "buyer_id": [b for b, _ in pairs],
+            "seller_id": [s for _, s in pairs],
+            "n_orders": [1] * len(pairs),
+        }
+    )
+    mg = market_graph_from_frames(v, e)
+    accounts = buyers + sellers + ["nobody"]
+    raw = {tuple(sorted((accounts[i], accounts[j]))) for i, j in rng.integers(0, 47, (25, 2))}
+    link_pairs = sorted(p for p in raw if p[0] != p[1])
+    links = pl.DataFrame(
+        {"account_a": [a for a, _ in link_pairs], "account_b": [b for _, b in link_pairs]}
+    )
+    linked_to = {a: set() for a in accounts}
+    for a, b in link_pairs:
+        linked_to[a].add(b)
+        linked_to[b].add(a)
+    edge_set = set(pairs)
+    want = [
+        s in linked_to[b] or any((y, s) in edge_set for y in linked_to[b])
+        for b, s in zip(mg.edges["buyer_id"], mg.edges["seller_id"], strict=True)
+    ]
+    got = _linked_mask(mg, links).tolist()
+    assert got == want
+    assert 0 < sum(want) < len(want)  # some edges linked, some not: the test can fail

@@ -319,8 +319,12 @@ def _linked_mask(mg: MarketGraph, links: pl.DataFrame) -> np.ndarray:
     link_key = xv * n + yv
     pos = search_sorted(edge_key, link_key).clip(max=n_e - 1)
     to_seller[pos[edge_key[pos] == link_key]] = True
-    # co-buyer: an edge (b, s) and a link (b, y) where (y, s) is an edge too
-    ends = pl.DataFrame({"i": np.arange(n_e), "b": b, "s": s}).join(
+    # co-buyer: an edge (b, s) and a link (b, y) where (y, s) is an edge too; only the
+    # edges of linked buyers can be one (10M orders: 0.8M of 9.3M edges go to the join)
+    linked_v = np.zeros(n, dtype=bool)
+    linked_v[xv] = True
+    i = np.flatnonzero(linked_v[b])
+    ends = pl.DataFrame({"i": i, "b": b[i], "s": s[i]}).join(
         pl.DataFrame({"b": xv, "y": yv}), on="b"
     )
     hit = _sorted_contains(edge_key, ends["y"].to_numpy() * n + ends["s"].to_numpy())

@@ -212,9 +212,10 @@ class MarketGraph:
     @cached_property
     def _id_index(self) -> tuple[np.ndarray, np.ndarray] | None:
         """Vertex id hashes, sorted, and the row of each; None on a 64-bit hash collision."""
-        h = self.vertices["account_id"].hash(seed=0).to_numpy()
-        order = np.argsort(h, kind="stable")
-        hs = h[order]
+        h = self.vertices["account_id"].hash(seed=0)
+        # polars' (multi-threaded) sort; ties are a collision, for which None is returned
+        order = h.arg_sort().to_numpy().astype(np.intp)
+        hs = h.to_numpy()[order]
         if len(hs) > 1 and bool((hs[1:] == hs[:-1]).any()):
             return None
         return hs, order
