@@ -332,6 +332,21 @@ def test_ring_candidate_edges_keep_rings_and_prune_near_misses() -> None:
     assert not {("q1", "Q"), ("n1", "R")} & loose
 
 
+def test_ring_candidate_edges_not_induced_keeps_the_pruned_evidence_only() -> None:
+    """induced=False: the surviving evidence edges only (r1's ordinary order at T is not
+    evidence); a second pruning round drops what the first round's losses starve."""
+    mg, susp = _candidate_market()
+    kept = _kept(mg, ring_candidate_edges(mg, susp, induced=False))
+    ring = {(b, "R") for b in ("r1", "r2", "r3")} | {(b, "T") for b in ("r2", "r3", "r4")}
+    assert kept == ring
+    # without the concentration rule, P keeps 3 buyers; with ring_min_buyers 4 it falls
+    # (round 1), and then d1, left with R only, still qualifies through R (round 2 stable)
+    strict = DetectParams(ring_min_buyers=4)
+    loose = _kept(mg, ring_candidate_edges(mg, susp, params=strict, min_concentration=0.0))
+    assert not {("p1", "P"), ("p2", "P"), ("d1", "P")} & loose
+    assert ("d1", "R") in loose
+
+
 def test_candidate_subgraph_finds_the_same_ring(market: Dataset, det: GroupDetection) -> None:
     whole = detect_groups(market, seed=0, params={"candidate_subgraph": False})
     ring = {"R", *RING}

@@ -465,31 +465,30 @@ def ring_candidate_edges(
     idx = np.flatnonzero(evidence)
     idx = idx[np.lexsort((-orders[idx], b[idx]))]
     eb, es, eo = b[idx], s[idx], orders[idx]
-    keep = np.ones(len(idx), dtype=bool)
     for _ in range(100):  # pruning rounds (a handful), not a loop over edges
-        kb, ko = eb[keep], eo[keep]
-        pos = np.arange(len(kb))
-        first = run_starts(kb)
+        pos = np.arange(len(eb))
+        first = run_starts(eb)
         rank = pos - np.maximum.accumulate(np.where(first, pos, 0))
         top = rank < p.ring_max_sellers
         # orders a ring of <= ring_max_sellers sellers could hold for each buyer
-        inside = np.bincount(kb[top], weights=ko[top], minlength=n)
+        inside = np.bincount(eb[top], weights=eo[top], minlength=n)
         buyer_ok = (inside >= p.ring_min_orders) & (inside >= conc * total)
-        nxt = keep & buyer_ok[eb]
-        seller_ok = np.bincount(es[nxt], minlength=n) >= p.ring_min_buyers
-        nxt &= seller_ok[es]
-        if nxt.sum() == keep.sum():
+        keep = buyer_ok[eb]
+        seller_ok = np.bincount(es[keep], minlength=n) >= p.ring_min_buyers
+        keep &= seller_ok[es]
+        if keep.all():
             break
-        keep = nxt
+        # the surviving edges only, in the same order: each round works on fewer
+        idx, eb, es, eo = idx[keep], eb[keep], es[keep], eo[keep]
     if not induced:
         mask = np.zeros(len(b), dtype=bool)
-        mask[idx[keep]] = True
+        mask[idx] = True
         return mask
     # the subgraph induced by the surviving accounts: their ordinary edges among
     # themselves too (a ring's members also buy without leaving a top rating)
     inside_v = np.zeros(n, dtype=bool)
-    inside_v[eb[keep]] = True
-    inside_v[es[keep]] = True
+    inside_v[eb] = True
+    inside_v[es] = True
     return inside_v[b] & inside_v[s]
 
 
