@@ -641,3 +641,43 @@ def test_linked_mask_equals_its_definition_on_a_random_market() -> None:
     got = _linked_mask(mg, links).tolist()
     assert got == want
     assert 0 < sum(want) < len(want)  # some edges linked, some not: the test can fail
+
+
+def test_leiden_in_a_child_while_fraudar_and_lockstep_run(
+    market: Dataset, det: GroupDetection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Leiden forced into a child process (started before FRAUDAR and lockstep, collected
+    after them): the same groups, members and signals as in-process; a failure in the work
+    done meanwhile leaves no child behind (the job is closed on the way out)."""
+    import graphkit.detect.communities as communities
+    import graphkit.detect.dense as dense
+
+    monkeypatch.setattr(communities, "CHILD_MIN_EDGES", 0)
+    started: list[communities.LeidenJob] = []
+    start = communities.start_leiden_membership
+
+    def spy(*args, **kwargs):
+        job = start(*args, **kwargs)
+        started.append(job)
+        return job
+
+    monkeypatch.setattr(communities, "start_leiden_membership", spy)
+    child = detect_groups(market, seed=0)
+    assert [job.in_child for job in started] == [True]
+    assert child.groups.equals(det.groups)
+    assert child.members.equals(det.members)
+    assert child.account_signals.equals(det.account_signals)
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("dense failed")
+
+    monkeypatch.setattr(dense, "dense_blocks", boom)
+    closed: list[bool] = []
+    monkeypatch.setattr(
+        communities.LeidenJob,
+        "close",
+        lambda self, _close=communities.LeidenJob.close: (closed.append(True), _close(self))[1],
+    )
+    with pytest.raises(RuntimeError, match="dense failed"):
+        detect_groups(market, seed=0)
+    assert closed == [True]

@@ -41,6 +41,7 @@ from graphkit.findings import GROUPS_SCHEMA, SIGNAL, group_ids
 
 if TYPE_CHECKING:
     from graphkit.dataset import Dataset
+    from graphkit.detect.communities import LeidenJob
     from graphkit.graph.build import IdentityGraph, MarketGraph
 
 __all__ = [
@@ -493,21 +494,22 @@ def ring_candidate_edges(
 
 
 # --------------------------------------------------------------------------- candidates
-def _ring_candidates(
+def _start_ring_leiden(
     mg: MarketGraph,
     weights: np.ndarray,
     p: DetectParams,
     seed: int,
     edge_mask: np.ndarray | None = None,
-) -> pl.DataFrame:
-    from graphkit.detect.communities import leiden_membership
+) -> LeidenJob:
+    """Start the ring candidates' Leiden (in a child process on large graphs)."""
+    from graphkit.detect.communities import start_leiden_membership
 
     # the whole graph's resolution also on the candidate subgraph: leiden_membership
     # judges every merge there against the whole graph's null model
     resolution = max(
         p.leiden_resolution, p.leiden_resolution_per_100k_edges * mg.edges.height / 100_000
     )
-    memb = leiden_membership(
+    return start_leiden_membership(
         mg,
         weights=weights,
         resolution=resolution,
@@ -515,6 +517,17 @@ def _ring_candidates(
         seed=seed,
         edge_mask=edge_mask,
     )
+
+
+def _ring_candidates(
+    mg: MarketGraph,
+    weights: np.ndarray,
+    p: DetectParams,
+    seed: int,
+    edge_mask: np.ndarray | None = None,
+) -> pl.DataFrame:
+    with _start_ring_leiden(mg, weights, p, seed, edge_mask) as job:
+        memb = job.result()
     return _ring_members(mg, memb, p)
 
 
@@ -628,20 +641,25 @@ def _candidates(
     weights = susp["weight"].to_numpy()
     parts = []
     ring_mask = ring_candidate_edges(mg, susp, params=p) if p.candidate_subgraph else None
-    ring = _ring_candidates(mg, weights, p, seed, ring_mask)
+    # Leiden runs in a child process on a large graph: FRAUDAR and lockstep run in this
+    # thread meanwhile (on a small graph the job is done when it returns; same results)
+    with _start_ring_leiden(mg, weights, p, seed, ring_mask) as job:
+        dense = _dense_candidates(mg, susp, p, ring_mask)
+        # the market graph's integer-coded orders when it has them (no string re-hashing)
+        coded = mg.orders is not None
+        lock = lockstep_groups(
+            mg.orders if coded else ds.orders.select("buyer_id", "seller_id", "created_at"),
+            account_ids=mg.vertices["account_id"] if coded else None,
+            window=timedelta(days=p.lockstep_window_days),
+            min_shared_windows=p.lockstep_min_shared,
+            max_bucket_buyers=p.lockstep_max_bucket,
+            min_buyers=p.min_group_buyers,
+            seed=seed,
+        )
+        memb = job.result()
+    ring = _ring_members(mg, memb, p)
     parts.append(ring.with_columns(pl.lit("shill_ring").alias("kind")))
-    parts.append(_dense_candidates(mg, susp, p, ring_mask))
-    # the market graph's integer-coded orders when it has them (no string re-hashing)
-    coded = mg.orders is not None
-    lock = lockstep_groups(
-        mg.orders if coded else ds.orders.select("buyer_id", "seller_id", "created_at"),
-        account_ids=mg.vertices["account_id"] if coded else None,
-        window=timedelta(days=p.lockstep_window_days),
-        min_shared_windows=p.lockstep_min_shared,
-        max_bucket_buyers=p.lockstep_max_bucket,
-        min_buyers=p.min_group_buyers,
-        seed=seed,
-    )
+    parts.append(dense)
     parts.append(
         lock.select(pl.col("group").alias("cand"), "account_id", "role").with_columns(
             pl.lit("lockstep").alias("kind")
