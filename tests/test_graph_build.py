@@ -333,6 +333,33 @@ def test_packed_edge_counts_equal_one_bincount_per_column() -> None:
         np.testing.assert_array_equal(got[name].to_numpy(), want.astype(np.int64))
 
 
+def test_packed_edge_counts_with_given_bounds() -> None:
+    """Bounds given per term (exact, looser, or a negative low that forces a bincount of its
+    own) give the same exact sums as bounds measured on the frame."""
+    from graphkit.graph.build import _edge_counts
+
+    rng = np.random.default_rng(8)
+    n, m = 5_000, 97
+    edge = rng.integers(0, m, n)
+    terms = pl.DataFrame(
+        {
+            "flag": rng.integers(0, 2, n),
+            "rating": pl.Series(rng.integers(1, 6, n)).scatter([3, 4], None),
+            "dsr": rng.integers(1, 6, n),
+        }
+    )
+    want = _edge_counts(edge, m, terms)
+    for bounds in (
+        {"flag": (0, 1), "rating": (0, 5), "dsr": (1, 5)},
+        {"flag": (0, 1), "rating": (0, 1000)},  # looser, and dsr measured
+        {"rating": (-5, 5)},  # a negative low: rating gets its own bincount
+    ):
+        got = _edge_counts(edge, m, terms, bounds=bounds)
+        assert list(got) == list(want)
+        for name in want:
+            assert got[name].equals(want[name])
+
+
 def test_vid_of_equals_the_vertex_join(tiny: dict[str, pl.DataFrame]) -> None:
     """vid_of: known ids get their vid in the given order, unknown and null ids null; the same
     with the hash index forced off (the collision fallback joins the strings)."""

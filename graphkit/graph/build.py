@@ -412,6 +412,7 @@ def _edge_counts(
     m: int,
     frame: pl.DataFrame,
     terms: Mapping[str, pl.Expr] | None = None,
+    bounds: Mapping[str, tuple[int, int]] | None = None,
 ) -> dict[str, pl.Series]:
     """Sum small non-negative integer terms per edge, several terms per ``np.bincount``.
 
@@ -422,7 +423,9 @@ def _edge_counts(
     52 bits and one bincount sums them all, exactly (float64 holds integers below 2**53
     and a field cannot carry into the next). Nulls count 0; a term with a negative value
     gets a bincount of its own. The bounds and the packed weights are each one polars
-    pass over ``frame`` (the terms are never materialised one column each).
+    pass over ``frame`` (the terms are never materialised one column each). ``bounds``
+    may give, per term, a ``(low, high)`` known to contain its values (nulls as 0): those
+    terms are not measured (looser bounds only widen the fields; the sums are the same).
 
     Examples
     --------
@@ -434,15 +437,18 @@ def _edge_counts(
         terms = {c: pl.col(c) for c in frame.columns}
     vals = {name: e.fill_null(0).cast(pl.Int64) for name, e in terms.items()}
     r = int(np.bincount(edge, minlength=1).max()) if len(edge) else 0
-    bounds = frame.select(
-        *[v.min().alias(f"lo{i}") for i, v in enumerate(vals.values())],
-        *[v.max().alias(f"hi{i}") for i, v in enumerate(vals.values())],
-    ).row(0)
-    k = len(vals)
+    known = dict(bounds or {})
+    measure = [name for name in vals if name not in known]
+    if measure:
+        row = frame.select(
+            *[vals[name].min().alias(f"lo{i}") for i, name in enumerate(measure)],
+            *[vals[name].max().alias(f"hi{i}") for i, name in enumerate(measure)],
+        ).row(0)
+        known |= {name: (row[i], row[len(measure) + i]) for i, name in enumerate(measure)}
     batches: list[list[tuple[str, int]]] = []
     used = 0
-    for i, name in enumerate(vals):
-        lo, hi = bounds[i] or 0, bounds[k + i] or 0
+    for name in vals:
+        lo, hi = known[name][0] or 0, known[name][1] or 0
         width = max(1, (hi * r).bit_length()) if lo >= 0 else 53
         if not batches or used + width > 52:
             batches.append([])
@@ -512,7 +518,21 @@ def _pair_feedback(ds: Dataset, keyed: pl.LazyFrame, key: str, m: int) -> dict[s
         },
         "n_seller_feedback": pl.col("__by_seller").cast(pl.Int64),
     }
-    return _edge_counts(rows["__edge"].to_numpy(), m, rows, terms)
+    # the terms' bounds from the few raw columns (a flag is 0 or 1; a score where the buyer
+    # wrote it, else 0, lies between 0 and the column's extremes): not 32 aggregations of
+    # the terms themselves
+    scores = ("rating", *DSR_COLUMNS)
+    raw = rows.select(
+        *[pl.col(c).min().cast(pl.Int64).alias(f"lo_{c}") for c in scores],
+        *[pl.col(c).max().cast(pl.Int64).alias(f"hi_{c}") for c in scores],
+    ).row(0, named=True)
+    span = {c: (min(0, raw[f"lo_{c}"] or 0), max(0, raw[f"hi_{c}"] or 0)) for c in scores}
+    flag = (0, 1)
+    bounds = {name: flag for name in terms} | {
+        "rating_sum": span["rating"],
+        **{f"{c}_sum": span[c] for c in DSR_COLUMNS},
+    }
+    return _edge_counts(rows["__edge"].to_numpy(), m, rows, terms, bounds)
 
 
 def _pair_refunds_cases(ds: Dataset, keyed: pl.LazyFrame, key: str, m: int) -> dict[str, pl.Series]:
