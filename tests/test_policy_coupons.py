@@ -159,5 +159,9 @@ def test_prefetched_redemptions_give_the_same_findings() -> None:
     check.prefetch(ctx, ctx.params("COUPON_ABUSE"))
     assert "orders" not in ctx._frames  # read lazily: no table kept
     red = ctx._shared["COUPON_ABUSE redemptions"]
-    ctx._shared["COUPON_ABUSE redemptions"] = red.reverse()  # row order must not matter
-    assert check(ctx, ctx.params("COUPON_ABUSE")).equals(want)
+    # the redemptions' row order (a join's, which varies) must not change a finding; the
+    # drafts' row order may (the scan sorts findings by id)
+    for seed in range(8):
+        ctx._shared["COUPON_ABUSE redemptions"] = red.sample(fraction=1.0, shuffle=True, seed=seed)
+        got = check(ctx, ctx.params("COUPON_ABUSE"))
+        assert got.sort("explanation").equals(want.sort("explanation"))
