@@ -345,3 +345,19 @@ def test_retaliation_settings_get_their_own_shared_pass() -> None:
     assert narrow.height < wide.height
     assert "c_late" in wide["case_id"].to_list()
     assert "c_late" not in narrow["case_id"].to_list()
+
+
+def test_cases_are_joined_to_their_own_orders_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the orders of the cases are screened on a hash of order_id; with every order
+    # colliding (a constant seed cannot do that: the screen is widened to all orders by
+    # patching the hash) the join on the id still gives each case its own order
+    import graphkit.policy.buyer_protection as bp
+
+    frames = _refund_market()
+    ds = dataset_from_frames(frames, as_of=t(200))
+    want = bp._cases(ScanContext(ds)).collect().sort("case_id")
+    monkeypatch.setattr(pl.Expr, "hash", lambda self, seed=0: self.str.len_bytes().cast(pl.UInt64))
+    got = bp._cases(ScanContext(ds)).collect().sort("case_id")
+    assert got.equals(want)
+    assert want.height == frames["disputes"].height
+    assert (want["buyer_id"] == frames["disputes"].sort("case_id")["opened_by"]).all()

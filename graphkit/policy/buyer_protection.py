@@ -32,6 +32,7 @@ __all__ = [
 ]
 
 _UPHELD = ("refund_buyer",)
+_ORDER_SEED = 0xCA5E
 
 # A refusal in a seller's message (a few languages): used only to find the *conflict* that
 # precedes a case; the case itself is the evidence, so a loose pattern costs little precision.
@@ -313,8 +314,12 @@ def _cases(ctx: ScanContext) -> pl.LazyFrame:
     """Return :func:`cases_with_orders` of the dataset, computed once per scan."""
 
     def compute() -> pl.DataFrame:
-        disputes, orders = ctx.lazy("disputes"), ctx.lazy("orders")
-        return cases_with_orders(disputes, orders).collect()
+        disputes = ctx.lazy("disputes").collect()
+        # the orders of a case only, screened on a 64-bit hash of order_id (a collision
+        # keeps an extra order, which the join on the id then drops)
+        wanted = disputes.select(pl.col("order_id").hash(_ORDER_SEED)).to_series().implode()
+        orders = ctx.lazy("orders").filter(pl.col("order_id").hash(_ORDER_SEED).is_in(wanted))
+        return cases_with_orders(disputes.lazy(), orders).collect()
 
     return ctx.shared("buyer_protection.cases", compute).lazy()
 
