@@ -233,9 +233,16 @@ def test_simulated_extortion_precision_recall(seed: int) -> None:
 
 
 def test_only_messages_between_the_parties_of_an_order_are_screened_in() -> None:
-    from graphkit.policy.extortion import _order_pair_messages
+    from graphkit.policy.extortion import _order_pair_messages, _pair_orders
 
-    orders = pl.LazyFrame({"buyer_id": ["b", "b2"], "seller_id": ["s", "s2"]})
+    orders = pl.LazyFrame(
+        {
+            "order_id": ["o1", "o2", "o3"],
+            "buyer_id": ["b", "b2", "b3"],
+            "seller_id": ["s", "s2", "s"],
+            "created_at": [_day(0)] * 3,
+        }
+    )
     msgs = pl.LazyFrame(
         {
             "message_id": ["m1", "m2", "m3", "m4", "m5"],
@@ -244,8 +251,11 @@ def test_only_messages_between_the_parties_of_an_order_are_screened_in() -> None
         }
     )
     # buyer -> own seller passes; the reverse direction and crossed pairs do not
-    got = _order_pair_messages(msgs, orders).collect()["message_id"].sort().to_list()
+    pair_orders = _pair_orders(msgs, orders)
+    got = _order_pair_messages(msgs, pair_orders).collect()["message_id"].sort().to_list()
     assert got == ["m1", "m4"]
+    # the orders kept are those of a messaging (buyer, seller) pair: o3's pair never wrote
+    assert pair_orders["order_id"].sort().to_list() == ["o1", "o2"]
 
 
 def test_threat_to_a_store_only_the_buyers_other_account_traded_with_is_not_this_rule() -> None:

@@ -262,24 +262,56 @@ def extortion_orders(
     return out.with_columns(pl.col("refunded_after").fill_null(0.0)).sort("buyer_id", "order_id")
 
 
-def _order_pair_messages(messages: pl.LazyFrame, orders: pl.LazyFrame) -> pl.LazyFrame:
-    """Return the messages sent from a buyer to a seller they have an order with (a superset).
+def _pair_orders(messages: pl.LazyFrame, orders: pl.LazyFrame) -> pl.DataFrame:
+    """Return the orders whose (buyer, seller) pair sent a message (buyer to seller).
 
-    Screened on a 64-bit hash of the ``(sender_id, recipient_id)`` pair against the
-    ``(buyer_id, seller_id)`` pairs of ``orders``: every message :func:`buyer_seller_messages`
-    keeps passes; a hash collision only lets an extra message through, which the exact
-    match on the ids removes later.
+    Screened on a 64-bit hash of the pair (``_pair``, kept as a column): every order
+    :func:`buyer_seller_messages` can match to one of ``messages`` is kept (its pair is
+    the message's own); a hash collision only keeps an extra order, which the exact match
+    on the ids leaves out. One pass over the orders serves the message screen
+    (:func:`_order_pair_messages`) and the matching.
 
     Examples
     --------
-    >>> o = pl.LazyFrame({"buyer_id": ["b"], "seller_id": ["s"]})
+    >>> o = pl.LazyFrame({"order_id": ["o1", "o2"], "buyer_id": ["b", "b"],
+    ...                   "seller_id": ["s", "t"], "created_at": [1, 2]})
+    >>> m = pl.LazyFrame({"sender_id": ["b", "t"], "recipient_id": ["s", "b"]})
+    >>> _pair_orders(m, o)["order_id"].to_list()
+    ['o1']
+    """
+    keys = messages.select(_pair=pl.struct("sender_id", "recipient_id").hash(_PAIR_SEED)).unique()
+    return (
+        orders.select(
+            "order_id",
+            "buyer_id",
+            "seller_id",
+            "created_at",
+            _pair=pl.struct("buyer_id", "seller_id").hash(_PAIR_SEED),
+        )
+        .join(keys, on="_pair", how="semi")
+        .collect()
+    )
+
+
+def _order_pair_messages(messages: pl.LazyFrame, pair_orders: pl.DataFrame) -> pl.LazyFrame:
+    """Return the messages sent from a buyer to a seller they have an order with (a superset).
+
+    ``pair_orders`` from :func:`_pair_orders`: a message passes when the 64-bit hash of
+    its ``(sender_id, recipient_id)`` pair is the ``_pair`` of one of them. Every message
+    :func:`buyer_seller_messages` keeps passes; a hash collision only lets an extra
+    message through, which the exact match on the ids removes later.
+
+    Examples
+    --------
+    >>> o = pl.LazyFrame({"order_id": ["o1"], "buyer_id": ["b"], "seller_id": ["s"],
+    ...                   "created_at": [1]})
     >>> m = pl.LazyFrame({"message_id": ["m1", "m2"], "sender_id": ["b", "s"],
     ...                   "recipient_id": ["s", "b"]})
-    >>> _order_pair_messages(m, o).collect()["message_id"].to_list()
+    >>> _order_pair_messages(m, _pair_orders(m, o)).collect()["message_id"].to_list()
     ['m1']
     """
     key = {"_pair": pl.struct("sender_id", "recipient_id").hash(_PAIR_SEED)}
-    pairs = orders.select(_pair=pl.struct("buyer_id", "seller_id").hash(_PAIR_SEED))
+    pairs = pair_orders.lazy().select("_pair").unique()
     return messages.with_columns(**key).join(pairs, on="_pair", how="semi").drop("_pair")
 
 
@@ -307,16 +339,19 @@ def check_feedback_extortion(ctx: ScanContext, params: Mapping[str, Any]) -> pl.
     # scored once), and only the few threat messages are matched to their orders exactly.
     # Whether a message is a threat depends on its text alone and its order on its own
     # row alone, so this is the same as scoring the buyer-to-seller messages.
+    pair_orders = _pair_orders(messages, ctx.lazy("orders"))
     scores = threat_scores(
         _order_pair_messages(
-            messages.select("message_id", "sender_id", "recipient_id", "text"), ctx.lazy("orders")
+            messages.select("message_id", "sender_id", "recipient_id", "text"), pair_orders
         ),
         min_score=float(params["min_threat_score"]),
         max_weak_cues=int(params["max_weak_cues"]),
         candidates_only=True,  # only messages with all four cue families can be threats
     ).filter(pl.col("is_threat"))
     candidates = messages.join(scores.lazy().select("message_id"), on="message_id", how="semi")
-    msgs = buyer_seller_messages(candidates, ctx.lazy("orders")).collect()
+    # the orders of the messages' own pairs hold every order the matching can use
+    msgs = buyer_seller_messages(candidates, pair_orders.lazy().drop("_pair")).collect()
+    del pair_orders
     threats = msgs.drop("text").join(scores, on="message_id")
     per_order = extortion_orders(
         threats,
