@@ -186,7 +186,9 @@ class RowRule:
     ``screen``, when given, is a cheap aggregate that is true whenever the rule
     *may* be broken somewhere in the table (e.g. "fewer distinct key hashes than
     keys"); ``broken`` is then evaluated only when the screen fires. A screen may
-    fire falsely (a hash collision) but never miss a broken row.
+    fire falsely (a hash collision) but never miss a broken row. ``prescreen``, when
+    given, is a cheaper aggregate of the same kind (e.g. "the keys are not strictly
+    increasing"): ``screen`` is then evaluated only when the prescreen fires.
     """
 
     table: str
@@ -195,6 +197,7 @@ class RowRule:
     broken: pl.Expr
     shows: tuple[str, ...]
     screen: pl.Expr | None = None
+    prescreen: pl.Expr | None = None
 
 
 #: An id that is blank or holds a control character (one regex pass over the column).
@@ -216,6 +219,17 @@ def _fewer_distinct(expr: pl.Expr, keep: pl.Expr, *, hashed: bool = False) -> pl
     return (expr if hashed else expr.hash(0)).filter(keep).n_unique() < keep.sum()
 
 
+def _not_increasing(c: pl.Expr) -> pl.Expr:
+    """Aggregate: true unless the non-null values of ``c`` strictly increase (then unique).
+
+    Exact, and about a quarter of the CPU of counting distinct hashes (:func:`_fewer_distinct`,
+    10M keys, streaming engine: 0.23 vs 1.02 s with the read): keys written in key order,
+    as database exports usually are, skip the hash count.
+    """
+    v = c.drop_nulls()
+    return ~(v > v.shift(1)).all()
+
+
 def _pair_hash(a: str, b: str) -> pl.Expr:
     """Hash the pair ``(a, b)``: equal pairs, equal hashes (a screen only).
 
@@ -231,13 +245,18 @@ _ID_RULES = frozenset(
 )
 
 
-def _column_rules(spec: Table, col: Column, *, clean_ref: bool = False) -> list[RowRule]:
+def _column_rules(
+    spec: Table, col: Column, *, clean_ref: bool = False, sorted_key: bool = False
+) -> list[RowRule]:
     """Return the rules of one column.
 
     ``clean_ref``: the column references a key that was checked and holds no null, blank
     or control-character id. A non-null value that matches such a key is then itself a
     good id, so a bad id is always a dangling reference too: the regex screen is left
     out, and :func:`evaluate` fires the id rules when the column's reference screen fires.
+    ``sorted_key``: a unique column's hash count is computed only when its values do not
+    strictly increase (:func:`_not_increasing`); for keys that no table references (a
+    referenced key's hash count also proves its hashes distinct, for the hash joins).
     """
     c, raw = pl.col(col.name), pl.col(RAW + col.name)
     rules: list[RowRule] = []
@@ -302,6 +321,7 @@ def _column_rules(spec: Table, col: Column, *, clean_ref: bool = False) -> list[
                 c.is_not_null() & c.is_duplicated(),
                 (n,),
                 screen=_fewer_distinct(c, c.is_not_null()),
+                prescreen=_not_increasing(c) if sorted_key else None,
             )
         )
     return rules
@@ -702,13 +722,26 @@ def _screen_names(rules: list[RowRule]) -> dict[int, str]:
     return names
 
 
-def _screens(rules: list[RowRule]) -> list[pl.Expr]:
-    """Screen expressions, each distinct one computed once (rules may share a screen)."""
+def _screens(rules: list[RowRule], idx: Collection[int] | None = None) -> list[pl.Expr]:
+    """Screen expressions, each distinct one computed once (rules may share a screen).
+
+    Rules with a prescreen are left out unless listed in ``idx`` (their prescreen fired);
+    with ``idx``, only the screens of those rules.
+    """
     return [
         rules[i].screen.alias(name)  # type: ignore[union-attr]
         for i, name in _screen_names(rules).items()
-        if name == f"s{i}"
+        if name == f"s{i}" and (rules[i].prescreen is None if idx is None else i in idx)
     ]
+
+
+def _prescreens(rules: list[RowRule]) -> list[pl.Expr]:
+    return [r.prescreen.alias(f"p{i}") for i, r in enumerate(rules) if r.prescreen is not None]
+
+
+def _referenced(usable: Collection[str]) -> set[str]:
+    """Tables of ``usable`` whose key some table of ``usable`` references."""
+    return {p for name in usable for p in parent_tables(name) if p in usable}
 
 
 def _cache_shared_parents(
@@ -791,6 +824,7 @@ def evaluate(
     hashed_keys: set[str] = set()  # ... and whose key hashes are distinct
     clean_cols: set[tuple[str, str]] = set()  # (table, id column) breaking no id rule
     latest: list[datetime] = []
+    referenced = _referenced(usable)
     for level in LEVELS:
         names = [n for n in level if n in usable]
         # per table: its own rules on the table itself, and its reference rules on a
@@ -805,7 +839,9 @@ def evaluate(
             local = [
                 r
                 for col in spec.columns
-                for r in _column_rules(spec, col, clean_ref=col.name in trusted)
+                for r in _column_rules(
+                    spec, col, clean_ref=col.name in trusted, sorted_key=name not in referenced
+                )
             ]
             plans.append((name, local + _cross_rules(name), tables[name], True))
             links[len(plans) - 1] = [
@@ -830,16 +866,35 @@ def evaluate(
                 frame.select(
                     *([_latest(name)] if is_local else []),
                     *_screens(rules),
+                    *_prescreens(rules),
                     *_counts(rules, [i for i, r in enumerate(rules) if r.screen is None]),
                 )
                 for name, rules, frame, is_local in plans
             ],
             engine=engine,
         )
+        # pass 1b (only where a prescreen fired): the screens behind them
+        pre = [
+            [i for i, r in enumerate(rules) if r.prescreen is not None and res[f"p{i}"].item()]
+            for (_, rules, _, _), res in zip(plans, first, strict=True)
+        ]
+        todo = [k for k in range(len(plans)) if pre[k]]
+        if todo:
+            more = pl.collect_all(
+                [plans[k][2].select(_screens(plans[k][1], pre[k])) for k in todo], engine=engine
+            )
+            for k, res in zip(todo, more, strict=True):
+                first[k] = pl.concat([first[k], res], how="horizontal")
         # pass 2 (only on bad data): exact counts of fired screens, examples of broken rules
         fired, broken = [], []
         for (_, rules, _, _), res in zip(plans, first, strict=True):
-            fired.append([i for i, name in _screen_names(rules).items() if res[name].item()])
+            fired.append(
+                [
+                    i
+                    for i, name in _screen_names(rules).items()
+                    if name in res.columns and res[name].item()
+                ]
+            )
             broken.append(
                 [i for i in range(len(rules)) if f"n{i}" in res.columns and res[f"n{i}"].item()]
             )
@@ -891,7 +946,11 @@ def evaluate(
                 )
             if is_local and key and not dup_key:
                 unique_keys.add(name)
-                if not any(rules[i].rule == "duplicate key" for i in fired[k]):
+                dup = [i for i, r in enumerate(rules) if r.rule == "duplicate key"]
+                # distinct hashes are known only where the hash count ran (and did not fire)
+                if not any(i in fired[k] for i in dup) and all(
+                    rules[i].prescreen is None or i in pre[k] for i in dup
+                ):
                     hashed_keys.add(name)
     rows = [p for name in TABLES for p in found[name]]
     return Evaluation(pl.DataFrame(rows, schema=PROBLEM_SCHEMA), max(latest, default=None))
