@@ -558,11 +558,14 @@ def _candidate_messages(
 ) -> pl.DataFrame:
     """Return the messages of :func:`unsolicited_messages` that the spam check can use.
 
-    Those sent by or to a sender who reached at least ``min_recipients`` distinct members
-    unsolicited (counted on 64-bit hashes: :func:`_solicitation` has confirmed that one
-    sender's distinct recipients have distinct hashes, and senders sharing a hash only
-    add up, so no such sender is left out; the check counts again on the ids). Every
+    Those sent by or to a sender who may have reached ``min_recipients`` distinct members
+    unsolicited: one with at least ``min_recipients`` messages not surely solicited (an
+    order between the two accounts, confirmed on the ids, precedes the message; counted
+    per 64-bit hash of the sender, so senders sharing a hash only add up and no
+    candidate is left out; the check then counts distinct strangers on the ids). Every
     other message can neither be in a campaign nor be a reply to a campaign's sender.
+    Their flags are :func:`unsolicited_messages`'s, row for row (a hash collision that
+    hides a pair's first order sends these messages through the string path).
     Only these messages' texts are read.
 
     Examples
