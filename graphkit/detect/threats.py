@@ -623,6 +623,10 @@ def threat_scores(
         first: much cheaper on a large table. The rows returned are identical to the
         full output's rows for these messages.
 
+    Each distinct text is scored once and its row given to every message holding it
+    (templates and campaigns repeat a text many times); a message's row depends on its
+    text alone.
+
     Returns
     -------
     DataFrame
