@@ -167,16 +167,28 @@ def _fmt(x: Any, nd: int = 2) -> str:
 
 
 # =========================================================================== child side
+def _cpu_s() -> float:
+    """CPU seconds of this process (all threads) and of its reaped children.
+
+    Above ``communities.CHILD_MIN_EDGES`` igraph's Leiden runs in a child process, reaped
+    when its result is collected: its CPU counts where it was waited for.
+    """
+    import resource
+
+    c = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + c.ru_utime + c.ru_stime
+
+
 class _Clock:
-    """Wall and CPU seconds (this process, all threads) of a block."""
+    """Wall and CPU seconds (this process, all threads, reaped children) of a block."""
 
     def __enter__(self) -> _Clock:
-        self.w0, self.c0 = time.perf_counter(), time.process_time()
+        self.w0, self.c0 = time.perf_counter(), _cpu_s()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.wall = round(time.perf_counter() - self.w0, 4)
-        self.cpu = round(time.process_time() - self.c0, 4)
+        self.cpu = round(_cpu_s() - self.c0, 4)
 
 
 def _peak_gib() -> float:
@@ -325,13 +337,13 @@ def _instrument(targets: list[tuple[Any, str, str]]) -> dict[str, dict[str, floa
 
     def wrap(fn: Any, label: str) -> Any:
         def timed(*a: Any, **k: Any) -> Any:
-            w0, c0 = time.perf_counter(), time.process_time()
+            w0, c0 = time.perf_counter(), _cpu_s()
             try:
                 return fn(*a, **k)
             finally:
                 rec = acc.setdefault(label, {"wall_s": 0.0, "cpu_s": 0.0, "calls": 0})
                 rec["wall_s"] = round(rec["wall_s"] + time.perf_counter() - w0, 4)
-                rec["cpu_s"] = round(rec["cpu_s"] + time.process_time() - c0, 4)
+                rec["cpu_s"] = round(rec["cpu_s"] + _cpu_s() - c0, 4)
                 rec["calls"] += 1
 
         return timed
@@ -503,15 +515,19 @@ def _stage_detect(ds: Any, work: Path, seed: int) -> dict[str, Any]:
             (build, "build_market_graph", "market_graph"),
             (build, "build_identity_graph", "identity_graph"),
             (rings, "edge_suspicion", "edge_suspicion"),
-            (communities, "leiden_membership", "leiden"),
-            (rings, "_ring_candidates", "ring_candidates (incl. leiden)"),
+            (rings, "ring_candidate_edges", "candidate_subgraph"),
+            # detect_groups starts Leiden (in a child process above CHILD_MIN_EDGES), runs
+            # FRAUDAR and lockstep, then collects it: the child's CPU counts at the collect
+            (communities, "start_leiden_membership", "leiden_start"),
+            (communities.LeidenJob, "result", "leiden_result"),
+            (rings, "_ring_members", "ring_members"),
             (dense, "dense_blocks", "fraudar"),
             (lockstep, "lockstep_groups", "lockstep"),
             (identity, "linked_account_clusters", "identity_clusters"),
             (rings, "score_groups", "group_scoring"),
             (rings, "_score_linked", "group_scoring_linked"),
             (rings, "_with_corroboration", "corroboration"),
-            (rings, "_account_signals", "account_signals (incl. identity_clusters)"),
+            (rings, "_account_signals", "account_signals"),
         ]
     )
     det = rings.detect_groups(ds, seed=seed)
@@ -1016,29 +1032,27 @@ def breakdown(entry: dict[str, Any]) -> dict[str, float]:
     if "detect_groups" in row:
         parts = row["detect_groups"].get("parts", {})
         cpu = {k: v["cpu_s"] for k, v in parts.items()}
-        lei = cpu.get("leiden", 0.0)
         named = {
             "detect: market graph": cpu.get("market_graph", 0.0),
             "detect: identity graph": cpu.get("identity_graph", 0.0),
-            "detect: Leiden": lei,
-            "detect: ring candidates after Leiden": cpu.get("ring_candidates (incl. leiden)", lei)
-            - lei,
+            # Leiden in a child process (its CPU counted once reaped) or in this one
+            "detect: Leiden": cpu.get("leiden_start", 0.0) + cpu.get("leiden_result", 0.0),
+            "detect: ring test after Leiden": cpu.get("ring_members", 0.0),
             "detect: FRAUDAR": cpu.get("fraudar", 0.0),
             "detect: lockstep": cpu.get("lockstep", 0.0),
             "detect: identity clusters": cpu.get("identity_clusters", 0.0),
+            "detect: edge suspicion + candidate subgraph": cpu.get("edge_suspicion", 0.0)
+            + cpu.get("candidate_subgraph", 0.0),
             "detect: group scoring": sum(
                 cpu.get(k, 0.0)
                 for k in (
                     "group_scoring",
                     "group_scoring_linked",
                     "corroboration",
-                    "edge_suspicion",
+                    "account_signals",
                 )
-            )
-            + cpu.get("account_signals (incl. identity_clusters)", 0.0),
+            ),
         }
-        # identity clusters run twice, once inside account signals: count them once
-        named["detect: group scoring"] -= cpu.get("identity_clusters", 0.0) / 2
         named["detect: rest"] = row["detect_groups"]["stage_cpu_s"] - sum(named.values())
         out.update(named)
     if "ratings" in row:
@@ -1056,42 +1070,50 @@ def breakdown(entry: dict[str, Any]) -> dict[str, float]:
 LIMITS_NOTE = """\
 **What limits it** (the breakdown above, the stage table below and the 10M scan's own stage
 timings in `benchmarks/results/run.json`): the end-to-end scan is CPU-bound. Its CPU seconds
-divided by the 2 cores is the floor for its wall time, and at 10M that floor alone is within a
-few seconds of the 60 s target. The wall path at 10M: load + validate (both cores; the reference
-joins on string keys are most of it), then group detection, which runs on about one core
-(igraph's Leiden holds the GIL while it runs) while the second thread runs the checks that need
-no detection result and the group-independent rating base beside it, then a serial tail:
-rating signals, SHILL_PURCHASE, FEEDBACK_MANIPULATION, COUPON_ABUSE, scores, write and report.
-About a fifth of the CPU is system time: page faults as polars' allocator returns freed pages
-to the kernel and takes them again (the allocator section below measures an operator setting
-that keeps them longer: faster, more memory; graphkit sets nothing itself).
+divided by the 2 cores is the floor for its wall time, and the scan now runs close to it. The
+wall path at 10M: load + validate (both cores; the reference joins on string keys are most of
+it); then group detection in the main thread (market graph, identity graph, edge suspicion,
+the candidate subgraph; igraph's Leiden then runs in a child process, so the GIL stays free,
+while FRAUDAR and lockstep run in the main thread), while the second thread runs the checks
+that need no detection result, the detection-free parts of the other checks (their
+`prefetch`: SHILL_PURCHASE's pair base, COUPON_ABUSE's redemptions), the rating base and
+FEEDBACK_MANIPULATION's co-rated store pairs; the two threads finish about together; then a
+short serial tail: rating signals, the rest of SHILL_PURCHASE, FEEDBACK_MANIPULATION and
+COUPON_ABUSE, scores, write and report. About a fifth of the CPU is system time: page faults
+as polars' allocator returns freed pages to the kernel and takes them again (the allocator
+section below measures an operator setting that keeps them longer: faster, more memory;
+graphkit sets nothing itself). Peak RSS is the largest single process's (`wait4`): the Leiden
+child (about 0.46 GiB at 10M) runs while the parent is below its own peak.
 
-What would take 10M under 60 s, in order of expected gain: (1) encode account and order ids
-once at ingest into dense integer codes kept in the `Dataset`: validation's reference joins,
-the market graph's joins of the orders into the accounts, the rating base's feedback-orders
-join and the identity graph each hash the same strings again today (this session moved many
-inner steps to 64-bit hashes and integer codes, which is where the remaining string work
-shows); (2) a memory-bounded way to run the serial tail beside something: running
-SHILL_PURCHASE in a second thread beside FEEDBACK_MANIPULATION and COUPON_ABUSE was tried
-in one ad-hoc 10M run (not a benchmark) and not kept: its peak went over the 6 GiB budget;
-(3) fewer passes over the orders in the signal-free checks now that they read lazily above 3M
-orders (each re-reads the columns it needs from Parquet).
+What would take it further, in order of expected gain: (1) encode account and order ids once
+at ingest into dense integer codes kept in the `Dataset`: validation's reference joins (the
+largest single part), the market graph's joins of the orders into the accounts, the rating
+base's feedback-orders join, SHILL_PURCHASE's pair base and the identity graph each hash the
+same strings again; (2) fewer fresh allocations on the 10M path (the system time); (3) Leiden's
+single-threaded C call, which the main thread waits for at the end of detection at 10M.
 
 Done in issue 9 (same outputs byte for byte unless stated; numbers in the commit messages and
 the sections below): Leiden and FRAUDAR on the ring-candidate subgraph; the ring test after
 Leiden, group scoring and the linked-cluster counts as array work on members' edges only;
 account ids mapped to vertices by binary search of 64-bit hashes (`MarketGraph.vid_of`); the
-rating base joins feedback to orders once and counts on dense integer ids, with hashed
-group / link / refund lookups confirmed exactly; validation skips the regex screen of id
-columns that reference a clean key (a bad id there is a dangling reference, reported by the
-exact rules); the report draws SVG (no matplotlib or networkx import in `graphkit scan`) and
-the command line imports igraph without pyplot; the signal-free checks and the rating base
-run beside detection up to `OVERLAP_MAX_ORDERS` (10M), reading tables into memory only up to
-`IN_MEMORY_MAX_ORDERS` (3M) and lazily, column-projected, above (peak RSS stays under 6 GiB);
-SHILL_PURCHASE and FEEDBACK_MANIPULATION gather evidence ids once and read only the columns
-they use. Tried and not kept: the streaming engine and `is_in` membership for validation's
+rating base joins feedback to orders once and counts on dense integer ids, with group / link
+flags set by integer membership and refund lookups on hashes confirmed exactly; per-seller
+rating counts that need no detection result moved into the rating base; validation skips the
+regex screen of id columns that reference a clean key and the duplicate-key count of
+unreferenced keys that strictly increase; the report draws SVG (no matplotlib or networkx
+import in `graphkit scan`) and the command line imports igraph without pyplot; the signal-free
+checks, the checks' prefetches and the rating base run beside detection up to
+`OVERLAP_MAX_ORDERS` (10M), reading tables into memory only up to `IN_MEMORY_MAX_ORDERS` (3M)
+and lazily, column-projected, above (peak RSS stays under 6 GiB); igraph's Leiden call in a
+child process above `CHILD_MIN_EDGES`; FEEDBACK_EXTORTION and COMM_SPAM screen messages on
+64-bit hashes of the (sender, recipient) pair against the orders' pairs, read the orders once
+and score each distinct text once; BPP_RETALIATION and BPP_FALSE_CLAIMS share one pass over the
+cases. Tried and not kept: the streaming engine and `is_in` membership for validation's
 reference rules (no gain, or a hash collision could hide a dangling id), hash or sort-merge
-joins for the rating base (not cheaper at 10M), warming matplotlib in a thread (GIL).
+joins for the rating base (not cheaper at 10M), warming matplotlib in a thread (GIL),
+SHILL_PURCHASE's prefetch after the rating base (its transient met detection's end: over the
+6 GiB budget), lockstep in a third thread beside FRAUDAR (no gain, more memory), transparent
+huge pages for polars' allocator (more system time).
 Reproducibility: float results inside polars (parallel group-by sums, `x ** y`, division by
 a literal) can differ in the last bit between two runs on the same input, depending on
 chunking; so the policy scores built from a power are rounded to 6 places (as the finding
