@@ -34,6 +34,7 @@ import subprocess
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -311,6 +312,60 @@ def render(paths: list[Path]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def pooled(paths: list[Path]) -> str:
+    """Markdown table: per scenario, precision and recall pooled over every run of the files.
+
+    Recall pooled = planted accounts found / planted accounts, summed over the runs; precision
+    pooled = correct predicted accounts / predicted accounts (each run's precision times its
+    predicted accounts), summed likewise. Also the worst run and the runs below 0.9 / 0.95:
+    small markets plant a handful of accounts per scenario, where one miss moves a run's
+    recall by a third or a half.
+
+    Examples
+    --------
+    >>> pooled([])
+    ''
+    """
+    runs = [r for p in paths for r in json.loads(Path(p).read_text(encoding="utf-8"))["runs"]]
+    if not runs:
+        return ""
+    agg: dict[str, dict[str, Any]] = {}
+    for r in runs:
+        size = r["n_orders"]
+        name = f"{size // 1000}k" if size < 1_000_000 else f"{size / 1e6:g}M"
+        for row in r["scenarios"]:
+            a = agg.setdefault(row["scenario"], {"t": 0, "tp": 0, "pred": 0.0, "ok": 0.0,
+                                                 "runs": 0, "worst": []})  # fmt: skip
+            a["t"] += row["true_accounts"]
+            a["tp"] += row["true_positives"]
+            if row["precision"] is not None:
+                a["pred"] += row["predicted_accounts"]
+                a["ok"] += row["precision"] * row["predicted_accounts"]
+            a["runs"] += 1
+            for key in ("precision", "recall"):
+                if row[key] is not None:
+                    a["worst"].append((row[key], key[0].upper(), f"{name} s{r['seed']}",
+                                       row["true_accounts"]))  # fmt: skip
+    lines = [
+        f"Pooled over {len(runs)} runs. Cell counts: runs with P or R below 0.90 / below 0.95;"
+        " worst cell: value, P or R, run, planted accounts n.",
+        "",
+        "| scenario | planted accounts | pooled P | pooled R | runs < 0.90 | runs < 0.95 "
+        "| worst cell |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for sc, a in agg.items():
+        low = {th: len({w[2] for w in a["worst"] if w[0] < th}) for th in (0.9, 0.95)}
+        worst = min(a["worst"], default=None)
+        cell = "-" if worst is None else f"{worst[0]:.2f} {worst[1]} ({worst[2]}, n={worst[3]})"
+        p = a["ok"] / a["pred"] if a["pred"] else None
+        r = a["tp"] / a["t"] if a["t"] else None
+        lines.append(
+            f"| {sc} | {a['t']} | {_pr(p)} | {_pr(r)} | {low[0.9]} | {low[0.95]} | {cell} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 RATING_SCENARIOS = ("shill_ring", "camouflage", "feedback_trading", "dsr_manipulation")
 
 
@@ -408,12 +463,38 @@ def main() -> None:
         metavar=("DUMP_DIR", "RUN_DIR"),
         help="re-run SHILL_PURCHASE / FEEDBACK_MANIPULATION on a dump; other rules from RUN_DIR",
     )
+    ap.add_argument(
+        "--pooled",
+        action="store_true",
+        help="with --render: per scenario P / R pooled over every run of the files",
+    )
     ap.add_argument("--section", default="bench_quality", help="RESULTS.md section name")
     ap.add_argument("--update-results", action="store_true", help="also write RESULTS.md")
     args = ap.parse_args()
     if args.render:
         if args.compare:
             table = compare([Path(p) for p in args.compare], [Path(p) for p in args.render])
+        elif args.pooled:
+            codes = sorted(
+                {
+                    _short(
+                        json.loads(Path(p).read_text(encoding="utf-8"))["git_at_start"].get(
+                            "code_commit"
+                        )
+                    )
+                    for p in args.render
+                }
+            )
+            table = (
+                "## Detection quality pooled over development and held-out runs (issue 6)\n\n"
+                f"Runs of the files below (simulated, scanned and scored by the code of "
+                f"{', '.join(f'`{c}`' for c in codes)}).\n\n"
+            ) + pooled([Path(p) for p in args.render])
+            table += (
+                "\n- `python benchmarks/bench_quality.py --render "
+                + " ".join(args.render)
+                + " --pooled`\n"
+            )
         else:
             table = render([Path(p) for p in args.render])
         print(table)
