@@ -309,6 +309,8 @@ def pair_base(
         .drop("_median", "max_amount")
         .collect()
     )
+    # the same pairs, one column fewer: let the group-by's frame go (~0.9 GiB at 10M orders)
+    del all_pairs, buyers3, medians
     buyer_tot = with_median.lazy().group_by("buyer_id").agg(buyer_orders=pl.col("n_orders").sum())
     # per seller, in one pass over its pairs: its share of all orders (the concentration a
     # buyer would show by chance) and its usual amount, the median over its *buyers* (each
@@ -390,7 +392,7 @@ def pair_base(
             & (pl.col("n_top") >= int(params["repeat_top_orders"]))
         )
     )
-    return PairBase(df.collect(), all_pairs.get_column("seller_id").unique())
+    return PairBase(df.collect(), with_median.get_column("seller_id").unique())
 
 
 def pair_evidence(
