@@ -128,7 +128,11 @@ def test_enthusiastic_honest_seller_is_a_near_miss(frames: dict[str, pl.DataFram
     out = _run(frames, min_score=0.1)
     assert "loyal" not in out["seller_id"].to_list()
     assert _run(frames, min_suspicious=9).height == 0
-    assert _run(frames, min_score=0.9).height == 0
+    assert _run(frames, min_score=0.9, paid_burst_min_seller_ratings=0).height == 0
+    # 'bad' (8 paid ratings refunded within days) is still flagged by its campaign alone
+    paid = _run(frames, min_score=0.9)
+    assert paid["seller_id"].to_list() == ["bad"]
+    assert "paid_burst_ratings" in [s["name"] for s in paid.row(0, named=True)["signals"]]
 
 
 def test_weak_raters_are_named_only_with_enough_flags(frames: dict[str, pl.DataFrame]) -> None:
@@ -431,6 +435,111 @@ def test_paid_burst_raters_are_named_under_the_seller_finding() -> None:
     assert "sin" in row["feedback_ids"]
     without = manipulation_findings(sellers, fb).filter(seller_id="s").row(0, named=True)
     assert "sin" not in without["raters"]
+
+
+def _campaign_frames(
+    spacing_days: float = 1.0, delay_days: float = 1.0, score: float = 0.37
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Store 's' (refunded_top fired, score below 0.5): 5 refunded perfect 5-star ratings
+    ``spacing_days`` apart, rated ``delay_days`` after payment, among 20 honest ratings
+    (unflagged, not refunded, rated 10 days after payment)."""
+    from graphkit.findings import SIGNAL
+
+    rows = [(f"p{j}", f"paid{j}", 10 + j * spacing_days, True, delay_days) for j in range(5)]
+    rows += [(f"h{j}", f"honest{j}", 2.0 + 3 * j, False, 10.0) for j in range(20)]
+    fb = pl.DataFrame(
+        {
+            "feedback_id": [r[0] for r in rows],
+            "order_id": [f"o{r[0]}" for r in rows],
+            "author_id": [r[1] for r in rows],
+            "target_id": ["s"] * len(rows),
+            "created_at": [t(r[2]) for r in rows],
+            "rating": [5] * len(rows),
+            "perfect_dsr": [r[3] for r in rows],
+            "refunded_after": [r[3] for r in rows],
+            "suspicious": [r[3] for r in rows],
+            "reasons": [["perfect_dsr", "refunded_after"] if r[3] else [] for r in rows],
+        },
+        schema_overrides={"reasons": pl.List(pl.String)},
+    )
+    orders = pl.DataFrame(
+        {"order_id": [f"o{r[0]}" for r in rows], "paid_at": [t(r[2] - r[4]) for r in rows]}
+    )
+    sig = [
+        {
+            "name": "refunded_top",
+            "value": 0.15,
+            "threshold": 0.12,
+            "contribution": score,
+            "detail": "",
+        }
+    ]
+    sellers = pl.DataFrame(
+        {
+            "seller_id": ["s"],
+            "signals": [sig],
+            "manipulation_score": [score],
+            "n_trading_partners": [0],
+            "explanation": ["x"],
+        },
+        schema_overrides={"signals": pl.List(SIGNAL)},
+    )
+    return fb, sellers, orders
+
+
+def test_paid_burst_sellers_fire_on_a_week_of_quick_refunded_perfect_ratings() -> None:
+    from graphkit.policy.feedback_manipulation import manipulation_findings, paid_burst_sellers
+
+    fb, sellers, orders = _campaign_frames()
+    paid = paid_burst_sellers(fb, sellers, orders=orders)
+    assert paid.rows() == [("s", 5)]
+    # below min_score on its own, the campaign flags the store (score 0.6) and names its raters
+    assert manipulation_findings(sellers, fb).height == 0
+    row = manipulation_findings(sellers, fb, paid_sellers=paid).row(0, named=True)
+    assert row["seller_id"] == "s"
+    assert row["score"] == 0.6
+    assert row["n_paid_burst"] == 5
+    assert row["raters"] == [f"paid{j}" for j in range(5)]
+    # a store flagged on its score keeps its score (and no paid-burst count)
+    high = sellers.with_columns(
+        manipulation_score=pl.lit(0.7),
+        signals=pl.col("signals").list.eval(
+            pl.element().struct.with_fields(contribution=pl.lit(0.7))
+        ),
+    )
+    row = manipulation_findings(high, fb, paid_sellers=paid).row(0, named=True)
+    assert row["score"] == 0.7
+    assert row["n_paid_burst"] is None
+
+
+def test_paid_burst_sellers_near_misses() -> None:
+    from graphkit.policy.feedback_manipulation import paid_burst_sellers
+
+    # 5 ratings spread over 8 days (2 days apart): outside the 7-day window
+    fb, sellers, orders = _campaign_frames(spacing_days=2.0)
+    assert paid_burst_sellers(fb, sellers, orders=orders).height == 0
+    assert paid_burst_sellers(fb, sellers, orders=orders, window_days=8.0).height == 1
+    # 1.75 days apart: the 5 fit in exactly 7 days
+    fb, sellers, orders = _campaign_frames(spacing_days=1.75)
+    assert paid_burst_sellers(fb, sellers, orders=orders).height == 1
+    # rated 6 days after payment (waited for the item): not a paid reviewer's pace
+    fb, sellers, orders = _campaign_frames(delay_days=6.0)
+    assert paid_burst_sellers(fb, sellers, orders=orders).height == 0
+    assert paid_burst_sellers(fb, sellers).height == 1  # no delay check without orders
+    # 4 such ratings only; refunded_top not fired; the threshold set to 0 (off)
+    fb, sellers, orders = _campaign_frames()
+    assert (
+        paid_burst_sellers(fb.filter(pl.col("feedback_id") != "p4"), sellers, orders=orders).height
+        == 0
+    )
+    other = sellers.with_columns(
+        signals=pl.col("signals").list.eval(pl.element().struct.with_fields(name=pl.lit("burst")))
+    )
+    assert paid_burst_sellers(fb, other, orders=orders).height == 0
+    assert paid_burst_sellers(fb, sellers, orders=orders, min_ratings=0).height == 0
+    # imperfect DSRs on the refunded ratings
+    imperfect = fb.with_columns(perfect_dsr=pl.col("feedback_id") == "p0")
+    assert paid_burst_sellers(imperfect, sellers, orders=orders).height == 0
 
 
 def test_circle_regulars_name_raters_but_do_not_flag_a_store() -> None:

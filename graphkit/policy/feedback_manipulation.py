@@ -43,6 +43,7 @@ __all__ = [
     "manipulation_findings",
     "mutual_trade_stores",
     "paid_burst_raters",
+    "paid_burst_sellers",
     "window_raters",
 ]
 
@@ -152,6 +153,23 @@ THRESHOLDS = (
         5.0,
         "... left at most 5 days after payment: paid reviewers rate at once (the simulated "
         "campaigns 1-4 days), 95% of organic ratings come after more than 7 days",
+    ),
+    Threshold(
+        "paid_burst_min_seller_ratings",
+        5,
+        "a store whose refunded-top signal fired is flagged (score at least 0.6) when at least "
+        "5 of its refunded top ratings with perfect DSRs, each left at most "
+        "paid_burst_max_delay_days after payment, fall within paid_burst_seller_window_days: a "
+        "bought campaign, even on a store whose many honest ratings dilute its refunded share "
+        "(a simulated campaign of 8-25 paid orders, 85% refunded, makes 6 or more; no organic "
+        "store was flagged by it in the 32 simulated 20k/100k runs, seeds 0-15) (0 turns this "
+        "off)",
+    ),
+    Threshold(
+        "paid_burst_seller_window_days",
+        7.0,
+        "... within 7 days: a campaign's paid ratings arrive within about a week (the simulated "
+        "campaigns' orders within 5 days, rated 1-4 days after payment)",
     ),
     Threshold(
         "window_min_ratings",
@@ -651,6 +669,96 @@ def paid_burst_raters(
     return out.sort("feedback_id")
 
 
+def paid_burst_sellers(
+    feedback: pl.DataFrame,
+    sellers: pl.DataFrame,
+    *,
+    orders: pl.DataFrame | None = None,
+    min_ratings: int = 5,
+    window_days: float = 7.0,
+    max_delay_days: float = 5.0,
+) -> pl.DataFrame:
+    """Return the sellers whose refunded top ratings hold a paid-rating campaign.
+
+    A seller whose ``refunded_top`` signal fired is returned when at least ``min_ratings``
+    of its top ratings with a perfect 5/5/5 DSR triple that were refunded afterwards (and,
+    with ``orders``, left at most ``max_delay_days`` after the order was paid) fall within
+    ``window_days`` of each other. The refunded-top share of a store with many honest
+    ratings stays near its threshold however many ratings were bought; the campaign itself
+    (perfect ratings left at once after payment, refunded, within a week) is the evidence.
+
+    Parameters
+    ----------
+    feedback
+        ``RatingSignals.feedback``.
+    sellers
+        ``RatingSignals.sellers`` (``seller_id``, ``signals``).
+    orders
+        ``order_id, paid_at``; without it the delay is not checked.
+    min_ratings, window_days, max_delay_days
+        See above (``min_ratings`` 0: nothing is returned).
+
+    Returns
+    -------
+    DataFrame
+        ``seller_id`` and ``n_paid_burst`` (all such ratings of the seller), sorted by
+        ``seller_id``.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timedelta
+    >>> from graphkit.findings import SIGNAL
+    >>> t0 = datetime(2025, 1, 1)
+    >>> fb = pl.DataFrame({"order_id": [f"o{i}" for i in range(5)], "target_id": ["s"] * 5,
+    ...     "rating": [5] * 5, "perfect_dsr": [True] * 5, "refunded_after": [True] * 5,
+    ...     "created_at": [t0 + timedelta(days=i) for i in range(5)]})
+    >>> sig = [{"name": "refunded_top", "value": 0.3, "threshold": 0.12, "contribution": 0.4,
+    ...         "detail": ""}]
+    >>> sellers = pl.DataFrame({"seller_id": ["s"], "signals": [sig]},
+    ...                        schema_overrides={"signals": pl.List(SIGNAL)})
+    >>> paid_burst_sellers(fb, sellers).rows()
+    [('s', 5)]
+    """
+    empty = pl.DataFrame(schema={"seller_id": pl.String, "n_paid_burst": pl.Int64})
+    if min_ratings <= 0:
+        return empty
+    fired = sellers.filter(
+        pl.col("signals").list.eval(pl.element().struct.field("name") == "refunded_top").list.any()
+    ).select(target_id="seller_id")
+    if fired.height == 0:
+        return empty
+    rows = feedback.join(fired, on="target_id", how="semi").filter(
+        (pl.col("rating") == 5)
+        & pl.col("perfect_dsr").fill_null(False)
+        & pl.col("refunded_after").fill_null(False)
+    )
+    if orders is not None and rows.height:
+        limit = pl.duration(microseconds=int(max_delay_days * 86_400_000_000))
+        paid = orders.select("order_id", "paid_at").filter(
+            pl.col("order_id").is_in(rows.get_column("order_id").implode())
+        )
+        rows = rows.join(paid, on="order_id", how="left").filter(
+            (pl.col("created_at") - pl.col("paid_at") <= limit).fill_null(False)
+        )
+    w = pl.duration(microseconds=int(window_days * 86_400_000_000))
+    # a window holds min_ratings of them when the (min_ratings - 1)-th next rating of the
+    # same seller is at most window_days later
+    return (
+        rows.select("target_id", "created_at")
+        .sort("target_id", "created_at")
+        .group_by("target_id")
+        .agg(
+            n_paid_burst=pl.len().cast(pl.Int64),
+            _hit=((pl.col("created_at").shift(-(min_ratings - 1)) - pl.col("created_at")) <= w)
+            .fill_null(False)
+            .any(),
+        )
+        .filter("_hit")
+        .select(pl.col("target_id").alias("seller_id"), "n_paid_burst")
+        .sort("seller_id")
+    )
+
+
 def window_raters(
     feedback: pl.DataFrame,
     found: pl.DataFrame,
@@ -748,6 +856,7 @@ def manipulation_findings(
     max_trading_partners: int = 10,
     require_independent_signal: bool = True,
     paid: pl.DataFrame | None = None,
+    paid_sellers: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Join flagged sellers to their suspicious ratings and the raters to name.
 
@@ -766,6 +875,10 @@ def manipulation_findings(
     paid
         Ratings inside a paid-rating burst (:func:`paid_burst_raters`): suspicious, with a
         named rater and the reason ``paid_burst``; they do not flag a seller on their own.
+    paid_sellers
+        Sellers holding a paid-rating campaign (:func:`paid_burst_sellers`: ``seller_id``,
+        ``n_paid_burst``): flagged with ``min_suspicious`` suspicious ratings whatever their
+        score, which is raised to 0.6 (as a trading circle's store).
     max_trading_partners
         A seller "trading" with more stores than this is a hub inside a large detected
         group, not a member of a trading circle (circles are a handful of stores): its
@@ -779,7 +892,8 @@ def manipulation_findings(
     DataFrame
         One row per flagged seller: ``seller_id``, ``score``, ``seller_signals``,
         ``seller_explanation``, ``n_suspicious``, ``feedback_ids``, ``order_ids``,
-        ``raters`` (named raters), ``first_seen``, ``last_seen``.
+        ``raters`` (named raters), ``first_seen``, ``last_seen``, ``n_paid_burst`` (the
+        seller's paid-campaign ratings where they alone flag it, else null).
     """
     strong = pl.col("reasons").list.eval(pl.element().is_in(STRONG_REASONS)).list.any()
     alone = [r for r in STRONG_REASONS if r not in CORROBORATE_REASONS]
@@ -843,6 +957,13 @@ def manipulation_findings(
         seller_explanation=pl.col("explanation"),
     )
     in_circle = pl.col("n_circle") >= min_suspicious
+    if paid_sellers is not None and paid_sellers.height:
+        flagged = flagged.join(
+            paid_sellers.select("seller_id", "n_paid_burst"), on="seller_id", how="left"
+        )
+    else:
+        flagged = flagged.with_columns(n_paid_burst=pl.lit(None, dtype=pl.Int64))
+    on_paid = pl.col("n_paid_burst").is_not_null()
     on_score = pl.col("score") >= min_score
     if require_independent_signal:
         independent = (
@@ -856,11 +977,13 @@ def manipulation_findings(
         on_score = on_score & independent
     return (
         flagged.join(per, on="seller_id", how="inner")
-        .filter((on_score | in_circle) & (pl.col("n_suspicious") >= min_suspicious))
+        .filter((on_score | in_circle | on_paid) & (pl.col("n_suspicious") >= min_suspicious))
         .with_columns(
-            score=pl.when(in_circle)
+            score=pl.when(in_circle | (on_paid & ~on_score))
             .then(pl.max_horizontal("score", pl.lit(circle_score)))
-            .otherwise("score")
+            .otherwise("score"),
+            # kept only where the campaign is what flags the seller
+            n_paid_burst=pl.when(on_paid & ~on_score & ~in_circle).then("n_paid_burst"),
         )
         .sort("seller_id")
     )
@@ -936,6 +1059,14 @@ def check_feedback_manipulation(ctx: ScanContext, params: Mapping[str, Any]) -> 
             min_refunded=int(params["paid_burst_min_refunded"]),
             max_delay_days=float(params["paid_burst_max_delay_days"]),
         ),
+        paid_sellers=paid_burst_sellers(
+            sig.feedback,
+            sig.sellers,
+            orders=ctx.frame("orders", columns=["order_id", "paid_at"]),
+            min_ratings=int(params["paid_burst_min_seller_ratings"]),
+            window_days=float(params["paid_burst_seller_window_days"]),
+            max_delay_days=float(params["paid_burst_max_delay_days"]),
+        ),
     )
     found = _add_window_raters(
         found,
@@ -1000,5 +1131,24 @@ def check_feedback_manipulation(ctx: ScanContext, params: Mapping[str, Any]) -> 
                     detail=pl.lit("positive ratings from accounts working for a trading circle"),
                 ),
             ),
+            # only where a paid-rating campaign alone flags the seller (other findings keep
+            # their signals as they were)
+            pl.when(pl.col("n_paid_burst").is_not_null())
+            .then(
+                pl.concat_list(
+                    signal(
+                        "paid_burst_ratings",
+                        "n_paid_burst",
+                        threshold=float(params["paid_burst_min_seller_ratings"]),
+                        detail=pl.lit(
+                            "refunded top ratings with perfect DSRs left at most "
+                            f"{float(params['paid_burst_max_delay_days']):g} days after "
+                            f"payment, {int(params['paid_burst_min_seller_ratings'])} of them "
+                            f"within {float(params['paid_burst_seller_window_days']):g} days"
+                        ),
+                    )
+                )
+            )
+            .otherwise(pl.lit([], dtype=pl.List(SIGNAL))),
         ),
     )
