@@ -19,8 +19,10 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -59,7 +61,7 @@ def run(dataset: Path, confs: list[str], repeat: int, out_dir: Path) -> list[dic
                 raise RuntimeError(f"scan failed: {r.stderr[-2000:]}")
             rows.append(
                 {
-                    "conf": conf or "(polars default)",
+                    "conf": conf or "(none set)",
                     "repeat": i,
                     "wall_s": round(r.wall_s, 2),
                     "cpu_s": round(r.cpu_s, 2),
@@ -74,6 +76,17 @@ def run(dataset: Path, confs: list[str], repeat: int, out_dir: Path) -> list[dic
     return rows
 
 
+def _graphkit_conf() -> str | None:
+    """What graphkit sets when ``_RJEM_MALLOC_CONF`` is unset (``None``: nothing)."""
+    env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
+    code = "import os, graphkit; print(os.environ.get('_RJEM_MALLOC_CONF', ''))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    # polars' own defaults come first; what graphkit added follows them
+    return out.removeprefix("dirty_decay_ms:500,muzzy_decay_ms:1000").strip(",") or None
+
+
 def render(doc: dict[str, Any]) -> str:
     """The section's markdown: one row per run."""
     m = doc["machine"]
@@ -83,7 +96,13 @@ def render(doc: dict[str, Any]) -> str:
         f"Written by `{doc['command']}` ({doc['date']}, git {doc['git']['head'][:10]}; "
         f"{m.get('cpu_model')}, {m.get('cpus')} cores). Dataset `{doc['dataset']}`. "
         "`_RJEM_MALLOC_CONF` set for the child only (polars appends it to its own "
-        "`dirty_decay_ms:500,muzzy_decay_ms:1000`); graphkit sets nothing itself.",
+        "`dirty_decay_ms:500,muzzy_decay_ms:1000`). "
+        + (
+            f"When none is set, graphkit sets `{doc['graphkit_conf']}` at import "
+            "(`graphkit._allocator`): `(none set)` rows run with it."
+            if doc.get("graphkit_conf")
+            else "graphkit set nothing itself then: `(none set)` rows are polars' defaults."
+        ),
         "",
         "| `_RJEM_MALLOC_CONF` | run | wall s | CPU s (user + sys) | peak RSS GiB "
         "| load 1-min before -> after |",
@@ -106,7 +125,14 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("/tmp/graphkit_bench_allocator"))
     ap.add_argument("--out", type=Path, help="results JSON (default: results/allocator_<dataset>)")
     ap.add_argument("--update-results", action="store_true")
+    ap.add_argument("--render", type=Path, help="only write RESULTS.md from this results JSON")
+    ap.add_argument("--section", default=SECTION, help="RESULTS.md section name")
     args = ap.parse_args()
+    if args.render:
+        update_section(
+            HERE / "RESULTS.md", args.section, render(json.loads(args.render.read_text()))
+        )
+        return
     args.work.mkdir(parents=True, exist_ok=True)
     confs = args.conf or [""]
     doc = {
@@ -117,12 +143,13 @@ def main() -> None:
         "machine": machine_info(),
         "git": git_state(REPO),
         "load_start": load_average(),
+        "graphkit_conf": _graphkit_conf(),
         "runs": run(args.dataset.resolve(), confs, args.repeat, args.work),
     }
     path = write_json(args.out or RESULTS / f"allocator_{args.dataset.name}.json", doc)
     print(f"written: {path}")
     if args.update_results:
-        update_section(HERE / "RESULTS.md", SECTION, render(doc))
+        update_section(HERE / "RESULTS.md", args.section, render(doc))
 
 
 if __name__ == "__main__":

@@ -1080,10 +1080,12 @@ that need no detection result, the detection-free parts of the other checks (the
 FEEDBACK_MANIPULATION's co-rated store pairs; the two threads finish about together; then a
 short serial tail: rating signals, the rest of SHILL_PURCHASE, FEEDBACK_MANIPULATION and
 COUPON_ABUSE, scores, write and report. About a fifth of the CPU is system time: page faults
-as polars' allocator returns freed pages to the kernel and takes them again (the allocator
-section below measures an operator setting that keeps them longer: faster, more memory;
-graphkit sets nothing itself). Peak RSS is the largest single process's (`wait4`): the Leiden
-child (about 0.46 GiB at 10M) runs while the parent is below its own peak.
+as polars' allocator returns freed pages to the kernel and takes them again. graphkit has the
+allocator return freed pages at once rather than a second later (`graphkit._allocator`, unless
+`_RJEM_MALLOC_CONF` is set): the same time, a lower peak (the allocator sections below measure
+it, and an operator setting that keeps pages longer: faster, more memory). Peak RSS is the
+largest single process's (`wait4`): the Leiden child (about 0.46 GiB at 10M) runs while the
+parent is below its own peak.
 
 What would take it further, in order of expected gain: (1) encode account and order ids once
 at ingest into dense integer codes kept in the `Dataset`: validation's reference joins (the

@@ -24,6 +24,8 @@ import sys
 import types
 from typing import Any
 
+# first: polars' allocator setting must be made before polars is imported
+from graphkit import _allocator  # noqa: F401
 from graphkit.dataset import Dataset
 from graphkit.errors import ConfigError, DataContractError, GraphkitError, InputNotFoundError
 from graphkit.evaluate import Evaluation, evaluate, evaluate_run

@@ -212,7 +212,7 @@ def test_allocator_benchmark_sets_the_variable_for_the_child_only(tmp_path):
     before = os.environ.get("_RJEM_MALLOC_CONF")  # polars sets its own default at import
     rows = alloc.run(sample, ["", "dirty_decay_ms:1000"], 1, tmp_path)
     assert os.environ.get("_RJEM_MALLOC_CONF") == before
-    assert [r["conf"] for r in rows] == ["(polars default)", "dirty_decay_ms:1000"]
+    assert [r["conf"] for r in rows] == ["(none set)", "dirty_decay_ms:1000"]
     for r in rows:
         assert r["wall_s"] > 0
         assert r["peak_rss_gib"] > 0
@@ -227,4 +227,8 @@ def test_allocator_benchmark_sets_the_variable_for_the_child_only(tmp_path):
     }
     table = alloc.render(doc)
     assert "| `dirty_decay_ms:1000` | 1 |" in table
+    assert "graphkit set nothing itself then" in table  # no graphkit_conf recorded
+    assert "graphkit sets `muzzy_decay_ms:0`" in alloc.render(
+        {**doc, "graphkit_conf": "muzzy_decay_ms:0"}
+    )
     assert (tmp_path / "run" / "findings.parquet").exists()
