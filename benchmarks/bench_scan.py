@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shlex
 import subprocess
 import sys
@@ -32,6 +31,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _common import measure_child  # noqa: E402
+
 WORK = HERE / "_work"
 RESULTS = HERE / "results"
 TARGETS = {1_000_000: 8.0, 10_000_000: 60.0}
@@ -57,24 +59,18 @@ def run_scan(data: Path, run_dir: Path, *, report: bool) -> dict:
     cmd = [sys.executable, "-m", "graphkit", "scan", str(data), "--out", str(run_dir), "--quiet"]
     if not report:
         cmd.append("--no-report")
-    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    before = r0.ru_maxrss
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    wall = time.perf_counter() - t0
-    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    peak_kib = r1.ru_maxrss
-    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
-    if proc.returncode != 0:
-        raise RuntimeError(f"scan failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    # the child's own usage (os.wait4): RUSAGE_CHILDREN's ru_maxrss is the largest child's
+    # so far, which hid every peak below an earlier run's
+    r = measure_child(cmd)
+    if r.returncode != 0:
+        raise RuntimeError(f"scan failed ({r.returncode}): {r.stderr[-2000:]}")
     meta = json.loads((run_dir / "run.json").read_text())
     return {
         "command": shlex.join(cmd),
-        "wall_seconds": round(wall, 2),
+        "wall_seconds": round(r.wall_s, 2),
         # user + system CPU of the child (all threads): what the scan costs, load or not
-        "cpu_seconds": round(cpu, 2),
-        # ru_maxrss of children is the max over all children so far: only meaningful when it grew
-        "peak_rss_gib": round(peak_kib / 2**20, 3) if peak_kib > before else None,
+        "cpu_seconds": round(r.cpu_s, 2),
+        "peak_rss_gib": round(r.peak_rss_gib, 3),
         "row_counts": meta["row_counts"],
         "findings": meta["findings"],
         "stage_seconds": meta["timings"],
