@@ -542,6 +542,28 @@ def mutual_trade_stores(
     )
 
 
+def _refunded_top_sellers(sellers: pl.DataFrame) -> pl.DataFrame:
+    """Return ``target_id`` of the sellers whose ``refunded_top`` signal fired."""
+    return sellers.filter(
+        pl.col("signals").list.eval(pl.element().struct.field("name") == "refunded_top").list.any()
+    ).select(target_id="seller_id")
+
+
+def _rated_soon_after_payment(
+    ratings: pl.DataFrame, orders: pl.DataFrame, max_delay_days: float
+) -> pl.DataFrame:
+    """Keep the ``ratings`` left at most ``max_delay_days`` after their order was paid."""
+    if ratings.height == 0:
+        return ratings
+    paid = orders.select("order_id", "paid_at").filter(
+        pl.col("order_id").is_in(ratings.get_column("order_id").implode())
+    )
+    limit = pl.duration(microseconds=int(max_delay_days * 86_400_000_000))
+    return ratings.join(paid, on="order_id", how="left").filter(
+        (pl.col("created_at") - pl.col("paid_at") <= limit).fill_null(False)
+    )
+
+
 def paid_burst_raters(
     feedback: pl.DataFrame,
     sellers: pl.DataFrame,
@@ -609,9 +631,7 @@ def paid_burst_raters(
     ['x']
     """
     cols = ["feedback_id", "order_id", "author_id", "target_id", "created_at", "reasons"]
-    fired = sellers.filter(
-        pl.col("signals").list.eval(pl.element().struct.field("name") == "refunded_top").list.any()
-    ).select(target_id="seller_id")
+    fired = _refunded_top_sellers(sellers)
     if fired.height == 0:
         return feedback.select(cols).clear()
     fb = feedback.join(fired, on="target_id", how="semi")
@@ -656,16 +676,8 @@ def paid_burst_raters(
         pl.col("_r_hi").fill_null(0) - pl.col("_r_lo").fill_null(0) >= min_refunded
     ).select("feedback_id")
     out = cand.join(keep, on="feedback_id", how="semi").select(cols)
-    if orders is not None and out.height:
-        paid = orders.select("order_id", "paid_at").filter(
-            pl.col("order_id").is_in(out.get_column("order_id").implode())
-        )
-        limit = pl.duration(microseconds=int(max_delay_days * 86_400_000_000))
-        out = (
-            out.join(paid, on="order_id", how="left")
-            .filter((pl.col("created_at") - pl.col("paid_at") <= limit).fill_null(False))
-            .select(cols)
-        )
+    if orders is not None:
+        out = _rated_soon_after_payment(out, orders, max_delay_days).select(cols)
     return out.sort("feedback_id")
 
 
@@ -722,9 +734,7 @@ def paid_burst_sellers(
     empty = pl.DataFrame(schema={"seller_id": pl.String, "n_paid_burst": pl.Int64})
     if min_ratings <= 0:
         return empty
-    fired = sellers.filter(
-        pl.col("signals").list.eval(pl.element().struct.field("name") == "refunded_top").list.any()
-    ).select(target_id="seller_id")
+    fired = _refunded_top_sellers(sellers)
     if fired.height == 0:
         return empty
     rows = feedback.join(fired, on="target_id", how="semi").filter(
@@ -732,14 +742,8 @@ def paid_burst_sellers(
         & pl.col("perfect_dsr").fill_null(False)
         & pl.col("refunded_after").fill_null(False)
     )
-    if orders is not None and rows.height:
-        limit = pl.duration(microseconds=int(max_delay_days * 86_400_000_000))
-        paid = orders.select("order_id", "paid_at").filter(
-            pl.col("order_id").is_in(rows.get_column("order_id").implode())
-        )
-        rows = rows.join(paid, on="order_id", how="left").filter(
-            (pl.col("created_at") - pl.col("paid_at") <= limit).fill_null(False)
-        )
+    if orders is not None:
+        rows = _rated_soon_after_payment(rows, orders, max_delay_days)
     w = pl.duration(microseconds=int(window_days * 86_400_000_000))
     # a window holds min_ratings of them when the (min_ratings - 1)-th next rating of the
     # same seller is at most window_days later
