@@ -220,27 +220,22 @@ def _persons(ctx: ScanContext, kinds: list[str]) -> pl.DataFrame:
     return linked_persons(links)
 
 
-def _redemptions(ctx: ScanContext, *, lazy: bool) -> pl.DataFrame:
+def _redemptions(ctx: ScanContext) -> pl.DataFrame:
     """Return :func:`coupon_redemptions` of the scan's tables, collected once per scan.
 
-    ``lazy``: read only the columns used, keeping nothing (the scan's second thread, while
-    group detection runs); else from the context's collected tables.
+    Read through :meth:`ScanContext.lazy` (the columns used only, nothing kept), so the
+    scan's second thread can collect them while group detection runs (the prefetch).
     """
 
     def compute() -> pl.DataFrame:
-        orders, coupons = (
-            (ctx.lazy("orders"), ctx.lazy("coupons"))
-            if lazy
-            else (ctx.frame("orders").lazy(), ctx.frame("coupons").lazy())
-        )
         # rechunked: polars 2.1 string formatting can panic on multi-chunk filtered columns
-        return coupon_redemptions(orders, coupons).collect().rechunk()
+        return coupon_redemptions(ctx.lazy("orders"), ctx.lazy("coupons")).collect().rechunk()
 
     return ctx.shared("COUPON_ABUSE redemptions", compute)
 
 
 def _prefetch_coupon_abuse(ctx: ScanContext, params: Mapping[str, Any]) -> None:
-    _redemptions(ctx, lazy=True)
+    _redemptions(ctx)
 
 
 @register(
@@ -259,7 +254,7 @@ def check_coupon_abuse(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFr
     >>> check_coupon_abuse.signals
     ('identity',)
     """
-    red = _redemptions(ctx, lazy=False).lazy()
+    red = _redemptions(ctx).lazy()
     kinds = [k.strip() for k in str(params["person_kinds"]).split(",") if k.strip()]
     persons = _persons(ctx, kinds)
     parts = []
