@@ -49,6 +49,19 @@ REPO = Path(__file__).resolve().parent.parent
 _PACKAGES = ("graphkit", "polars", "igraph", "networkx", "numpy", "matplotlib", "jinja2")
 
 
+def cpu_seconds() -> float:
+    """CPU seconds (user + system) of this process, all threads, and of its reaped children.
+
+    Above ``graphkit.detect.communities.CHILD_MIN_EDGES`` igraph's Leiden runs in a child
+    process, reaped when its result is collected: its CPU counts where it was waited for.
+    """
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    c = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime + c.ru_utime + c.ru_stime
+
+
 def now_utc() -> str:
     """Return the current UTC time as ISO 8601 (seconds)."""
     return datetime.now(UTC).isoformat(timespec="seconds")

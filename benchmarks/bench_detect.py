@@ -53,6 +53,9 @@ from pathlib import Path
 
 import polars as pl
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import cpu_seconds
+
 STAGES = (
     "market_graph",
     "igraph",
@@ -82,24 +85,16 @@ def _peak_gib() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3)
 
 
-def _cpu() -> float:
-    # and the reaped children's: above communities.CHILD_MIN_EDGES igraph's Leiden runs in a
-    # child process (reaped when its result is collected)
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    c = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime + c.ru_utime + c.ru_stime
-
-
 class _Timer:
-    """Wall and CPU seconds (this process, all threads) of a block."""
+    """Wall and CPU seconds (this process, all threads, reaped children) of a block."""
 
     def __enter__(self) -> _Timer:
-        self.w0, self.c0 = time.perf_counter(), _cpu()
+        self.w0, self.c0 = time.perf_counter(), cpu_seconds()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.wall = round(time.perf_counter() - self.w0, 2)
-        self.cpu = round(_cpu() - self.c0, 2)
+        self.cpu = round(cpu_seconds() - self.c0, 2)
 
 
 def child_stage(folder: str, stage: str) -> dict[str, object]:
@@ -203,11 +198,11 @@ def _instrument_parts() -> dict[str, float]:
             continue
 
         def wrapped(*a, __fn=fn, __label=label, **k):
-            c0 = _cpu()
+            c0 = cpu_seconds()
             try:
                 return __fn(*a, **k)
             finally:
-                acc[__label] = acc.get(__label, 0.0) + _cpu() - c0
+                acc[__label] = acc.get(__label, 0.0) + cpu_seconds() - c0
 
         setattr(owner, fn_name, functools.wraps(fn)(wrapped))
     return acc

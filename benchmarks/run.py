@@ -75,6 +75,7 @@ sys.path.insert(1, str(HERE.parent))
 
 from _common import (  # noqa: E402
     REPO,
+    cpu_seconds,
     git_state,
     machine_info,
     measure_child,
@@ -167,28 +168,16 @@ def _fmt(x: Any, nd: int = 2) -> str:
 
 
 # =========================================================================== child side
-def _cpu_s() -> float:
-    """CPU seconds of this process (all threads) and of its reaped children.
-
-    Above ``communities.CHILD_MIN_EDGES`` igraph's Leiden runs in a child process, reaped
-    when its result is collected: its CPU counts where it was waited for.
-    """
-    import resource
-
-    c = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return time.process_time() + c.ru_utime + c.ru_stime
-
-
 class _Clock:
     """Wall and CPU seconds (this process, all threads, reaped children) of a block."""
 
     def __enter__(self) -> _Clock:
-        self.w0, self.c0 = time.perf_counter(), _cpu_s()
+        self.w0, self.c0 = time.perf_counter(), cpu_seconds()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.wall = round(time.perf_counter() - self.w0, 4)
-        self.cpu = round(_cpu_s() - self.c0, 4)
+        self.cpu = round(cpu_seconds() - self.c0, 4)
 
 
 def _peak_gib() -> float:
@@ -337,13 +326,13 @@ def _instrument(targets: list[tuple[Any, str, str]]) -> dict[str, dict[str, floa
 
     def wrap(fn: Any, label: str) -> Any:
         def timed(*a: Any, **k: Any) -> Any:
-            w0, c0 = time.perf_counter(), _cpu_s()
+            w0, c0 = time.perf_counter(), cpu_seconds()
             try:
                 return fn(*a, **k)
             finally:
                 rec = acc.setdefault(label, {"wall_s": 0.0, "cpu_s": 0.0, "calls": 0})
                 rec["wall_s"] = round(rec["wall_s"] + time.perf_counter() - w0, 4)
-                rec["cpu_s"] = round(rec["cpu_s"] + _cpu_s() - c0, 4)
+                rec["cpu_s"] = round(rec["cpu_s"] + cpu_seconds() - c0, 4)
                 rec["calls"] += 1
 
         return timed
