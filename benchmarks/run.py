@@ -1073,8 +1073,8 @@ as polars' allocator returns freed pages to the kernel and takes them again. gra
 allocator return freed pages at once rather than a second later (`graphkit._allocator`, unless
 `_RJEM_MALLOC_CONF` is set): the same time, a lower peak (the allocator sections below measure
 it, and an operator setting that keeps pages longer: faster, more memory). Peak RSS is the
-largest single process's (`wait4`): the Leiden child (about 0.46 GiB at 10M) runs while the
-parent is below its own peak.
+largest single process's (`wait4`): the Leiden child runs while the parent is below its own
+peak (the child's own peak is not measured by a script here).
 
 What would take it further, in order of expected gain: (1) encode account and order ids once
 at ingest into dense integer codes kept in the `Dataset`: validation's reference joins (the
