@@ -264,6 +264,59 @@ def test_false_claims_thresholds(overrides: dict, expected: list[str]) -> None:
         assert out["recommended_action"].to_list() == ["suspend"]
 
 
+def _more_routes_market() -> dict[str, pl.DataFrame]:
+    """Buyers for the one-seller and serial-claimant routes, each with a near miss."""
+    orders, disputes = [], []
+
+    def buyer(name: str, n_plain: int, cases: list[tuple[str, str]]) -> None:
+        for i in range(n_plain):
+            orders.append((f"o_{name}{i}", name, "s1", i, 10.0))
+        for j, (seller, outcome) in enumerate(cases):
+            oid = f"o_{name}_c{j}"
+            orders.append((oid, name, seller, 50 + j, 10.0))
+            disputes.append((f"c_{name}{j}", oid, name, 60 + j, outcome))
+
+    # a loyal customer of s1 whose claims there are rejected again and again
+    buyer("loyal5", 4, [("s1", "rejected")] * 5)  # 5 rejected, one seller: fires
+    buyer("loyal4", 4, [("s1", "rejected")] * 4)  # 4 rejected, one seller: near miss
+    # a serial claimant: 4 cases on 9 orders (44%), 2 rejected at 2 sellers: fires
+    serial = [("s1", "rejected"), ("s2", "rejected"), ("s3", "withdrawn"), ("s2", "partial_refund")]
+    buyer("serial", 5, serial)
+    buyer("three_cases", 3, serial[:3])  # 3 cases: near miss
+    buyer("rare", 10, serial)  # 2 rejected of 14 orders (14% < 15%): near miss
+    # 4 cases, but the 2 rejected ones at one seller: near miss (rejected across sellers)
+    buyer("one_seller2", 5, [("s1", "rejected"), ("s1", "rejected"), *serial[2:]])
+    return _market(orders, disputes=disputes)
+
+
+def test_false_claims_one_seller_and_serial_claimant_routes() -> None:
+    out = _run("BPP_FALSE_CLAIMS", _more_routes_market())
+    assert out["buyer_id"].to_list() == ["loyal5", "serial"]
+    loyal, serial = out.rows(named=True)
+    assert (loyal["route"], loyal["n_sellers"], loyal["n_rejected"]) == ("one_seller", 1, 5)
+    assert "5 rejected claims (at least 5) are a pattern" in loyal["explanation"]
+    assert (serial["route"], serial["n_cases"], serial["n_rejected"]) == ("serial_claimant", 4, 2)
+    assert "4 cases (at least 4) opened on 44.4% of the orders" in serial["explanation"]
+    opened = next(s for s in serial["signals"] if s["name"] == "cases_opened")
+    assert (opened["value"], opened["threshold"]) == (4.0, 4.0)
+    assert 0.5 <= serial["score"] <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"one_seller_min_rejected": 4}, ["loyal4", "loyal5", "serial"]),
+        ({"one_seller_min_rejected": 99}, ["serial"]),
+        ({"serial_min_cases": 3}, ["loyal5", "serial", "three_cases"]),
+        ({"min_rejected_rate": 0.1}, ["loyal5", "rare", "serial"]),
+        ({"serial_min_cases": 99}, ["loyal5"]),
+    ],
+)
+def test_false_claims_route_thresholds(overrides: dict, expected: list[str]) -> None:
+    out = _run("BPP_FALSE_CLAIMS", _more_routes_market(), **overrides)
+    assert out["buyer_id"].to_list() == expected
+
+
 def test_bpp_checks_need_their_tables() -> None:
     frames = _market([("o1", "b", "s", 0, 1.0)])
     ds = dataset_from_frames(frames, as_of=t(10))

@@ -273,6 +273,60 @@ def test_a_refund_after_the_rating_names_the_rater_only_with_a_second_flag() -> 
     assert loose["raters"] == ["refund_and_dsr", "refund_only", "traded_only"]
 
 
+def test_a_refund_after_a_late_rating_does_not_corroborate_the_rater() -> None:
+    from datetime import datetime, timedelta
+
+    from graphkit.findings import SIGNAL
+    from graphkit.policy.feedback_manipulation import manipulation_findings
+
+    sig = {"name": "refunded_top", "value": 0.5, "threshold": 0.2, "contribution": 0.6}
+    sellers = pl.DataFrame(
+        {
+            "seller_id": ["bad"],
+            "manipulation_score": [0.6],
+            "n_trading_partners": [0],
+            "signals": [[{**sig, "detail": ""}]],
+            "explanation": ["x"],
+        },
+        schema_overrides={"signals": pl.List(SIGNAL)},
+    )
+    t0 = datetime(2025, 1, 1)
+    # rater -> (days from payment to rating, reasons)
+    rows = {
+        "paid_review": (3.0, ["refunded_after", "perfect_dsr"]),  # rated at once: named
+        "edge": (5.0, ["refunded_after", "perfect_dsr"]),  # on the bar: named
+        "late_dispute": (12.0, ["refunded_after", "perfect_dsr"]),  # near miss
+        "late_three": (12.0, ["refunded_after", "perfect_dsr", "from_new_account"]),
+        "unpaid": (1.0, ["refunded_after", "perfect_dsr"]),  # no payment: not "soon"
+    }
+    fb = pl.DataFrame(
+        {
+            "feedback_id": [f"f_{a}" for a in rows],
+            "order_id": [f"o_{a}" for a in rows],
+            "author_id": list(rows),
+            "target_id": ["bad"] * len(rows),
+            "created_at": [t0 + timedelta(days=d) for d, _ in rows.values()],
+            "reasons": [r for _, r in rows.values()],
+            "suspicious": [True] * len(rows),
+        }
+    )
+    orders = pl.DataFrame(
+        {
+            "order_id": [f"o_{a}" for a in rows],
+            "paid_at": [None if a == "unpaid" else t0 for a in rows],
+        },
+        schema_overrides={"paid_at": pl.Datetime("us")},
+    )
+    out = manipulation_findings(sellers, fb, orders=orders, refunded_rater_max_delay_days=5.0).row(
+        0, named=True
+    )
+    assert out["raters"] == ["edge", "late_three", "paid_review"]
+    assert (out["n_suspicious"], out["n_strong"]) == (5, 5)  # still against the seller
+    # off (0, or no orders): every refunded perfect rating names its rater, as before
+    off = manipulation_findings(sellers, fb, orders=orders).row(0, named=True)
+    assert off["raters"] == sorted(rows)
+
+
 def test_clustering_signals_alone_do_not_flag_a_seller() -> None:
     from graphkit.findings import SIGNAL
     from graphkit.policy.feedback_manipulation import manipulation_findings

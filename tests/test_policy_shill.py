@@ -632,6 +632,23 @@ def test_untied_three_buyer_ring_needs_cheap_orders_a_fourth_buyer_or_a_tie(
     assert flagged(cheap=2)["n_small_amounts"].item() == 2
 
 
+def test_untied_ring_must_buy_within_a_campaign_window(
+    frames: dict[str, pl.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two cheap untied buyers make a ring only when the suspicious buyers' orders at the store
+    span at most max_untied_window_days: spread over half a year they are its customer base."""
+    monkeypatch.setattr(ScanContext, "has_groups", lambda self: False)
+    late = [("reg2", "small_s", 200.0, 40.0, 5)]  # reg2 buys again 170 days after the first
+    spread = _small_store_regulars(frames, cheap=2, extra=late)
+    assert _run(spread).filter(seller_id="small_s").height == 0  # near miss: 170 days
+    row = _run(spread, max_untied_window_days=180.0).filter(seller_id="small_s")
+    assert row.height == 1
+    assert row["buyers"].item().to_list() == ["reg0", "reg1", "reg2"]
+    # a tie makes it a ring whatever the window
+    tied = _small_store_regulars(frames, cheap=2, tied=True, extra=late)
+    assert _run(tied).filter(seller_id="small_s").height == 1
+
+
 def test_pair_medians_equal_polars_medians() -> None:
     """Pairs of two orders take min + (max - min) / 2, as polars' median does, bit for bit."""
     import random

@@ -785,6 +785,20 @@ def test_corating_pairs_find_a_circle_without_ties_near_misses_do_not() -> None:
     # C-D: 3 shared raters, but giving the pair 40% of their ratings; at 40% they count
     loose = corating_pairs(fb, store_quantile=1.0, min_worker_share=0.4)
     assert ("C", "D") in [(a, b) for a, b, *_ in loose.rows()]
+    # DSRs: the shared accounts' ratings of A and B must be mostly perfect 5/5/5 triples
+    worker = pl.col("author_id").is_in(["w1", "w2", "w3"])
+    first = worker & (pl.col("author_id") == "w1")
+
+    def with_dsr(perfect: pl.Expr) -> pl.DataFrame:
+        return fb.with_columns(perfect_dsr=perfect)
+
+    traded = with_dsr(pl.when(worker).then(~first | (pl.col("target_id") == "A")))
+    assert corating_pairs(traded, store_quantile=1.0).height == 1  # 5 of 6 perfect
+    honest = with_dsr(pl.when(worker).then(first & (pl.col("target_id") == "A")))
+    assert corating_pairs(honest, store_quantile=1.0).height == 0  # 1 of 6: near miss
+    assert corating_pairs(honest, store_quantile=1.0, min_perfect_share=0.1).height == 1
+    no_dsr = with_dsr(pl.lit(None, dtype=pl.Boolean))  # no DSRs recorded: test left out
+    assert corating_pairs(no_dsr, store_quantile=1.0).height == 1
 
 
 def test_rating_base_computed_beforehand_gives_the_same_signals() -> None:

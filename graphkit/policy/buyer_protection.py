@@ -492,6 +492,20 @@ FALSE_CLAIMS_THRESHOLDS = (
         "(with that rule's settings), and is usually rejected for that very reason; counting "
         "it again as a false claim double-reports one conduct",
     ),
+    Threshold(
+        "one_seller_min_rejected",
+        5,
+        "five rejected claims against one store are a pattern, not one dispute: the "
+        "across-sellers test is waived from this count on (a buyer who buys mostly at one "
+        "store files its false claims there)",
+    ),
+    Threshold(
+        "serial_min_cases",
+        4,
+        "a serial claimant (at least 4 cases of any outcome, 2 of them rejected against 2+ "
+        "sellers, still on 15%+ of its orders) is as telling as 3 rejected cases: an honest "
+        "buyer opens a case on a few percent of its orders",
+    ),
     Threshold("suspend_at", 6, "six rejected claims are a sustained pattern"),
     Threshold("terminate_at", 10, "ten rejected claims: the buyer uses cases as a business"),
 )
@@ -504,16 +518,47 @@ def false_claim_buyers(
     min_rejected: int = 3,
     min_sellers: int = 2,
     min_rejected_rate: float = 0.15,
+    one_seller_min_rejected: int | None = 5,
+    serial_min_cases: int | None = 4,
 ) -> pl.LazyFrame:
     """Return buyers whose rejected cases, across sellers, are out of proportion to their orders.
+
+    A buyer qualifies with ``min_rejected`` rejected cases against ``min_sellers`` sellers
+    or more, on at least ``min_rejected_rate`` of its orders. Two more routes, each a
+    stronger pattern in another respect (the rate test still applies): from
+    ``one_seller_min_rejected`` rejected cases on, one seller is enough; a *serial claimant*
+    (at least ``serial_min_cases`` cases of any outcome) needs only 2 rejected cases,
+    against ``min_sellers`` sellers. ``None`` turns a route off.
 
     Returns
     -------
     LazyFrame
         Per buyer: ``n_cases``, ``n_rejected``, ``n_sellers`` (of rejected cases),
-        ``n_orders``, ``rejected_rate``, ``case_ids`` (rejected), ``order_ids``.
+        ``n_orders``, ``rejected_rate``, ``case_rate`` (cases / orders), ``route``
+        (``"across_sellers"``, ``"one_seller"`` or ``"serial_claimant"``), ``case_ids``
+        (rejected), ``order_ids``.
+
+    Examples
+    --------
+    >>> cases = pl.LazyFrame({"case_id": ["c1", "c2", "c3", "c4"], "order_id": ["o1", "o2",
+    ...     "o3", "o4"], "buyer_id": ["b"] * 4, "seller_id": ["s1", "s2", "s3", "s1"],
+    ...     "opened_at": [1, 2, 3, 4], "outcome": ["rejected", "rejected", "withdrawn",
+    ...     "refund_buyer"]})
+    >>> orders = pl.LazyFrame({"buyer_id": ["b"] * 9})
+    >>> false_claim_buyers(cases, orders).collect()["route"].to_list()
+    ['serial_claimant']
     """
     rejected = pl.col("outcome") == "rejected"
+    n_rej, n_sel = pl.col("n_rejected"), pl.col("n_sellers")
+    routes = [("across_sellers", (n_rej >= min_rejected) & (n_sel >= min_sellers))]
+    if one_seller_min_rejected is not None:
+        routes.append(("one_seller", n_rej >= one_seller_min_rejected))
+    if serial_min_cases is not None:
+        serial = (pl.col("n_cases") >= serial_min_cases) & (n_rej >= 2) & (n_sel >= min_sellers)
+        routes.append(("serial_claimant", serial))
+    route = pl.when(routes[0][1]).then(pl.lit(routes[0][0]))
+    for name, cond in routes[1:]:
+        route = route.when(cond).then(pl.lit(name))
     per = (
         cases.sort("opened_at", "case_id")
         .group_by("buyer_id")
@@ -526,7 +571,8 @@ def false_claim_buyers(
             first_seen=pl.col("opened_at").filter(rejected).min(),
             last_seen=pl.col("opened_at").filter(rejected).max(),
         )
-        .filter((pl.col("n_rejected") >= min_rejected) & (pl.col("n_sellers") >= min_sellers))
+        .with_columns(route=route.otherwise(pl.lit(None, dtype=pl.String)))
+        .filter(pl.col("route").is_not_null())
         .collect()
     )
     # the order volume of those few buyers only (not a count over every buyer's orders)
@@ -536,10 +582,11 @@ def false_claim_buyers(
         .group_by("buyer_id")
         .agg(n_orders=pl.len().cast(pl.Int64))
     )
+    n_orders = pl.col("n_orders").cast(pl.Float64)
     return (
         per.lazy()
         .join(volume, on="buyer_id", how="left")
-        .with_columns(rejected_rate=pl.col("n_rejected") / pl.col("n_orders").cast(pl.Float64))
+        .with_columns(rejected_rate=n_rej / n_orders, case_rate=pl.col("n_cases") / n_orders)
         .filter(pl.col("rejected_rate") >= min_rejected_rate)
     )
 
@@ -577,6 +624,8 @@ def check_false_claims(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFr
         min_rejected=int(params["min_rejected"]),
         min_sellers=int(params["min_sellers"]),
         min_rejected_rate=float(params["min_rejected_rate"]),
+        one_seller_min_rejected=int(params["one_seller_min_rejected"]),
+        serial_min_cases=int(params["serial_min_cases"]),
     )
     n = pl.col("n_rejected")
     action, severity = escalate(
@@ -591,7 +640,7 @@ def check_false_claims(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFr
     score = (
         0.5
         + 0.25 * (rate / 0.5).clip(0.0, 1.0)
-        + 0.25 * (1.0 - 0.8 ** (n - int(params["min_rejected"])).cast(pl.Float64))
+        + 0.25 * (1.0 - 0.8 ** (n - int(params["min_rejected"])).clip(0).cast(pl.Float64))
     ).round(6)  # last-bit differences of pow (scalar vs column) stay out of the output
     return (
         per.with_columns(
@@ -605,7 +654,7 @@ def check_false_claims(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFr
             explanation=pl.format(
                 "Buyer {} had {} of {} Buyer Protection case(s) rejected on review, against {} "
                 "different sellers, on {} order(s): {}% of the buyer's orders ended in a "
-                "rejected claim (threshold {}%).",
+                "rejected claim (threshold {}%).{}",
                 "buyer_id",
                 n,
                 "n_cases",
@@ -613,6 +662,27 @@ def check_false_claims(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFr
                 "n_orders",
                 (rate * 100).round(1),
                 pl.lit(round(float(params["min_rejected_rate"]) * 100, 1)),
+                pl.when(pl.col("route") == "one_seller")
+                .then(
+                    pl.format(
+                        " All against one seller, but {} rejected claims (at least {}) are a "
+                        "pattern, not one dispute.",
+                        n,
+                        pl.lit(int(params["one_seller_min_rejected"])),
+                    )
+                )
+                .when(pl.col("route") == "serial_claimant")
+                .then(
+                    pl.format(
+                        " A serial claimant: {} cases (at least {}) opened on {}% of the "
+                        "orders, so {} rejected claims suffice.",
+                        "n_cases",
+                        pl.lit(int(params["serial_min_cases"])),
+                        (pl.col("case_rate") * 100).round(1),
+                        n,
+                    )
+                )
+                .otherwise(pl.lit("")),
             ),
             signals=pl.concat_list(
                 signal(
@@ -631,6 +701,12 @@ def check_false_claims(ctx: ScanContext, params: Mapping[str, Any]) -> pl.DataFr
                     rate,
                     threshold=float(params["min_rejected_rate"]),
                     detail=pl.lit("rejected cases / orders"),
+                ),
+                signal(
+                    "cases_opened",
+                    "n_cases",
+                    threshold=float(params["serial_min_cases"]),
+                    detail=pl.format("cases of any outcome; route {}", "route"),
                 ),
             ),
         )

@@ -88,6 +88,15 @@ THRESHOLDS = (
         "(e.g. new account and in a burst)",
     ),
     Threshold(
+        "refunded_rater_max_delay_days",
+        5.0,
+        "a refund after the rating counts toward naming the rater only for a rating left at "
+        "most 5 days after payment: a paid review comes at once and is refunded afterwards, an "
+        "honest late rating refunded through a later dispute is not evidence against the rater "
+        "(simulated runs: paid reviewers 2-4 days, honest raters so named 8-22 days) (0 turns "
+        "this off)",
+    ),
+    Threshold(
         "circle_min_sellers",
         2,
         "an account rating two or more stores of one feedback-trading circle works for the circle",
@@ -861,6 +870,8 @@ def manipulation_findings(
     require_independent_signal: bool = True,
     paid: pl.DataFrame | None = None,
     paid_sellers: pl.DataFrame | None = None,
+    orders: pl.DataFrame | None = None,
+    refunded_rater_max_delay_days: float = 0.0,
 ) -> pl.DataFrame:
     """Join flagged sellers to their suspicious ratings and the raters to name.
 
@@ -883,6 +894,10 @@ def manipulation_findings(
         Sellers holding a paid-rating campaign (:func:`paid_burst_sellers`: ``seller_id``,
         ``n_paid_burst``): flagged with ``min_suspicious`` suspicious ratings whatever their
         score, which is raised to 0.6 (as a trading circle's store).
+    orders, refunded_rater_max_delay_days
+        With ``orders`` (``order_id, paid_at``) and a positive delay, ``refunded_after``
+        counts toward the ``min_weak_reasons`` that name a rater only on a rating left at
+        most that many days after payment (it still counts against the seller).
     max_trading_partners
         A seller "trading" with more stores than this is a hub inside a large detected
         group, not a member of a trading circle (circles are a handful of stores): its
@@ -903,9 +918,20 @@ def manipulation_findings(
     alone = [r for r in STRONG_REASONS if r not in CORROBORATE_REASONS]
     strong_alone = pl.col("reasons").list.eval(pl.element().is_in(alone)).list.any()
     cols = ["feedback_id", "order_id", "author_id", "target_id", "created_at", "reasons"]
-    sus = feedback.filter(pl.col("suspicious").fill_null(False)).with_columns(
-        named=strong_alone | (pl.col("reasons").list.len() >= min_weak_reasons)
-    )
+    sus = feedback.filter(pl.col("suspicious").fill_null(False))
+    n_reasons = pl.col("reasons").list.len()
+    if orders is not None and refunded_rater_max_delay_days > 0:
+        refunded = sus.filter(pl.col("reasons").list.contains("refunded_after"))
+        soon = _rated_soon_after_payment(
+            refunded.select("feedback_id", "order_id", "created_at"),
+            orders,
+            refunded_rater_max_delay_days,
+        ).get_column("feedback_id")
+        late = pl.col("reasons").list.contains("refunded_after") & ~pl.col("feedback_id").is_in(
+            soon.implode()
+        )
+        n_reasons = n_reasons - late.cast(pl.UInt32)
+    sus = sus.with_columns(named=strong_alone | (n_reasons >= min_weak_reasons))
     # named rows from the rule-level namers: a trading-circle row replaces the feedback's
     # flagged row (keep "last"), a paid-burst row is added only where there is none ("first")
     for rows, reason, keep in ((extra, "trading_circle", "last"), (paid, "paid_burst", "first")):
@@ -1071,6 +1097,8 @@ def check_feedback_manipulation(ctx: ScanContext, params: Mapping[str, Any]) -> 
             window_days=float(params["paid_burst_seller_window_days"]),
             max_delay_days=float(params["paid_burst_max_delay_days"]),
         ),
+        orders=ctx.frame("orders", columns=["order_id", "paid_at"]),
+        refunded_rater_max_delay_days=float(params["refunded_rater_max_delay_days"]),
     )
     found = _add_window_raters(
         found,

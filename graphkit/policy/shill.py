@@ -178,6 +178,14 @@ THRESHOLDS = (
         "(simulated 10M: 2 camouflaged rings of 3 untied buyers, 1 cheap, found only so)",
     ),
     Threshold(
+        "max_untied_window_days",
+        120.0,
+        "... and, for any of these untied routes, its suspicious buyers' orders at the store "
+        "span at most 120 days: a ranking campaign buys within weeks to a few months, while "
+        "untied regulars spread over half a year are the store's customer base (simulated "
+        "100k seed 7: an organic store's 161-day 'ring')",
+    ),
+    Threshold(
         "max_coupon_share",
         0.5,
         "purchases made mostly with coupons are coupon self-dealing (COUPON_ABUSE), not "
@@ -596,6 +604,9 @@ def shill_sellers(pairs: pl.DataFrame, *, params: Mapping[str, Any]) -> pl.DataF
         ``n_linked``, ``max_points``, evidence ids, counts per evidence kind, ``group_id``.
     """
     sus = pairs.filter("suspicious")
+    untied_window = pl.duration(
+        microseconds=int(float(params["max_untied_window_days"]) * 86_400_000_000)
+    )
     ids = [
         pl.col(c).list.explode(keep_nulls=False, empty_as_null=False)
         for c in ("order_ids", "feedback_ids")
@@ -624,11 +635,19 @@ def shill_sellers(pairs: pl.DataFrame, *, params: Mapping[str, Any]) -> pl.DataF
         & (pl.col("n_independent") >= float(params["min_independent_share"]) * pl.col("n_buyers"))
         & (
             (pl.col("n_tied") > 0)
-            | (pl.col("n_buyers") >= int(params["min_untied_ring_buyers"]))
-            | (pl.col("n_cheap") >= int(params["min_untied_cheap_buyers"]))
             | (
-                (pl.col("n_repeat_top_ratings") >= int(params["min_untied_repeat_top_buyers"]))
-                & (pl.col("n_concentrated") < pl.col("n_buyers"))
+                (
+                    (pl.col("n_buyers") >= int(params["min_untied_ring_buyers"]))
+                    | (pl.col("n_cheap") >= int(params["min_untied_cheap_buyers"]))
+                    | (
+                        (
+                            pl.col("n_repeat_top_ratings")
+                            >= int(params["min_untied_repeat_top_buyers"])
+                        )
+                        & (pl.col("n_concentrated") < pl.col("n_buyers"))
+                    )
+                )
+                & (pl.col("last_seen") - pl.col("first_seen") <= untied_window)
             )
         )
     )
