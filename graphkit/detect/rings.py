@@ -135,6 +135,16 @@ class DetectParams:
         A community buyer is a ring member when at least this share of its
         orders go to the community's sellers (0.5: honest buyers spread their
         orders over many stores).
+    young_store_days
+        A community left without a ring by the test above is tested again for its
+        sellers that made their first sale within this many days of registering, with
+        each buyer's concentration counted over its orders placed between its first and
+        last order with the community's sellers (its ring window) instead of over its
+        whole history (90: rings are built to give a store in its first quarter a
+        reputation, and a camouflaged ring account's honest purchases before and after
+        the campaign dilute its whole-history share; simulated 100k seed 14: shares
+        0.18-0.64, 0.67-1.0 within the window). Needs the graph's coded orders and the
+        sellers' registration times; ``None`` turns the second test off.
     dense_n_blocks
         FRAUDAR blocks peeled (5).
     dense_eps
@@ -177,6 +187,7 @@ class DetectParams:
     ring_max_buyers: int = 200
     ring_min_orders: int = 2
     min_concentration: float = 0.5
+    young_store_days: float | None = 90.0
     dense_n_blocks: int = 5
     dense_eps: float = 0.05
     dense_max_buyers: int = 500
@@ -531,6 +542,115 @@ def _ring_candidates(
     return _ring_members(mg, memb, p)
 
 
+def _ring_test(
+    b: np.ndarray,
+    s: np.ndarray,
+    inside: np.ndarray,
+    concentrated: np.ndarray,
+    memb: np.ndarray,
+    n_comm: int,
+    p: DetectParams,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Ring buyers and kept sellers (masks over the vertices) of the ``inside`` edges.
+
+    A seller is kept when at least ``ring_min_buyers`` ``concentrated`` buyers reach it
+    through ``inside`` edges; a community is a ring when its buyers of kept sellers
+    number ``ring_min_buyers`` to ``ring_max_buyers``. The kept sellers and the buyers
+    returned are those of ring communities.
+    """
+    n = len(concentrated)
+    pairs = inside & concentrated[b]
+    n_conc = np.bincount(s[pairs], minlength=n)
+    kept = (n_conc > 0) & (n_conc >= p.ring_min_buyers)
+    buyer = np.zeros(n, dtype=bool)
+    buyer[b[pairs & kept[s]]] = True
+    size = np.bincount(memb[buyer], minlength=n_comm)
+    ok = (size > 0) & (size >= p.ring_min_buyers) & (size <= p.ring_max_buyers)
+    return buyer & ok[memb], kept & ok[memb]
+
+
+def _orders_in_windows(
+    mg: MarketGraph, vids: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> np.ndarray:
+    """Count the orders of buyer ``vids[i]`` placed in ``[lo[i], hi[i]]`` (epoch microseconds).
+
+    One sort of those buyers' orders together with the window ends (a start sorts before
+    an order at the same time, an end after it); the count is the difference of the
+    running order count at the two ends. ``vids`` must be distinct.
+    """
+    if mg.orders is None or not len(vids):
+        return np.zeros(len(vids), dtype=np.int64)
+    want = np.zeros(mg.vertices.height, dtype=bool)
+    want[vids] = True
+    ob = mg.orders["buyer_vid"].to_numpy()
+    sel = np.flatnonzero(want[ob])
+    ot = mg.orders["created_at"].dt.epoch("us").to_numpy()[sel]
+    k, m = len(vids), len(sel)
+    who = np.concatenate([ob[sel].astype(np.int64), vids, vids])
+    when = np.concatenate([ot, lo, hi])
+    # 0: window start, 1: order, 2: window end
+    kind = np.repeat(np.array([1, 0, 2], dtype=np.int8), [m, k, k])
+    order = np.lexsort((kind, when, who))
+    running = np.cumsum(kind[order] == 1)
+    at = np.empty(len(order), dtype=np.int64)
+    at[order] = np.arange(len(order))
+    return running[at[m + k :]] - running[at[m : m + k]]
+
+
+def _young_store_rings(
+    mg: MarketGraph,
+    memb: np.ndarray,
+    inside: np.ndarray,
+    inside_orders: np.ndarray,
+    has_ring: np.ndarray,
+    n_comm: int,
+    p: DetectParams,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Test ring-less communities again on their young stores, concentration windowed.
+
+    See ``young_store_days`` in :class:`DetectParams`. Returns ring buyer and kept seller
+    masks over the vertices (all False when the test cannot run).
+    """
+    n = mg.vertices.height
+    none = (np.zeros(n, dtype=bool), np.zeros(n, dtype=bool))
+    created = mg.vertices["created_at"]
+    if p.young_store_days is None or mg.orders is None or created.is_null().all():
+        return none
+    b = mg.edges["buyer_vid"].to_numpy()
+    s = mg.edges["seller_vid"].to_numpy()
+    cand = inside & ~has_ring[memb[s]]
+    if not cand.any():
+        return none
+    # the candidate sellers' first sale, over all their edges
+    first_at = mg.edges["first_at"].dt.epoch("us").to_numpy()
+    is_cand = np.zeros(n, dtype=bool)
+    is_cand[s[cand]] = True
+    of_cand = is_cand[s]
+    never = np.iinfo(np.int64).max
+    first_sale = np.full(n, never, dtype=np.int64)
+    np.minimum.at(first_sale, s[of_cand], first_at[of_cand])
+    reg = created.dt.epoch("us").fill_null(never).to_numpy()
+    young = is_cand & (reg != never) & (first_sale - reg <= int(p.young_store_days * 86_400e6))
+    cand &= young[s]
+    # each candidate buyer's ring window: its first and last order with the community's
+    # sellers (all of them: the concentration is over the community, as in the first test)
+    need = np.zeros(n, dtype=bool)
+    need[b[cand]] = True
+    need &= inside_orders >= p.ring_min_orders
+    win = inside & need[b]
+    if not win.any():
+        return none
+    lo = np.full(n, never, dtype=np.int64)
+    hi = np.full(n, -never, dtype=np.int64)
+    np.minimum.at(lo, b[win], first_at[win])
+    np.maximum.at(hi, b[win], mg.edges["last_at"].dt.epoch("us").to_numpy()[win])
+    v = np.flatnonzero(need)
+    in_window = np.zeros(n, dtype=np.int64)
+    in_window[v] = _orders_in_windows(mg, v, lo[v], hi[v])
+    concentrated = need & (inside_orders >= p.min_concentration * in_window)
+    return _ring_test(b, s, cand, concentrated, memb, n_comm, p)
+
+
 def _ring_members(mg: MarketGraph, memb: np.ndarray, p: DetectParams) -> pl.DataFrame:
     """Apply the ring test to a community per vertex: ``cand``, ``account_id``, ``role``.
 
@@ -539,7 +659,9 @@ def _ring_members(mg: MarketGraph, memb: np.ndarray, p: DetectParams) -> pl.Data
     ``ring_min_orders``) with its sellers are concentrated; its sellers bought from by
     at least ``ring_min_buyers`` concentrated buyers are kept, and the concentrated
     buyers of kept sellers are the ring's buyers when there are ``ring_min_buyers`` to
-    ``ring_max_buyers`` of them. Array work indexed by vertex id (a vertex is in one
+    ``ring_max_buyers`` of them. A community left without a ring is tested again on its
+    young stores with concentration counted within each buyer's ring window
+    (``young_store_days``). Array work indexed by vertex id (a vertex is in one
     community, an edge is one buyer–seller pair): no join over the market's edges.
     """
     n = mg.vertices.height
@@ -563,15 +685,14 @@ def _ring_members(mg: MarketGraph, memb: np.ndarray, p: DetectParams) -> pl.Data
         & (inside_orders >= p.min_concentration * total)
         & (inside_orders >= p.ring_min_orders)
     )
-    pairs = inside & concentrated[b]
-    n_conc = np.bincount(s[pairs], minlength=n)
-    kept = (n_conc > 0) & (n_conc >= p.ring_min_buyers)
-    buyer = np.zeros(n, dtype=bool)
-    buyer[b[pairs & kept[s]]] = True
-    size = np.bincount(memb[buyer], minlength=n_comm)
-    ok = (size > 0) & (size >= p.ring_min_buyers) & (size <= p.ring_max_buyers)
-    bv = np.flatnonzero(buyer & ok[memb])
-    sv = np.flatnonzero(kept & ok[memb])
+    buyer, seller = _ring_test(b, s, inside, concentrated, memb, n_comm, p)
+    has_ring = np.zeros(n_comm, dtype=bool)
+    has_ring[memb[buyer]] = True
+    young_buyer, young_seller = _young_store_rings(
+        mg, memb, inside, inside_orders, has_ring, n_comm, p
+    )
+    bv = np.flatnonzero(buyer | young_buyer)
+    sv = np.flatnonzero(seller | young_seller)
     vid = np.concatenate([bv, sv])
     ids = mg.vertices["account_id"]
     return pl.DataFrame(
