@@ -51,6 +51,11 @@ def test_simulated_paid_rating_campaigns_are_named_in_full() -> None:
         # by its accounts' mutual 5-star trades (feedback_trading recall 0.88 before
         # mutual_trade_stores: the store and three of its accounts were missed)
         pytest.param(20_000, 3, id="circle-store-by-mutual-trades-20k-s3"),
+        # a store that trades ratings itself (a side of a trading pair) rated by two circle
+        # workers once each and by two circle regulars (2-3 ratings each): flagged on the
+        # regulars' ratings too (feedback_trading recall 0.87 before: the store and its two
+        # regulars were missed)
+        pytest.param(20_000, 56, id="trading-store-regulars-20k-s56"),
     ],
 )
 def test_simulated_trading_circles_are_named(n_orders: int, seed: int) -> None:

@@ -44,6 +44,7 @@ __all__ = [
     "mutual_trade_stores",
     "paid_burst_raters",
     "paid_burst_sellers",
+    "trading_signal_sellers",
     "window_raters",
 ]
 
@@ -131,6 +132,19 @@ THRESHOLDS = (
         "the 12 simulated development runs 87 organic stores had one such trader (2 of them "
         "at >= 10%), 2 had two (at 1.5% and 2.5%), the 3 missed circle stores 2-4 (12-40%) "
         "(0 turns this off)",
+    ),
+    Threshold(
+        "circle_regulars_flag_traders",
+        True,
+        "the repeat 5-star ratings of circle regulars (see circle_raters) count toward "
+        "flagging a store whose own feedback_trading signal fired (its traded share of top "
+        "ratings above the signal's threshold, though its score stays below min_score): the "
+        "trade is the evidence, the regulars its dedicated raters. A store with one incidental "
+        "trade among many honest ratings (signal not fired), or one that only joined a circle "
+        "through shared raters, still needs ratings from circle workers: its loyal customers "
+        "look the same (simulated 100k s11: an organic store, 1 traded rating, no signal). "
+        "Simulated seeds 50-59: the two trading stores missed (signal 0.37-0.39) had 2 circle "
+        "workers' and 2-6 regulars' ratings (False turns this off)",
     ),
     Threshold(
         "max_trading_partners",
@@ -551,6 +565,40 @@ def mutual_trade_stores(
     )
 
 
+def trading_signal_sellers(sellers: pl.DataFrame) -> pl.Series:
+    """Return the sellers whose own ``feedback_trading`` rating signal fired.
+
+    The signal fires when the share of a seller's top ratings traded with other stores
+    (reciprocal positive ratings through accounts tied to each) is above its threshold;
+    its contribution is then positive even where the seller's score stays low.
+
+    Parameters
+    ----------
+    sellers
+        ``RatingSignals.sellers`` (``seller_id``, ``signals``).
+
+    Returns
+    -------
+    Series
+        ``seller_id`` of those sellers, sorted.
+
+    Examples
+    --------
+    >>> from graphkit.findings import SIGNAL
+    >>> sig = [{"name": "feedback_trading", "value": 0.06, "threshold": 0.05,
+    ...         "contribution": 0.39, "detail": ""}]
+    >>> sellers = pl.DataFrame({"seller_id": ["s", "t"], "signals": [sig, []]},
+    ...                        schema_overrides={"signals": pl.List(SIGNAL)})
+    >>> trading_signal_sellers(sellers).to_list()
+    ['s']
+    """
+    fired = pl.col("signals").list.eval(
+        (pl.element().struct.field("name") == "feedback_trading")
+        & (pl.element().struct.field("contribution").fill_null(0.0) > 0)
+    )
+    return sellers.filter(fired.list.any()).get_column("seller_id").cast(pl.String).sort()
+
+
 def _refunded_top_sellers(sellers: pl.DataFrame) -> pl.DataFrame:
     """Return ``target_id`` of the sellers whose ``refunded_top`` signal fired."""
     return sellers.filter(
@@ -872,6 +920,7 @@ def manipulation_findings(
     paid_sellers: pl.DataFrame | None = None,
     orders: pl.DataFrame | None = None,
     refunded_rater_max_delay_days: float = 0.0,
+    trading_stores: pl.Series | None = None,
 ) -> pl.DataFrame:
     """Join flagged sellers to their suspicious ratings and the raters to name.
 
@@ -886,7 +935,13 @@ def manipulation_findings(
     extra
         More ratings to treat as suspicious with a named rater (e.g. :func:`circle_raters`);
         ``min_suspicious`` of them flag their store, except those of circle regulars
-        (reason ``circle_regular``), which only name the rater.
+        (reason ``circle_regular``), which only name the rater unless their store is one of
+        ``trading_stores``.
+    trading_stores
+        Stores that trade ratings themselves (e.g. those whose ``feedback_trading`` signal
+        fired, :func:`trading_signal_sellers`): the ratings of their circle regulars count
+        toward flagging them too (the trade is the evidence against the store; any other
+        store is flagged on its circle workers' ratings alone).
     paid
         Ratings inside a paid-rating burst (:func:`paid_burst_raters`): suspicious, with a
         named rater and the reason ``paid_burst``; they do not flag a seller on their own.
@@ -957,6 +1012,7 @@ def manipulation_findings(
             )
             .sum()
             .cast(pl.Int64),
+            _n_regular=pl.col("reasons").list.contains("circle_regular").sum().cast(pl.Int64),
             feedback_ids=pl.col("feedback_id"),
             order_ids=pl.col("order_id"),
             raters=pl.col("author_id").filter(pl.col("named")).unique().sort(),
@@ -967,6 +1023,14 @@ def manipulation_findings(
             last_seen=pl.col("created_at").max(),
         )
     )
+    traders = pl.col("seller_id").is_in(
+        (trading_stores if trading_stores is not None else pl.Series([], dtype=pl.String))
+        .cast(pl.String)
+        .implode()
+    )
+    per = per.with_columns(
+        n_circle=pl.col("n_circle") + pl.when(traders).then("_n_regular").otherwise(0)
+    ).drop("_n_regular")
     # a store rated by a trading circle's workers is flagged even when its own rating
     # signals stay low (its partners' side of the trade is where the evidence is)
     circle_score = 0.6
@@ -1099,6 +1163,9 @@ def check_feedback_manipulation(ctx: ScanContext, params: Mapping[str, Any]) -> 
         ),
         orders=ctx.frame("orders", columns=["order_id", "paid_at"]),
         refunded_rater_max_delay_days=float(params["refunded_rater_max_delay_days"]),
+        trading_stores=(
+            trading_signal_sellers(sig.sellers) if params["circle_regulars_flag_traders"] else None
+        ),
     )
     found = _add_window_raters(
         found,
