@@ -252,3 +252,56 @@ def test_trading_signal_sellers_are_those_whose_own_signal_fired() -> None:
         schema_overrides={"signals": pl.List(SIGNAL)},
     )
     assert trading_signal_sellers(sellers).to_list() == ["fired"]
+
+
+def _chain_market(back_d_y1: bool = True) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Circle A-B (a trading pair). Store C: accounts x1, x2 each traded mutual 5-star
+    ratings with a circle store (A, B) and with C. Store D: y2 traded with A and with D, y1
+    with C and with D (so D is one trade from C, not from A-B). C and D also have 6 organic
+    raters each. ``back_d_y1=False``: D did not rate y1 back (one-way)."""
+    given = [("x1", "A"), ("x1", "C"), ("x2", "B"), ("x2", "C")]
+    given += [("y1", "C"), ("y1", "D"), ("y2", "A"), ("y2", "D")]
+    given += [(f"oc{i}", "C") for i in range(6)] + [(f"od{i}", "D") for i in range(6)]
+    fb = pl.DataFrame(
+        {
+            "feedback_id": [f"f{i:02d}" for i in range(len(given))],
+            "order_id": [f"o{i:02d}" for i in range(len(given))],
+            "author_id": [g[0] for g in given],
+            "target_id": [g[1] for g in given],
+            "rating": [5] * len(given),
+            "created_at": list(range(len(given))),
+            "reasons": [[]] * len(given),
+        },
+        schema_overrides={"reasons": pl.List(pl.String)},
+    )
+    back = [(s, a) for a, s in given[:8] if back_d_y1 or (a, s) != ("y1", "D")]
+    seller_ratings = pl.DataFrame(
+        {
+            "author_id": [b[0] for b in back],
+            "target_id": [b[1] for b in back],
+            "rating": [5] * len(back),
+        }
+    )
+    return fb, pl.DataFrame({"seller_a": ["A"], "seller_b": ["B"]}), seller_ratings
+
+
+def test_a_store_one_mutual_trade_from_a_joined_store_joins_in_the_second_round() -> None:
+    from graphkit.policy.feedback_manipulation import circle_raters
+
+    fb, tp, back = _chain_market()
+    out = circle_raters(fb, tp, seller_ratings=back)
+    # round 1: C joins (x1, x2); round 2: D joins (y2 through A, y1 through C)
+    assert sorted(out["author_id"].unique().to_list()) == ["x1", "x2", "y1", "y2"]
+    assert out.filter(target_id="D")["reasons"].to_list() == [["mutual_trade"]] * 2
+    # near miss: one round (the behaviour before): D has one trader, y1 and y2 one circle store
+    one = circle_raters(fb, tp, seller_ratings=back, mutual_rounds=1)
+    assert sorted(one["author_id"].unique().to_list()) == ["x1", "x2"]
+
+
+def test_second_round_near_miss_one_way_trade() -> None:
+    from graphkit.policy.feedback_manipulation import circle_raters
+
+    # D did not return y1's 5 stars: y1's trade with D is not mutual, D has one trader
+    fb, tp, back = _chain_market(back_d_y1=False)
+    out = circle_raters(fb, tp, seller_ratings=back)
+    assert sorted(out["author_id"].unique().to_list()) == ["x1", "x2"]

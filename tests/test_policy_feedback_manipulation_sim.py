@@ -56,6 +56,11 @@ def test_simulated_paid_rating_campaigns_are_named_in_full() -> None:
         # regulars' ratings too (feedback_trading recall 0.87 before: the store and its two
         # regulars were missed)
         pytest.param(20_000, 56, id="trading-store-regulars-20k-s56"),
+        # circle stores one mutual trade from a store joined through mutual trades (second
+        # round of mutual_trade_stores; recall 0.92 and 0.94 before: 2 stores and an account,
+        # a store and its regular missed)
+        pytest.param(20_000, 55, id="circle-store-second-round-20k-s55"),
+        pytest.param(20_000, 53, id="circle-store-second-round-20k-s53"),
     ],
 )
 def test_simulated_trading_circles_are_named(n_orders: int, seed: int) -> None:

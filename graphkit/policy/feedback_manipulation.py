@@ -147,6 +147,15 @@ THRESHOLDS = (
         "workers' and 2-6 regulars' ratings (False turns this off)",
     ),
     Threshold(
+        "circle_mutual_rounds",
+        2,
+        "a store joined to a circle through mutual trades (circle_mutual_min_traders) is a "
+        "circle store when the next store is tested the same way, once more (2 rounds): a "
+        "circle is the stores connected by its accounts' trades, and a store whose dedicated "
+        "traders traded with the joined store is one trade further (simulated 20k s55: the "
+        "second store missed had 2 such traders, one through the store joined in round 1)",
+    ),
+    Threshold(
         "max_trading_partners",
         10,
         "a trading circle is a handful of stores; a store 'trading' with dozens sits inside "
@@ -226,6 +235,7 @@ def circle_raters(
     regular_min_top: int | None = 2,
     seller_ratings: pl.DataFrame | pl.LazyFrame | None = None,
     mutual_min_traders: int | None = 2,
+    mutual_rounds: int = 2,
 ) -> pl.DataFrame:
     """Return the positive ratings of accounts that work for a feedback-trading circle.
 
@@ -261,7 +271,9 @@ def circle_raters(
     also when at least ``mutual_min_traders`` accounts traded mutual 5-star ratings both
     with a store of the circle and with it (:func:`mutual_trade_stores`): the circle store
     whose accounts each made only one or two trades, none of them with two circle stores
-    (their ratings of it are then tagged ``mutual_trade``).
+    (their ratings of it are then tagged ``mutual_trade``). This is repeated up to
+    ``mutual_rounds`` times, a store so joined counting as a circle store in the next round
+    (the next store's traders traded with it).
 
     Two guards keep popular stores and ordinary customers out: stores above the
     ``max_store_raters_quantile`` of raters per store are never circle stores (a store
@@ -342,18 +354,26 @@ def circle_raters(
     circles = pl.concat([circles, joins]).unique(keep="first").sort("target_id", "circle")
     traders = None
     if seller_ratings is not None and mutual_min_traders is not None:
-        traders = mutual_trade_stores(
-            pos,
-            seller_ratings,
-            circles,
-            exclude=popular,
-            n_raters=n_raters,
-            min_traders=mutual_min_traders,
-            min_share=expand_min_share,
-            min_worker_share=min_worker_share,
-        )
-        joined = traders.select("target_id", "circle").unique()
-        circles = pl.concat([circles, joined]).unique(keep="first").sort("target_id", "circle")
+        found = []
+        # a store joined through mutual trades is a circle store for the next round (a
+        # handful of rounds: each adds the stores one trade away)
+        for _ in range(max(mutual_rounds, 1)):
+            step = mutual_trade_stores(
+                pos,
+                seller_ratings,
+                circles,
+                exclude=popular,
+                n_raters=n_raters,
+                min_traders=mutual_min_traders,
+                min_share=expand_min_share,
+                min_worker_share=min_worker_share,
+            )
+            found.append(step)
+            joined = step.select("target_id", "circle").unique()
+            if joined.height == 0:
+                break
+            circles = pl.concat([circles, joined]).unique(keep="first").sort("target_id", "circle")
+        traders = pl.concat(found).unique().sort("target_id", "circle", "author_id")
     into = pos.join(circles, on="target_id", how="inner")
     into = into.join(
         circles.rename({"target_id": "author_id", "circle": "own"}), on="author_id", how="anti"
@@ -1135,6 +1155,7 @@ def check_feedback_manipulation(ctx: ScanContext, params: Mapping[str, Any]) -> 
         # few accounts rating into a circle before anything is collected
         seller_ratings=ctx.lazy("feedback").select("author_id", "target_id", "rating"),
         mutual_min_traders=int(params["circle_mutual_min_traders"]) or None,
+        mutual_rounds=int(params["circle_mutual_rounds"]),
     )
     found = manipulation_findings(
         sig.sellers,
