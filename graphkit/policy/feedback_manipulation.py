@@ -143,8 +143,10 @@ THRESHOLDS = (
         "trade among many honest ratings (signal not fired), or one that only joined a circle "
         "through shared raters, still needs ratings from circle workers: its loyal customers "
         "look the same (simulated 100k s11: an organic store, 1 traded rating, no signal). "
-        "Simulated seeds 50-59: the two trading stores missed (signal 0.37-0.39) had 2 circle "
-        "workers' and 2-6 regulars' ratings (False turns this off)",
+        "Simulated seeds 50-59: the two trading stores missed (signal 0.37-0.39) had 2 "
+        "ratings from circle workers and 2-6 from regulars; no organic store was added in 52 "
+        "20k/100k runs (seeds 0-15, 50-59) nor on held-out seeds 60-69 or 1M s0-s2 (False "
+        "turns this off)",
     ),
     Threshold(
         "circle_mutual_rounds",
@@ -153,7 +155,9 @@ THRESHOLDS = (
         "circle store when the next store is tested the same way, once more (2 rounds): a "
         "circle is the stores connected by its accounts' trades, and a store whose dedicated "
         "traders traded with the joined store is one trade further (simulated 20k s55: the "
-        "second store missed had 2 such traders, one through the store joined in round 1)",
+        "second store missed had 2 such traders, one through the store joined in round 1; no "
+        "organic store joined in 52 20k/100k runs, held-out seeds 60-69 or 1M s0-s2) (1: one "
+        "round, as before)",
     ),
     Threshold(
         "max_trading_partners",
