@@ -50,6 +50,7 @@ def ring_group_members(
     circle_min_sellers: int = 2,
     circle_min_perfect_share: float = 0.75,
     circle_min_ratings: int = 3,
+    young_min_score: float | None = None,
 ) -> pl.DataFrame:
     """Members of the detected groups that count as rings of their sellers.
 
@@ -62,14 +63,19 @@ def ring_group_members(
     also counts when its buyers' ratings of those stores (at least
     ``circle_min_ratings``) are nearly all perfect 5/5/5 DSR triples
     (``circle_min_perfect_share``): the shape of a trading circle, which detection
-    finds as one group of a few stores and their accounts but scores low.
+    finds as one group of a few stores and their accounts but scores low. With
+    ``young_min_score`` and a ``signals`` column in ``groups``, a group whose
+    ``young_stores`` signal fired (every seller made its first sale within
+    ``young_store_days`` of registering, :data:`graphkit.detect.rings.SIGNAL_WEIGHTS`)
+    counts on its own from that lower score: building a new store's reputation is what
+    rings are for.
 
     Parameters
     ----------
     group_members
         ``group_id, account_id[, ...]`` of the detected groups.
     groups
-        ``group_id, score`` of the detected groups.
+        ``group_id, score[, signals]`` of the detected groups.
     min_score
         Score from which a group counts on its own.
     sellers
@@ -78,6 +84,9 @@ def ring_group_members(
         Buyer feedback ``author_id, target_id, perfect_dsr`` (optional).
     circle_min_sellers, circle_min_perfect_share, circle_min_ratings
         When a weak group counts as a trading circle (see above).
+    young_min_score
+        Score from which a group around young stores counts on its own (None: no such
+        exception).
 
     Returns
     -------
@@ -95,9 +104,20 @@ def ring_group_members(
     """
     gm = group_members.with_columns(pl.col("group_id").cast(pl.String))
     key = gm.select("group_id", pl.col("account_id").cast(pl.String))
-    scores = groups.select(pl.col("group_id").cast(pl.String), "score")
+    ring = pl.col("score") >= min_score
+    if young_min_score is not None and "signals" in groups.columns:
+        fired = pl.element().struct.field("value") <= pl.element().struct.field("threshold")
+        young = (
+            pl.col("signals")
+            .list.eval(
+                ((pl.element().struct.field("name") == "young_stores") & fired).fill_null(False)
+            )
+            .list.any()
+        )
+        ring = ring | ((pl.col("score") >= young_min_score) & young)
+    scores = groups.select(pl.col("group_id").cast(pl.String), ring=ring)
     store = pl.DataFrame({"account_id": sellers.cast(pl.String)}).unique()
-    primary = [scores.filter(pl.col("score") >= min_score).select("group_id")]
+    primary = [scores.filter("ring").select("group_id")]
     weak = key.join(primary[0], on="group_id", how="anti")
     if ratings is not None:
         primary.append(

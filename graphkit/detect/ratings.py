@@ -840,6 +840,7 @@ def rating_signals(
             circle_min_sellers=p.circle_min_sellers,
             circle_min_perfect_share=p.circle_min_perfect_share,
             circle_min_ratings=p.min_flagged,
+            young_min_score=p.group_young_store_min_score,
         )
     if identity_links is None:
         notes.append("identity-linked share (no identity_links given)")

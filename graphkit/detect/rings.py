@@ -233,7 +233,12 @@ class DetectParams:
 #: ``time_concentration``: 1 - group's active span / sellers' active span;
 #: ``seller_rating_share``: share of the sellers' buyer feedback written by the group;
 #: ``buyer_concentration``: mean share of a member buyer's orders going to the group;
-#: ``repeat_purchases``: (orders per group edge - 1) / 4.
+#: ``repeat_purchases``: (orders per group edge - 1) / 4;
+#: ``young_stores``: 1 when every seller of the group made its first sale at most
+#: ``young_store_days`` after registering (value: the most days any of them took; null
+#: without registration dates). Weight 0: it does not move the score; the rating rules read
+#: it (a ring around a new store counts from a lower score,
+#: :func:`graphkit.detect.rating_trading.ring_group_members`), and an operator may weight it.
 SIGNAL_WEIGHTS: Mapping[str, float] = {
     "density_ratio": 0.05,
     "account_age": 0.15,
@@ -244,6 +249,7 @@ SIGNAL_WEIGHTS: Mapping[str, float] = {
     "seller_rating_share": 0.1,
     "buyer_concentration": 0.15,
     "repeat_purchases": 0.1,
+    "young_stores": 0.0,
 }
 
 
@@ -807,12 +813,17 @@ def _candidates(
 
 # --------------------------------------------------------------------------- scoring
 def _signal(
-    name: str, value: pl.Expr, strength: pl.Expr, weight: float, detail: pl.Expr
+    name: str,
+    value: pl.Expr,
+    strength: pl.Expr,
+    weight: float,
+    detail: pl.Expr,
+    threshold: float | None = None,
 ) -> pl.Expr:
     return pl.struct(
         pl.lit(name).alias("name"),
         value.cast(pl.Float64).alias("value"),
-        pl.lit(None, dtype=pl.Float64).alias("threshold"),
+        pl.lit(threshold, dtype=pl.Float64).alias("threshold"),
         (strength.clip(0.0, 1.0).fill_null(0.0).fill_nan(0.0) * weight).alias("contribution"),
         detail.alias("detail"),
     )
@@ -948,8 +959,10 @@ def score_groups(
             pl.col("bdeg").fill_null(0).sum().alias("sum_bdeg"),
         )
     )
+    reg = mg.vertices.select(pl.col("vid").alias("seller_vid"), _reg="created_at")
     g_s = (
         gs.join(sdeg, on="seller_vid", how="left")
+        .join(reg, on="seller_vid", how="left")
         .sort("gid", "seller_id")
         .group_by("gid")
         .agg(
@@ -960,6 +973,11 @@ def score_groups(
             pl.col("s_feedback").sum().alias("s_feedback"),
             pl.col("s_first").min().alias("s_first"),
             pl.col("s_last").max().alias("s_last"),
+            # days from registering to the first sale, of the slowest seller (null when any
+            # seller's registration is unknown)
+            pl.when(pl.col("_reg").is_not_null().all())
+            .then(((pl.col("s_first") - pl.col("_reg")).dt.total_seconds() / 86400.0).max())
+            .alias("store_days"),
         )
     )
     gb = gb.select("gid", "buyer_id")
@@ -1000,6 +1018,7 @@ def score_groups(
     span_s = (pl.col("s_last") - pl.col("s_first")).dt.total_seconds()
     fb_share = pl.col("g_feedback") / pl.col("s_feedback")
     per_edge = pl.col("g_orders") / pl.col("n_edges")
+    young = pl.lit(p.young_store_days if p.young_store_days is not None else -1.0)
     signals = [
         _signal(
             "density_ratio",
@@ -1087,6 +1106,17 @@ def score_groups(
             (per_edge - 1.0) / 4.0,
             w["repeat_purchases"],
             pl.format("{} orders per buyer–seller pair inside the group", per_edge.round(2)),
+        ),
+        _signal(
+            "young_stores",
+            pl.col("store_days"),
+            (pl.col("store_days") <= young).cast(pl.Float64),
+            w["young_stores"],
+            pl.format(
+                "the group's slowest seller made its first sale {} days after registering",
+                pl.col("store_days").round(1),
+            ),
+            threshold=p.young_store_days,
         ),
     ]
     available = sum(w.values()) - (0.0 if has_age else w["account_age"])

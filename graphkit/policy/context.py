@@ -227,6 +227,11 @@ class ScanContext:
                 )
             return self._shared["rating_base"]
 
+    def group_scores(self) -> pl.DataFrame:
+        """``group_id, score[, signals]`` of the detected groups (what ring_group_members reads)."""
+        table = self.group_table
+        return table.select(c for c in ("group_id", "score", "signals") if c in table.columns)
+
     @cached_property
     def ratings(self) -> Any:
         """Rating-pattern signals (``RatingSignals``), given the detected groups and links."""
@@ -237,7 +242,8 @@ class ScanContext:
         grouped = self.has_groups()
         members = self.ring_members if grouped else None
         # the groups' scores: only groups scoring as rings count (RatingParams.group_min_score)
-        groups = self.group_table.select("group_id", "score") if grouped else None
+        # (and their signals: a group around young stores counts from a lower score)
+        groups = self.group_scores() if grouped else None
         out = self._timed(
             "rating_signals",
             lambda: rating_signals(

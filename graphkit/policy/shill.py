@@ -107,6 +107,14 @@ THRESHOLDS = (
         "stores flagged only through such groups were organic, 2 paid-rating stores)",
     ),
     Threshold(
+        "young_store_group_min_score",
+        0.4,
+        "... or, for a group whose stores all made their first sale within the detection's "
+        "young_store_days (90) of registering, at least 0.4: building a new store's reputation "
+        "is what rings are for (simulated 100k seed 14: a camouflaged ring around a 27-day-old "
+        "store scored 0.40; 0.4 for every group named 4 organic accounts at 1M seed 0)",
+    ),
+    Threshold(
         "new_account_days",
         45.0,
         "accounts opened for a ring start buying within weeks of registering",
@@ -503,6 +511,7 @@ def pair_evidence(
             groups,
             min_score=float(params["min_group_score"]),
             sellers=base.sellers,
+            young_min_score=float(params["young_store_group_min_score"]),
         )
     if members is not None and members.height:
         m = members.select("group_id", "account_id")
@@ -786,7 +795,7 @@ def check_shill_purchase(ctx: ScanContext, params: Mapping[str, Any]) -> pl.Data
         accounts=accounts,
         links=ctx.identity_links,
         members=members,
-        groups=ctx.group_table.select("group_id", "score") if members is not None else None,
+        groups=ctx.group_scores() if members is not None else None,
         params=params,
         evidence_ids=False,
         base=_shared_pair_base(ctx, params),
