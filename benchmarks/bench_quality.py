@@ -319,7 +319,7 @@ def pooled(paths: list[Path]) -> str:
     pooled = correct predicted accounts / predicted accounts (each run's precision times its
     predicted accounts), summed likewise. Also the worst run and the runs below 0.9 / 0.95:
     small markets plant a handful of accounts per scenario, where one miss moves a run's
-    recall by a third or a half.
+    recall by a third or a half. A second table pools per market size.
 
     Examples
     --------
@@ -330,12 +330,21 @@ def pooled(paths: list[Path]) -> str:
     if not runs:
         return ""
     agg: dict[str, dict[str, Any]] = {}
+    by_size: dict[tuple[str, int], dict[str, Any]] = {}
     for r in runs:
         size = r["n_orders"]
         name = f"{size // 1000}k" if size < 1_000_000 else f"{size / 1e6:g}M"
         for row in r["scenarios"]:
             a = agg.setdefault(row["scenario"], {"t": 0, "tp": 0, "pred": 0.0, "ok": 0.0,
                                                  "runs": 0, "worst": []})  # fmt: skip
+            b = by_size.setdefault((row["scenario"], size), {"t": 0, "tp": 0, "pred": 0.0,
+                                                             "ok": 0.0, "runs": 0})  # fmt: skip
+            b["t"] += row["true_accounts"]
+            b["tp"] += row["true_positives"]
+            b["runs"] += 1
+            if row["precision"] is not None:
+                b["pred"] += row["predicted_accounts"]
+                b["ok"] += row["precision"] * row["predicted_accounts"]
             a["t"] += row["true_accounts"]
             a["tp"] += row["true_positives"]
             if row["precision"] is not None:
@@ -363,6 +372,26 @@ def pooled(paths: list[Path]) -> str:
         lines.append(
             f"| {sc} | {a['t']} | {_pr(p)} | {_pr(r)} | {low[0.9]} | {low[0.95]} | {cell} |"
         )
+    sizes = sorted({size for _, size in by_size})
+    names = [f"{n // 1000}k" if n < 1_000_000 else f"{n / 1e6:g}M" for n in sizes]
+    runs_per = [len({r["seed"] for r in runs if r["n_orders"] == n}) for n in sizes]
+    lines += [
+        "",
+        "Pooled per market size (runs per size: "
+        + ", ".join(f"{n} {k}" for n, k in zip(names, runs_per, strict=True))
+        + "):",
+        "",
+        "| scenario | " + " | ".join(f"{n} P / R" for n in names) + " |",
+        "|---|" + "---|" * len(sizes),
+    ]
+    for sc in agg:
+        cells = []
+        for size in sizes:
+            b = by_size.get((sc, size))
+            p = b["ok"] / b["pred"] if b and b["pred"] else None
+            r = b["tp"] / b["t"] if b and b["t"] else None
+            cells.append(f"{_pr(p)} / {_pr(r)}")
+        lines.append(f"| {sc} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -475,20 +504,18 @@ def main() -> None:
         if args.compare:
             table = compare([Path(p) for p in args.compare], [Path(p) for p in args.render])
         elif args.pooled:
-            codes = sorted(
-                {
-                    _short(
-                        json.loads(Path(p).read_text(encoding="utf-8"))["git_at_start"].get(
-                            "code_commit"
-                        )
-                    )
-                    for p in args.render
-                }
-            )
+            docs = [json.loads(Path(p).read_text(encoding="utf-8")) for p in args.render]
+            codes: set[str] = set()
+            for d in docs:
+                scanned = [r for r in d["runs"] if "run_dir" in r]
+                if scanned:  # --runs files: the code that scanned, not this script's
+                    codes |= {_short(r.get("scan_code_commit")) for r in scanned}
+                else:
+                    codes.add(_short(d["git_at_start"].get("code_commit")))
             table = (
                 "## Detection quality pooled over development and held-out runs (issue 6)\n\n"
                 f"Runs of the files below (simulated, scanned and scored by the code of "
-                f"{', '.join(f'`{c}`' for c in codes)}).\n\n"
+                f"{', '.join(f'`{c}`' for c in sorted(codes))}).\n\n"
             ) + pooled([Path(p) for p in args.render])
             table += (
                 "\n- `python benchmarks/bench_quality.py --render "
