@@ -449,6 +449,21 @@ def compare(before: list[Path], after: list[Path]) -> str:
             f"| {size} s{seed} | {p('shill_ring')} | {p('feedback_trading')} | "
             f"{', '.join(moved) or 'none'} | {', '.join(others) or 'unchanged'} |"
         )
+    # every scenario's precision and recall, unrounded: which went down
+    down = [
+        f"{s['scenario']} {m[0].upper()} {sb[m]:.3f} -> {s[m]:.3f} ({k[0] // 1000}k s{k[1]})"
+        for k in keys
+        for s in a[k]["scenarios"]
+        for sb in [next(x for x in b[k]["scenarios"] if x["scenario"] == s["scenario"])]
+        for m in ("precision", "recall")
+        if s[m] is not None and sb[m] is not None and s[m] < sb[m]
+    ]
+    n_cells = sum(2 * len(a[k]["scenarios"]) for k in keys)
+    lines += [
+        "",
+        f"Precision or recall lower after than before, any scenario, unrounded ({n_cells} "
+        f"cells): {'; '.join(down) or 'none'}.",
+    ]
     lines.append("")
     for label, paths in (("before", before), ("after", after)):
         for path in paths:
