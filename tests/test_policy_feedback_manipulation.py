@@ -233,12 +233,12 @@ def test_trading_signal_of_a_hub_store_is_not_evidence() -> None:
     assert manipulation_findings(sellers, fb, min_score=0.15)["seller_id"].to_list() == ["circle"]
 
 
-def test_a_refund_after_the_rating_names_the_rater_only_with_a_second_flag() -> None:
+def _refunded_top_seller() -> pl.DataFrame:
+    """Seller 'bad', flagged on its refunded top ratings alone (score 0.6)."""
     from graphkit.findings import SIGNAL
-    from graphkit.policy.feedback_manipulation import manipulation_findings
 
     sig = {"name": "refunded_top", "value": 0.5, "threshold": 0.2, "contribution": 0.6}
-    sellers = pl.DataFrame(
+    return pl.DataFrame(
         {
             "seller_id": ["bad"],
             "manipulation_score": [0.6],
@@ -248,6 +248,12 @@ def test_a_refund_after_the_rating_names_the_rater_only_with_a_second_flag() -> 
         },
         schema_overrides={"signals": pl.List(SIGNAL)},
     )
+
+
+def test_a_refund_after_the_rating_names_the_rater_only_with_a_second_flag() -> None:
+    from graphkit.policy.feedback_manipulation import manipulation_findings
+
+    sellers = _refunded_top_seller()
     reasons = {
         "refund_only": ["refunded_after"],  # an honest buyer whose item failed later
         "refund_and_dsr": ["refunded_after", "perfect_dsr"],
@@ -276,20 +282,9 @@ def test_a_refund_after_the_rating_names_the_rater_only_with_a_second_flag() -> 
 def test_a_refund_after_a_late_rating_does_not_corroborate_the_rater() -> None:
     from datetime import datetime, timedelta
 
-    from graphkit.findings import SIGNAL
     from graphkit.policy.feedback_manipulation import manipulation_findings
 
-    sig = {"name": "refunded_top", "value": 0.5, "threshold": 0.2, "contribution": 0.6}
-    sellers = pl.DataFrame(
-        {
-            "seller_id": ["bad"],
-            "manipulation_score": [0.6],
-            "n_trading_partners": [0],
-            "signals": [[{**sig, "detail": ""}]],
-            "explanation": ["x"],
-        },
-        schema_overrides={"signals": pl.List(SIGNAL)},
-    )
+    sellers = _refunded_top_seller()
     t0 = datetime(2025, 1, 1)
     # rater -> (days from payment to rating, reasons)
     rows = {
