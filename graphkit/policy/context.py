@@ -228,7 +228,13 @@ class ScanContext:
             return self._shared["rating_base"]
 
     def group_scores(self) -> pl.DataFrame:
-        """``group_id, score[, signals]`` of the detected groups (what ring_group_members reads)."""
+        """``group_id, score[, signals]`` of the detected groups (what ring_group_members reads).
+
+        Examples
+        --------
+        >>> ScanContext(ds).group_scores().columns  # doctest: +SKIP
+        ['group_id', 'score', 'signals']
+        """
         table = self.group_table
         return table.select(c for c in ("group_id", "score", "signals") if c in table.columns)
 
