@@ -708,3 +708,69 @@ def test_untied_ring_of_repeat_top_raters_buying_mostly_elsewhere_fires(
     assert _run(market, min_untied_repeat_top_buyers=2).filter(seller_id="small_s").height == 1
     # near miss: three repeat top-raters that buy only there (a small store's regulars)
     assert _run(_small_store_regulars(frames)).filter(seller_id="small_s").height == 0
+
+
+@pytest.mark.parametrize("parts", [2, 3])
+def test_pair_base_by_parts_of_the_buyers_equals_one_pass(
+    monkeypatch: pytest.MonkeyPatch, parts: int
+) -> None:
+    """The pairs computed per part of the buyers (memory) equal the pairs of one pass.
+
+    Buyers who buy from several stores, some with coupons, some with a null buyer id: a
+    buyer's total orders (``order_share``) and a store's share and median need every pair,
+    so a split that cut a buyer's pairs apart, or lost the rows of some part, would change
+    them. Known answers: b0's concentration on s0 and s0's buyers.
+    """
+    import random
+
+    import graphkit.policy.shill as shill
+
+    rng = random.Random(3)
+    rows = []
+    for b in range(120):
+        for s in rng.sample(range(9), 1 + b % 4):
+            for k in range(1 + rng.randrange(4)):
+                rows.append((f"b{b}", f"s{s}", rng.uniform(1.0, 99.0), b + k, k % 3 == 0))
+    rows += [("b0", "s0", 10.0, 200 + k, False) for k in range(6)]  # b0: mostly s0
+    rows += [(None, "s1", 5.0, 300, False), (None, "s1", 6.0, 301, False)]
+    orders = pl.DataFrame(
+        {
+            "order_id": [f"o{i}" for i in range(len(rows))],
+            "buyer_id": [r[0] for r in rows],
+            "seller_id": [r[1] for r in rows],
+            "amount": [r[2] for r in rows],
+            "created_at": [t(r[3]) for r in rows],
+            "coupon_id": [f"c{i}" if r[4] else None for i, r in enumerate(rows)],
+        }
+    )
+    feedback = pl.DataFrame(
+        {
+            "feedback_id": [f"f{i}" for i in range(len(rows))],
+            "author_id": [r[0] for r in rows],
+            "target_id": [r[1] for r in rows],
+            "rating": pl.Series([5 if i % 3 else 4 for i in range(len(rows))], dtype=pl.Int8),
+        }
+    )
+    params = {**ScanConfig().params("SHILL_PURCHASE"), "max_coupon_share": 0.5}
+
+    def base() -> PairBase:
+        return pair_base(orders.lazy(), feedback.lazy(), params=params)
+
+    monkeypatch.setattr(shill, "_PAIR_PARTS", 1)
+    one = base()
+    monkeypatch.setattr(shill, "_PAIR_PARTS", parts)
+    split = base()
+    keys = ["buyer_id", "seller_id"]
+    assert split.pairs.sort(keys).equals(one.pairs.sort(keys))
+    assert split.sellers.sort().equals(one.sellers.sort())
+    assert one.pairs.height > 50
+    assert one.pairs["buyer_id"].null_count() > 0
+    # known answers, from the orders directly
+    b0 = orders.filter(pl.col("buyer_id") == "b0")
+    b0s0 = split.pairs.filter((pl.col("buyer_id") == "b0") & (pl.col("seller_id") == "s0"))
+    n_b0s0 = b0.filter(pl.col("seller_id") == "s0").height
+    assert b0s0["n_orders"].to_list() == [n_b0s0]
+    assert b0s0["order_share"].to_list() == [n_b0s0 / b0.height]
+    s0 = orders.filter(pl.col("seller_id") == "s0")
+    n_pairs_s0 = s0.select(keys).unique().height
+    assert set(split.pairs.filter(pl.col("seller_id") == "s0")["seller_buyers"]) == {n_pairs_s0}

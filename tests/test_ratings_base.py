@@ -147,3 +147,102 @@ def test_lookups_stay_exact_when_every_key_hash_collides(monkeypatch) -> None:
     assert set(collided.filter("linked_to_target")["feedback_id"]) == {
         f for f, k in expect.items() if k == "linked"
     }
+
+
+def _reference_rows(ds: Dataset) -> pl.DataFrame:
+    """Whole feedback rows joined with their orders in one in-memory join (the plain formula)."""
+    orders = ds.orders.collect().select(
+        "order_id",
+        pl.col("buyer_id").alias("author_id"),
+        pl.col("created_at").alias("order_created_at"),
+        "paid_at",
+        "amount",
+    )
+    return (
+        ds.feedback.collect()
+        .select("feedback_id", "order_id", "author_id", "target_id", "rating", *DSR_COLUMNS)
+        .with_columns(ds.feedback.collect().get_column("created_at"))
+        .with_row_index("_row")
+        .join(orders, on=["order_id", "author_id"], maintain_order="left")
+    )
+
+
+def test_buyer_rows_equal_the_whole_row_join_on_parquet(tmp_path) -> None:
+    """Keys joined first, then the feedback columns gathered: the same rows as one join.
+
+    A random market read lazily from parquet (as a large scan reads it), with feedback by
+    buyers (kept), by sellers and on unknown orders (dropped: the near misses), a feedback
+    whose author is the buyer of *another* order (dropped) and unpaid orders.
+    """
+    rng = random.Random(11)
+    n_orders, n_fb = 400, 700
+    buyers = [f"b{rng.randrange(60)}" for _ in range(n_orders)]
+    sellers = [f"s{rng.randrange(15)}" for _ in range(n_orders)]
+    orders = pl.DataFrame(
+        {
+            "order_id": [f"o{i}" for i in range(n_orders)],
+            "buyer_id": buyers,
+            "seller_id": sellers,
+            "amount": [float(rng.randrange(1, 500)) for _ in range(n_orders)],
+            "created_at": [T0 + timedelta(hours=i) for i in range(n_orders)],
+            "paid_at": [
+                None if i % 7 == 0 else T0 + timedelta(hours=i, minutes=5) for i in range(n_orders)
+            ],
+        }
+    )
+    picks = [rng.randrange(n_orders + 40) for _ in range(n_fb)]  # >= n_orders: unknown order
+    kinds = [rng.choice(("buyer", "buyer", "seller", "other")) for _ in range(n_fb)]
+
+    def author(o: int, kind: str) -> str:
+        if o >= n_orders or kind == "buyer":
+            return buyers[o % n_orders]
+        return sellers[o] if kind == "seller" else buyers[(o + 1) % n_orders] + "x"
+
+    fb = pl.DataFrame(
+        {
+            "feedback_id": [f"f{i}" for i in range(n_fb)],
+            "order_id": [f"o{o}" for o in picks],
+            "author_id": [author(o, k) for o, k in zip(picks, kinds, strict=True)],
+            "target_id": [
+                sellers[o % n_orders] if k != "seller" else buyers[o % n_orders]
+                for o, k in zip(picks, kinds, strict=True)
+            ],
+            "rating": pl.Series([rng.randrange(1, 6) for _ in range(n_fb)], dtype=pl.Int8),
+            **{
+                c: pl.Series([rng.choice((None, 3, 5)) for _ in range(n_fb)], dtype=pl.Int8)
+                for c in DSR_COLUMNS
+            },
+            "created_at": [T0 + timedelta(days=30, minutes=i) for i in range(n_fb)],
+        }
+    )
+    orders.write_parquet(tmp_path / "orders.parquet", row_group_size=64)
+    fb.write_parquet(tmp_path / "feedback.parquet", row_group_size=64)
+    ds = Dataset(
+        {
+            "orders": pl.scan_parquet(tmp_path / "orders.parquet"),
+            "feedback": pl.scan_parquet(tmp_path / "feedback.parquet"),
+        },
+        as_of=T0 + timedelta(days=60),
+    )
+    rows = buyer_rows(ds)
+    ref = _reference_rows(ds)
+    assert 0 < rows.height < n_fb  # some rows kept, some dropped
+    assert rows.equals(ref)
+    assert rows.get_column("_row").flags["SORTED_ASC"]
+    # a feedback by the order's seller, or by someone who is not its buyer, is not a buyer row
+    kept = set(rows.get_column("_row").to_list())
+    for i, (o, k) in enumerate(zip(picks, kinds, strict=True)):
+        assert (i in kept) == (o < n_orders and k == "buyer")
+
+
+def test_buyer_rows_of_no_buyer_feedback_is_empty_with_the_columns() -> None:
+    ds, _ = _shuffled_market()
+    only_sellers = ds.feedback.join(
+        ds.orders.select("order_id", pl.col("seller_id").alias("author_id")),
+        on=["order_id", "author_id"],
+        how="semi",
+    )
+    empty = Dataset({"orders": ds.orders, "feedback": only_sellers}, as_of=ds.as_of)
+    rows = buyer_rows(empty)
+    assert rows.height == 0
+    assert rows.schema == buyer_rows(ds).schema

@@ -99,7 +99,12 @@ def buyer_rows(ds: Dataset) -> pl.DataFrame:
     --------
     >>> rows = buyer_rows(ds)  # doctest: +SKIP
     """
-    # the contract makes the target the other party of the order, so author == buyer is enough
+    # the contract makes the target the other party of the order, so author == buyer is enough.
+    # Two passes, for memory: the join moves the key columns only (feedback keys and row
+    # positions with the orders' times and amount; orders on the left: a smaller transient),
+    # then the feedback columns are read once more and gathered at the matched positions.
+    # At 10M orders (sim_10000000_s0, 4.4M buyer ratings): peak 1.4-1.6 GiB above the start
+    # vs 2.2 for the join of whole feedback rows, same CPU (5.7-6.5 s)
     orders = ds.orders.select(
         "order_id",
         pl.col("buyer_id").alias("author_id"),
@@ -107,15 +112,21 @@ def buyer_rows(ds: Dataset) -> pl.DataFrame:
         "paid_at",
         "amount",
     )
-    return (
-        ds.feedback.select(*_FEEDBACK_COLUMNS)
-        .with_row_index("_row")
-        .join(orders, on=["order_id", "author_id"])  # unordered, then one integer sort
+    keys = ds.feedback.select("order_id", "author_id").with_row_index("_row")
+    matched = (
+        orders.join(keys, on=["order_id", "author_id"])  # unordered, then one integer sort
+        .select("_row", "order_created_at", "paid_at", "amount")
         .sort("_row")
         # the streaming engine: at 10M orders the same CPU as the in-memory engine, on both
         # cores (half the wall time); its join's row order varies, the sort fixes it
         .collect(engine="streaming")
-        .with_columns(pl.col("_row").set_sorted())
+    )
+    rows = matched.get_column("_row")
+    feedback = ds.feedback.select(*_FEEDBACK_COLUMNS).collect(engine="streaming")
+    feedback = feedback.select(pl.all().gather(rows))
+    return pl.concat(
+        [matched.select(pl.col("_row").set_sorted()), feedback, matched.drop("_row")],
+        how="horizontal",
     )
 
 
