@@ -38,6 +38,7 @@ __all__ = [
     "measure_child",
     "now_utc",
     "replace_section",
+    "tree_rss_kib",
     "update_section",
     "wait_until_quiet",
     "write_json",
@@ -215,7 +216,8 @@ class ChildResult:
     wall_s, cpu_s
         Wall seconds and user + system CPU seconds of the child (all its threads).
     peak_rss_gib
-        The child's own peak resident set size (``ru_maxrss`` from ``wait4``).
+        The child's peak resident set size (``ru_maxrss`` from ``wait4``: the largest of the
+        child and of the descendants it waited for, each alone, never their sum).
     load_before, load_after
         Load averages when it started and ended.
     stdout, stderr
@@ -224,6 +226,11 @@ class ChildResult:
         Whether it was killed after the timeout.
     user_s, sys_s
         The user and the system (kernel: page faults, I/O) parts of ``cpu_s``.
+    tree_peak_rss_gib
+        The largest sum, sampled every 20 ms, of the resident sizes of the child and of its
+        descendant processes (e.g. the scan's Leiden worker), leaving out a descendant with
+        the child's own command line (a fork not yet replaced by its program, which only
+        shares the child's pages); ``None`` where ``/proc`` is not available.
     """
 
     returncode: int | None
@@ -237,6 +244,7 @@ class ChildResult:
     timed_out: bool
     user_s: float = 0.0
     sys_s: float = 0.0
+    tree_peak_rss_gib: float | None = None
 
     def last_json(self) -> dict[str, Any] | None:
         """Return the last stdout line parsed as JSON (the child's report), or ``None``."""
@@ -244,6 +252,51 @@ class ChildResult:
             if line.startswith("{"):
                 return json.loads(line)
         return None
+
+
+def _proc_read(pid: int, name: str) -> bytes | None:
+    try:
+        with open(f"/proc/{pid}/{name}", "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def _rss_kib(pid: int) -> int:
+    status = _proc_read(pid, "status") or b""
+    for line in status.splitlines():
+        if line.startswith(b"VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        for tid in os.listdir(f"/proc/{p}/task") if os.path.isdir(f"/proc/{p}/task") else []:
+            kids = (_proc_read(p, f"task/{tid}/children") or b"").split()
+            found += [int(k) for k in kids]
+            todo += [int(k) for k in kids]
+    return found
+
+
+def tree_rss_kib(pid: int) -> int | None:
+    """Resident KiB of process ``pid`` plus its descendants (fork copies left out).
+
+    Examples
+    --------
+    >>> (tree_rss_kib(os.getpid()) or 1) > 0
+    True
+    """
+    if not os.path.isdir(f"/proc/{pid}"):
+        return None
+    own_cmd = _proc_read(pid, "cmdline")
+    total = _rss_kib(pid)
+    for child in _descendants(pid):
+        if _proc_read(child, "cmdline") != own_cmd:  # a fork not yet exec'd shares pages
+            total += _rss_kib(child)
+    return total
 
 
 def measure_child(
@@ -272,10 +325,14 @@ def measure_child(
             cmd, stdout=out, stderr=err, cwd=cwd, env=env, start_new_session=True
         )
         timed_out = False
+        tree_peak: int | None = None
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid == proc.pid:
                 break
+            tree = tree_rss_kib(proc.pid)
+            if tree is not None:
+                tree_peak = max(tree_peak or 0, tree)
             if timeout_s is not None and time.perf_counter() - t0 > timeout_s:
                 os.killpg(proc.pid, signal.SIGKILL)
                 pid, status, usage = os.wait4(proc.pid, 0)
@@ -293,6 +350,7 @@ def measure_child(
         wall_s=round(wall, 3),
         cpu_s=round(usage.ru_utime + usage.ru_stime, 3),
         peak_rss_gib=round(usage.ru_maxrss / 2**20, 3),
+        tree_peak_rss_gib=None if tree_peak is None else round(tree_peak / 2**20, 3),
         load_before=load_before,
         load_after=load_average(),
         stdout=stdout,

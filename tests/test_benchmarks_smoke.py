@@ -180,6 +180,23 @@ print(json.dumps([big.returncode, big.peak_rss_gib, small.returncode, small.peak
     assert small_peak < big_peak - 0.3
 
 
+def test_measure_child_counts_grandchildren_in_the_tree_peak(common) -> None:
+    """A child that holds 50 MiB and starts a grandchild holding 300 MiB: the tree peak holds
+    both at once."""
+    grandchild = "import time; b = bytearray(300 * 2**20); b[::4096] = b'x' * len(b[::4096]); "
+    grandchild += "time.sleep(1.0)"
+    child = (
+        "import subprocess, sys; a = bytearray(50 * 2**20); a[::4096] = b'x' * len(a[::4096]); "
+        f"subprocess.run([sys.executable, '-c', {grandchild!r}], check=True)"
+    )
+    r = common.measure_child([sys.executable, "-c", child])
+    assert r.returncode == 0, r.stderr
+    assert r.tree_peak_rss_gib is not None
+    assert r.tree_peak_rss_gib > 0.32  # 350 MiB and two interpreters
+    # wait4's peak is the largest single process (here the grandchild), not their sum
+    assert r.tree_peak_rss_gib > r.peak_rss_gib + 0.04
+
+
 def test_measure_child_timeout_kills(common):
     r = common.measure_child([sys.executable, "-c", "import time; time.sleep(30)"], timeout_s=0.5)
     assert r.timed_out
