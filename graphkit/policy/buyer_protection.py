@@ -19,7 +19,7 @@ from typing import Any
 import polars as pl
 
 from graphkit.policy.context import ScanContext
-from graphkit.policy.registry import Threshold, escalate, evidence, register, signal
+from graphkit.policy.registry import Threshold, days, escalate, evidence, register, signal
 
 __all__ = [
     "cases_after_refund",
@@ -272,7 +272,7 @@ def retaliation_cases(
         The cases with ``conflict_kind``, ``conflict_id``, ``conflict_at`` and
         ``lag_days`` of the closest preceding conflict.
     """
-    window = pl.duration(microseconds=int(window_days * 86_400_000_000))
+    window = days(window_days)
     conflicts = [
         feedback.filter(pl.col("rating") <= max_conflict_rating).select(
             pl.col("author_id").alias("seller_id"),

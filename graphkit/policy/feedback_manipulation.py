@@ -28,6 +28,7 @@ from graphkit.findings import SIGNAL
 from graphkit.policy.context import ScanContext
 from graphkit.policy.registry import (
     Threshold,
+    days,
     evidence,
     register,
     severity_from_score,
@@ -639,7 +640,7 @@ def _rated_soon_after_payment(
     paid = orders.select("order_id", "paid_at").filter(
         pl.col("order_id").is_in(ratings.get_column("order_id").implode())
     )
-    limit = pl.duration(microseconds=int(max_delay_days * 86_400_000_000))
+    limit = days(max_delay_days)
     return ratings.join(paid, on="order_id", how="left").filter(
         (pl.col("created_at") - pl.col("paid_at") <= limit).fill_null(False)
     )
@@ -723,7 +724,7 @@ def paid_burst_raters(
         .with_columns(_rank=pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("target_id"))
         .sort("_t")
     )
-    w = pl.duration(microseconds=int(window_days * 86_400_000_000))
+    w = days(window_days)
     cand = (
         fb.filter(
             (pl.col("rating") == 5)
@@ -825,7 +826,7 @@ def paid_burst_sellers(
     )
     if orders is not None:
         rows = _rated_soon_after_payment(rows, orders, max_delay_days)
-    w = pl.duration(microseconds=int(window_days * 86_400_000_000))
+    w = days(window_days)
     # a window holds min_ratings of them when the (min_ratings - 1)-th next rating of the
     # same seller is at most window_days later
     return (
@@ -881,7 +882,7 @@ def window_raters(
     >>> window_raters(fb, found)["author_id"].unique().to_list()
     ['a']
     """
-    margin = pl.duration(microseconds=int(margin_days * 86_400_000_000))
+    margin = days(margin_days)
     win = found.select(
         pl.col("seller_id").alias("target_id"),
         _lo=pl.col("first_seen") - margin,
@@ -1161,6 +1162,7 @@ def check_feedback_manipulation(ctx: ScanContext, params: Mapping[str, Any]) -> 
         mutual_min_traders=int(params["circle_mutual_min_traders"]) or None,
         mutual_rounds=int(params["circle_mutual_rounds"]),
     )
+    paid_at = ctx.frame("orders", columns=["order_id", "paid_at"])
     found = manipulation_findings(
         sig.sellers,
         sig.feedback,
@@ -1173,7 +1175,7 @@ def check_feedback_manipulation(ctx: ScanContext, params: Mapping[str, Any]) -> 
         paid=paid_burst_raters(
             sig.feedback,
             sig.sellers,
-            orders=ctx.frame("orders", columns=["order_id", "paid_at"]),
+            orders=paid_at,
             window_days=float(params["paid_burst_days"]),
             min_refunded=int(params["paid_burst_min_refunded"]),
             max_delay_days=float(params["paid_burst_max_delay_days"]),
@@ -1181,12 +1183,12 @@ def check_feedback_manipulation(ctx: ScanContext, params: Mapping[str, Any]) -> 
         paid_sellers=paid_burst_sellers(
             sig.feedback,
             sig.sellers,
-            orders=ctx.frame("orders", columns=["order_id", "paid_at"]),
+            orders=paid_at,
             min_ratings=int(params["paid_burst_min_seller_ratings"]),
             window_days=float(params["paid_burst_seller_window_days"]),
             max_delay_days=float(params["paid_burst_max_delay_days"]),
         ),
-        orders=ctx.frame("orders", columns=["order_id", "paid_at"]),
+        orders=paid_at,
         refunded_rater_max_delay_days=float(params["refunded_rater_max_delay_days"]),
         trading_stores=(
             trading_signal_sellers(sig.sellers) if params["circle_regulars_flag_traders"] else None

@@ -52,6 +52,7 @@ __all__ = [
     "PrefetchFn",
     "Threshold",
     "checks",
+    "days",
     "escalate",
     "evidence",
     "finalize_findings",
@@ -307,6 +308,17 @@ def signal(
         contribution=_f(contribution),
         detail=det.cast(pl.String),
     ).cast(SIGNAL)
+
+
+def days(n: float) -> pl.Expr:
+    """Return a duration expression of ``n`` days (whole microseconds, as the tables' times).
+
+    Examples
+    --------
+    >>> pl.select(days(1.5)).item()
+    datetime.timedelta(days=1, seconds=43200)
+    """
+    return pl.duration(microseconds=int(float(n) * 86_400_000_000))
 
 
 def evidence(kind: str, ids: pl.Expr) -> pl.Expr:

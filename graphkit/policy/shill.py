@@ -56,7 +56,7 @@ import polars as pl
 
 from graphkit.detect.rating_trading import ring_group_members
 from graphkit.policy.context import ScanContext
-from graphkit.policy.registry import Threshold, escalate, evidence, register, signal
+from graphkit.policy.registry import Threshold, days, escalate, evidence, register, signal
 
 __all__ = [
     "EVIDENCE_POINTS",
@@ -647,9 +647,7 @@ def shill_sellers(pairs: pl.DataFrame, *, params: Mapping[str, Any]) -> pl.DataF
         ``n_linked``, ``max_points``, evidence ids, counts per evidence kind, ``group_id``.
     """
     sus = pairs.filter("suspicious")
-    untied_window = pl.duration(
-        microseconds=int(float(params["max_untied_window_days"]) * 86_400_000_000)
-    )
+    untied_window = days(params["max_untied_window_days"])
     ids = [
         pl.col(c).list.explode(keep_nulls=False, empty_as_null=False)
         for c in ("order_ids", "feedback_ids")
@@ -742,7 +740,7 @@ def ring_window_buyers(
     >>> ring_window_buyers(pairs, rings)["buyer_id"].to_list()
     ['in']
     """
-    margin = pl.duration(microseconds=int(margin_days * 86_400_000_000))
+    margin = days(margin_days)
     window = rings.select(
         "seller_id",
         first_seen=pl.col("first_seen") - margin,
