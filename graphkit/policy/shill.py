@@ -318,8 +318,8 @@ def pair_base(
 
     Examples
     --------
-    >>> from datetime import datetime
-    >>> t = [datetime(2025, 1, d) for d in (1, 2)]
+    >>> from datetime import UTC, datetime
+    >>> t = [datetime(2025, 1, d, tzinfo=UTC) for d in (1, 2)]
     >>> o = pl.LazyFrame({"order_id": ["o1", "o2"], "buyer_id": ["b", "b"],
     ...     "seller_id": ["s", "s"], "amount": [5.0, 5.0], "created_at": t})
     >>> f = pl.LazyFrame({"feedback_id": ["f1"], "author_id": ["b"], "target_id": ["s"],
@@ -493,8 +493,8 @@ def pair_evidence(
 
     Examples
     --------
-    >>> from datetime import datetime
-    >>> t = [datetime(2025, 1, d) for d in (1, 2)]
+    >>> from datetime import UTC, datetime
+    >>> t = [datetime(2025, 1, d, tzinfo=UTC) for d in (1, 2)]
     >>> o = pl.LazyFrame({"order_id": ["o1", "o2"], "buyer_id": ["b", "b"],
     ...     "seller_id": ["s", "s"], "amount": [5.0, 5.0], "created_at": t})
     >>> f = pl.LazyFrame({"feedback_id": ["f1"], "author_id": ["b"], "target_id": ["s"],
