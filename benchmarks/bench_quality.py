@@ -331,26 +331,25 @@ def pooled(paths: list[Path]) -> str:
         return ""
     agg: dict[str, dict[str, Any]] = {}
     by_size: dict[tuple[str, int], dict[str, Any]] = {}
+
+    def add(acc: dict[str, Any], row: dict[str, Any]) -> None:
+        acc["t"] += row["true_accounts"]
+        acc["tp"] += row["true_positives"]
+        acc["runs"] += 1
+        if row["precision"] is not None:
+            acc["pred"] += row["predicted_accounts"]
+            acc["ok"] += row["precision"] * row["predicted_accounts"]
+
+    def fresh() -> dict[str, Any]:
+        return {"t": 0, "tp": 0, "pred": 0.0, "ok": 0.0, "runs": 0, "worst": []}
+
     for r in runs:
         size = r["n_orders"]
         name = f"{size // 1000}k" if size < 1_000_000 else f"{size / 1e6:g}M"
         for row in r["scenarios"]:
-            a = agg.setdefault(row["scenario"], {"t": 0, "tp": 0, "pred": 0.0, "ok": 0.0,
-                                                 "runs": 0, "worst": []})  # fmt: skip
-            b = by_size.setdefault((row["scenario"], size), {"t": 0, "tp": 0, "pred": 0.0,
-                                                             "ok": 0.0, "runs": 0})  # fmt: skip
-            b["t"] += row["true_accounts"]
-            b["tp"] += row["true_positives"]
-            b["runs"] += 1
-            if row["precision"] is not None:
-                b["pred"] += row["predicted_accounts"]
-                b["ok"] += row["precision"] * row["predicted_accounts"]
-            a["t"] += row["true_accounts"]
-            a["tp"] += row["true_positives"]
-            if row["precision"] is not None:
-                a["pred"] += row["predicted_accounts"]
-                a["ok"] += row["precision"] * row["predicted_accounts"]
-            a["runs"] += 1
+            a = agg.setdefault(row["scenario"], fresh())
+            add(a, row)
+            add(by_size.setdefault((row["scenario"], size), fresh()), row)
             for key in ("precision", "recall"):
                 if row[key] is not None:
                     a["worst"].append((row[key], key[0].upper(), f"{name} s{r['seed']}",
