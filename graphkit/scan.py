@@ -87,6 +87,11 @@ _EARLY_ORDER = {
 #: Checks whose prefetch reads the rating base: run after it in the second thread.
 _AFTER_RATING_BASE = frozenset({"FEEDBACK_MANIPULATION"})
 
+#: Checks whose prefetch reads the market graph (:attr:`ScanContext.market_graph`, built
+#: by detection): last in the second thread, by when detection has built it, and, where
+#: not done yet, in the main thread right after detection, before the graph is let go.
+_READS_MARKET_GRAPH = frozenset({"SHILL_PURCHASE"})
+
 #: Signals whose detection failed to import are reported per check, never silently skipped.
 _SIGNAL_STAGES = {"groups": "groups", "identity": "identity", "ratings": "ratings"}
 
@@ -319,14 +324,15 @@ def scan(
                 check.prefetch(ctx, ctx.params(check.rule_id))  # type: ignore[misc]
 
         for check in prefetched:
-            if check.rule_id not in _AFTER_RATING_BASE:
+            if check.rule_id not in _AFTER_RATING_BASE | _READS_MARKET_GRAPH:
                 prefetch(check)
         if ds.has("orders") and ds.has("feedback"):
             with stage("rating base"), suppress(Exception):
                 ctx.rating_base(prefetch=True)
-        for check in prefetched:
-            if check.rule_id in _AFTER_RATING_BASE:
-                prefetch(check)
+        for later in (_AFTER_RATING_BASE, _READS_MARKET_GRAPH):
+            for check in prefetched:
+                if check.rule_id in later:
+                    prefetch(check)
 
     worker = _Worker(run_early) if early or prefetched else None
     unavailable: dict[str, str] = {}
@@ -335,6 +341,19 @@ def scan(
             _ = ctx.group_table
         except ImportError as err:
             unavailable["groups"] = f"group detection unavailable ({err})"
+    # the parts of the checks that read the market graph (those the second thread has not
+    # done yet: it may be doing one, which is then awaited), then the graph is let go
+    with stage("graph readers"):
+        for check in registered:
+            if (
+                check.rule_id in _READS_MARKET_GRAPH
+                and check.prefetch is not None
+                and check.rule_id not in cfg.disabled
+                and check.not_evaluated_reason(ds) is None
+            ):
+                with suppress(Exception):  # raised again when the check runs
+                    check.prefetch(ctx, ctx.params(check.rule_id))
+        ctx.release_market_graph()
     with stage("identity links"):
         try:
             _ = ctx.identity_links

@@ -77,6 +77,8 @@ def test_market_graph_aggregates_pairs(tiny: dict[str, pl.DataFrame]) -> None:
         5.0,
         1,
     )
+    # ratings >= 4 by the buyer: b1's 5 on s1; b2's low rating and s1's rating of b1 are not
+    assert (b1s1["n_positive_ratings"], b2s1["n_positive_ratings"]) == (1, 0)
     assert e[("b3", "s2")]["n_paid"] == 0
     assert e[("b1", "s2")]["n_feedback"] == 0
 
@@ -209,7 +211,7 @@ def test_market_graph_keeps_integer_coded_orders(tiny: dict[str, pl.DataFrame]) 
     """``mg.orders``: one row per order, vids decoding to the order's buyer and seller."""
     mg = build_market_graph(dataset_from_frames(tiny))
     assert mg.orders is not None
-    assert mg.orders.columns == ["buyer_vid", "seller_vid", "created_at"]
+    assert mg.orders.columns == ["buyer_vid", "seller_vid", "created_at", "amount", "coupon"]
     assert mg.orders.schema["buyer_vid"] == pl.Int32
     ids = mg.vertices["account_id"]
     decoded = sorted(
@@ -217,13 +219,22 @@ def test_market_graph_keeps_integer_coded_orders(tiny: dict[str, pl.DataFrame]) 
             ids.gather(mg.orders["buyer_vid"]).to_list(),
             ids.gather(mg.orders["seller_vid"]).to_list(),
             mg.orders["created_at"].to_list(),
+            mg.orders["amount"].to_list(),
+            mg.orders["coupon"].to_list(),
             strict=True,
         )
     )
     orders = tiny["orders"].with_columns(pl.col("created_at").str.to_datetime(time_zone="UTC"))
-    expected = sorted(orders.select("buyer_id", "seller_id", "created_at").rows())
-    assert [d[:2] for d in decoded] == [e[:2] for e in expected]
+    has_coupon = pl.col("coupon_id").is_not_null() if "coupon_id" in orders.columns else False
+    expected = sorted(
+        orders.select("buyer_id", "seller_id", "created_at", "amount", coupon=has_coupon).rows()
+    )
+    assert decoded == expected
     assert mg.orders.height == tiny["orders"].height
+    # edge i's orders are the n_orders rows after those of edges 0..i-1
+    runs = np.repeat(np.arange(mg.edges.height), mg.edges["n_orders"].to_numpy())
+    assert (mg.orders["buyer_vid"].to_numpy() == mg.edges["buyer_vid"].to_numpy()[runs]).all()
+    assert (mg.orders["seller_vid"].to_numpy() == mg.edges["seller_vid"].to_numpy()[runs]).all()
 
 
 def test_hash_collision_falls_back_to_exact_string_joins(

@@ -6,6 +6,7 @@ import polars as pl
 import pytest
 
 from graphkit.config import ScanConfig
+from graphkit.contract import DSR_COLUMNS
 from graphkit.io import dataset_from_frames
 from graphkit.policy import ScanContext, get_check
 from graphkit.policy.shill import PairBase, pair_base, pair_evidence
@@ -667,12 +668,10 @@ def test_pair_medians_equal_polars_medians() -> None:
             "seller_id": [r[1] for r in rows],
             "amount": [r[2] for r in rows],
             "created_at": [t(r[3]) for r in rows],
+            "paid_at": [None] * len(rows),
         }
     )
-    feedback = pl.DataFrame(
-        schema={"feedback_id": pl.String, "author_id": pl.String, "target_id": pl.String,
-                "rating": pl.Int8}
-    )  # fmt: skip
+    feedback = _feedback([])
     params = {**ScanConfig().params("SHILL_PURCHASE"), "max_coupon_share": 1.01}
     got = pair_evidence(orders.lazy(), feedback.lazy(), params=params, evidence_ids=False)
     want = orders.group_by("buyer_id", "seller_id").agg(m=pl.col("amount").median())
@@ -710,20 +709,32 @@ def test_untied_ring_of_repeat_top_raters_buying_mostly_elsewhere_fires(
     assert _run(_small_store_regulars(frames)).filter(seller_id="small_s").height == 0
 
 
-@pytest.mark.parametrize("parts", [2, 3])
-def test_pair_base_by_parts_of_the_buyers_equals_one_pass(
-    monkeypatch: pytest.MonkeyPatch, parts: int
-) -> None:
-    """The pairs computed per part of the buyers (memory) equal the pairs of one pass.
+def _feedback(rows: list[tuple[str, str, str, int]]) -> pl.DataFrame:
+    """Feedback ``(order_id, author_id, target_id, rating)`` with every contract column."""
+    return pl.DataFrame(
+        {
+            "feedback_id": [f"f{i}" for i in range(len(rows))],
+            "order_id": [r[0] for r in rows],
+            "author_id": [r[1] for r in rows],
+            "target_id": [r[2] for r in rows],
+            "rating": pl.Series([r[3] for r in rows], dtype=pl.Int8),
+            **{c: pl.Series([None] * len(rows), dtype=pl.Int8) for c in DSR_COLUMNS},
+            "created_at": pl.Series([None] * len(rows), dtype=pl.Datetime("us", "UTC")),
+        },
+        schema_overrides={"order_id": pl.String, "author_id": pl.String, "target_id": pl.String},
+    )
 
-    Buyers who buy from several stores, some with coupons, some with a null buyer id: a
-    buyer's total orders (``order_share``) and a store's share and median need every pair,
-    so a split that cut a buyer's pairs apart, or lost the rows of some part, would change
-    them. Known answers: b0's concentration on s0 and s0's buyers.
+
+def test_pair_base_from_the_market_graph_known_answers() -> None:
+    """Every pair statistic of the base, against the orders and feedback directly.
+
+    Buyers of several stores, some orders with coupons, one buyer mostly at s0: a buyer's
+    total orders (``order_share``) and a store's share, buyers and median need every pair
+    (the ones below ``min_pair_orders`` too), the median and coupon share every order of
+    the pair. Ratings count when the buyer wrote them on the pair's own orders: what a
+    store wrote about an order it placed as a buyer is not a rating of the other store.
     """
     import random
-
-    import graphkit.policy.shill as shill
 
     rng = random.Random(3)
     rows = []
@@ -732,7 +743,10 @@ def test_pair_base_by_parts_of_the_buyers_equals_one_pass(
             for k in range(1 + rng.randrange(4)):
                 rows.append((f"b{b}", f"s{s}", rng.uniform(1.0, 99.0), b + k, k % 3 == 0))
     rows += [("b0", "s0", 10.0, 200 + k, False) for k in range(6)]  # b0: mostly s0
-    rows += [(None, "s1", 5.0, 300, False), (None, "s1", 6.0, 301, False)]
+    # s1 buys twice from b7, who sells too; b7 (the seller there) rates s1 5 twice below.
+    # b7 buys twice from s1 and does not rate those orders
+    rows += [("s1", "b7", 7.0, 300, False), ("s1", "b7", 8.0, 301, False)]
+    rows += [("b7", "s1", 9.0, 400, False), ("b7", "s1", 9.5, 401, False)]
     orders = pl.DataFrame(
         {
             "order_id": [f"o{i}" for i in range(len(rows))],
@@ -740,37 +754,63 @@ def test_pair_base_by_parts_of_the_buyers_equals_one_pass(
             "seller_id": [r[1] for r in rows],
             "amount": [r[2] for r in rows],
             "created_at": [t(r[3]) for r in rows],
+            "paid_at": [t(r[3]) for r in rows],
             "coupon_id": [f"c{i}" if r[4] else None for i, r in enumerate(rows)],
         }
     )
-    feedback = pl.DataFrame(
-        {
-            "feedback_id": [f"f{i}" for i in range(len(rows))],
-            "author_id": [r[0] for r in rows],
-            "target_id": [r[1] for r in rows],
-            "rating": pl.Series([5 if i % 3 else 4 for i in range(len(rows))], dtype=pl.Int8),
-        }
-    )
+    n = len(rows)
+    rated = [(f"o{i}", r[0], r[1], 5 if i % 3 else 4) for i, r in enumerate(rows[:-4]) if i % 4]
+    rated += [(f"o{n - 4}", "b7", "s1", 5), (f"o{n - 3}", "b7", "s1", 5)]
+    feedback = _feedback(rated)
     params = {**ScanConfig().params("SHILL_PURCHASE"), "max_coupon_share": 0.5}
-
-    def base() -> PairBase:
-        return pair_base(orders.lazy(), feedback.lazy(), params=params)
-
-    monkeypatch.setattr(shill, "_PAIR_PARTS", 1)
-    one = base()
-    monkeypatch.setattr(shill, "_PAIR_PARTS", parts)
-    split = base()
+    base = pair_base(orders.lazy(), feedback.lazy(), params=params)
     keys = ["buyer_id", "seller_id"]
-    assert split.pairs.sort(keys).equals(one.pairs.sort(keys))
-    assert split.sellers.sort().equals(one.sellers.sort())
-    assert one.pairs.height > 50
-    assert one.pairs["buyer_id"].null_count() > 0
+    want = (
+        orders.join(
+            feedback.select("order_id", "rating", buyer_id="author_id"),
+            on=["order_id", "buyer_id"],
+            how="left",
+        )
+        .group_by(keys)
+        .agg(
+            n=pl.len(),
+            med=pl.col("amount").median(),
+            first=pl.col("created_at").min(),
+            coupons=pl.col("coupon_id").is_not_null().mean(),
+            n_fb=pl.col("rating").is_not_null().sum(),
+            top=(pl.col("rating") == 5).sum(),
+            pos=(pl.col("rating") >= 4).sum(),
+        )
+    )
+    got = base.pairs.join(want, on=keys, how="left")
+    repeat = (pl.col("n") >= params["min_pair_orders"]) & (pl.col("coupons") < 0.5)
+    assert got.height == want.filter(repeat).height > 50
+    for mine, theirs in [
+        ("n_orders", "n"),
+        ("pair_median", "med"),
+        ("first_order", "first"),
+        ("coupon_share", "coupons"),
+        ("n_feedback", "n_fb"),
+        ("n_top", "top"),
+        ("n_positive", "pos"),
+    ]:
+        assert (got[mine] == got[theirs]).all(), mine
+    assert set(base.sellers) == set(orders["seller_id"])
+    # b7's repeat pair with s1 has none of the ratings b7 wrote as s1's seller
+    b7s1 = base.pairs.filter(buyer_id="b7", seller_id="s1")
+    assert b7s1.select("n_orders", "n_feedback", "n_top").row(0) == (
+        2 + orders.filter(buyer_id="b7", seller_id="s1").height - 2,
+        0,
+        0,
+    )
     # known answers, from the orders directly
     b0 = orders.filter(pl.col("buyer_id") == "b0")
-    b0s0 = split.pairs.filter((pl.col("buyer_id") == "b0") & (pl.col("seller_id") == "s0"))
+    b0s0 = base.pairs.filter((pl.col("buyer_id") == "b0") & (pl.col("seller_id") == "s0"))
     n_b0s0 = b0.filter(pl.col("seller_id") == "s0").height
     assert b0s0["n_orders"].to_list() == [n_b0s0]
     assert b0s0["order_share"].to_list() == [n_b0s0 / b0.height]
     s0 = orders.filter(pl.col("seller_id") == "s0")
     n_pairs_s0 = s0.select(keys).unique().height
-    assert set(split.pairs.filter(pl.col("seller_id") == "s0")["seller_buyers"]) == {n_pairs_s0}
+    assert set(base.pairs.filter(pl.col("seller_id") == "s0")["seller_buyers"]) == {n_pairs_s0}
+    shares = base.pairs.filter(pl.col("seller_id") == "s0")["market_share"]
+    assert shares.to_list() == pytest.approx([s0.height / orders.height] * shares.len())

@@ -1256,6 +1256,7 @@ def detect_groups(
     *,
     seed: int = 0,
     params: DetectParams | Mapping[str, Any] | None = None,
+    market_graph: MarketGraph | None = None,
 ) -> GroupDetection:
     """Detect and score the groups acting together in a marketplace.
 
@@ -1269,6 +1270,8 @@ def detect_groups(
     params
         :class:`DetectParams` or a mapping of overrides (e.g. the ``[detect]``
         table of a scan config); unknown keys raise ``ConfigError``.
+    market_graph
+        ``build_market_graph(ds)`` when the caller has it already (built here otherwise).
 
     Returns
     -------
@@ -1284,7 +1287,7 @@ def detect_groups(
     from graphkit.graph.build import build_identity_graph, build_market_graph
 
     p = params if isinstance(params, DetectParams) else DetectParams.from_mapping(params)
-    mg = build_market_graph(ds)
+    mg = build_market_graph(ds) if market_graph is None else market_graph
     idg = build_identity_graph(ds, max_accounts_per_value=p.max_accounts_per_value)
     from graphkit.detect.identity import linked_account_clusters
 

@@ -80,6 +80,7 @@ EDGE_SCHEMA: dict[str, pl.DataType] = {
     "n_feedback": pl.Int64(),
     "rating_sum": pl.Int64(),
     "n_top_ratings": pl.Int64(),
+    "n_positive_ratings": pl.Int64(),
     "n_low_ratings": pl.Int64(),
     **{c: pl.Int64() for pair in zip(_DSR_SUMS, _DSR_COUNTS, strict=True) for c in pair},
     "n_seller_feedback": pl.Int64(),
@@ -164,11 +165,14 @@ class MarketGraph:
         One row per (buyer, seller) pair, sorted by ``(buyer_vid, seller_vid)``;
         row ``i`` is edge ``i`` of :attr:`graph`. Columns: see :data:`EDGE_SCHEMA`.
     orders
-        Optional integer-coded orders: ``buyer_vid``, ``seller_vid`` (Int32) and
-        ``created_at``, one row per order, sorted by ``(buyer_vid, seller_vid)``
-        (set by :func:`build_market_graph`, so that per-order detectors such as
-        lockstep need not re-read and re-hash the id strings); ``None`` when the
-        graph was assembled from frames.
+        Optional integer-coded orders: ``buyer_vid``, ``seller_vid`` (Int32),
+        ``created_at``, ``amount`` and ``coupon`` (a coupon was redeemed), one row
+        per order, sorted by ``(buyer_vid, seller_vid)`` and within a pair in
+        order-table order, so edge ``i``'s orders are the ``n_orders`` rows after
+        those of edges ``0..i-1`` (set by :func:`build_market_graph`, so that
+        per-order detectors such as lockstep, and the pair statistics of the
+        shill check, need not re-read and re-hash the id strings); ``None`` when
+        the graph was assembled from frames.
 
     Notes
     -----
@@ -507,6 +511,7 @@ def _pair_feedback(ds: Dataset, keyed: pl.LazyFrame, key: str, m: int) -> dict[s
         "n_feedback": by_buyer.cast(pl.Int64),
         "rating_sum": pl.when(by_buyer).then(rating),
         "n_top_ratings": (by_buyer & (rating == 5)).cast(pl.Int64),
+        "n_positive_ratings": (by_buyer & (rating >= 4)).cast(pl.Int64),
         "n_low_ratings": (by_buyer & (rating <= 2)).cast(pl.Int64),
         **{
             name: e
@@ -568,7 +573,7 @@ def build_market_graph(ds: Dataset) -> MarketGraph:
     found in ``orders`` (sorted by ``account_id``, so ids are stable). Without an
     ``accounts`` table an account's ``kind`` is inferred from its orders (seller
     if it ever sold). Edges aggregate every order of a (buyer, seller) pair with
-    the buyer's feedback on it (rating sum, top = 5 and low <= 2 counts, DSR sums
+    the buyer's feedback on it (rating sum, top = 5, positive >= 4 and low <= 2 counts, DSR sums
     and counts), the seller's feedback count, refunds and cases (zero when the
     optional table is absent).
 
@@ -600,7 +605,8 @@ def build_market_graph(ds: Dataset) -> MarketGraph:
     ('b1', 's1', 1)
     """
     orders = ds.orders
-    has_cancelled = "cancelled_at" in orders.collect_schema().names()
+    names = orders.collect_schema().names()
+    has_cancelled = "cancelled_at" in names
     # the id strings are read once and hashed; the numbers ride along
     o = orders.select(
         pl.col("order_id").hash().alias("__oh"),
@@ -611,6 +617,9 @@ def build_market_graph(ds: Dataset) -> MarketGraph:
         pl.col("paid_at").is_not_null().alias("__paid"),
         (pl.col("cancelled_at").is_not_null() if has_cancelled else pl.lit(False)).alias(
             "__cancelled"
+        ),
+        (pl.col("coupon_id").is_not_null() if "coupon_id" in names else pl.lit(False)).alias(
+            "__coupon"
         ),
     ).collect()
     vertices, buyer_vid, seller_vid = _code_accounts(ds, o)
@@ -631,7 +640,7 @@ def build_market_graph(ds: Dataset) -> MarketGraph:
     # run (a hash group-by adds them in a thread-dependent order)
     nums = (
         coded.lazy()
-        .select("pair", "__row", "amount", "created_at", "__paid", "__cancelled")
+        .select("pair", "__row", "amount", "created_at", "__paid", "__cancelled", "__coupon")
         .sort("pair", maintain_order=True)
         .collect()
     )
@@ -674,6 +683,8 @@ def build_market_graph(ds: Dataset) -> MarketGraph:
         (pl.col("pair") // n).cast(vid_type).alias("buyer_vid"),
         (pl.col("pair") % n).cast(vid_type).alias("seller_vid"),
         "created_at",
+        "amount",
+        pl.col("__coupon").alias("coupon"),
     )
     del nums
     edges = edges.with_columns(

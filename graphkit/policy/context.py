@@ -171,18 +171,42 @@ class ScanContext:
             self.timings[name] = round(time.perf_counter() - t0, 4)
         return out
 
+    @property
+    def market_graph(self) -> Any:
+        """The buyer–seller graph (``MarketGraph``), built once for detection and the checks.
+
+        Built by the first caller (another thread asking meanwhile waits for it) and held
+        until :meth:`release_market_graph`; at 10M orders it takes ~2.5 GiB.
+        """
+        from graphkit.graph.build import build_market_graph
+
+        return self._once(self._shared, "market_graph", lambda: build_market_graph(self.ds))
+
+    def release_market_graph(self) -> None:
+        """Let the market graph go (a later :attr:`market_graph` builds it again).
+
+        Examples
+        --------
+        >>> ctx = ScanContext(ds)  # doctest: +SKIP
+        >>> _ = ctx.market_graph; ctx.release_market_graph()  # doctest: +SKIP
+        """
+        self._shared.pop("market_graph", None)
+
     @cached_property
     def groups(self) -> Any:
         """Group detection (``GroupDetection``): rings, members, identity links, account signals.
 
-        Raises ``ImportError`` when group detection is not installed; the scan
-        then reports the checks that need it as not evaluated.
+        Runs on :attr:`market_graph`. Raises ``ImportError`` when group detection is not
+        installed; the scan then reports the checks that need it as not evaluated.
         """
         from graphkit.detect import detect_groups  # type: ignore[attr-defined]
 
         params = dict(self.config.detect) if self.config is not None else None
         return self._timed(
-            "detect_groups", lambda: detect_groups(self.ds, seed=self.seed, params=params or None)
+            "detect_groups",
+            lambda: detect_groups(
+                self.ds, seed=self.seed, params=params or None, market_graph=self.market_graph
+            ),
         )
 
     def has_groups(self) -> bool:

@@ -50,19 +50,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import polars as pl
 
 from graphkit.detect.rating_trading import ring_group_members
 from graphkit.policy.context import ScanContext
 from graphkit.policy.registry import Threshold, days, escalate, evidence, register, signal
 
+if TYPE_CHECKING:
+    from graphkit.graph.build import MarketGraph
+
 __all__ = [
     "EVIDENCE_POINTS",
     "INDEPENDENT_EVIDENCE",
     "PairBase",
     "check_shill_purchase",
+    "graph_pair_base",
     "pair_base",
     "pair_evidence",
     "ring_window_buyers",
@@ -247,57 +253,6 @@ class PairBase:
     sellers: pl.Series
 
 
-#: Parts of the buyers whose pairs :func:`pair_base` computes one at a time (memory).
-_PAIR_PARTS = 2
-_PART_SEED = 5
-
-
-def _pairs_with_median(o: pl.LazyFrame, part: pl.Expr, keys: list[str]) -> pl.DataFrame:
-    """Return the order statistics of each pair of the orders ``o`` in ``part``, with its median.
-
-    ``part`` selects the orders of some buyers (a pair lies in one part or none).
-    """
-    # one pass over the orders per pair. A median per pair is costly and most pairs hold a
-    # single order (whose median is its amount) or two (whose median polars computes as
-    # min + (max - min) / 2): medians are taken over the orders of pairs with three or more
-    all_pairs = (
-        o.filter(part)
-        .group_by(keys)
-        .agg(
-            n_orders=pl.len().cast(pl.Int64),
-            one_amount=pl.col("amount").min(),
-            max_amount=pl.col("amount").max(),
-            first_order=pl.col("created_at").min(),
-            last_order=pl.col("created_at").max(),
-            coupon_share=pl.col("coupon").mean(),
-        )
-        .collect()
-    )
-    buyers3 = all_pairs.filter(pl.col("n_orders") >= 3).select(keys)
-    # (the buyers of the part's pairs select the part: no second test of ``part``)
-    medians = (
-        o.select(*keys, "amount")
-        .filter(pl.col("buyer_id").is_in(buyers3.get_column("buyer_id").unique().implode()))
-        .join(buyers3.lazy(), on=keys, how="semi")
-        .group_by(keys)
-        .agg(_median=pl.col("amount").median())
-    )
-    n = pl.col("n_orders")
-    return (
-        all_pairs.lazy()
-        .join(medians, on=keys, how="left")
-        .with_columns(
-            pair_median=pl.when(n == 1)
-            .then(pl.col("one_amount"))
-            .when(n == 2)
-            .then(pl.col("one_amount") + (pl.col("max_amount") - pl.col("one_amount")) * 0.5)
-            .otherwise(pl.col("_median"))
-        )
-        .drop("_median", "max_amount")
-        .collect()
-    )
-
-
 def pair_base(
     orders: pl.LazyFrame,
     feedback: pl.LazyFrame,
@@ -307,9 +262,10 @@ def pair_base(
 ) -> PairBase:
     """Return the behaviour evidence of every repeat buyer–seller pair (:class:`PairBase`).
 
-    Everything of :func:`pair_evidence` that reads only the tables: a scan computes it
-    while group detection runs, and :func:`pair_evidence` adds the identity links and
-    detected groups (``base=``).
+    Everything of :func:`pair_evidence` that reads only the tables: the tables' market
+    graph (:func:`graphkit.graph.build.build_market_graph`) summed up by
+    :func:`graph_pair_base`. A scan builds the graph once for group detection and this
+    check; :func:`pair_evidence` adds the identity links and detected groups (``base=``).
 
     Parameters
     ----------
@@ -322,103 +278,124 @@ def pair_base(
     >>> t = [datetime(2025, 1, d, tzinfo=UTC) for d in (1, 2)]
     >>> o = pl.LazyFrame({"order_id": ["o1", "o2"], "buyer_id": ["b", "b"],
     ...     "seller_id": ["s", "s"], "amount": [5.0, 5.0], "created_at": t})
-    >>> f = pl.LazyFrame({"feedback_id": ["f1"], "author_id": ["b"], "target_id": ["s"],
-    ...     "rating": [5]})
+    >>> f = pl.LazyFrame({"feedback_id": ["f1"], "order_id": ["o1"], "author_id": ["b"],
+    ...     "target_id": ["s"], "rating": [5]})
     >>> from graphkit.policy.registry import get_check
     >>> base = pair_base(o, f, params=get_check("SHILL_PURCHASE").defaults())
     >>> base.pairs["n_orders"].to_list(), base.sellers.to_list()
     ([2], ['s'])
     """
-    has_coupon = "coupon_id" in orders.collect_schema().names()
-    o = orders.select(
-        "order_id",
+    from graphkit.dataset import Dataset
+    from graphkit.graph.build import build_market_graph
+
+    tables = {"orders": orders, "feedback": feedback}
+    if accounts is not None:
+        tables["accounts"] = accounts
+    # (the market graph does not read as_of)
+    ds = Dataset(tables, as_of=datetime(1970, 1, 1, tzinfo=UTC))
+    return graph_pair_base(build_market_graph(ds), params=params)
+
+
+def graph_pair_base(mg: MarketGraph, *, params: Mapping[str, Any]) -> PairBase:
+    """Return :func:`pair_base` from a market graph built by ``build_market_graph``.
+
+    Integer work on the graph's edges (one per pair: orders, first and last order, the
+    buyer's ratings on the pair's orders) and its coded orders (amounts and coupons, one
+    contiguous run per edge): no pass over the id strings. At 10M orders this replaces a
+    string group-by of every order (twice, for memory), a median pass and a feedback join.
+
+    Parameters
+    ----------
+    mg
+        A :class:`~graphkit.graph.build.MarketGraph` with its coded ``orders``.
+    params
+        The check's thresholds.
+
+    Examples
+    --------
+    >>> base = graph_pair_base(build_market_graph(ds), params=params)  # doctest: +SKIP
+    """
+    if mg.orders is None:
+        raise ValueError("graph_pair_base needs the coded orders of build_market_graph")
+    e = mg.edges
+    n = e["n_orders"].to_numpy()
+    edge = np.repeat(np.arange(len(n), dtype=np.int64), n)
+    # per pair, over its orders (a run of the coded orders): the least and greatest amount,
+    # the coupon share; the median only where it is neither (three orders or more), as
+    # polars computes it for two: min + (max - min) / 2
+    per = (
+        mg.orders.select("amount", "coupon")
+        .with_columns(_edge=pl.Series(edge).set_sorted())
+        .group_by("_edge", maintain_order=True)
+        .agg(
+            one_amount=pl.col("amount").min(),
+            max_amount=pl.col("amount").max(),
+            coupon_share=pl.col("coupon").mean(),
+        )
+    )
+    three = np.repeat(n >= 3, n)
+    medians = (
+        mg.orders.select("amount")
+        .filter(pl.Series(three))
+        .with_columns(_edge=pl.Series(edge[three]).set_sorted())
+        .group_by("_edge", maintain_order=True)
+        .agg(_median=pl.col("amount").median())
+    )
+    del edge, three
+    count = pl.col("n_orders")
+    edges = e.select(
+        "buyer_vid",
+        "seller_vid",
         "buyer_id",
         "seller_id",
-        "amount",
-        "created_at",
-        coupon=pl.col("coupon_id").is_not_null() if has_coupon else pl.lit(False),
-    )
-    keys = ["buyer_id", "seller_id"]
-    min_orders = int(params["min_pair_orders"])
-    # every pair lies in one part of the buyers (by a hash of the buyer id; a null hashes
-    # too): the pairs are computed one part at a time, and of all pairs only the columns of
-    # the per-seller and per-buyer sums are kept (the repeat pairs whole), so that the
-    # group-by's transient is half and what it leaves is narrow. At 10M orders (9.3M
-    # pairs, sim_10000000_s0): peak 1.2-1.3 vs 1.9 GiB above the start, 0.8 vs 1.2-1.3 GiB
-    # after it, CPU 9.8-10.4 vs 9.8-10.6 s (each part reads the orders; orders per buyer
-    # summed for the buyers of repeat pairs only)
-    part = pl.col("buyer_id").hash(_PART_SEED) % _PAIR_PARTS
-    narrow, repeat, buyers, buyer_parts = [], [], [], []
-    for i in range(_PAIR_PARTS):
-        with_median = _pairs_with_median(o, part == i, keys)
-        narrow.append(with_median.select("seller_id", "n_orders", "pair_median"))
-        repeat.append(with_median.filter(pl.col("n_orders") >= min_orders))
-        buyers.append(repeat[-1].get_column("buyer_id").unique())
-        # orders per buyer, of the buyers of repeat pairs only (the pairs joined below)
-        buyer_parts.append(
-            with_median.lazy()
-            .filter(pl.col("buyer_id").is_in(buyers[-1].implode()))
-            .group_by("buyer_id")
-            .agg(buyer_orders=pl.col("n_orders").sum())
-            .collect()
+        "n_orders",
+        first_order="first_at",
+        last_order="last_at",
+        n_feedback="n_feedback",
+        n_top="n_top_ratings",
+        n_positive="n_positive_ratings",
+    ).with_row_index("_edge")
+    pairs = (
+        pl.concat([edges, per.drop("_edge")], how="horizontal")
+        .with_columns(pl.col("_edge").cast(pl.Int64))
+        .join(medians, on="_edge", how="left")
+        .with_columns(
+            pair_median=pl.when(count == 1)
+            .then(pl.col("one_amount"))
+            .when(count == 2)
+            .then(pl.col("one_amount") + (pl.col("max_amount") - pl.col("one_amount")) * 0.5)
+            .otherwise(pl.col("_median"))
         )
-        del with_median
-    all_pairs = pl.concat(narrow, how="vertical", rechunk=False)
-    repeat_pairs = pl.concat(repeat, how="vertical")
-    # (a buyer lies in one part: the parts' distinct buyers are distinct)
-    repeat_buyers = pl.concat(buyers).implode()
-    del narrow, repeat, buyers
-    buyer_tot = pl.concat(buyer_parts, how="vertical").lazy()
-    # per seller, in one pass over its pairs: its share of all orders (the concentration a
-    # buyer would show by chance) and its usual amount, the median over its *buyers* (each
+    )
+    # per seller, over all its pairs: its share of all orders (the concentration a buyer
+    # would show by chance) and its usual amount, the median over its *buyers* (each
     # buyer's median), so that a ring placing many cheap orders does not drag it down
     sellers = (
-        all_pairs.lazy()
-        .group_by("seller_id")
+        pairs.lazy()
+        .group_by("seller_vid")
         .agg(
-            seller_orders=pl.col("n_orders").sum(),
+            seller_orders=count.sum(),
             seller_median=pl.col("pair_median").median(),
             seller_buyers=pl.len().cast(pl.Int64),
         )
         .with_columns(market_share=pl.col("seller_orders") / pl.col("seller_orders").sum())
         .drop("seller_orders")
     )
-    pairs = (
-        repeat_pairs.lazy()
-        .filter(pl.col("coupon_share") < float(params["max_coupon_share"]))
-        .select(*keys, "n_orders", "pair_median", "first_order", "last_order", "coupon_share")
-    )
-    # ratings of the repeat pairs only (a semi join is cheaper than grouping every rating;
-    # a one-column test on the buyers of repeat pairs first: a small share of all buyers)
-    fb = (
-        feedback.select(
-            pl.col("author_id").alias("buyer_id"), pl.col("target_id").alias("seller_id"), "rating"
-        )
-        .filter(pl.col("buyer_id").is_in(repeat_buyers))
-        .join(pairs.select(keys), on=keys, how="semi")
-        .group_by(keys)
-    ).agg(
-        n_feedback=pl.len().cast(pl.Int64),
-        n_top=(pl.col("rating") == 5).sum().cast(pl.Int64),
-        n_positive=(pl.col("rating") >= 4).sum().cast(pl.Int64),
-    )
+    buyer_tot = pairs.lazy().group_by("buyer_vid").agg(buyer_orders=count.sum())
+    created = mg.vertices.select(buyer_vid="vid", buyer_created="created_at").lazy()
+    vid = pl.col("buyer_vid").cast(pl.Int64)
     df = (
-        pairs.join(sellers, on="seller_id", how="left")
-        .join(buyer_tot, on="buyer_id", how="left")
-        .join(fb, on=["buyer_id", "seller_id"], how="left")
-    )
-    if accounts is not None:
-        df = df.join(
-            accounts.select(pl.col("account_id").alias("buyer_id"), buyer_created="created_at"),
-            on="buyer_id",
-            how="left",
+        pairs.lazy()
+        .filter(
+            (count >= int(params["min_pair_orders"]))
+            & (pl.col("coupon_share") < float(params["max_coupon_share"]))
         )
-    else:
-        df = df.with_columns(buyer_created=pl.lit(None, dtype=pl.Datetime("us", "UTC")))
-    df = (
-        df.with_columns(
-            pl.col("n_feedback", "n_top", "n_positive").fill_null(0),
-            order_share=pl.col("n_orders") / pl.col("buyer_orders"),
+        .join(sellers, on="seller_vid", how="left")
+        .join(buyer_tot, on="buyer_vid", how="left")
+        .with_columns(vid)
+        .join(created.with_columns(vid), on="buyer_vid", how="left")
+        .with_columns(
+            order_share=count / pl.col("buyer_orders"),
             amount_ratio=pl.when(pl.col("seller_median") > 0)
             .then(pl.col("pair_median") / pl.col("seller_median"))
             .otherwise(None),
@@ -441,8 +418,41 @@ def pair_base(
             repeat_top_ratings=pl.col("top_ratings")
             & (pl.col("n_top") >= int(params["repeat_top_orders"]))
         )
+        .select(_PAIR_COLUMNS)
     )
-    return PairBase(df.collect(), all_pairs.get_column("seller_id").unique())
+    sold = np.zeros(mg.vertices.height, dtype=bool)
+    sold[e["seller_vid"].to_numpy()] = True
+    return PairBase(
+        df.collect(), mg.vertices["account_id"].filter(pl.Series(sold)).alias("seller_id")
+    )
+
+
+#: The columns of :attr:`PairBase.pairs`, in order.
+_PAIR_COLUMNS = [
+    "buyer_id",
+    "seller_id",
+    "n_orders",
+    "pair_median",
+    "first_order",
+    "last_order",
+    "coupon_share",
+    "seller_median",
+    "seller_buyers",
+    "market_share",
+    "buyer_orders",
+    "n_feedback",
+    "n_top",
+    "n_positive",
+    "buyer_created",
+    "order_share",
+    "amount_ratio",
+    "age_days",
+    "concentrated",
+    "new_account",
+    "small_amounts",
+    "top_ratings",
+    "repeat_top_ratings",
+]
 
 
 def pair_evidence(
@@ -786,8 +796,7 @@ def _shared_pair_base(ctx: ScanContext, params: Mapping[str, Any]) -> PairBase:
     """Return :func:`pair_base` of the scan's tables, once per scan and ``params``."""
 
     def compute() -> PairBase:
-        orders, feedback, accounts = _tables(ctx)
-        return pair_base(orders, feedback, accounts=accounts, params=params)
+        return graph_pair_base(ctx.market_graph, params=params)
 
     return ctx.shared(f"SHILL_PURCHASE pair_base {sorted(params.items())}", compute)
 
