@@ -353,6 +353,9 @@ def scan(
             ):
                 with suppress(Exception):  # raised again when the check runs
                     check.prefetch(ctx, ctx.params(check.rule_id))
+        if ds.has("orders") and ds.has("feedback"):  # what the rating base reads of it
+            with suppress(Exception):
+                _ = ctx.buyer_feedback_rows
         ctx.release_market_graph()
     with stage("identity links"):
         try:

@@ -17,6 +17,7 @@ from graphkit.contract import DSR_COLUMNS
 from graphkit.dataset import Dataset
 from graphkit.detect.rating_features import buyer_feedback, buyer_rows, flag_feedback
 from graphkit.detect.rating_params import RatingParams
+from graphkit.graph.build import build_market_graph
 from graphkit.io import dataset_from_frames
 
 
@@ -229,6 +230,8 @@ def test_buyer_rows_equal_the_whole_row_join_on_parquet(tmp_path) -> None:
     assert 0 < rows.height < n_fb  # some rows kept, some dropped
     assert rows.equals(ref)
     assert rows.get_column("_row").flags["SORTED_ASC"]
+    # the market graph's match of feedback to orders gives the same rows
+    assert buyer_rows(ds, build_market_graph(ds).buyer_feedback).equals(ref)
     # a feedback by the order's seller, or by someone who is not its buyer, is not a buyer row
     kept = set(rows.get_column("_row").to_list())
     for i, (o, k) in enumerate(zip(picks, kinds, strict=True)):
@@ -246,3 +249,6 @@ def test_buyer_rows_of_no_buyer_feedback_is_empty_with_the_columns() -> None:
     rows = buyer_rows(empty)
     assert rows.height == 0
     assert rows.schema == buyer_rows(ds).schema
+    matched = buyer_rows(empty, build_market_graph(empty).buyer_feedback)
+    assert matched.height == 0
+    assert matched.schema == rows.schema

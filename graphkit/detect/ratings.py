@@ -193,7 +193,9 @@ class RatingBase:
         return self.flags.get_column("target_id").gather(self.target_ids.first)
 
 
-def rating_base(ds: Dataset, params: RatingParams | None = None) -> RatingBase:
+def rating_base(
+    ds: Dataset, params: RatingParams | None = None, *, matches: pl.DataFrame | None = None
+) -> RatingBase:
     """Compute the group-independent part of :func:`rating_signals` (flags and bursts).
 
     A scan computes it while group detection runs and passes it to
@@ -208,6 +210,9 @@ def rating_base(ds: Dataset, params: RatingParams | None = None) -> RatingBase:
         The dataset: ``orders`` and ``feedback`` required.
     params
         Thresholds; :class:`RatingParams` defaults when ``None``.
+    matches
+        ``MarketGraph.buyer_feedback`` of ``ds`` when built already (see
+        :func:`~graphkit.detect.rating_features.buyer_rows`).
 
     Returns
     -------
@@ -220,7 +225,7 @@ def rating_base(ds: Dataset, params: RatingParams | None = None) -> RatingBase:
     >>> sig = rating_signals(ds, base=base)  # doctest: +SKIP
     """
     p = params or RatingParams()
-    rows = buyer_rows(ds)
+    rows = buyer_rows(ds, matches)
     # dense integer ids of raters and sellers, once: REV2 runs on them, and the repeat-rater
     # count groups by them instead of by two string columns
     authors, targets = dense_ids(rows["author_id"]), dense_ids(rows["target_id"])

@@ -173,6 +173,11 @@ class MarketGraph:
         per-order detectors such as lockstep, and the pair statistics of the
         shill check, need not re-read and re-hash the id strings); ``None`` when
         the graph was assembled from frames.
+    buyer_feedback
+        Optional: the feedback written by its order's buyer, as row positions in the
+        tables read: ``_row`` (in ``feedback``, ascending) and ``_order_row`` (its order
+        in ``orders``), both UInt32 (set by :func:`build_market_graph`: the rating
+        signals' join of feedback to orders, without matching the id strings again).
 
     Notes
     -----
@@ -183,6 +188,7 @@ class MarketGraph:
     vertices: pl.DataFrame
     edges: pl.DataFrame
     orders: pl.DataFrame | None = None
+    buyer_feedback: pl.DataFrame | None = None
 
     @cached_property
     def graph(self) -> igraph.Graph:
@@ -485,14 +491,24 @@ def _edge_counts(
     return {name: out[name] for name in vals}
 
 
-def _pair_feedback(ds: Dataset, keyed: pl.LazyFrame, key: str, m: int) -> dict[str, pl.Series]:
-    # keyed: one row per order: its key, its edge and its buyer's and seller's id hashes
-    fb = ds.feedback.select(
-        pl.col("order_id").hash().alias("__oh") if key == "__oh" else pl.col("order_id"),
-        pl.col("author_id").hash().alias("__ah"),
-        "rating",
-        *DSR_COLUMNS,
-    ).join(keyed, on=key, how="inner")
+def _pair_feedback(
+    ds: Dataset, keyed: pl.LazyFrame, key: str, m: int
+) -> tuple[dict[str, pl.Series], pl.DataFrame]:
+    """Per-edge feedback sums, and the rows of the feedback its order's buyer wrote.
+
+    ``keyed``: one row per order: its key, its row, its edge and its buyer's and seller's
+    id hashes. The second result is :attr:`MarketGraph.buyer_feedback`.
+    """
+    fb = (
+        ds.feedback.select(
+            pl.col("order_id").hash().alias("__oh") if key == "__oh" else pl.col("order_id"),
+            pl.col("author_id").hash().alias("__ah"),
+            "rating",
+            *DSR_COLUMNS,
+        )
+        .with_row_index("__frow")
+        .join(keyed, on=key, how="inner")
+    )
     # author hash against the order's two parties (distinct hashes: checked by the caller)
     by_buyer = pl.col("__ah") == pl.col("__bh")
     rating = pl.col("rating").cast(pl.Int64)
@@ -504,7 +520,17 @@ def _pair_feedback(ds: Dataset, keyed: pl.LazyFrame, key: str, m: int) -> dict[s
         (pl.col("__ah") == pl.col("__sh")).alias("__by_seller"),
         "rating",
         *DSR_COLUMNS,
+        "__frow",
+        "__row",
     ).collect()
+    buyer_feedback = (
+        rows.lazy()
+        .filter("__by_buyer")
+        .select(_row="__frow", _order_row="__row")
+        .sort("_row")
+        .collect()
+    )
+    rows = rows.drop("__frow", "__row")
     by_buyer = pl.col("__by_buyer")
     rating = pl.col("rating").cast(pl.Int64)
     terms = {
@@ -537,7 +563,7 @@ def _pair_feedback(ds: Dataset, keyed: pl.LazyFrame, key: str, m: int) -> dict[s
         "rating_sum": span["rating"],
         **{f"{c}_sum": span[c] for c in DSR_COLUMNS},
     }
-    return _edge_counts(rows["__edge"].to_numpy(), m, rows, terms, bounds)
+    return _edge_counts(rows["__edge"].to_numpy(), m, rows, terms, bounds), buyer_feedback
 
 
 def _pair_refunds_cases(ds: Dataset, keyed: pl.LazyFrame, key: str, m: int) -> dict[str, pl.Series]:
@@ -667,10 +693,11 @@ def build_market_graph(ds: Dataset) -> MarketGraph:
     edge = np.empty_like(edge_sorted)
     edge[nums["__row"].to_numpy()] = edge_sorted
     del edge_sorted, sorted_pair
-    keyed = coded.lazy().select(okey, "__bh", "__sh").with_columns(__edge=pl.Series(edge))
+    keyed = coded.lazy().select(okey, "__row", "__bh", "__sh").with_columns(__edge=pl.Series(edge))
     # feedback, refunds and cases: per-row terms added onto their edge (no group-by, no
     # joins of the edge table, no sort)
-    extras = _pair_feedback(ds, keyed, okey, m) | _pair_refunds_cases(ds, keyed, okey, m)
+    extras, buyer_feedback = _pair_feedback(ds, keyed, okey, m)
+    extras |= _pair_refunds_cases(ds, keyed, okey, m)
     del coded, keyed, edge
     ids = vertices["account_id"]
     vid_type = pl.Int32 if n < 2**31 else pl.Int64
@@ -697,6 +724,7 @@ def build_market_graph(ds: Dataset) -> MarketGraph:
         vertices=_conform(vertices, VERTEX_SCHEMA),
         edges=_conform(edges, EDGE_SCHEMA),
         orders=coded_orders,
+        buyer_feedback=buyer_feedback,
     )
 
 

@@ -182,6 +182,17 @@ class ScanContext:
 
         return self._once(self._shared, "market_graph", lambda: build_market_graph(self.ds))
 
+    @property
+    def buyer_feedback_rows(self) -> pl.DataFrame | None:
+        """``MarketGraph.buyer_feedback`` of :attr:`market_graph`: the rating base's join.
+
+        Kept (a few tens of MB at 10M orders) when the graph is let go, until the rating
+        signals are done.
+        """
+        return self._once(
+            self._shared, "buyer_feedback_rows", lambda: self.market_graph.buyer_feedback
+        )
+
     def release_market_graph(self) -> None:
         """Let the market graph go (a later :attr:`market_graph` builds it again).
 
@@ -247,7 +258,8 @@ class ScanContext:
                 return None
             if "rating_base" not in self._shared:
                 self._shared["rating_base"] = self._timed(
-                    "rating_base", lambda: rating_base(self.ds, params)
+                    "rating_base",
+                    lambda: rating_base(self.ds, params, matches=self.buyer_feedback_rows),
                 )
             return self._shared["rating_base"]
 
@@ -288,6 +300,7 @@ class ScanContext:
         with self._key_locks["rating_base"]:  # done with the base: let it go
             self._ratings_done = True
             self._shared.pop("rating_base", None)
+            self._shared.pop("buyer_feedback_rows", None)
         return out
 
     @cached_property
