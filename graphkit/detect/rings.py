@@ -758,11 +758,12 @@ def _candidates(
     p: DetectParams,
     seed: int,
     clusters: pl.DataFrame | None = None,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """All candidate groups: (members(kind, cand, account_id, role), strong links).
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """All candidate groups: (members(kind, cand, account_id, role), strong links, clusters).
 
     ``clusters``: :func:`linked_account_clusters` of ``idg`` at ``identity_min_weight``
-    (all sizes), when the caller has it already.
+    (all sizes), when the caller has it already; else computed here while Leiden runs
+    (it is not an input of Leiden's), and returned.
     """
     from graphkit.detect.identity import linked_account_clusters
     from graphkit.detect.lockstep import lockstep_groups
@@ -772,8 +773,9 @@ def _candidates(
     weights = susp["weight"].to_numpy()
     parts = []
     ring_mask = ring_candidate_edges(mg, susp, params=p) if p.candidate_subgraph else None
-    # Leiden runs in a child process on a large graph: FRAUDAR and lockstep run in this
-    # thread meanwhile (on a small graph the job is done when it returns; same results)
+    # Leiden runs in a child process on a large graph: FRAUDAR, lockstep and the identity
+    # clusters run in this thread meanwhile (on a small graph the job is done when it
+    # returns; same results)
     with _start_ring_leiden(mg, weights, p, seed, ring_mask) as job:
         dense = _dense_candidates(mg, susp, p, ring_mask)
         # the market graph's integer-coded orders when it has them (no string re-hashing)
@@ -787,6 +789,8 @@ def _candidates(
             min_buyers=p.min_group_buyers,
             seed=seed,
         )
+        if clusters is None:
+            clusters = linked_account_clusters(idg, min_weight=p.identity_min_weight)
         memb = job.result()
     ring = _ring_members(mg, memb, p)
     parts.append(ring.with_columns(pl.lit("shill_ring").alias("kind")))
@@ -796,11 +800,10 @@ def _candidates(
             pl.lit("lockstep").alias("kind")
         )
     )
-    if clusters is None:
-        clusters = linked_account_clusters(idg, min_weight=p.identity_min_weight)
     # = linked_account_clusters(..., max_size=linked_max_size): the same rows, filtered
-    clusters = clusters.filter(pl.col("cluster_size") <= p.linked_max_size)
-    cl = clusters.select("cluster_id", "account_id")
+    cl = clusters.filter(pl.col("cluster_size") <= p.linked_max_size).select(
+        "cluster_id", "account_id"
+    )
     cl = cl.with_columns(mg.vertices["kind"].gather(mg.vid_of(cl["account_id"])).alias("role"))
     cl = cl.with_columns(
         pl.col("cluster_id").rank("dense").cast(pl.Int64).alias("cand"),
@@ -808,7 +811,7 @@ def _candidates(
     )
     parts.append(cl.select("cand", "account_id", "role", pl.lit("linked_accounts").alias("kind")))
     members = pl.concat([x.select("kind", "cand", "account_id", "role") for x in parts])
-    return members.unique().sort("kind", "cand", "role", "account_id"), strong
+    return members.unique().sort("kind", "cand", "role", "account_id"), strong, clusters
 
 
 # --------------------------------------------------------------------------- scoring
@@ -1289,11 +1292,9 @@ def detect_groups(
     p = params if isinstance(params, DetectParams) else DetectParams.from_mapping(params)
     mg = build_market_graph(ds) if market_graph is None else market_graph
     idg = build_identity_graph(ds, max_accounts_per_value=p.max_accounts_per_value)
-    from graphkit.detect.identity import linked_account_clusters
-
-    # the identity clusters once: the linked_accounts candidates and the account signals
-    clusters = linked_account_clusters(idg, min_weight=p.identity_min_weight)
-    cands, strong = _candidates(ds, mg, idg, p, seed, clusters)
+    # the identity clusters once (computed while Leiden runs): the linked_accounts
+    # candidates and the account signals
+    cands, strong, clusters = _candidates(ds, mg, idg, p, seed)
     keyed = cands.with_columns(pl.struct("kind", "cand").rank("dense").cast(pl.Int64).alias("gid"))
     bs = keyed.filter(pl.col("kind") != "linked_accounts")
     # the groups that can be reported (the filter below) first: corroboration signals and
