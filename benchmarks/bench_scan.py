@@ -8,9 +8,16 @@ child's peak RSS (``ru_maxrss``) are recorded, with the per-stage timings of
 the run's ``run.json``. Writes one JSON file with the machine, the load
 average before/after, the exact command and every number.
 
+With ``--code LABEL=DIR`` (repeatable) each repeat runs every given code version in
+turn, interleaved (``PYTHONPATH=DIR``: a ``graphkit`` package exported there, e.g.
+``git archive C graphkit | tar -x -C DIR``; ``DIR/COMMIT`` names its commit when
+present), so that versions compared on this shared machine see the same conditions.
+
 Usage::
 
     python benchmarks/bench_scan.py --sizes 1000000 10000000 --repeat 1
+    python benchmarks/bench_scan.py --sizes 10000000 --repeat 3 --report \
+        --code before=/tmp/gk_before --code after=/tmp/gk_after
     # the markdown table of one or more result files, written into RESULTS.md
     python benchmarks/bench_scan.py --render benchmarks/results/scan_1000000.json --update-results
 
@@ -54,14 +61,24 @@ def dataset(n_orders: int, seed: int) -> tuple[Path, float | None]:
     return out, round(time.perf_counter() - t0, 2)
 
 
-def run_scan(data: Path, run_dir: Path, *, report: bool) -> dict:
-    """Run ``graphkit scan`` in a child process; return wall time, peak RSS and stage timings."""
+def run_scan(data: Path, run_dir: Path, *, report: bool, code: Path | None = None) -> dict:
+    """Run ``graphkit scan`` in a child process; return wall time, peak RSS and stage timings.
+
+    ``code``: a folder holding the ``graphkit`` package to run (first on ``PYTHONPATH``).
+    """
     cmd = [sys.executable, "-m", "graphkit", "scan", str(data), "--out", str(run_dir), "--quiet"]
     if not report:
         cmd.append("--no-report")
+    env = None
+    if code is not None:
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(code), os.environ.get("PYTHONPATH", "")]),
+        }
+        cmd.insert(1, "-P")  # not the current folder's graphkit
     # the child's own usage (os.wait4): RUSAGE_CHILDREN's ru_maxrss is the largest child's
     # so far, which hid every peak below an earlier run's
-    r = measure_child(cmd)
+    r = measure_child(cmd, env=env, cwd=str(code) if code is not None else None)
     if r.returncode != 0:
         raise RuntimeError(f"scan failed ({r.returncode}): {r.stderr[-2000:]}")
     meta = json.loads((run_dir / "run.json").read_text())
@@ -108,9 +125,21 @@ def render(paths: list[Path], *, top: int = 8) -> str:
             }
             cpu = r.get("stage_cpu_seconds") or {}
             big = sorted(stages.items(), key=lambda kv: -kv[1])[:top]
-            target = f"{r['target_seconds']:g} s / {r['target_peak_gib']:g} GiB"
+            target = (
+                "-"
+                if r.get("target_seconds") is None
+                else f"{r['target_seconds']:g} s / {r['target_peak_gib']:g} GiB"
+            )
+            code = r.get("code_label")
+            if code is not None:
+                code = (
+                    f" ({code}"
+                    + (f" `{r['code_commit'][:7]}`" if r.get("code_commit") else "")
+                    + ")"
+                )
             lines.append(
-                f"| {r['n_orders']:,} | {r['wall_seconds']:.1f} | {r['cpu_seconds']:.1f} "
+                f"| {r['n_orders']:,}{code or ''} | {r['wall_seconds']:.1f} "
+                f"| {r['cpu_seconds']:.1f} "
                 f"| {r['peak_rss_gib']} | {r.get('tree_peak_rss_gib') or '-'} | {target} "
                 f"| {load} | "
                 + ", ".join(
@@ -138,6 +167,13 @@ def main() -> None:
     ap.add_argument("--render", nargs="+", metavar="JSON", help="print the table of result files")
     ap.add_argument("--section", default="bench_scan", help="RESULTS.md section name")
     ap.add_argument("--update-results", action="store_true", help="also write RESULTS.md")
+    ap.add_argument(
+        "--code",
+        action="append",
+        default=[],
+        metavar="LABEL=DIR",
+        help="run the graphkit package exported in DIR (repeatable: interleaved per repeat)",
+    )
     args = ap.parse_args()
     if args.render:
         table = render([Path(p) for p in args.render])
@@ -150,23 +186,41 @@ def main() -> None:
         return
     load_before = os.getloadavg()
     runs = []
+    codes: list[tuple[str | None, Path | None]] = [(None, None)]
+    if args.code:
+        codes = []
+        for spec in args.code:
+            label, sep, folder = spec.partition("=")
+            if not sep or not (Path(folder) / "graphkit" / "__init__.py").is_file():
+                ap.error(f"--code {spec!r}: expected LABEL=DIR with DIR/graphkit/__init__.py")
+            codes.append((label, Path(folder).resolve()))
     for n in args.sizes:
         data, t_sim = dataset(n, args.seed)
         for rep in range(args.repeat):
-            r = run_scan(data, WORK / f"run_scan_{n}", report=args.report)
-            r.update(
-                n_orders=n,
-                repeat=rep,
-                simulate_seconds=t_sim,
-                target_seconds=TARGETS.get(n),
-                target_peak_gib=TARGET_PEAK_GIB,
-            )
-            print(
-                f"n_orders={n:>10,} repeat={rep}: {r['wall_seconds']:7.2f} s wall, "
-                f"{r['cpu_seconds']:7.2f} s CPU, peak {r['peak_rss_gib']} GiB "
-                f"(with child processes {r.get('tree_peak_rss_gib')} GiB)"
-            )
-            runs.append(r)
+            for label, code in codes:
+                r = run_scan(data, WORK / f"run_scan_{n}", report=args.report, code=code)
+                r.update(
+                    n_orders=n,
+                    repeat=rep,
+                    simulate_seconds=t_sim,
+                    target_seconds=TARGETS.get(n),
+                    target_peak_gib=TARGET_PEAK_GIB,
+                )
+                if label is not None:
+                    commit = code / "COMMIT" if code is not None else None
+                    r.update(
+                        code_label=label,
+                        code_commit=commit.read_text().strip()
+                        if commit and commit.is_file()
+                        else None,
+                    )
+                print(
+                    f"{'' if label is None else label + ' '}"
+                    f"n_orders={n:>10,} repeat={rep}: {r['wall_seconds']:7.2f} s wall, "
+                    f"{r['cpu_seconds']:7.2f} s CPU, peak {r['peak_rss_gib']} GiB "
+                    f"(with child processes {r.get('tree_peak_rss_gib')} GiB)"
+                )
+                runs.append(r)
     doc = {
         "benchmark": "bench_scan",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
