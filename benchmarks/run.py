@@ -306,13 +306,18 @@ def _ratings(ds: Any, work: Path, det: Any) -> Any:
     return rs
 
 
-def _rating_signals(ds: Any, det: Any) -> Any:
-    """``rating_signals`` as the scan calls it, with every lazy part collected."""
+def _rating_signals(ds: Any, det: Any, matches: Any = None) -> Any:
+    """``rating_signals`` as the scan calls it, with every lazy part collected.
+
+    ``matches``: the market graph's ``buyer_feedback`` (a scan's rating base reads it
+    instead of joining feedback to orders; the graph is detection's, built before).
+    """
     import polars as pl
 
-    from graphkit.detect.ratings import rating_signals
+    from graphkit.detect.ratings import rating_base, rating_signals
 
-    rs = rating_signals(ds, group_members=det.members, identity_links=det.identity.links)
+    base = rating_base(ds, matches=matches)
+    rs = rating_signals(ds, group_members=det.members, identity_links=det.identity.links, base=base)
     for name in ("sellers", "raters", "feedback", "trading_pairs"):
         value = getattr(rs, name, None)
         if isinstance(value, pl.LazyFrame):
@@ -355,6 +360,10 @@ def child(stage: str, data: Path, work: Path, seed: int, extra: dict[str, Any]) 
                     susp = _suspicion(mg, idg)
             if stage in ("ratings", "policies"):
                 det = _detection(ds, work, seed)
+            if stage == "ratings":  # built by detection in a scan (the "graph" stage)
+                from graphkit.graph.build import build_market_graph
+
+                matches = build_market_graph(ds).buyer_feedback
             if stage == "policies":
                 rs = _ratings(ds, work, det)
     out["setup_s"], out["setup_cpu_s"] = setup.wall, setup.cpu
@@ -375,7 +384,7 @@ def child(stage: str, data: Path, work: Path, seed: int, extra: dict[str, Any]) 
         elif stage == "detect_groups":
             out.update(_stage_detect(ds, work, seed))
         elif stage == "ratings":
-            rs = _rating_signals(ds, det)
+            rs = _rating_signals(ds, det, matches)
             _defer_save(work, "ratings", rs)
             out["sellers"] = rs.sellers.height
             out["raters"] = rs.raters.height
