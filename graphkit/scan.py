@@ -284,15 +284,16 @@ def scan(
     early = [c for c in registered if not c.signals] if overlap else []
     # smallest transient memory first (stable: registry order among unlisted checks)
     early.sort(key=lambda c: _EARLY_ORDER.get(c.rule_id, float("inf")))
-    prefetched = [
+    # checks whose detection-free part can be computed ahead (their ``prefetch``)
+    prefetchable = [
         c
         for c in registered
-        if overlap
-        and c.signals
+        if c.signals
         and c.prefetch is not None
         and c.rule_id not in cfg.disabled
         and c.not_evaluated_reason(ds) is None
     ]
+    prefetched = prefetchable if overlap else []
     results: dict[str, pl.DataFrame | str] = {}
 
     def run_check(check: PolicyCheck, unavailable: dict[str, str]) -> None:
@@ -344,15 +345,10 @@ def scan(
     # the parts of the checks that read the market graph (those the second thread has not
     # done yet: it may be doing one, which is then awaited), then the graph is let go
     with stage("graph readers"):
-        for check in registered:
-            if (
-                check.rule_id in _READS_MARKET_GRAPH
-                and check.prefetch is not None
-                and check.rule_id not in cfg.disabled
-                and check.not_evaluated_reason(ds) is None
-            ):
+        for check in prefetchable:
+            if check.rule_id in _READS_MARKET_GRAPH:
                 with suppress(Exception):  # raised again when the check runs
-                    check.prefetch(ctx, ctx.params(check.rule_id))
+                    check.prefetch(ctx, ctx.params(check.rule_id))  # type: ignore[misc]
         if ds.has("orders") and ds.has("feedback"):  # what the rating base reads of it
             with suppress(Exception):
                 _ = ctx.buyer_feedback_rows

@@ -650,6 +650,38 @@ def test_untied_ring_must_buy_within_a_campaign_window(
     assert _run(tied).filter(seller_id="small_s").height == 1
 
 
+def _orders(rows: list[tuple]) -> pl.DataFrame:
+    """Orders ``(buyer, seller, amount, day[, coupon])``, paid when placed, ids ``o0..``."""
+    return pl.DataFrame(
+        {
+            "order_id": [f"o{i}" for i in range(len(rows))],
+            "buyer_id": [r[0] for r in rows],
+            "seller_id": [r[1] for r in rows],
+            "amount": [r[2] for r in rows],
+            "created_at": [t(r[3]) for r in rows],
+            "paid_at": [t(r[3]) for r in rows],
+            "coupon_id": [f"c{i}" if r[4:] and r[4] else None for i, r in enumerate(rows)],
+        },
+        schema_overrides={"coupon_id": pl.String},
+    )
+
+
+def _feedback(rows: list[tuple[str, str, str, int]]) -> pl.DataFrame:
+    """Feedback ``(order_id, author_id, target_id, rating)`` with every contract column."""
+    return pl.DataFrame(
+        {
+            "feedback_id": [f"f{i}" for i in range(len(rows))],
+            "order_id": [r[0] for r in rows],
+            "author_id": [r[1] for r in rows],
+            "target_id": [r[2] for r in rows],
+            "rating": pl.Series([r[3] for r in rows], dtype=pl.Int8),
+            **{c: pl.Series([None] * len(rows), dtype=pl.Int8) for c in DSR_COLUMNS},
+            "created_at": pl.Series([None] * len(rows), dtype=pl.Datetime("us", "UTC")),
+        },
+        schema_overrides={"order_id": pl.String, "author_id": pl.String, "target_id": pl.String},
+    )
+
+
 def test_pair_medians_equal_polars_medians() -> None:
     """Pairs of two orders take min + (max - min) / 2, as polars' median does, bit for bit."""
     import random
@@ -661,16 +693,7 @@ def test_pair_medians_equal_polars_medians() -> None:
             rows.append(
                 (f"b{b}", f"s{b % 7}", rng.uniform(0.01, 999.0) * 10 ** rng.randint(-2, 3), k)
             )
-    orders = pl.DataFrame(
-        {
-            "order_id": [f"o{i}" for i in range(len(rows))],
-            "buyer_id": [r[0] for r in rows],
-            "seller_id": [r[1] for r in rows],
-            "amount": [r[2] for r in rows],
-            "created_at": [t(r[3]) for r in rows],
-            "paid_at": [None] * len(rows),
-        }
-    )
+    orders = _orders(rows)
     feedback = _feedback([])
     params = {**ScanConfig().params("SHILL_PURCHASE"), "max_coupon_share": 1.01}
     got = pair_evidence(orders.lazy(), feedback.lazy(), params=params, evidence_ids=False)
@@ -709,22 +732,6 @@ def test_untied_ring_of_repeat_top_raters_buying_mostly_elsewhere_fires(
     assert _run(_small_store_regulars(frames)).filter(seller_id="small_s").height == 0
 
 
-def _feedback(rows: list[tuple[str, str, str, int]]) -> pl.DataFrame:
-    """Feedback ``(order_id, author_id, target_id, rating)`` with every contract column."""
-    return pl.DataFrame(
-        {
-            "feedback_id": [f"f{i}" for i in range(len(rows))],
-            "order_id": [r[0] for r in rows],
-            "author_id": [r[1] for r in rows],
-            "target_id": [r[2] for r in rows],
-            "rating": pl.Series([r[3] for r in rows], dtype=pl.Int8),
-            **{c: pl.Series([None] * len(rows), dtype=pl.Int8) for c in DSR_COLUMNS},
-            "created_at": pl.Series([None] * len(rows), dtype=pl.Datetime("us", "UTC")),
-        },
-        schema_overrides={"order_id": pl.String, "author_id": pl.String, "target_id": pl.String},
-    )
-
-
 def test_pair_base_from_the_market_graph_known_answers() -> None:
     """Every pair statistic of the base, against the orders and feedback directly.
 
@@ -747,17 +754,7 @@ def test_pair_base_from_the_market_graph_known_answers() -> None:
     # b7 buys twice from s1 and does not rate those orders
     rows += [("s1", "b7", 7.0, 300, False), ("s1", "b7", 8.0, 301, False)]
     rows += [("b7", "s1", 9.0, 400, False), ("b7", "s1", 9.5, 401, False)]
-    orders = pl.DataFrame(
-        {
-            "order_id": [f"o{i}" for i in range(len(rows))],
-            "buyer_id": [r[0] for r in rows],
-            "seller_id": [r[1] for r in rows],
-            "amount": [r[2] for r in rows],
-            "created_at": [t(r[3]) for r in rows],
-            "paid_at": [t(r[3]) for r in rows],
-            "coupon_id": [f"c{i}" if r[4] else None for i, r in enumerate(rows)],
-        }
-    )
+    orders = _orders(rows)
     n = len(rows)
     rated = [(f"o{i}", r[0], r[1], 5 if i % 3 else 4) for i, r in enumerate(rows[:-4]) if i % 4]
     rated += [(f"o{n - 4}", "b7", "s1", 5), (f"o{n - 3}", "b7", "s1", 5)]

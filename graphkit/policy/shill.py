@@ -275,11 +275,12 @@ def pair_base(
     Examples
     --------
     >>> from datetime import UTC, datetime
+    >>> from graphkit.contract import DSR_COLUMNS
     >>> t = [datetime(2025, 1, d, tzinfo=UTC) for d in (1, 2)]
     >>> o = pl.LazyFrame({"order_id": ["o1", "o2"], "buyer_id": ["b", "b"],
-    ...     "seller_id": ["s", "s"], "amount": [5.0, 5.0], "created_at": t})
+    ...     "seller_id": ["s", "s"], "amount": [5.0, 5.0], "created_at": t, "paid_at": t})
     >>> f = pl.LazyFrame({"feedback_id": ["f1"], "order_id": ["o1"], "author_id": ["b"],
-    ...     "target_id": ["s"], "rating": [5]})
+    ...     "target_id": ["s"], "rating": [5], **{c: [5] for c in DSR_COLUMNS}})
     >>> from graphkit.policy.registry import get_check
     >>> base = pair_base(o, f, params=get_check("SHILL_PURCHASE").defaults())
     >>> base.pairs["n_orders"].to_list(), base.sellers.to_list()
@@ -383,7 +384,6 @@ def graph_pair_base(mg: MarketGraph, *, params: Mapping[str, Any]) -> PairBase:
     )
     buyer_tot = pairs.lazy().group_by("buyer_vid").agg(buyer_orders=count.sum())
     created = mg.vertices.select(buyer_vid="vid", buyer_created="created_at").lazy()
-    vid = pl.col("buyer_vid").cast(pl.Int64)
     df = (
         pairs.lazy()
         .filter(
@@ -392,8 +392,7 @@ def graph_pair_base(mg: MarketGraph, *, params: Mapping[str, Any]) -> PairBase:
         )
         .join(sellers, on="seller_vid", how="left")
         .join(buyer_tot, on="buyer_vid", how="left")
-        .with_columns(vid)
-        .join(created.with_columns(vid), on="buyer_vid", how="left")
+        .join(created, on="buyer_vid", how="left")
         .with_columns(
             order_share=count / pl.col("buyer_orders"),
             amount_ratio=pl.when(pl.col("seller_median") > 0)
@@ -472,7 +471,9 @@ def pair_evidence(
     Parameters
     ----------
     orders, feedback
-        The dataset's tables.
+        The dataset's tables, with the contract's columns (their market graph,
+        :func:`~graphkit.graph.build.build_market_graph`, reads the orders' ``paid_at``
+        and the feedback's ``order_id`` and DSRs).
     accounts
         For account ages (``new_account`` is false without it).
     links
@@ -504,11 +505,12 @@ def pair_evidence(
     Examples
     --------
     >>> from datetime import UTC, datetime
+    >>> from graphkit.contract import DSR_COLUMNS
     >>> t = [datetime(2025, 1, d, tzinfo=UTC) for d in (1, 2)]
     >>> o = pl.LazyFrame({"order_id": ["o1", "o2"], "buyer_id": ["b", "b"],
-    ...     "seller_id": ["s", "s"], "amount": [5.0, 5.0], "created_at": t})
-    >>> f = pl.LazyFrame({"feedback_id": ["f1"], "author_id": ["b"], "target_id": ["s"],
-    ...     "rating": [5]})
+    ...     "seller_id": ["s", "s"], "amount": [5.0, 5.0], "created_at": t, "paid_at": t})
+    >>> f = pl.LazyFrame({"feedback_id": ["f1"], "order_id": ["o1"], "author_id": ["b"],
+    ...     "target_id": ["s"], "rating": [5], **{c: [5] for c in DSR_COLUMNS}})
     >>> from graphkit.policy.registry import get_check
     >>> params = get_check("SHILL_PURCHASE").defaults()
     >>> pair_evidence(o, f, params=params)[["buyer_id", "n_orders", "top_ratings"]].row(0)
