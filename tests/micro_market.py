@@ -7,6 +7,7 @@ runs one policy check on them with optional threshold overrides.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
@@ -30,6 +31,26 @@ MESSAGE_SCHEMA = {
 def day(d: float) -> datetime:
     """``d`` days after :data:`T0`."""
     return T0 + timedelta(days=d)
+
+
+def feedback_frame(rows: list[tuple], at: Callable[[float], datetime] = day) -> pl.DataFrame:
+    """Feedback from ``(feedback_id, order_id, author, target, rating, dsr, day)`` tuples.
+
+    ``dsr`` fills the three DSR columns; ``at`` turns a day number into a time.
+    """
+    return pl.DataFrame(
+        {
+            "feedback_id": [f[0] for f in rows],
+            "order_id": [f[1] for f in rows],
+            "author_id": [f[2] for f in rows],
+            "target_id": [f[3] for f in rows],
+            "rating": [f[4] for f in rows],
+            "dsr_item_as_described": [f[5] for f in rows],
+            "dsr_communication": [f[5] for f in rows],
+            "dsr_shipping_speed": [f[5] for f in rows],
+            "created_at": [at(f[6]) for f in rows],
+        }
+    )
 
 
 class MicroMarket:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pytest
+from micro_market import feedback_frame
 
 from graphkit.config import ScanConfig
 from graphkit.findings import SIGNAL
@@ -171,19 +172,7 @@ def _market(*, tied: bool = True, n_traded: int = 2) -> dict[str, pl.DataFrame]:
                 "paid_at": [t(o[3]) for o in orders],
             }
         ),
-        "feedback": pl.DataFrame(
-            {
-                "feedback_id": [f[0] for f in fb],
-                "order_id": [f[1] for f in fb],
-                "author_id": [f[2] for f in fb],
-                "target_id": [f[3] for f in fb],
-                "rating": [f[4] for f in fb],
-                "dsr_item_as_described": [f[5] for f in fb],
-                "dsr_communication": [f[5] for f in fb],
-                "dsr_shipping_speed": [f[5] for f in fb],
-                "created_at": [t(f[6]) for f in fb],
-            }
-        ),
+        "feedback": feedback_frame(fb, t),
     }
 
 

@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pytest
+from micro_market import feedback_frame
 
 from graphkit.config import ScanConfig
 from graphkit.io import dataset_from_frames
@@ -62,19 +63,7 @@ def market() -> dict[str, pl.DataFrame]:
                 "paid_at": [t(o[3]) for o in orders],
             }
         ),
-        "feedback": pl.DataFrame(
-            {
-                "feedback_id": [f[0] for f in fb],
-                "order_id": [f[1] for f in fb],
-                "author_id": [f[2] for f in fb],
-                "target_id": [f[3] for f in fb],
-                "rating": [f[4] for f in fb],
-                "dsr_item_as_described": [f[5] for f in fb],
-                "dsr_communication": [f[5] for f in fb],
-                "dsr_shipping_speed": [f[5] for f in fb],
-                "created_at": [t(f[6]) for f in fb],
-            }
-        ),
+        "feedback": feedback_frame(fb, t),
         "refunds": pl.DataFrame(
             {
                 "refund_id": [r[0] for r in refunds],
