@@ -318,8 +318,8 @@ def scan(
         # then the detection-free part of the other checks (a failure is raised again when
         # the check runs) and of the rating signals (raised again at stage "rating
         # signals"). The rating base after the checks' prefetches, as its transient is the
-        # largest (1.4 GiB at 10M orders; SHILL_PURCHASE's pair base 1.2-1.3) and detection's
-        # own peak comes at its end; then the prefetches that read the base
+        # largest (1.4 GiB at 10M orders) and detection's own peak comes at its end; then
+        # the prefetches that read the base, then those that read detection's market graph
         def prefetch(check: PolicyCheck) -> None:
             with stage(f"prefetch {check.rule_id}"), suppress(Exception):
                 check.prefetch(ctx, ctx.params(check.rule_id))  # type: ignore[misc]

@@ -40,6 +40,7 @@ __all__ = [
     "parent_tables",
     "problem",
     "reference_rules",
+    "require_columns",
     "row_reasons",
     "row_rules",
     "strip_raw",
@@ -662,6 +663,25 @@ def _missing_columns(table: str, raw_schema: Mapping[str, pl.DataType]) -> list[
     spec = TABLES[table]
     missing = [c.name for c in spec.columns if c.required and c.name not in raw_schema]
     return [problem(table, name, "missing required column", 0, []) for name in missing]
+
+
+def require_columns(tables: Mapping[str, pl.LazyFrame | pl.DataFrame]) -> None:
+    """Raise ``DataContractError`` listing every required column missing from ``tables``.
+
+    For functions that take contract tables directly (not a validated dataset).
+
+    Examples
+    --------
+    >>> require_columns({"accounts": pl.LazyFrame({"account_id": ["a"]})})
+    Traceback (most recent call last):
+    ...
+    graphkit.errors.DataContractError: dataset breaks the data contract: 2 problem(s) found...
+    """
+    from graphkit.errors import DataContractError
+
+    found = [p for name, t in tables.items() for p in _missing_columns(name, t.collect_schema())]
+    if found:
+        raise DataContractError(pl.DataFrame(found, schema=PROBLEM_SCHEMA))
 
 
 #: Evaluation order: a table is checked after the tables it references, so their key

@@ -811,3 +811,17 @@ def test_pair_base_from_the_market_graph_known_answers() -> None:
     assert set(base.pairs.filter(pl.col("seller_id") == "s0")["seller_buyers"]) == {n_pairs_s0}
     shares = base.pairs.filter(pl.col("seller_id") == "s0")["market_share"]
     assert shares.to_list() == pytest.approx([s0.height / orders.height] * shares.len())
+
+
+def test_pair_base_names_every_missing_contract_column() -> None:
+    """Tables without the contract's columns get the project's error, listing them all."""
+    from graphkit.errors import DataContractError
+
+    params = ScanConfig().params("SHILL_PURCHASE")
+    orders = _orders([("b", "s", 5.0, 1), ("b", "s", 5.0, 2)])
+    with pytest.raises(DataContractError) as err:
+        pair_base(orders.drop("paid_at").lazy(), _feedback([]).drop("rating").lazy(), params=params)
+    missing = err.value.problems.select("table", "column").rows()
+    assert missing == [("orders", "paid_at"), ("feedback", "rating")]
+    # the same tables whole: no error
+    assert pair_base(orders.lazy(), _feedback([]).lazy(), params=params).pairs.height == 1

@@ -176,7 +176,8 @@ class ScanContext:
         """The buyer–seller graph (``MarketGraph``), built once for detection and the checks.
 
         Built by the first caller (another thread asking meanwhile waits for it) and held
-        until :meth:`release_market_graph`; at 10M orders it takes ~2.5 GiB.
+        until :meth:`release_market_graph` (it is large: an edge row per buyer–seller pair
+        and a coded row per order).
         """
         from graphkit.graph.build import build_market_graph
 
@@ -186,8 +187,8 @@ class ScanContext:
     def buyer_feedback_rows(self) -> pl.DataFrame | None:
         """``MarketGraph.buyer_feedback`` of :attr:`market_graph`: the rating base's join.
 
-        Kept (a few tens of MB at 10M orders) when the graph is let go, until the rating
-        signals are done.
+        Kept (two integer columns, a row per buyer rating) when the graph is let go, until
+        the rating signals are done.
         """
         return self._once(
             self._shared, "buyer_feedback_rows", lambda: self.market_graph.buyer_feedback

@@ -272,6 +272,11 @@ def pair_base(
     orders, feedback, accounts, params
         As for :func:`pair_evidence`.
 
+    Raises
+    ------
+    DataContractError
+        Listing every required contract column missing from the tables.
+
     Examples
     --------
     >>> from datetime import UTC, datetime
@@ -280,7 +285,8 @@ def pair_base(
     >>> o = pl.LazyFrame({"order_id": ["o1", "o2"], "buyer_id": ["b", "b"],
     ...     "seller_id": ["s", "s"], "amount": [5.0, 5.0], "created_at": t, "paid_at": t})
     >>> f = pl.LazyFrame({"feedback_id": ["f1"], "order_id": ["o1"], "author_id": ["b"],
-    ...     "target_id": ["s"], "rating": [5], **{c: [5] for c in DSR_COLUMNS}})
+    ...     "target_id": ["s"], "rating": [5], **{c: [5] for c in DSR_COLUMNS},
+    ...     "created_at": t[1:]})
     >>> from graphkit.policy.registry import get_check
     >>> base = pair_base(o, f, params=get_check("SHILL_PURCHASE").defaults())
     >>> base.pairs["n_orders"].to_list(), base.sellers.to_list()
@@ -288,10 +294,12 @@ def pair_base(
     """
     from graphkit.dataset import Dataset
     from graphkit.graph.build import build_market_graph
+    from graphkit.validation import require_columns
 
     tables = {"orders": orders, "feedback": feedback}
     if accounts is not None:
         tables["accounts"] = accounts
+    require_columns(tables)
     # (the market graph does not read as_of)
     ds = Dataset(tables, as_of=datetime(1970, 1, 1, tzinfo=UTC))
     return graph_pair_base(build_market_graph(ds), params=params)
@@ -510,7 +518,8 @@ def pair_evidence(
     >>> o = pl.LazyFrame({"order_id": ["o1", "o2"], "buyer_id": ["b", "b"],
     ...     "seller_id": ["s", "s"], "amount": [5.0, 5.0], "created_at": t, "paid_at": t})
     >>> f = pl.LazyFrame({"feedback_id": ["f1"], "order_id": ["o1"], "author_id": ["b"],
-    ...     "target_id": ["s"], "rating": [5], **{c: [5] for c in DSR_COLUMNS}})
+    ...     "target_id": ["s"], "rating": [5], **{c: [5] for c in DSR_COLUMNS},
+    ...     "created_at": t[1:]})
     >>> from graphkit.policy.registry import get_check
     >>> params = get_check("SHILL_PURCHASE").defaults()
     >>> pair_evidence(o, f, params=params)[["buyer_id", "n_orders", "top_ratings"]].row(0)
